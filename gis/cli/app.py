@@ -1,0 +1,55 @@
+"""The ``gridgis`` typer application and what every command shares: the console,
+progress bars, ``--json`` output and turning domain errors into clear messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+app = typer.Typer(name="gridgis", no_args_is_help=True, add_completion=False,
+                  help="gridgis: grid management (网格化管理) on PostGIS — partition, "
+                       "incidents, cameras, patrols.")
+console = Console(stderr=True)
+
+JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout.")
+
+
+def emit(summary: dict[str, Any], as_json: bool, title: str | None = None) -> None:
+    """Print a summary: JSON on stdout with ``--json``, else a readable table on stderr."""
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    for key, value in summary.items():
+        if isinstance(value, float):
+            value = f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        table.add_row(str(key), str(value))
+    Console().print(table)
+
+
+@contextmanager
+def progress(description: str, total: float | None = None, *, quiet: bool = False):
+    """A rich progress bar on stderr; yields ``advance(n)``. Hidden when not a terminal
+    only if ``quiet`` is set, so CI logs still show that long work moves."""
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: float = 1, total: float | None = None, description: str | None = None):
+            if total is not None:
+                bar.update(task, total=total)
+            if description is not None:
+                bar.update(task, description=description)
+            bar.advance(task, n)
+
+        yield advance
