@@ -1,0 +1,329 @@
+"""The PostGIS data model (see shared/DESIGN.md). Geometry is EPSG:4326; every geometry
+column has a GiST index (GeoAlchemy2 adds it) and a validity check; every foreign key is
+indexed; vocabularies come from :mod:`gis.schema` so the database refuses unknown values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey,
+                        Index, Integer, MetaData, String, Text, func, text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gis import schema
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _in(column: str, values) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _geom(kind: str) -> Geometry:
+    return Geometry(kind, srid=4326, spatial_index=True)
+
+
+def _valid(name: str = "geom") -> CheckConstraint:
+    return CheckConstraint(f"ST_IsValid({name})", name="valid_geom")
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class AdminUnit(Base):
+    __tablename__ = "admin_units"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),
+        CheckConstraint(_in("level", schema.ADMIN_LEVELS), name="level"),
+        CheckConstraint(_in("kind", ("county", *schema.TOWNSHIP_KINDS, *schema.COMMUNITY_KINDS)),
+                        name="kind"),
+        _valid(),
+    )
+
+
+class Building(Base):
+    __tablename__ = "buildings"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(Text)
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    floors: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    compound: Mapped[str | None] = mapped_column(Text)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+    __table_args__ = (
+        CheckConstraint("households >= 0", name="households_nonneg"),
+        CheckConstraint("floors IS NULL OR floors >= 0", name="floors_nonneg"),
+        CheckConstraint(f"kind IS NULL OR {_in('kind', schema.BUILDING_KINDS)}", name="kind"),
+        _valid(),
+    )
+
+
+class AddressPoint(Base):
+    __tablename__ = "address_points"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(Text)
+    households: Mapped[int] = mapped_column(Integer, server_default="1")
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    geom = mapped_column(_geom("POINT"), nullable=False)
+    __table_args__ = (CheckConstraint("households >= 0", name="households_nonneg"),)
+
+
+class Road(Base):
+    __tablename__ = "roads"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(Text)
+    road_class: Mapped[str] = mapped_column("class", String(16), server_default="residential")
+    name: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(_geom("MULTILINESTRING"), nullable=False)
+    __table_args__ = (CheckConstraint(_in("class", schema.ROAD_CLASSES), name="class"),)
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    area_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="draft")
+    source: Mapped[str] = mapped_column(String(16), server_default="partition")
+    params: Mapped[dict | None] = mapped_column(JSONB)
+    report: Mapped[dict | None] = mapped_column(JSONB)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint(_in("status", ("draft", "published", "discarded")), name="status"),
+        CheckConstraint(_in("source", ("partition", "current", "upload", "rebalance")),
+                        name="source"),
+    )
+
+
+class PlanGrid(Base):
+    __tablename__ = "plan_grids"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), server_default="basic")
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+    __table_args__ = (CheckConstraint(_in("kind", schema.GRID_KINDS), name="kind"),)
+
+
+class Grid(Base):
+    """A published grid version; the current grids have ``valid_to IS NULL``."""
+
+    __tablename__ = "grids"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, index=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default="basic")
+    name: Mapped[str | None] = mapped_column(Text)
+    community_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    valid_from: Mapped[datetime] = _now()
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), index=True)
+    geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_in("kind", schema.GRID_KINDS), name="kind"),
+        CheckConstraint("households >= 0", name="households_nonneg"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity"),
+        _valid(),
+        Index("uq_grids_current_code", "code", unique=True,
+              postgresql_where=text("valid_to IS NULL")),
+    )
+
+
+class GridStaff(Base):
+    __tablename__ = "grid_staff"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(24))
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    worker_id: Mapped[str | None] = mapped_column(Text, index=True)  # links patrol tracks
+    phone: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint(_in("role", schema.STAFF_ROLES), name="role"),)
+
+
+class KeyPlace(Base):
+    __tablename__ = "key_places"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    geom = mapped_column(_geom("GEOMETRY"), nullable=False)
+    __table_args__ = (CheckConstraint(_in("kind", schema.KEY_PLACE_KINDS), name="kind"), _valid())
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    category: Mapped[str] = mapped_column(String(24))
+    subcategory: Mapped[str | None] = mapped_column(String(24))
+    description: Mapped[str | None] = mapped_column(Text)
+    reporter: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="reported", index=True)
+    level: Mapped[str] = mapped_column(String(16), server_default="community")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    grid_code_at_report: Mapped[str | None] = mapped_column(Text)
+    community_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    boundary: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    candidates: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    src_crs: Mapped[str | None] = mapped_column(Text)
+    src_x: Mapped[float | None] = mapped_column(Float)
+    src_y: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = _now()
+    geom = mapped_column(_geom("POINT"), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_in("category", schema.INCIDENT_CATEGORIES), name="category"),
+        CheckConstraint(_in("status", schema.INCIDENT_STATUSES), name="status"),
+        CheckConstraint(_in("level", schema.ADMIN_LEVELS), name="level"),
+        CheckConstraint("ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
+                        name="lonlat"),
+    )
+
+
+class IncidentEvent(Base):
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    grid_code: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = _now()
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str | None] = mapped_column(Text, unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(8), server_default="online")
+    azimuth: Mapped[float | None] = mapped_column(Float)
+    fov: Mapped[float | None] = mapped_column(Float)
+    range_m: Mapped[float | None] = mapped_column(Float)
+    height_m: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[datetime] = _now()
+    geom = mapped_column(_geom("POINT"), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_in("type", schema.CAMERA_TYPES), name="type"),
+        CheckConstraint(_in("status", schema.CAMERA_STATUSES), name="status"),
+        CheckConstraint("azimuth IS NULL OR (azimuth >= 0 AND azimuth < 360)", name="azimuth"),
+        CheckConstraint("fov IS NULL OR (fov > 0 AND fov <= 360)", name="fov"),
+        CheckConstraint("range_m IS NULL OR range_m >= 0", name="range"),
+    )
+
+
+class PatrolPoint(Base):
+    __tablename__ = "patrol_points"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    geom = mapped_column(_geom("POINT"), nullable=False)
+    __table_args__ = (Index("ix_patrol_points_worker_time", "worker", "time"),)
+
+
+class PatrolTrack(Base):
+    __tablename__ = "patrol_tracks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker: Mapped[str] = mapped_column(Text, index=True)
+    day: Mapped[datetime] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(_geom("LINESTRING"), nullable=False)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str | None] = mapped_column(Text, index=True)
+    action: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(Text, index=True)
+    entity_id: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scope_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint(_in("role", ("admin", "planner", "dispatcher", "analyst",
+                                                   "grid_worker", "viewer")), name="role"),)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class BlindSpot(Base):
+    """Stored result of the last coverage analysis per area."""
+
+    __tablename__ = "blind_spots"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    incidents: Mapped[int] = mapped_column(Integer, server_default="0")
+    nearest_camera: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime] = _now()
+    geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
+
+
+class CoverageArea(Base):
+    """Union of camera views per grid from the last coverage analysis."""
+
+    __tablename__ = "coverage"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    target_m2: Mapped[float] = mapped_column(Float, server_default="0")
+    covered_m2: Mapped[float] = mapped_column(Float, server_default="0")
+    computed_at: Mapped[datetime] = _now()
+    geom = mapped_column(_geom("MULTIPOLYGON"), nullable=True)
