@@ -1,0 +1,1 @@
+"""The gridgis HTTP service (FastAPI). Build it with :func:`api.app.create_app`."""

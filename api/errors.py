@@ -1,0 +1,103 @@
+"""One table from exception class to HTTP status, one handler that answers with RFC 9457
+problem details. Nothing raw from the database or a traceback reaches a client."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gis.errors import (Conflict, DatabaseUnavailable, Forbidden, GridgisError, InputError,
+                        InvalidRows, NotFound)
+
+log = logging.getLogger("gridgis.api")
+
+STATUS = {
+    InputError: (422, "Invalid input"),
+    InvalidRows: (422, "Invalid rows"),
+    NotFound: (404, "Not found"),
+    Forbidden: (403, "Forbidden"),
+    Conflict: (409, "Conflict"),
+    DatabaseUnavailable: (503, "Database unavailable"),
+    GridgisError: (400, "Bad request"),
+}
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra) -> JSONResponse:
+    body = {"type": "about:blank", "status": status, "title": title}
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _status_for(exc: GridgisError) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400, "Bad request"
+
+
+async def _domain(request: Request, exc: GridgisError):
+    status, title = _status_for(exc)
+    extra = {}
+    if isinstance(exc, InputError):
+        extra = {"field": exc.problem.field, "row": exc.problem.row}
+    elif isinstance(exc, InvalidRows):
+        extra = {"errors": [p.as_dict() for p in exc.problems[:100]]}
+    elif isinstance(exc, Conflict):
+        extra = {"current_version": exc.current_version, "allowed": exc.allowed or None}
+    return problem(status, title, str(exc), **extra)
+
+
+def _loc(err: dict) -> str:
+    parts = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+async def _validation(request: Request, exc: RequestValidationError):
+    errors = [{"field": _loc(e), "reason": e.get("msg")} for e in exc.errors()]
+    first = errors[0] if errors else {"field": None, "reason": "invalid request"}
+    return problem(422, "Invalid input", f"{first['field']}: {first['reason']}",
+                   field=first["field"], errors=errors)
+
+
+async def _http(request: Request, exc: StarletteHTTPException):
+    return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _integrity(request: Request, exc: IntegrityError):
+    log.warning("integrity error on %s: %s", request.url.path, exc.orig)
+    return problem(409, "Conflict", "the change conflicts with existing data")
+
+
+async def _database(request: Request, exc: DBAPIError):
+    log.error("database error on %s: %s", request.url.path, exc)
+    return problem(503, "Database error", "the database could not complete the request")
+
+
+async def _unexpected(request: Request, exc: Exception):
+    log.exception("unhandled error on %s", request.url.path)
+    return problem(500, "Internal server error", "an unexpected error occurred; it was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(GridgisError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(Exception, _unexpected)

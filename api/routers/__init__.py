@@ -1,0 +1,6 @@
+"""One module per resource; each exposes ``router``. :data:`ROUTERS` is the order they
+are mounted in."""
+
+ROUTERS = [
+    "health",
+]
