@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import errors
+from api import auth, errors
 from api.routers import ROUTERS
 from gis import __version__
 from gis.settings import Settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
     errors.install(app)
+    app.include_router(auth.router)
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"api.routers.{name}").router)
     if STATIC.is_dir():

@@ -36,6 +36,8 @@ def problem(status: int, title: str, detail: str | None = None, **extra) -> JSON
 
 
 def _status_for(exc: GridgisError) -> tuple[int, str]:
+    if type(exc).__name__ == "Unauthorized":  # defined in api.auth, which imports us
+        return 401, "Unauthorized"
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]

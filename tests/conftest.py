@@ -70,3 +70,24 @@ def client(db, settings):
 
     with TestClient(create_app(settings, engine=db)) as c:
         yield c
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user(role, scope_code=None, password=None) -> (Principal-ish dict, headers)."""
+    from gis.store.db import transaction
+    from gis.store.users import add_user, issue_token
+
+    def _make(role="admin", scope_code=None, username=None, password=None):
+        with transaction(db) as session:
+            user = add_user(session, username or f"{role}-{scope_code or 'all'}", role,
+                            scope_code=scope_code, password=password)
+            token = issue_token(session, user)
+        return {"Authorization": f"Bearer {token}"}
+
+    return _make
+
+
+@pytest.fixture
+def admin_headers(make_user):
+    return make_user("admin")

@@ -1,0 +1,67 @@
+"""Authentication (Bearer API tokens, or the session cookie set by /auth/login) and
+authorisation (roles; scope to an admin area, enforced by the queries)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+
+from api.deps import SessionDep
+from gis.errors import Forbidden, GridgisError
+from gis.store.users import Principal, login, principal_for_token
+
+COOKIE = "gridgis_session"
+
+
+class Unauthorized(GridgisError):
+    """No or bad credentials (401)."""
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    token = None
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    token = token or request.cookies.get(COOKIE)
+    if not token:
+        raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' "
+                           "or log in at /login")
+    principal = principal_for_token(session, token)
+    if principal is None:
+        raise Unauthorized("invalid, expired or revoked credentials")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: str):
+    """Dependency: the caller must have one of ``roles`` (admin always passes)."""
+
+    def check(principal: CurrentUser) -> Principal:
+        if principal.role != "admin" and principal.role not in roles:
+            raise Forbidden(f"role '{principal.role}' may not do this "
+                            f"(needs {' or '.join(roles)})")
+        return principal
+
+    return check
+
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", summary="Log in with a password; sets a session cookie")
+def do_login(response: Response, session: SessionDep, username: Annotated[str, Form()],
+             password: Annotated[str, Form()]) -> dict:
+    token = login(session, username, password)
+    if token is None:
+        raise Unauthorized("wrong user name or password")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=12 * 3600)
+    return {"token": token, "token_type": "bearer"}
+
+
+@router.get("/me", summary="Who am I")
+def me(principal: CurrentUser) -> dict:
+    return {"username": principal.username, "role": principal.role,
+            "scope": principal.scope_code}

@@ -1,0 +1,129 @@
+"""Accounts and API tokens. Passwords are hashed with scrypt, tokens are random and
+stored as SHA-256 digests (a leaked table does not leak usable tokens)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gis.errors import Conflict, InputError, NotFound
+from gis.store.models import AdminUnit, ApiToken, User
+
+ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: role and the admin area they may see (None: everywhere)."""
+
+    user_id: int
+    username: str
+    role: str
+    scope_code: str | None
+
+    @property
+    def scope_prefix(self) -> str:
+        """Codes inside the scope start with this: 6 digits for a county, 9 for a township,
+        12 for a community (grid codes extend community codes)."""
+        return scope_prefix(self.scope_code)
+
+
+def scope_prefix(code: str | None) -> str:
+    if not code:
+        return ""
+    if code.endswith("000000"):
+        return code[:6]
+    if code.endswith("000"):
+        return code[:9]
+    return code
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, salt, digest = stored.split("$")
+    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(session: Session, username: str, role: str, *, scope_code: str | None = None,
+             password: str | None = None) -> User:
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r} (one of {', '.join(ROLES)})", field="role")
+    if scope_code and session.get(AdminUnit, scope_code) is None:
+        raise InputError(f"no admin unit with code {scope_code}", field="scope")
+    if not scope_code and role != "admin":
+        raise InputError("every account except admin needs a scope (an admin unit code)",
+                         field="scope")
+    if session.scalar(select(User).where(User.username == username)):
+        raise Conflict(f"user {username!r} exists")
+    user = User(username=username, role=role, scope_code=scope_code,
+                password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def issue_token(session: Session, user: User, *, name: str = "api",
+                days: float | None = 90) -> str:
+    token = "gg_" + secrets.token_urlsafe(32)
+    expires = datetime.now(timezone.utc) + timedelta(days=days) if days else None
+    session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), name=name,
+                         expires_at=expires))
+    session.flush()
+    return token
+
+
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    now = datetime.now(timezone.utc)
+    row = session.execute(
+        select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None),
+               User.active.is_(True))).first()
+    if row is None:
+        return None
+    user, tok = row
+    if tok.expires_at is not None and tok.expires_at <= now:
+        return None
+    return Principal(user.id, user.username, user.role, user.scope_code)
+
+
+def login(session: Session, username: str, password: str, *, hours: float = 12) -> str | None:
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None or not check_password(password, user.password_hash):
+        return None
+    return issue_token(session, user, name="session", days=hours / 24)
+
+
+def revoke(session: Session, username: str) -> int:
+    """Deactivate the account and revoke all its tokens; returns tokens revoked."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    user.active = False
+    result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
+                                                    ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=datetime.now(timezone.utc)))
+    return result.rowcount or 0
+
+
+def list_users(session: Session) -> list[dict]:
+    users = session.scalars(select(User).order_by(User.username)).all()
+    return [{"username": u.username, "role": u.role, "scope": u.scope_code, "active": u.active}
+            for u in users]
