@@ -1,0 +1,103 @@
+"""``gridgis serve``, ``gridgis demo`` and ``gridgis user ...``."""
+
+from __future__ import annotations
+
+import typer
+
+from gis.cli.app import JsonOpt, app, console, emit
+from gis.settings import Settings
+
+user_app = typer.Typer(help="Accounts and API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    host = host or settings.host
+    port = port or settings.port
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]listening on {host}: reachable from other machines[/]")
+    console.print(f"gridgis on http://{host}:{port}  (API docs: /docs, map: /map)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("serve")
+def serve(host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
+          port: int = typer.Option(None, help="Port (default 8000).")) -> None:
+    """Run the HTTP service (starting the embedded PostGIS if that is the database)."""
+    _serve(Settings(), host, port)
+
+
+@app.command("demo")
+def demo(households: int = typer.Option(30_000, help="Size of the generated district."),
+         seed: int = typer.Option(1, help="Generator seed (same seed, same district)."),
+         host: str = typer.Option(None), port: int = typer.Option(None),
+         load_only: bool = typer.Option(False, "--load-only", help="Load, print, do not serve."),
+         json: bool = JsonOpt) -> None:
+    """Generate and load a demo district (first run only), create one account per role,
+    and serve it on http://127.0.0.1:8000."""
+    from gis.store.db import open_engine
+    from gis.store.demo import ensure_demo
+
+    settings = Settings()
+    engine = open_engine(settings)
+    summary = ensure_demo(engine, settings, households=households, seed=seed)
+    engine.dispose()
+    accounts = summary.pop("accounts", [])
+    emit(summary, json, "demo district")
+    if accounts and not json:
+        console.print("Demo accounts (log in at /login, or send 'Authorization: Bearer TOKEN'):")
+        for acc in accounts:
+            console.print(f"  {acc['role']:<11} user [bold]{acc['username']}[/] password "
+                          f"[bold]{acc['password']}[/] scope {acc['scope'] or 'all'}"
+                          f"  token {acc['token']}")
+    if not load_only:
+        _serve(settings, host, port)
+
+
+@user_app.command("add")
+def user_add(username: str, role: str = typer.Option(..., help="admin, planner, dispatcher, "
+                                                          "analyst, grid_worker or viewer"),
+             scope: str = typer.Option(None, help="Admin code of the area the account may see."),
+             password: str = typer.Option(None, help="Password for the web pages."),
+             days: float = typer.Option(90, help="API token lifetime in days (0: no expiry)."),
+             json: bool = JsonOpt) -> None:
+    """Create an account and print a new API token for it (shown once)."""
+    from gis.store.db import open_engine, transaction
+    from gis.store.users import add_user, issue_token
+
+    engine = open_engine(Settings())
+    with transaction(engine) as session:
+        user = add_user(session, username, role, scope_code=scope, password=password)
+        token = issue_token(session, user, days=days or None)
+    emit({"username": username, "role": role, "scope": scope, "token": token}, json)
+
+
+@user_app.command("list")
+def user_list(json: bool = JsonOpt) -> None:
+    """List accounts."""
+    from gis.store.db import open_engine, transaction
+    from gis.store.users import list_users
+
+    with transaction(open_engine(Settings())) as session:
+        users = list_users(session)
+    if json:
+        emit({"users": users}, True)
+        return
+    for u in users:
+        console.print(f"{u['username']:<20} {u['role']:<11} {u['scope'] or 'all':<13} "
+                      f"{'active' if u['active'] else 'revoked'}")
+
+
+@user_app.command("revoke")
+def user_revoke(username: str, json: bool = JsonOpt) -> None:
+    """Deactivate an account and revoke all its tokens."""
+    from gis.store.db import open_engine, transaction
+    from gis.store.users import revoke
+
+    with transaction(open_engine(Settings())) as session:
+        n = revoke(session, username)
+    emit({"username": username, "tokens_revoked": n}, json)

@@ -1,0 +1,145 @@
+"""Build the demo database: generate a district (deterministic per seed), partition each
+community into grids, load every layer in one transaction, and create one account per
+role. A second run finds the data and only reports it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from gis.settings import Settings
+from gis.store.db import transaction
+from gis.store.models import AdminUnit, Camera, Grid, Incident, PatrolPoint
+from gis.store.users import add_user, issue_token
+
+DEMO_ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer")
+
+
+def ensure_demo(engine: Engine, settings: Settings, *, households: int = 30_000,
+                seed: int = 1) -> dict:
+    """Load the demo district unless the database already holds data; return a summary
+    with counts and the demo accounts (tokens and passwords)."""
+    t0 = time.perf_counter()
+    demo_dir = settings.data_dir / "demo"
+    with transaction(engine) as session:
+        loaded = session.scalar(select(func.count()).select_from(AdminUnit)) > 0
+    if not loaded:
+        district = _generate(demo_dir, households, seed)
+        with transaction(engine) as session:
+            _load(session, district, settings)
+            accounts = _accounts(session, district)
+        _save_accounts(demo_dir, accounts)
+    with transaction(engine) as session:
+        summary = _counts(session)
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    summary["files"] = str(demo_dir)
+    summary["accounts"] = _read_accounts(demo_dir)
+    return summary
+
+
+def _generate(demo_dir: Path, households: int, seed: int):
+    from gis.generate import generate_district, write_district
+
+    district = generate_district(households, seed)
+    write_district(district, demo_dir)
+    return district
+
+
+def _load(session, district, settings: Settings) -> None:
+    from gis.store.importer import import_frame
+
+    for layer in ("admin_units", "roads", "buildings", "address_points", "key_places", "cameras"):
+        import_frame(session, layer, getattr(district, layer))
+    grids = demo_grids(district, code_width=settings.grid_code_width)
+    import_frame(session, "grids", grids)
+    import_frame(session, "grid_staff", demo_staff(grids, district.patrol_points))
+    import_frame(session, "patrol_points", _patrol_frame(district.patrol_points))
+    import_frame(session, "incidents", district.incidents)
+
+
+def demo_grids(district, *, code_width: int = 4) -> gpd.GeoDataFrame:
+    """Partition every community of the district into 300–500-household grids."""
+    from gis.partition import partition
+
+    units = pd.concat([district.buildings[["households", "community_code", "geometry"]],
+                       district.address_points[["households", "community_code", "geometry"]]],
+                      ignore_index=True)
+    units = gpd.GeoDataFrame(units, geometry="geometry", crs=district.buildings.crs)
+    communities = district.admin_units[district.admin_units["level"] == "community"]
+    parts = []
+    for _, com in communities.iterrows():
+        mine = units[units["community_code"] == com["code"]]
+        parent = gpd.GeoDataFrame({"code": [com["code"]]}, geometry=[com.geometry], crs=units.crs)
+        result = partition(mine, "households", parent=parent, roads=district.roads,
+                           community_code=com["code"], code_width=code_width,
+                           exclusive="compound" if "compound" in mine else None)
+        parts.append(result.grids)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=units.crs)
+
+
+def demo_staff(grids: gpd.GeoDataFrame, patrol_points: pd.DataFrame) -> pd.DataFrame:
+    """A leader, a full-time worker and a police officer per grid; the patrol workers of
+    the generated tracks are the full-time workers, in grid order."""
+    workers = sorted(pd.unique(patrol_points["worker"]).tolist()) if len(patrol_points) else []
+    rows = []
+    for i, code in enumerate(sorted(grids["code"])):
+        rows.append({"name": f"网格长{i + 1:04d}", "role": "grid_leader", "grid_code": code})
+        worker = workers[i] if i < len(workers) else None
+        rows.append({"name": f"网格员{i + 1:04d}", "role": "fulltime_worker", "grid_code": code,
+                     "worker_id": worker, "phone": f"1380000{i:04d}"})
+        rows.append({"name": f"网格警长{i + 1:04d}", "role": "police", "grid_code": code})
+    return pd.DataFrame(rows)
+
+
+def _patrol_frame(points: pd.DataFrame) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(points, geometry=gpd.points_from_xy(points["lon"], points["lat"]),
+                            crs=4326)
+
+
+def _accounts(session, district) -> list[dict]:
+    units = district.admin_units
+    county = units.loc[units["level"] == "county", "code"].iloc[0]
+    township = sorted(units.loc[units["level"] == "township", "code"])[0]
+    community = sorted(units.loc[(units["level"] == "community")
+                                 & units["code"].str.startswith(township[:9]), "code"])[0]
+    scopes = {"admin": None, "planner": county, "dispatcher": township, "analyst": county,
+              "grid_worker": community, "viewer": county}
+    out = []
+    for role in DEMO_ROLES:
+        password = secrets.token_urlsafe(9)
+        user = add_user(session, f"demo-{role}", role, scope_code=scopes[role], password=password)
+        out.append({"role": role, "username": user.username, "password": password,
+                    "scope": scopes[role], "token": issue_token(session, user, days=365)})
+    return out
+
+
+def _save_accounts(demo_dir: Path, accounts: list[dict]) -> None:
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    path = demo_dir / "accounts.json"
+    path.write_text(json.dumps(accounts, indent=1))
+    os.chmod(path, 0o600)  # demo credentials: readable by the owner only
+
+
+def _read_accounts(demo_dir: Path) -> list[dict]:
+    try:
+        return json.loads((demo_dir / "accounts.json").read_text())
+    except (OSError, ValueError):
+        return []
+
+
+def _counts(session) -> dict:
+    def count(model, *where):
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+    return {"admin_units": count(AdminUnit), "grids": count(Grid, Grid.valid_to.is_(None)),
+            "households": session.scalar(select(func.coalesce(func.sum(Grid.households), 0))
+                                         .where(Grid.valid_to.is_(None))),
+            "incidents": count(Incident), "cameras": count(Camera),
+            "patrol_points": count(PatrolPoint)}
