@@ -1,0 +1,134 @@
+"""One benchmark runner: ``python -m bench [--quick] [--only NAME ...]``.
+
+Runs every ``bench/bench_*.py`` module's ``run(quick)``, prints one table in which each
+peer's figure stands beside gridgis' own with the ratio, and writes
+``bench/results/latest.json``, ``latest.md`` and ``latest.png`` (time against size,
+log–log, so growth is visible). Times are reported, never asserted."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+
+
+def discover(only: list[str] | None) -> list[str]:
+    names = sorted(p.stem for p in HERE.glob("bench_*.py"))
+    if only:
+        names = [n for n in names if any(o in n for o in only)]
+    return names
+
+
+def run_all(names: list[str], quick: bool) -> tuple[list[dict], list[dict]]:
+    rows, failures = [], []
+    for name in names:
+        t0 = time.perf_counter()
+        print(f"== {name} ({'quick' if quick else 'full'})", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(f"bench.{name}")
+            got = module.run(quick=quick)
+            for r in got:
+                r.setdefault("module", name)
+            rows.extend(got)
+        except Exception:  # one broken benchmark must not hide the others' figures
+            failures.append({"module": name, "error": traceback.format_exc(limit=5)})
+            print(failures[-1]["error"], file=sys.stderr)
+        print(f"   {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    return rows, failures
+
+
+def with_ratios(rows: list[dict]) -> list[dict]:
+    """Add ``ratio`` = peer seconds / gridgis seconds for rows sharing (benchmark, size)."""
+    base = {(r["benchmark"], str(r["size"])): r["seconds"] for r in rows
+            if str(r["impl"]).startswith("gridgis") and r.get("seconds")}
+    for r in rows:
+        ref = base.get((r["benchmark"], str(r["size"])))
+        r["ratio_vs_gridgis"] = round(r["seconds"] / ref, 2) if ref and r.get("seconds") else None
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    extra = sorted({k for r in rows for k in r} - {"benchmark", "size", "impl", "seconds",
+                                                     "peak_mb", "ratio_vs_gridgis", "module"})
+    head = ["benchmark", "size", "impl", "seconds", "peak_mb", "ratio_vs_gridgis", *extra]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(k)) for k in head) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in rows:
+        try:
+            size = float(r["size"])
+        except (TypeError, ValueError):
+            continue
+        if r.get("seconds"):
+            series.setdefault((r["benchmark"], r["impl"]), []).append((size, r["seconds"]))
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for (bench, impl), pts in sorted(series.items()):
+        if len(pts) < 2:
+            continue
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{bench} · {impl}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("size (households, points, fixes or cameras)")
+    ax.set_ylabel("seconds")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+    parser.add_argument("--only", nargs="*", help="run the benchmarks whose name contains these")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    names = discover(args.only)
+    rows, failures = run_all(names, args.quick)
+    rows = with_ratios(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    doc = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "quick": args.quick, "machine": {"python": platform.python_version(),
+                                            "cpus": __import__("os").cpu_count(),
+                                            "platform": platform.platform()},
+           "rows": rows, "failures": failures}
+    stem = "quick" if args.quick else "latest"
+    (args.out / f"{stem}.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False))
+    table = markdown(rows)
+    (args.out / f"{stem}.md").write_text(f"# Benchmarks ({doc['when']})\n\n{table}\n")
+    chart(rows, args.out / f"{stem}.png")
+    print(table)
+    print(f"\n{len(rows)} rows, {len(failures)} failed benchmark(s); written to {args.out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
