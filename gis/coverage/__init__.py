@@ -9,6 +9,8 @@
 from gis.coverage.analysis import CoverageResult, coverage
 from gis.coverage.cameras import normalize_cameras
 from gis.coverage.target import target_area
+from gis.coverage.sites import suggest_sites
 from gis.coverage.visibility import camera_views
 
-__all__ = ["CoverageResult", "camera_views", "coverage", "normalize_cameras", "target_area"]
+__all__ = ["CoverageResult", "camera_views", "coverage", "normalize_cameras", "suggest_sites",
+           "target_area"]

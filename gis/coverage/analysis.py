@@ -111,6 +111,7 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
         summary={}, metric_crs=crs)
     if key_places is not None and len(key_places):
         res.key_places = bs.key_place_coverage(key_places, views, parts, crs).to_crs(out_crs)
+    res.blind_spots.attrs["metric_crs"] = crs  # suggest_sites measures in the same CRS
     res.summary = _summary(res, cams, offline, inc, roads, mode, crs, t0)
     return res
 
