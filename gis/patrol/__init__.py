@@ -1,0 +1,20 @@
+"""Patrol tracks and half-day patrol compliance (半日一巡).
+
+Read tracks (:mod:`.tracks`), clean them (:mod:`.cleaning`), join them to grids
+(:mod:`.join`, at scale :mod:`.engine` and on Dask :mod:`.distributed`), decide
+compliance per grid and window (:mod:`.compliance`), street coverage (:mod:`.streets`)
+and household visits from stops (:mod:`.stops`).
+"""
+
+from gis.patrol.cleaning import CYCLING_SPEED, WALKING_SPEED, clean_fixes
+from gis.patrol.compliance import (compliance_layer, compliance_table, missed_grids, rates,
+                                   window_starts, worker_rates)
+from gis.patrol.engine import PatrolParams, PresenceResult, patrol_presence
+from gis.patrol.join import GridIndex, presence
+from gis.patrol.tracks import Columns, fixes_from_frame, read_tracks, track_lines
+from gis.patrol.windows import Windows
+
+__all__ = ["CYCLING_SPEED", "WALKING_SPEED", "Columns", "GridIndex", "PatrolParams",
+           "PresenceResult", "Windows", "clean_fixes", "compliance_layer", "compliance_table",
+           "fixes_from_frame", "missed_grids", "patrol_presence", "presence", "rates",
+           "read_tracks", "track_lines", "window_starts", "worker_rates"]

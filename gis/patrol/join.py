@@ -1,0 +1,188 @@
+"""Joining cleaned tracks to grids: time and distance inside each grid, entries and exits.
+
+A *segment* joins two consecutive fixes of one worker no more than ``max_gap_s`` apart.
+The worker is assumed to move along it at constant speed, so time and distance split
+in the same proportions:
+
+* a segment whose two ends lie in the same grid counts fully for that grid (the
+  cheap, common case: fixes are seconds apart, grids hundreds of metres wide);
+* any other segment (ends in different grids, or an end outside every grid) is cut by
+  the grids it crosses (vectorised shapely intersection); each grid gets the fraction
+  of the segment's length inside it, in metres and in seconds;
+* a segment faster than ``speed_max`` is not counted at all (the worker was in a car,
+  or one end is bad), so no bogus distance reaches a grid;
+* segments are first cut at window boundaries (at the interpolated instant), so the
+  11:50–12:10 walk gives ten minutes to each half day.
+
+A fix on the shared edge of two grids belongs to the first grid in the grids table.
+An *entry* is a segment piece inside a grid whose segment starts outside it, or the
+first fix of a track (after a gap) inside it; an *exit* is a piece whose segment ends
+outside the grid.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gis.crs import WGS84, metric_crs_for
+from gis.errors import InputError
+from gis.patrol.windows import Windows, to_ns
+
+PRESENCE_COLUMNS = ("grid", "window", "worker", "seconds", "metres", "entries", "exits")
+
+
+class GridIndex:
+    """Grids in a metric CRS with an STRtree; picklable (the tree is rebuilt), so it can
+    be shipped to Dask workers.
+
+    Parameters
+    ----------
+    grids : polygons in any CRS (converted to EPSG:4326 first).
+    key : column naming each grid (``code``, ``grid_id``...); the row position when None.
+    crs : metric CRS; chosen from the grids' extent by :func:`gis.crs.metric_crs` if None.
+    """
+
+    def __init__(self, grids: gpd.GeoDataFrame, key: str | None = None, crs: CRS | None = None):
+        if grids.crs is not None and not CRS(grids.crs).equals(WGS84):
+            grids = grids.to_crs(WGS84)
+        if key is not None and key not in grids.columns:
+            raise InputError(f"no grid key column {key!r} (columns: "
+                             f"{', '.join(map(str, grids.columns))})", field="grid-key")
+        keys = grids[key] if key else pd.Series(np.arange(len(grids)))
+        if keys.isna().any() or keys.duplicated().any():
+            dup = keys[keys.isna() | keys.duplicated()].iloc[0]
+            raise InputError(f"grid key {key!r} must be unique and present (see {dup!r})",
+                             field="grid-key")
+        self.keys = keys.astype(str).to_numpy()
+        self.crs = CRS(crs) if crs is not None else metric_crs_for(grids)
+        self.polygons = grids.geometry.to_crs(self.crs).to_numpy()
+        self._build()
+
+    def _build(self) -> None:
+        self.tree = shapely.STRtree(self.polygons)
+        shapely.prepare(self.polygons)
+
+    def __getstate__(self):
+        return {"keys": self.keys, "crs": self.crs.to_wkt(),
+                "wkb": shapely.to_wkb(self.polygons)}
+
+    def __setstate__(self, state):
+        self.keys, self.crs = state["keys"], CRS.from_wkt(state["crs"])
+        self.polygons = shapely.from_wkb(state["wkb"])
+        self._build()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Grid position of each metric point, -1 outside every grid (bulk STRtree query)."""
+        out = np.full(len(x), len(self), dtype=np.int64)
+        if len(x):
+            pi, gi = self.tree.query(shapely.points(x, y), predicate="intersects")
+            np.minimum.at(out, pi, gi)
+        out[out == len(self)] = -1
+        return out
+
+
+def _segments(codes, t, x, y, g, max_gap_ns: int, speed_max: float) -> dict[str, np.ndarray]:
+    """Consecutive fix pairs of one worker, at most ``max_gap_ns`` apart and not too fast."""
+    link = (codes[1:] == codes[:-1]) & (t[1:] - t[:-1] <= max_gap_ns)
+    start = np.r_[True, ~link[:-1]] if len(link) else np.array([], bool)  # track begins here
+    dist = np.hypot(x[1:] - x[:-1], y[1:] - y[:-1])
+    plausible = dist <= speed_max * (t[1:] - t[:-1]) / 1e9
+    i = np.flatnonzero(link & plausible)
+    return {"w": codes[i], "t0": t[i], "t1": t[i + 1], "x0": x[i], "y0": y[i],
+            "x1": x[i + 1], "y1": y[i + 1], "g0": g[i], "g1": g[i + 1], "first": start[i]}
+
+
+def _split_at_windows(seg: dict, windows: Windows, index: GridIndex) -> dict:
+    """Cut segments that cross a window boundary at the interpolated instant."""
+    win = windows.start_of(seg["t0"])
+    end = windows.end_of(win)
+    cut = np.flatnonzero(seg["t1"] > end)
+    seg["win"] = win
+    if not len(cut):
+        return seg
+    f = (end[cut] - seg["t0"][cut]) / (seg["t1"][cut] - seg["t0"][cut])
+    xb = seg["x0"][cut] + f * (seg["x1"][cut] - seg["x0"][cut])
+    yb = seg["y0"][cut] + f * (seg["y1"][cut] - seg["y0"][cut])
+    gb = index.locate(xb, yb)
+    tail = {k: v[cut].copy() for k, v in seg.items()}
+    tail.update(t0=end[cut], x0=xb, y0=yb, g0=gb, win=end[cut], first=np.zeros(len(cut), bool))
+    for k, v in (("t1", end[cut]), ("x1", xb), ("y1", yb), ("g1", gb)):
+        seg[k][cut] = v
+    return {k: np.concatenate([seg[k], tail[k]]) for k in seg}
+
+
+def _pieces(seg: dict, index: GridIndex) -> pd.DataFrame:
+    """(segment, grid, fraction) for every piece of every segment inside a grid."""
+    n = len(seg["t0"])
+    same = (seg["g0"] == seg["g1"]) & (seg["g0"] >= 0)
+    whole = pd.DataFrame({"s": np.flatnonzero(same), "grid": seg["g0"][same], "frac": 1.0})
+    cross = np.flatnonzero(~same)
+    if not len(cross):
+        return whole
+    coords = np.stack([np.column_stack([seg["x0"][cross], seg["y0"][cross]]),
+                       np.column_stack([seg["x1"][cross], seg["y1"][cross]])], axis=1)
+    lines = shapely.linestrings(coords)
+    li, gi = index.tree.query(lines, predicate="intersects")
+    length = shapely.length(lines)
+    inside = shapely.length(shapely.intersection(lines[li], index.polygons[gi]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(length[li] > 0, inside / length[li], 0.0)
+    # a zero-length segment on a grid edge: give it whole to the grid of its start
+    point = (length[li] == 0) & (gi == seg["g0"][cross[li]])
+    frac = np.where(point, 1.0, frac)
+    part = pd.DataFrame({"s": cross[li], "grid": gi, "frac": frac})
+    del n
+    return pd.concat([whole, part[part["frac"] > 0]], ignore_index=True)
+
+
+def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
+             speed_max: float, max_gap_s: float) -> pd.DataFrame:
+    """Seconds, metres, entries and exits per grid, window and worker.
+
+    Parameters
+    ----------
+    clean : cleaned fixes sorted by worker and time, with metric ``x``, ``y`` in
+        ``index.crs`` (the output of :func:`gis.patrol.cleaning.clean_fixes`).
+    index : the grids.
+    windows : the compliance windows.
+
+    Returns
+    -------
+    DataFrame : columns ``grid`` (position in ``index``), ``window`` (UTC ns of the window
+        start), ``worker``, ``seconds``, ``metres``, ``entries``, ``exits``, sorted by
+        grid, window and worker.
+    """
+    if not len(clean):
+        return _empty_presence()
+    workers, codes = np.unique(clean["worker"].to_numpy(dtype=str), return_inverse=True)
+    t = to_ns(clean["time"])
+    x, y = clean["x"].to_numpy(), clean["y"].to_numpy()
+    seg = _segments(codes, t, x, y, index.locate(x, y), int(max_gap_s * 1e9), speed_max)
+    seg = _split_at_windows(seg, windows, index)
+    p = _pieces(seg, index)
+    s = p["s"].to_numpy()
+    g = p["grid"].to_numpy()
+    dur = (seg["t1"][s] - seg["t0"][s]) / 1e9
+    dist = np.hypot(seg["x1"][s] - seg["x0"][s], seg["y1"][s] - seg["y0"][s])
+    rows = pd.DataFrame({
+        "grid": g, "window": seg["win"][s], "worker": workers[seg["w"][s]],
+        "seconds": dur * p["frac"].to_numpy(), "metres": dist * p["frac"].to_numpy(),
+        "entries": ((seg["g0"][s] != g) | seg["first"][s]).astype(np.int64),
+        "exits": (seg["g1"][s] != g).astype(np.int64)})
+    out = rows.groupby(["grid", "window", "worker"], sort=True, as_index=False).sum()
+    return out[list(PRESENCE_COLUMNS)]
+
+
+def _empty_presence() -> pd.DataFrame:
+    return pd.DataFrame({"grid": pd.Series([], dtype=np.int64),
+                         "window": pd.Series([], dtype=np.int64),
+                         "worker": pd.Series([], dtype=str), "seconds": [], "metres": [],
+                         "entries": pd.Series([], dtype=np.int64),
+                         "exits": pd.Series([], dtype=np.int64)})
