@@ -13,6 +13,7 @@ from gis.errors import GridgisError, InvalidRows
 # One module per concern; a module adds its commands when imported.
 COMMAND_MODULES = [
     "db",
+    "patrol",
     "service",
 ]
 
