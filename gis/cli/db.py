@@ -60,3 +60,27 @@ def url() -> None:
     from gis.store.db import database_url
 
     print(database_url(Settings()))
+
+
+@app.command("backup")
+def backup_cmd(file: str = typer.Argument(..., help="Dump file to write (pg_dump custom format)."),
+               json: bool = JsonOpt) -> None:
+    """Back up the whole database (embedded or external) with pg_dump."""
+    from pathlib import Path
+
+    from gis.store.backup import backup
+    from gis.store.db import database_url
+
+    path = backup(database_url(Settings()), file)
+    emit({"backup": str(path), "bytes": Path(path).stat().st_size}, json)
+
+
+@app.command("restore")
+def restore_cmd(file: str = typer.Argument(..., help="A dump written by 'gridgis backup'."),
+                json: bool = JsonOpt) -> None:
+    """Restore a backup, replacing the database's contents (all or nothing)."""
+    from gis.store.backup import restore
+    from gis.store.db import database_url
+
+    restore(database_url(Settings()), file)
+    emit({"restored": file}, json)
