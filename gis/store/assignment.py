@@ -1,0 +1,106 @@
+"""Assigning incidents to grids in PostGIS, with the same rules as the file path
+(:mod:`gis.assign`):
+
+* a point strictly inside one grid (more than 1 mm from its boundary) gets that grid;
+* every current grid within the tolerance (default 10 m, ``Settings.tolerance_m``, true
+  metres on the spheroid) is a *candidate*; more than one candidate flags the point as a
+  ``boundary`` case. Candidates are ordered: the strictly containing grid first, then by
+  distance (0 on a boundary), then by code (numeric codes by value, then text);
+* a point on a shared boundary (covered by several grids) therefore goes to the candidate
+  with the smallest code, flagged;
+* a point inside no grid but within the tolerance of one goes to the nearest (ties by the
+  smallest code), flagged;
+* otherwise the incident is unassigned (``grid_code`` NULL), never dropped; its community
+  then comes from the admin polygons when one contains it.
+
+The rules live once, in ``sql/assign_candidates.sql``; one set-based statement assigns any
+number of incidents (the API at insert, the bulk importer, and republishing).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InputError
+
+SQL_DIR = Path(__file__).with_name("sql")
+EDGE_M = 0.001  # a point this close to a boundary is on it (as gis.assign.locate.ON_EDGE_M)
+
+
+@cache
+def load_sql(name: str) -> str:
+    """A statement from ``sql/``, with the shared candidate rules spliced in."""
+    body = (SQL_DIR / f"{name}.sql").read_text()
+    rules = (SQL_DIR / "assign_candidates.sql").read_text()
+    rules = "\n".join(line for line in rules.splitlines() if not line.startswith("--"))
+    return body.replace("{candidates}", rules.strip())
+
+
+def _check_tolerance(tolerance_m: float) -> float:
+    tol = float(tolerance_m)
+    if not (tol >= 0 and tol < 10_000):
+        raise InputError(f"tolerance must be between 0 and 10000 metres, not {tolerance_m}",
+                         field="tolerance_m")
+    return tol
+
+
+def assign_incidents(session: Session, ids=None, *, tolerance_m: float = 10.0,
+                     at_report: bool = True, open_only: bool = False, log_moves: bool = False,
+                     actor: str | None = None) -> dict[str, int]:
+    """Assign grid, community, township, boundary flag and candidates to incidents.
+
+    Parameters
+    ----------
+    session
+        The caller's transaction (flushed, not committed).
+    ids
+        Incident ids to assign; None assigns every incident (or every open one).
+    tolerance_m
+        Boundary tolerance in metres.
+    at_report
+        Also record the grid as ``grid_code_at_report`` (True at insert time).
+    open_only
+        Leave closed incidents alone.
+    log_moves
+        Record an ``incident_events`` row (action ``reassign``) for each incident whose
+        grid changes, keeping the grid it moved to.
+
+    Returns
+    -------
+    dict
+        Counts: ``incidents``, ``assigned``, ``boundary``, ``unassigned``, ``moved``.
+    """
+    session.flush()
+    params = {"ids": None if ids is None else [int(i) for i in ids],
+              "tol": _check_tolerance(tolerance_m), "edge_m": EDGE_M,
+              "at_report": at_report, "open_only": open_only, "log_moves": log_moves,
+              "actor": actor}
+    row = session.execute(text(load_sql("assign_incidents")), params).mappings().one()
+    return {k: int(v) for k, v in row.items()}
+
+
+def reassign_open_incidents(session: Session, *, tolerance_m: float = 10.0,
+                            actor: str | None = "system") -> dict[str, int]:
+    """Re-assign every open incident to the current grids after a republish.
+
+    Closed incidents keep the grid they were closed in; every incident keeps
+    ``grid_code_at_report``; an incident that moves gets a ``reassign`` event holding
+    its new grid, so the events keep the grid of their time.
+    """
+    return assign_incidents(session, None, tolerance_m=tolerance_m, at_report=False,
+                            open_only=True, log_moves=True, actor=actor)
+
+
+def locate_point(session: Session, lon: float, lat: float, *,
+                 tolerance_m: float = 10.0) -> dict:
+    """The grid of one WGS 84 point by the same rules: ``grid_code`` (None when outside
+    every grid), ``candidates``, ``boundary``, ``distance_m``, ``community_code``,
+    ``grid_name``, ``grid_kind``."""
+    params = {"lon": float(lon), "lat": float(lat), "tol": _check_tolerance(tolerance_m),
+              "edge_m": EDGE_M}
+    row = session.execute(text(load_sql("locate_point")), params).mappings().one()
+    return dict(row)

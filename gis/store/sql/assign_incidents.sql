@@ -1,0 +1,57 @@
+-- Assign incidents (all, or the ids in :ids; only open ones when :open_only) to the
+-- current grids in one set-based statement. Incidents inside no grid's reach keep
+-- grid_code NULL (never dropped) and take their community from the admin polygons.
+-- With :at_report the grid is also the grid at the time of the report; with :log_moves
+-- an incident whose grid changes gets an incident_events row recording the move.
+WITH pts AS (
+    SELECT i.id, i.geom, i.grid_code AS old_grid, i.status
+    FROM incidents i
+    WHERE (CAST(:ids AS bigint[]) IS NULL OR i.id = ANY(CAST(:ids AS bigint[])))
+      AND (NOT :open_only OR i.status <> 'closed')
+),
+{candidates},
+res AS (
+    SELECT p.id, p.old_grid, p.status, b.grid_code, b.candidates,
+           coalesce(b.boundary, false) AS boundary,
+           coalesce(b.community_code, f.code) AS community_code
+    FROM pts p
+    LEFT JOIN best b ON b.id = p.id
+    LEFT JOIN LATERAL (
+        SELECT a.code FROM admin_units a
+        WHERE b.id IS NULL AND a.level = 'community' AND ST_Intersects(a.geom, p.geom)
+        ORDER BY a.code LIMIT 1
+    ) f ON true
+),
+moved AS (
+    UPDATE incidents i
+       SET grid_code = r.grid_code,
+           candidates = r.candidates,
+           boundary = r.boundary,
+           community_code = r.community_code,
+           township_code = CASE WHEN r.community_code IS NULL THEN NULL
+                                ELSE coalesce((SELECT a.parent_code FROM admin_units a
+                                               WHERE a.code = r.community_code),
+                                              left(r.community_code, 9) || '000') END,
+           grid_code_at_report = CASE WHEN :at_report THEN r.grid_code
+                                      ELSE i.grid_code_at_report END
+      FROM res r
+     WHERE i.id = r.id
+    RETURNING i.id, r.old_grid, i.grid_code, i.boundary, i.status
+),
+logged AS (
+    INSERT INTO incident_events (incident_id, action, from_status, to_status, actor, note,
+                                 grid_code)
+    SELECT m.id, 'reassign', m.status, m.status, :actor,
+           'grids republished: ' || coalesce(m.old_grid, 'none') || ' -> '
+               || coalesce(m.grid_code, 'none'),
+           m.grid_code
+    FROM moved m
+    WHERE :log_moves AND m.old_grid IS DISTINCT FROM m.grid_code
+    RETURNING 1
+)
+SELECT count(*) AS incidents,
+       count(grid_code) AS assigned,
+       count(*) FILTER (WHERE boundary) AS boundary,
+       count(*) - count(grid_code) AS unassigned,
+       count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) AS moved
+FROM moved

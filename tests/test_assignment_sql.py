@@ -1,0 +1,115 @@
+"""Assignment in PostGIS (gis.store.assignment): the boundary rules, agreement with the
+file path, and re-assignment when grids are republished."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+from sqlalchemy import text
+
+from gis.store.assignment import assign_incidents, locate_point, reassign_open_incidents
+from gis.store.db import transaction
+import grid_fixtures as fx
+
+
+def _insert_points(engine, points, status="reported") -> list[int]:
+    with engine.begin() as conn:
+        return [conn.execute(text(
+            "INSERT INTO incidents (category, reported_at, status, geom) "
+            "VALUES ('other', now(), :s, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
+            {"s": status, "x": x, "y": y}).scalar_one() for x, y in points]
+
+
+def _rows(engine, ids):
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id, grid_code, boundary, candidates, community_code, township_code, "
+            "grid_code_at_report FROM incidents WHERE id = ANY(:ids) ORDER BY id"),
+            {"ids": ids}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+@pytest.fixture
+def grids(db):
+    fx.insert_units_and_grids(db)
+    return db
+
+
+def test_boundary_cases_follow_the_documented_rules(grids):
+    ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
+    with transaction(grids) as session:
+        counts = assign_incidents(session, ids)
+    assert counts == {"incidents": 5, "assigned": 4, "boundary": 3, "unassigned": 1, "moved": 4}
+    for (name, (_, _, grid, flag, cands)), row in zip(fx.CASES.items(), _rows(grids, ids)):
+        assert (row["grid_code"], row["boundary"], row["candidates"]) == (grid, flag, cands), name
+        assert row["grid_code_at_report"] == grid, name
+    inside = _rows(grids, ids[:1])[0]
+    assert (inside["community_code"], inside["township_code"]) == (fx.COMM1, fx.TOWN1)
+
+
+def test_sql_agrees_with_the_file_path():
+    """The same hand-built cases through gis.assign (the library path) give the same
+    grid, flag and candidates as the SQL above asserts."""
+    from gis.assign.index import build_index
+    from gis.assign.locate import locate_lonlat
+
+    grids = gpd.GeoDataFrame({"code": [g[0] for g in fx.GRIDS]},
+                             geometry=shapely.from_wkt([g[2].split(";")[1] for g in fx.GRIDS]),
+                             crs=4326)
+    index = build_index(grids, "code", tolerance=10.0)
+    lon = [c[0] for c in fx.CASES.values()]
+    lat = [c[1] for c in fx.CASES.values()]
+    got = locate_lonlat(index, lon, lat)
+    labels, cands = got.grid_labels(index.labels), got.candidate_text()
+    for i, (name, (_, _, grid, flag, expected)) in enumerate(fx.CASES.items()):
+        assert labels[i] == grid, name
+        assert bool(got.boundary[i]) == flag, name
+        assert (cands[i].split(";") if cands[i] else None) == expected, name
+
+
+def test_tolerance_is_configurable(grids):
+    ids = _insert_points(grids, [fx.CASES["3 m from a neighbour"][:2],
+                                 fx.CASES["5 m outside"][:2]])
+    with transaction(grids) as session:
+        assign_incidents(session, ids, tolerance_m=2.0)
+    near, outside = _rows(grids, ids)
+    assert (near["grid_code"], near["boundary"], near["candidates"]) == (fx.A, False, [fx.A])
+    assert outside["grid_code"] is None and outside["candidates"] is None
+
+
+def test_locate_point_uses_the_same_rules(grids):
+    with transaction(grids) as session:
+        edge = locate_point(session, fx.EDGE_LON, fx.MID_LAT)
+        far = locate_point(session, *fx.CASES["50 m outside"][:2])
+    assert (edge["grid_code"], edge["boundary"], edge["candidates"]) == (fx.A, True, [fx.A, fx.B])
+    assert edge["community_code"] == fx.COMM1
+    assert far["grid_code"] is None
+
+
+def test_republish_moves_open_incidents_only(grids):
+    """Grid A is split: its east half becomes a new grid D. The open incident in that half
+    moves to D, the closed one stays in A, and history keeps the grid at the time."""
+    point = (113.0075, 28.005)
+    open_id, closed_id = _insert_points(grids, [point, point])
+    with transaction(grids) as session:
+        assign_incidents(session, [open_id, closed_id])
+        session.execute(text("UPDATE incidents SET status = 'closed', closed_at = now() "
+                             "WHERE id = :i"), {"i": closed_id})
+    d_code = fx.COMM1 + "0003"
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE grids SET valid_to = now() WHERE code = :a"), {"a": fx.A})
+        for code, geom in ((fx.A, fx.square(113.0, 28.0, 113.005, 28.01)),
+                           (d_code, fx.square(113.005, 28.0, 113.01, 28.01))):
+            conn.execute(text("INSERT INTO grids (code, community_code, geom, version) "
+                              "VALUES (:c, :m, ST_GeomFromEWKT(:g), 2)"),
+                         {"c": code, "m": fx.COMM1, "g": geom})
+    with transaction(grids) as session:
+        counts = reassign_open_incidents(session)
+    assert counts["incidents"] == 1 and counts["moved"] == 1
+    opened, closed = _rows(grids, [open_id, closed_id])
+    assert (opened["grid_code"], opened["grid_code_at_report"]) == (d_code, fx.A)
+    assert (closed["grid_code"], closed["grid_code_at_report"]) == (fx.A, fx.A)
+    with grids.connect() as conn:
+        events = conn.execute(text("SELECT incident_id, action, grid_code FROM incident_events"))
+        assert [tuple(e) for e in events] == [(open_id, "reassign", d_code)]
