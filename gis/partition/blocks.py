@@ -1,0 +1,247 @@
+"""Atoms of a partition: cells that tile the parent exactly, each holding households.
+
+Three ways to form them, chosen from the data:
+
+* ``blocks``: the units are polygons that already cover the parent (census blocks, street
+  blocks); each unit is an atom, slivers the units leave are given to a neighbour.
+* ``faces``: roads are given and the units are buildings or address points; the street
+  network is polygonised inside the parent and each face is an atom (街巷定界), the units
+  inside a face belong to it.
+* ``voronoi``: no roads, units are buildings or points; the space between them is shared
+  out by nearest unit (a Voronoi diagram of points sampled along building outlines, so a
+  cell boundary runs between buildings, not through them).
+
+Everything here works in a metric CRS (metres).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.errors import InputError
+
+COVER_SHARE = 0.99  # units covering this share of the parent are blocks, not buildings
+SITE_SPACING = 8.0  # metres between Voronoi sites along building outlines
+
+
+@dataclass
+class Atoms:
+    """Cells tiling the parent (metric CRS) and the households each holds."""
+
+    cells: np.ndarray  # shapely polygons, one per atom
+    households: np.ndarray  # float per atom
+    unit_atom: np.ndarray  # int per unit: its atom, -1 when outside the parent
+    mode: str  # "blocks" | "faces" | "voronoi"
+
+
+def clean_units(units: gpd.GeoDataFrame, households: str) -> gpd.GeoDataFrame:
+    """Repair geometry and household counts as real files bring them.
+
+    Missing or non-numeric counts become 0 (a unit without households still takes space);
+    negative counts are an error naming the row. Empty geometries are dropped.
+    """
+    if households not in units.columns:
+        raise InputError(f"no household field {households!r} (columns: "
+                         f"{', '.join(map(str, units.columns))})", field=households)
+    out = units[~(units.geometry.isna() | units.geometry.is_empty)].copy()
+    hh = pd.to_numeric(out[households], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    if (hh < 0).any():
+        row = int(np.flatnonzero(hh < 0)[0])
+        raise InputError(f"negative household count {hh[row]:g}", row=row + 1, field=households)
+    out["households"] = hh
+    geoms = out.geometry.values
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        fixed = np.asarray(geoms, dtype=object)
+        fixed[bad] = shapely.make_valid(fixed[bad], method="structure", keep_collapsed=False)
+        out = out.set_geometry(gpd.GeoSeries(fixed, index=out.index, crs=out.crs))
+        out = out[~out.geometry.is_empty]
+    return out
+
+
+def is_polygonal(geoms) -> bool:
+    kinds = shapely.get_type_id(geoms)
+    return bool(len(geoms)) and bool(np.isin(kinds, (3, 6)).mean() > 0.5)
+
+
+def default_parent(geoms) -> shapely.Geometry:
+    """The area the units stand for: their union when they cover it (blocks), else their
+    hull widened a little (buildings, address points)."""
+    if is_polygonal(geoms):
+        union = shapely.union_all(geoms)
+        hull = shapely.convex_hull(union)
+        if union.area >= 0.5 * hull.area:
+            return union
+    return shapely.buffer(shapely.convex_hull(shapely.union_all(geoms)), 15.0)
+
+
+def anchor_points(geoms) -> np.ndarray:
+    """A point inside each unit (representative point for polygons)."""
+    return shapely.point_on_surface(geoms)
+
+
+def locate(points, cells) -> np.ndarray:
+    """Index of the cell holding each point (-1 when none); points on a shared edge go to
+    the first cell found."""
+    tree = shapely.STRtree(cells)
+    pi, ci = tree.query(points, predicate="intersects")
+    out = np.full(len(points), -1, dtype=int)
+    out[pi[::-1]] = ci[::-1]  # the first hit wins
+    return out
+
+
+def road_faces(roads, parent) -> np.ndarray:
+    """Polygonise the street network inside the parent: faces tile the parent exactly."""
+    lines = shapely.get_parts(shapely.intersection(np.asarray(roads, dtype=object), parent))
+    lines = lines[np.isin(shapely.get_type_id(lines), (1, 2, 5))]
+    edges = np.concatenate([shapely.get_parts(lines), shapely.get_parts(shapely.boundary(parent))])
+    noded = shapely.get_parts(shapely.union_all(edges))
+    faces = shapely.get_parts(shapely.polygonize(noded))
+    inside = shapely.contains_properly(parent, shapely.point_on_surface(faces)) | \
+        shapely.within(shapely.point_on_surface(faces), parent)
+    return faces[inside & (shapely.area(faces) > 1e-6)]
+
+
+def union_by(geoms, labels, n: int) -> np.ndarray:
+    """Union of geometries grouped by integer label 0..n-1 (empty for unused labels)."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n + 1))
+    out = np.empty(n, dtype=object)
+    for g in range(n):
+        part = geoms[order[bounds[g]:bounds[g + 1]]]
+        out[g] = part[0] if len(part) == 1 else shapely.union_all(part)
+    return out
+
+
+def _sites(geoms, spacing: float):
+    """Points along each unit's outline (or the point itself) and the unit they belong to."""
+    outline = np.where(np.isin(shapely.get_type_id(geoms), (3, 6)),
+                       shapely.boundary(geoms), geoms)
+    dense = shapely.segmentize(outline, spacing)
+    coords, owner = shapely.get_coordinates(dense, return_index=True)
+    keys = np.round(coords, 2)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    first.sort()
+    return coords[first], owner[first]
+
+
+def voronoi_cells(geoms, parent, spacing: float = SITE_SPACING) -> np.ndarray:
+    """Share the parent out between units by nearest outline: one cell per unit (empty for
+    a unit entirely hidden under another)."""
+    n = len(geoms)
+    if n == 1:
+        return np.array([parent], dtype=object)
+    coords, owner = _sites(geoms, spacing)
+    if len(np.unique(owner)) == 1:
+        out = np.array([shapely.Polygon()] * n, dtype=object)
+        out[owner[0]] = parent
+        return out
+    diagram = shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=parent, ordered=True)
+    polys = shapely.get_parts(diagram)
+    shapely.prepare(parent)
+    polys = shapely.intersection(polys, parent)
+    return union_by(polys, owner, n)
+
+
+def fill_slivers(cells, parent) -> np.ndarray:
+    """Give each piece of the parent not covered by a cell to the neighbour sharing the
+    longest edge with it (or make it its own cell when it touches none)."""
+    cells = np.asarray(cells, dtype=object).copy()
+    rest = shapely.difference(parent, shapely.union_all(cells))
+    parts = shapely.get_parts(rest)
+    parts = parts[shapely.area(parts) > 1e-6]
+    if not len(parts):
+        return cells
+    tree = shapely.STRtree(cells)
+    pi, ci = tree.query(parts, predicate="intersects")
+    shared = shapely.length(shapely.intersection(shapely.boundary(parts[pi]),
+                                                 shapely.boundary(cells[ci])))
+    best = pd.DataFrame({"p": pi, "c": ci, "len": shared}).sort_values("len").groupby("p").last()
+    extra = [p for p in range(len(parts)) if p not in best.index]
+    for p, c in zip(best.index, best["c"]):
+        cells[c] = shapely.union(cells[c], parts[p])
+    return np.concatenate([cells, parts[extra]]) if extra else cells
+
+
+def remove_overlaps(cells) -> np.ndarray:
+    """Overlapping input polygons (bad data): the later one gives way."""
+    cells = np.asarray(cells, dtype=object).copy()
+    tree = shapely.STRtree(cells)
+    i, j = tree.query(cells, predicate="overlaps")
+    for a, b in zip(i[i < j], j[i < j]):
+        cells[b] = shapely.difference(cells[b], cells[a])
+    return cells
+
+
+def compact(cells, unit_atom):
+    """Drop empty cells and renumber the atoms units point to."""
+    keep = ~(shapely.is_empty(cells) | (shapely.area(cells) <= 1e-6))
+    new = np.cumsum(keep) - 1
+    mapped = np.where(unit_atom >= 0, new[np.maximum(unit_atom, 0)], -1)
+    mapped[(unit_atom >= 0) & ~keep[np.maximum(unit_atom, 0)]] = -1
+    return cells[keep], mapped
+
+
+def _block_cells(geoms, parent):
+    shapely.prepare(parent)
+    inside = shapely.within(geoms, parent)
+    cells = np.asarray(geoms, dtype=object).copy()
+    cells[~inside] = shapely.intersection(cells[~inside], parent)
+    cells = remove_overlaps(cells)
+    unit_atom = np.arange(len(cells))
+    cells, unit_atom = compact(cells, unit_atom)
+    return fill_slivers(cells, parent), unit_atom
+
+
+def _voronoi_cells(geoms, points, parent):
+    inside = locate(points, np.array([parent], dtype=object)) >= 0
+    unit_atom = np.full(len(geoms), -1)
+    unit_atom[inside] = np.arange(inside.sum())
+    cells = voronoi_cells(geoms[inside], parent)
+    cells, unit_atom = compact(cells, unit_atom)
+    lost = inside & (unit_atom < 0)  # hidden under another unit: join the cell holding it
+    unit_atom[lost] = locate(points[lost], cells)
+    return cells, unit_atom
+
+
+def cover_share(geoms, parent) -> float:
+    """Share of the parent's area covered by polygon units."""
+    if not is_polygonal(geoms):
+        return 0.0
+    covered = shapely.intersection(shapely.union_all(geoms), parent)
+    return float(shapely.area(covered) / max(shapely.area(parent), 1e-9))
+
+
+def build_atoms(geoms, households, parent, roads=None, *, max_households=None) -> Atoms:
+    """Form the atoms of ``parent`` from units (metric geometry + household counts).
+
+    Blocks covering the parent are atoms themselves; otherwise roads are polygonised into
+    faces, or, without roads, space is shared out by nearest unit. A face holding more
+    than ``max_households`` is split between its buildings (see :mod:`.split`).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    households = np.asarray(households, dtype=float)
+    points = anchor_points(geoms)
+    if cover_share(geoms, parent) >= COVER_SHARE:
+        cells, unit_atom = _block_cells(geoms, parent)
+        mode = "blocks"
+    elif roads is not None and len(roads):
+        cells = road_faces(roads, parent)
+        unit_atom = locate(points, cells)
+        mode = "faces"
+        if max_households is not None:
+            from gis.partition.split import split_overfull
+
+            cells, unit_atom = split_overfull(cells, unit_atom, households, geoms,
+                                              points, max_households)
+    else:
+        cells, unit_atom = _voronoi_cells(geoms, points, parent)
+        mode = "voronoi"
+    ok = unit_atom >= 0
+    hh = np.bincount(unit_atom[ok], weights=households[ok], minlength=len(cells))
+    return Atoms(cells=cells, households=hh, unit_atom=unit_atom, mode=mode)
