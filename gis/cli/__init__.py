@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "db",
     "patrol",
     "service",
+    "coverage",
+    "assign",
 ]
 
 
