@@ -16,7 +16,6 @@ COMMAND_MODULES = [
     "patrol",
     "service",
     "coverage",
-    "assign",
 ]
 
 
