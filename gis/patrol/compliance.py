@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InputError
+from gis.patrol.join import MICRO, micro
 from gis.patrol.windows import Windows
 
 DEFAULT_MIN_MINUTES = 5.0
@@ -62,14 +63,15 @@ def compliance_table(presence: pd.DataFrame, keys: np.ndarray, windows: Windows,
         position then window.
     """
     sel = presence[presence["window"].isin(starts)]
+    sel = sel.assign(seconds=micro(sel["seconds"]), metres=micro(sel["metres"]))  # exact sums
     agg = sel.groupby(["grid", "window"], sort=True).agg(
         seconds=("seconds", "sum"), metres=("metres", "sum"), entries=("entries", "sum"),
         workers=("worker", "nunique"))
     full = pd.MultiIndex.from_product([np.arange(len(keys)), np.asarray(starts, np.int64)],
                                       names=["grid", "window"])
     agg = agg.reindex(full, fill_value=0)
-    minutes = agg["seconds"].to_numpy(float) / 60.0
-    metres = agg["metres"].to_numpy(float)
+    minutes = agg["seconds"].to_numpy() / MICRO / 60.0
+    metres = agg["metres"].to_numpy() / MICRO
     labels = dict(zip(starts, windows.labels(starts)))
     g = agg.index.get_level_values("grid").to_numpy()
     w = agg.index.get_level_values("window").to_numpy()

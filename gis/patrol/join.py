@@ -15,7 +15,8 @@ in the same proportions:
   11:50–12:10 walk gives ten minutes to each half day.
 
 A fix on the shared edge of two grids belongs to the first grid in the grids table.
-An *entry* is a segment piece inside a grid whose segment starts outside it, or the
+Seconds and metres are summed as integer millionths (see :func:`micro`), so totals do
+not depend on summation order. An *entry* is a segment piece inside a grid whose segment starts outside it, or the
 first fix of a track (after a gap) inside it; an *exit* is a piece whose segment ends
 outside the grid.
 """
@@ -32,6 +33,7 @@ from gis.crs import WGS84, metric_crs_for
 from gis.errors import InputError
 from gis.patrol.windows import Windows, to_ns
 
+MICRO = 1_000_000
 PRESENCE_COLUMNS = ("grid", "window", "worker", "seconds", "metres", "entries", "exits")
 
 
@@ -173,11 +175,18 @@ def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
     dist = np.hypot(seg["x1"][s] - seg["x0"][s], seg["y1"][s] - seg["y0"][s])
     rows = pd.DataFrame({
         "grid": g, "window": seg["win"][s], "worker": workers[seg["w"][s]],
-        "seconds": dur * p["frac"].to_numpy(), "metres": dist * p["frac"].to_numpy(),
+        "seconds": micro(dur * p["frac"].to_numpy()), "metres": micro(dist * p["frac"].to_numpy()),
         "entries": ((seg["g0"][s] != g) | seg["first"][s]).astype(np.int64),
         "exits": (seg["g1"][s] != g).astype(np.int64)})
     out = rows.groupby(["grid", "window", "worker"], sort=True, as_index=False).sum()
+    out["seconds"], out["metres"] = out["seconds"] / MICRO, out["metres"] / MICRO
     return out[list(PRESENCE_COLUMNS)]
+
+
+def micro(values) -> np.ndarray:
+    """Seconds or metres as integer millionths: integer sums are exact in any order, so
+    every partitioning of the work (batches, Dask) gives bit-identical totals."""
+    return np.rint(np.asarray(values, dtype=float) * MICRO).astype(np.int64)
 
 
 def _empty_presence() -> pd.DataFrame:
