@@ -1,0 +1,355 @@
+"""Importing users' files into the PostGIS tables, as ONE transaction per import.
+
+Every chunk is validated (:mod:`gis.store.validation`) and checked against the database
+(references, unique keys) before anything is written; the good rows are bulk-loaded with
+``COPY`` (hex EWKB geometry) into a TEMP staging table, and only at the end moved into the
+real table with one ``INSERT ... SELECT`` inside the same transaction. On any rejected row
+nothing is written, unless ``skip_invalid`` is set: then the rejected rows go to a CSV
+report (row, field, reason + the original values) and the rest is loaded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gis.crs import WGS84, parse_crs, to_wgs84, wgs84_to_offset
+from gis.errors import InputError, InvalidRows, RowProblem
+from gis.io import CSV_SUFFIXES, apply_mapping, iter_csv_points, read_layer
+from gis.store.layers import Layer, get_layer
+from gis.store.models import Base
+from gis.store.rejects import RejectWriter
+from gis.store.validation import GEOM, check_rows, resolve_columns
+
+MAX_PROBLEMS = 1000  # problems kept in memory and in the error; the report file has all
+SOURCE_COLUMNS = ("src_crs", "src_x", "src_y")
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``problems`` holds at most :data:`MAX_PROBLEMS` entries."""
+
+    layer: str
+    file: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_repaired: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    seconds: float = 0.0
+    report_file: str | None = None
+    source_crs: str | None = None
+
+    def as_dict(self, max_problems: int = 20) -> dict:
+        out = {k: getattr(self, k) for k in ("layer", "file", "rows_read", "rows_loaded",
+                                             "rows_rejected", "rows_repaired", "source_crs",
+                                             "report_file")}
+        out["seconds"] = round(self.seconds, 3)
+        out["problems"] = [p.as_dict() for p in self.problems[:max_problems]]
+        return out
+
+
+class _Loader:
+    """One import in one open transaction (the caller's session)."""
+
+    def __init__(self, session: Session, layer: Layer, *, file: str | None, skip_invalid: bool,
+                 replace: bool, timezone: str, report_path: Path | None, csv_source: bool):
+        self.session, self.layer, self.file = session, layer, file
+        self.skip_invalid, self.replace, self.tz = skip_invalid, replace, timezone
+        self.conn = session.connection()
+        self.raw = self.conn.connection.driver_connection  # psycopg: COPY in this transaction
+        table = Base.metadata.tables[layer.table]
+        self.extra = [c for c in SOURCE_COLUMNS if c in table.c]
+        self.columns = [f.db_column for f in layer.fields] + self.extra + (
+            [GEOM] if layer.geometry else [])
+        self.stage = f"_gg_stage_{layer.table}"
+        self.report = ImportReport(layer.name, file)
+        self.rejects = RejectWriter(report_path, drop_geometry=csv_source) \
+            if skip_invalid and report_path else None
+        self.given: set[str] = set()
+        self.columns_of_file: dict[str, str] | None = None
+        self._create_stage()
+
+    def _ident(self, names) -> sql.Composable:
+        return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+    def _create_stage(self) -> None:
+        with self.raw.cursor() as cur:
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.stage)))
+            cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} "
+                                "WITH NO DATA").format(sql.Identifier(self.stage),
+                                                       self._ident(self.columns),
+                                                       sql.Identifier(self.layer.table)))
+            cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN _row bigint").format(
+                sql.Identifier(self.stage)))
+
+    def add(self, chunk: pd.DataFrame, first_row: int) -> None:
+        """Validate one chunk and stage its good rows."""
+        if self.columns_of_file is None:
+            self.columns_of_file = resolve_columns(chunk.columns, self.layer, self.file)
+            self.given = set(self.columns_of_file)
+            self.report.source_crs = chunk.attrs.get("source_crs")
+        checked = check_rows(chunk, self.layer, self.columns_of_file, first_row=first_row,
+                             timezone=self.tz)
+        frame, db_problems = self._check_database(checked.frame)
+        problems = pd.concat([checked.problems, db_problems], ignore_index=True)
+        self.report.rows_read += len(chunk)
+        self.report.rows_repaired += checked.repaired
+        if len(problems):
+            self._record(problems, chunk, first_row)
+        if self.report.rows_rejected and not self.skip_invalid:
+            return  # nothing will be written: keep validating to report every problem
+        if len(frame):
+            self._copy(frame)
+
+    def _record(self, problems: pd.DataFrame, chunk: pd.DataFrame, first_row: int) -> None:
+        problems = problems.sort_values("row", kind="stable")
+        self.report.rows_rejected += problems["row"].nunique()
+        room = MAX_PROBLEMS - len(self.report.problems)
+        for row, fld, reason in problems.head(max(room, 0)).itertuples(index=False):
+            self.report.problems.append(RowProblem(int(row), fld, reason, self.file))
+        if self.rejects is not None:
+            self.rejects.write(problems, chunk, first_row)
+
+    def _check_database(self, frame: pd.DataFrame):
+        """References must exist, unique keys must be new (in the table and earlier chunks)."""
+        problems = []
+        for f in self.layer.fields:
+            if f.references and len(frame):
+                frame, p = self._references(frame, f)
+                problems.append(p)
+            if f.unique and len(frame):
+                problems.append(self._existing(frame, f))
+        problems = [p for p in problems if len(p)]
+        if not problems:
+            return frame, pd.DataFrame(columns=["row", "field", "reason"])
+        out = pd.concat(problems, ignore_index=True)
+        return frame[~frame["_row"].isin(out["row"])].reset_index(drop=True), out
+
+    def _lookup(self, query: sql.Composable, values) -> set:
+        with self.raw.cursor() as cur:
+            cur.execute(query, (list(values),))
+            return {r[0] for r in cur.fetchall()}
+
+    def _references(self, frame: pd.DataFrame, f):
+        table, column = f.references
+        col = frame[f.name].astype(object)
+        values = set(col.dropna())
+        found = self._lookup(sql.SQL("SELECT {c} FROM {t} WHERE {c} = ANY(%s)").format(
+            c=sql.Identifier(column), t=sql.Identifier(table)), values) if values else set()
+        if table == self.layer.table:  # a parent may come in the same file
+            found |= set(frame[column].dropna()) | self._lookup(sql.SQL(
+                "SELECT {c} FROM {t} WHERE {c} = ANY(%s)").format(
+                c=sql.Identifier(column), t=sql.Identifier(self.stage)), values)
+        missing = (col.notna() & ~col.isin(found)).to_numpy(dtype=bool)
+        if f.name not in self.given:  # derived (e.g. a parent code): leave it empty instead
+            frame = frame.assign(**{f.name: col.mask(missing)})
+            return frame, pd.DataFrame()
+        return frame, pd.DataFrame({
+            "row": frame["_row"][missing], "field": f.name,
+            "reason": [f"no {table} row with {column} {v!r} (import {table} first)"
+                       for v in col[missing]]})
+
+    def _existing(self, frame: pd.DataFrame, f):
+        col = frame[f.name].astype(object)
+        values = set(col.dropna())
+        if not values:
+            return pd.DataFrame()
+        query = sql.SQL("SELECT {c} FROM {s} WHERE {c} = ANY(%s)")
+        found = self._lookup(query.format(c=sql.Identifier(f.db_column),
+                                          s=sql.Identifier(self.stage)), values)
+        if not self.replace:
+            found |= self._lookup(query.format(c=sql.Identifier(f.db_column),
+                                               s=sql.Identifier(self.layer.table)), values)
+        dup = col.isin(found).to_numpy(dtype=bool)
+        return pd.DataFrame({"row": frame["_row"][dup], "field": f.name,
+                             "reason": [f"{f.name} {v!r} already exists (use --replace to "
+                                        f"replace the layer)" for v in col[dup]]})
+
+    def _copy(self, frame: pd.DataFrame) -> None:
+        if self.extra:
+            frame = _with_source_coords(frame, self.report.source_crs)
+        text = _copy_text(frame, self.columns)
+        query = sql.SQL("COPY {} ({}, _row) FROM STDIN (FORMAT csv)").format(
+            sql.Identifier(self.stage), self._ident(self.columns))
+        with self.raw.cursor() as cur, cur.copy(query) as copy:
+            copy.write(text)
+
+    def finish(self) -> ImportReport:
+        """Refuse (nothing written) or move the staged rows into the table."""
+        rep = self.report
+        if rep.rows_read == 0:
+            raise InputError("the file has no rows", file=self.file)
+        if rep.rows_rejected and not self.skip_invalid:
+            raise InvalidRows(rep.problems, file=self.file)
+        try:
+            with self.raw.cursor() as cur:
+                if self.replace:
+                    cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(self.layer.table)))
+                cur.execute(sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ORDER BY _row")
+                            .format(t=sql.Identifier(self.layer.table), c=self._ident(self.columns),
+                                    s=sql.Identifier(self.stage)))
+                rep.rows_loaded = cur.rowcount
+                cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.stage)))
+        except psycopg.Error as exc:  # a constraint we do not pre-check, FK on replace, ...
+            detail = exc.diag.message_primary or str(exc)
+            raise InputError(f"the database refused the rows: {detail}", file=self.file) from exc
+        # TODO(lead): assign incidents to grids here once gis/store/assignment.py lands:
+        #   from gis.store.assignment import assign_incidents; assign_incidents(self.session, ...)
+        # Until then incidents are loaded with grid_code NULL.
+        if self.rejects is not None:
+            rep.report_file = self.rejects.close()
+        return rep
+
+
+def _copy_text(frame: pd.DataFrame, columns: list[str]) -> str:
+    """The staged rows as CSV for COPY: NULL as an empty field, geometry as hex EWKB."""
+    out = {}
+    for name in columns:
+        col = frame[name]
+        if name == GEOM:
+            geoms = shapely.set_srid(frame[GEOM].to_numpy(), 4326)
+            out[name] = shapely.to_wkb(geoms, hex=True, include_srid=True)
+        elif isinstance(col.dtype, pd.DatetimeTZDtype):
+            out[name] = col.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        else:
+            out[name] = col
+    out["_row"] = frame["_row"]
+    return pd.DataFrame(out).to_csv(index=False, header=False)
+
+
+def _with_source_coords(frame: pd.DataFrame, label: str | None) -> pd.DataFrame:
+    """Keep the coordinates as the user gave them (incidents: src_crs, src_x, src_y)."""
+    label = label or "EPSG:4326"
+    geoms = frame[GEOM].to_numpy()
+    source = parse_crs(label)
+    if source.offset:
+        geoms = wgs84_to_offset(geoms, source.offset)
+    elif not source.crs.equals(WGS84):
+        geoms = gpd.GeoSeries(geoms, crs=WGS84).to_crs(source.crs).to_numpy()
+    return frame.assign(src_crs=label, src_x=shapely.get_x(geoms), src_y=shapely.get_y(geoms))
+
+
+def read_chunks(path: Path, layer: Layer, *, source_layer: str | None = None, crs=None,
+                lon: str | None = None, lat: str | None = None,
+                mapping: Mapping[str, str] | None = None,
+                chunksize: int = 200_000) -> Iterator[tuple[pd.DataFrame, int]]:
+    """Yield ``(chunk, first_row)``: CSV files streamed in chunks, other formats whole."""
+    file = str(path)
+    if not path.exists():
+        raise InputError("file not found", file=file)
+    try:
+        if path.suffix.lower() in CSV_SUFFIXES:
+            chunks = _csv_chunks(path, layer, crs=crs, lon=lon, lat=lat, chunksize=chunksize)
+            for chunk in chunks:
+                yield apply_mapping(chunk, mapping, file), chunk.attrs["first_row"]
+        else:
+            gdf = read_layer(path, layer=source_layer, crs=crs, rename=mapping)
+            yield gdf, 1
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        reason = "the file is empty" if isinstance(exc, pd.errors.EmptyDataError) \
+            else f"cannot parse CSV: {exc}"
+        raise InputError(reason, file=file) from exc
+
+
+def _csv_chunks(path: Path, layer: Layer, *, crs, lon, lat, chunksize):
+    if layer.geometry is not None:
+        yield from iter_csv_points(path, lon=lon, lat=lat, crs=crs, chunksize=chunksize)
+        return
+    first = 1
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    for df in pd.read_csv(path, sep=sep, chunksize=chunksize, dtype=str,
+                          encoding_errors="replace"):
+        df.attrs["first_row"] = first
+        first += len(df)
+        yield df
+
+
+def import_file(engine: Engine, layer: str, path: str | Path, *, source_layer: str | None = None,
+                crs=None, mapping: Mapping[str, str] | None = None, lon: str | None = None,
+                lat: str | None = None, skip_invalid: bool = False,
+                report: str | Path | None = None, replace: bool = False,
+                timezone: str = "Asia/Shanghai", chunksize: int = 200_000,
+                progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import a file into a layer's table in one transaction.
+
+    Parameters
+    ----------
+    engine : the database.
+    layer : one of :data:`gis.store.layers.LAYERS` (``incidents``, ``buildings``, ...).
+    path : GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet or CSV (lon/lat columns).
+    source_layer : layer name inside a multi-layer file.
+    crs : source CRS overriding the file's: EPSG code, ``"gcj02"`` or ``"bd09"``.
+    mapping : source column -> gridgis field, for names the aliases do not know.
+    skip_invalid : load the good rows and write the rejected ones to ``report``
+        (default ``<file>.rejected.csv``) instead of refusing the whole file.
+    replace : delete the layer's rows first (same transaction).
+
+    Raises
+    ------
+    InvalidRows : some rows were rejected (and ``skip_invalid`` is not set); nothing written.
+    InputError : the file cannot be read or lacks a required column.
+
+    Examples
+    --------
+    >>> import_file(engine, "incidents", "events.csv", crs="gcj02")  # doctest: +SKIP
+    """
+    from gis.store.db import transaction
+
+    started = time.perf_counter()
+    spec, path = get_layer(layer), Path(path)
+    report_path = Path(report) if report else path.with_name(path.name + ".rejected.csv")
+    csv_source = path.suffix.lower() in CSV_SUFFIXES
+    with transaction(engine) as session:
+        loader = _Loader(session, spec, file=str(path), skip_invalid=skip_invalid,
+                         replace=replace, timezone=timezone, report_path=report_path,
+                         csv_source=csv_source)
+        for chunk, first_row in read_chunks(path, spec, source_layer=source_layer, crs=crs,
+                                            lon=lon, lat=lat, mapping=mapping,
+                                            chunksize=chunksize):
+            loader.add(chunk, first_row)
+            if progress:
+                progress(len(chunk))
+        result = loader.finish()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def import_frame(session: Session, layer: str, gdf: pd.DataFrame, *, skip_invalid: bool = False,
+                 replace: bool = False, file: str | None = None, report: str | Path | None = None,
+                 timezone: str = "Asia/Shanghai") -> ImportReport:
+    """Import a (Geo)DataFrame with gridgis (or alias) column names into a layer's table,
+    inside the caller's transaction (the caller commits). A GeoDataFrame in another CRS is
+    converted to EPSG:4326; ``attrs["source_crs"]`` is recorded where the table keeps it.
+
+    Examples
+    --------
+    >>> with transaction(engine) as s:                          # doctest: +SKIP
+    ...     import_frame(s, "cameras", cameras_gdf)
+    """
+    started = time.perf_counter()
+    spec = get_layer(layer)
+    if isinstance(gdf, gpd.GeoDataFrame) and spec.geometry is not None:
+        source = gdf.attrs.get("source_crs")
+        if gdf.crs is None or not gdf.crs.equals(WGS84):
+            gdf = to_wgs84(gdf)
+        gdf.attrs["source_crs"] = source or gdf.attrs.get("source_crs")
+    elif spec.geometry is not None:
+        raise InputError(f"layer {layer} needs geometry (a GeoDataFrame)", file=file)
+    loader = _Loader(session, spec, file=file, skip_invalid=skip_invalid, replace=replace,
+                     timezone=timezone, report_path=Path(report) if report else None,
+                     csv_source=False)
+    loader.add(gdf.reset_index(drop=True), 1)
+    result = loader.finish()
+    result.seconds = time.perf_counter() - started
+    return result
