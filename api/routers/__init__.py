@@ -3,4 +3,7 @@ are mounted in."""
 
 ROUTERS = [
     "health",
+    "incidents",
+    "plans",
+    "features",
 ]

@@ -1,0 +1,153 @@
+"""Plans: draft grid sets made by partition, from the current grids or from an upload;
+edits, validation, diff and publish."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+import geopandas as gpd
+import shapely
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CurrentUser, require
+from api.deps import SessionDep, SettingsDep
+from gis import plan_edits
+from gis.errors import Forbidden, InputError
+from gis.store import plans as store
+from gis.store.users import Principal
+
+router = APIRouter(prefix="/plans", tags=["plans"])
+Planner = Annotated[Principal, Depends(require("planner"))]
+
+
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    area_code: str = Field(pattern=r"^[0-9]{12}$")
+    source: Literal["partition", "current"] = "partition"
+    min_households: int = Field(300, ge=1)
+    max_households: int = Field(500, ge=1)
+
+
+class EditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["merge", "split", "redraw", "move"]
+    version: int
+    code: str | None = None
+    other: str | None = Field(None, description="merge: the grid merged into `code`")
+    to_code: str | None = Field(None, description="move: the receiving grid")
+    geometry: dict | None = Field(None, description="GeoJSON: split line, new polygon, or moved piece")
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+
+
+def _in_scope(principal: Principal, area_code: str) -> None:
+    if not area_code.startswith(principal.scope_prefix):
+        raise Forbidden(f"area {area_code} is outside your scope")
+
+
+def _summary(plan) -> dict:
+    return {"id": plan.id, "name": plan.name, "area_code": plan.area_code, "status": plan.status,
+            "source": plan.source, "version": plan.version, "base_version": plan.base_version,
+            "report": plan.report, "created_by": plan.created_by}
+
+
+def _features(gdf: gpd.GeoDataFrame) -> dict:
+    return json.loads(gdf.to_json(drop_id=True)) if len(gdf) else {"type": "FeatureCollection",
+                                                                     "features": []}
+
+
+@router.post("", status_code=201, summary="Create a plan by partition or from the current grids")
+def create(body: PlanIn, session: SessionDep, settings: SettingsDep, principal: Planner) -> dict:
+    _in_scope(principal, body.area_code)
+    if body.min_households > body.max_households:
+        raise InputError("min_households must not exceed max_households", field="min_households")
+    if body.source == "partition":
+        grids, report = store.partition_area(session, body.area_code,
+                                             min_households=body.min_households,
+                                             max_households=body.max_households,
+                                             code_width=settings.grid_code_width)
+    else:
+        grids, report = store.current_grids(session, body.area_code).rename_geometry("geometry"), None
+    plan = store.create_plan(session, body.area_code, grids, name=body.name, source=body.source,
+                             actor=principal.username, params=body.model_dump(), report=report)
+    return _summary(plan)
+
+
+@router.post("/upload", status_code=201, summary="Create a plan from a drawn file (GeoPackage/GeoJSON)")
+def upload(session: SessionDep, principal: Planner, file: UploadFile = File(...),
+           name: str = Form(...), area_code: str = Form(..., pattern=r"^[0-9]{12}$")) -> dict:
+    from gis.io import read_layer
+
+    _in_scope(principal, area_code)
+    suffix = Path(file.filename or "plan.gpkg").suffix or ".gpkg"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(file.file.read())
+        grids = read_layer(path)
+    if "code" not in grids:
+        grids["code"] = None
+    us = store.units(session, area_code)
+    grids = plan_edits.recount(grids, us) if len(us) else grids.assign(households=0)
+    plan = store.create_plan(session, area_code, grids, name=name, source="upload",
+                             actor=principal.username)
+    return _summary(plan)
+
+
+@router.get("/{plan_id}", summary="A plan and its quality report")
+def get(plan_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+    return _summary(store.get_plan(session, plan_id, principal.scope_prefix))
+
+
+@router.get("/{plan_id}/grids", summary="The plan's grids as GeoJSON")
+def grids(plan_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+    store.get_plan(session, plan_id, principal.scope_prefix)
+    return _features(store.plan_grids(session, plan_id))
+
+
+@router.get("/{plan_id}/violations", summary="Validate: every rule broken, with geometry")
+def violations(plan_id: int, session: SessionDep, principal: CurrentUser,
+               min_households: int = 300, max_households: int = 500) -> dict:
+    plan = store.get_plan(session, plan_id, principal.scope_prefix)
+    found = store.validate_plan(session, plan, min_households=min_households,
+                                max_households=max_households)
+    return {"valid": len(found) == 0, "count": len(found), **_features(found)}
+
+
+@router.get("/{plan_id}/diff", summary="What publishing would change")
+def diff(plan_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+    return store.diff_plan(session, store.get_plan(session, plan_id, principal.scope_prefix))
+
+
+@router.post("/{plan_id}/edits", summary="Merge, split, redraw or move; returns the new version")
+def edit(plan_id: int, body: EditIn, session: SessionDep, principal: Planner) -> dict:
+    plan = store.get_plan(session, plan_id, principal.scope_prefix, for_update=True)
+    store.check_version(plan, body.version)
+    grids = store.plan_grids(session, plan_id).rename_geometry("geometry")
+    geom = shapely.geometry.shape(body.geometry) if body.geometry else None
+    if body.op == "merge":
+        grids = plan_edits.merge(grids, body.code, body.other)
+    elif body.op == "split":
+        grids = plan_edits.split(grids, body.code, geom)
+    elif body.op == "redraw":
+        grids = plan_edits.redraw(grids, body.code, geom)
+    else:
+        grids = plan_edits.move_area(grids, geom, body.to_code)
+    us = store.units(session, plan.area_code)
+    grids = plan_edits.recount(grids, us) if len(us) else grids
+    store.save_grids(session, plan, grids)
+    plan.version += 1
+    return _summary(plan)
+
+
+@router.post("/{plan_id}/publish", summary="Publish atomically as the current grids")
+def publish(plan_id: int, body: PublishIn, session: SessionDep, principal: Planner) -> dict:
+    return store.publish(session, plan_id, body.version, actor=principal.username,
+                         prefix=principal.scope_prefix)
