@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "patrol",
     "service",
     "coverage",
+    "assign",
     "data",
 ]
 

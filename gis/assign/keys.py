@@ -1,0 +1,111 @@
+"""Grid keys as users write them: ``17``, ``"017"``, ``17.0`` and ``" 17 "`` are one key.
+
+Grid files store their key field as text or as numbers (and shapefiles or pandas turn
+integers with missing values into floats), while the records we assign often carry the
+same code in another type. We therefore compare keys by a *canonical form*:
+
+* missing values (None, NaN, empty text) have no key;
+* integers, integral floats and text made only of digits (optionally ``.0``) become the
+  decimal integer without leading zeros: ``17``, ``17.0``, ``"017"``, ``"17.00"`` → ``"17"``;
+  if that would merge two *different* texts of one grid file (``"01"`` and ``"1"``), the
+  file's texts are kept as they are instead (leading zeros then matter);
+* any other text is stripped of surrounding white space; comparisons with recorded values
+  (:func:`key_matches`) also ignore case and repeated inner spaces.
+
+Keys are ordered numerically when they are integers, then as text
+(:func:`key_order`), so that ``2`` sorts before ``10`` for tie-breaks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+
+_INTEGRAL_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
+_SPACES = re.compile(r"\s+")
+
+
+def canonical_key(value, *, numeric_text: bool = True) -> str | None:
+    """The canonical text of one key value, or None when it is missing.
+
+    Examples
+    --------
+    >>> [canonical_key(v) for v in (17, 17.0, "017", " 17 ", "E23000001", None)]
+    ['17', '17', '17', '17', 'E23000001', None]
+    """
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, Integral):
+        return str(int(value))
+    if isinstance(value, Real):
+        v = float(value)
+        if math.isnan(v):
+            return None
+        return str(int(v)) if v.is_integer() else repr(v)
+    text = str(value).strip()
+    if not text:
+        return None
+    if numeric_text and _INTEGRAL_TEXT.fullmatch(text):
+        return str(int(text.split(".")[0]))
+    return text
+
+
+def display_key(value) -> str | None:
+    """The key as written in the grid file: numbers without a spurious ``.0``, text stripped
+    (leading zeros kept)."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return canonical_key(value)
+
+
+def canonical_keys(values) -> list[str | None]:
+    """Canonical keys of a whole grid-key column (see the module notes on leading zeros)."""
+    values = list(values)
+    keys = [canonical_key(v) for v in values]
+    texts = {}
+    for v, k in zip(values, keys):
+        if isinstance(v, str) and k is not None:
+            texts.setdefault(k, set()).add(v.strip())
+    if any(len(s) > 1 for s in texts.values()):
+        keys = [canonical_key(v, numeric_text=False) for v in values]
+    return keys
+
+
+def key_order(keys) -> np.ndarray:
+    """Rank of each key: integers numerically first, then other text in code-point order."""
+    def sort_key(k: str):
+        if _INTEGRAL_TEXT.fullmatch(k):
+            return (0, int(k.split(".")[0]), k)
+        return (1, 0, k)
+
+    keys = list(keys)
+    order = sorted(range(len(keys)), key=lambda i: sort_key(keys[i]))
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(keys))
+    return rank
+
+
+def _loose(key: str | None) -> str | None:
+    return None if key is None else _SPACES.sub(" ", key).casefold()
+
+
+def key_matches(recorded, grid, candidates) -> np.ndarray:
+    """Whether each recorded key equals the assigned grid or one of the ``;``-joined candidates.
+
+    Used to check an assignment against a recorded area (a flagged boundary row counts
+    when the recorded area is among its candidates). Rows with no recorded key are False.
+    """
+    rec = [_loose(canonical_key(v)) for v in recorded]
+    out = np.zeros(len(rec), dtype=bool)
+    for i, (r, g, c) in enumerate(zip(rec, grid, candidates)):
+        if r is None:
+            continue
+        pool = [canonical_key(g)] + [canonical_key(p) for p in str(c or "").split(";")]
+        out[i] = r in {_loose(p) for p in pool if p is not None}
+    return out
