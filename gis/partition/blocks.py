@@ -192,7 +192,8 @@ def _block_cells(geoms, parent):
     inside = shapely.within(geoms, parent)
     cells = np.asarray(geoms, dtype=object).copy()
     cells[~inside] = shapely.intersection(cells[~inside], parent)
-    cells = remove_overlaps(cells)
+    if shapely.area(cells).sum() > shapely.area(shapely.union_all(cells)) * (1 + 1e-6):
+        cells = remove_overlaps(cells)
     unit_atom = np.arange(len(cells))
     cells, unit_atom = compact(cells, unit_atom)
     return fill_slivers(cells, parent), unit_atom

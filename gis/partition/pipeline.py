@@ -132,10 +132,8 @@ def _cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small, 
     loaded = [grp for grp in groups if g.w[grp].sum() > 0]
     for grp in sorted(loaded, key=lambda x: -g.w[x].sum()):
         total = float(g.w[grp].sum())
-        k = choose_k(total, lo, hi, target)
         share = budget * len(grp) / max(free.sum(), 1)
-        sub = balanced_regions(g, grp, k, lo, hi, time_budget=share) if k > 1 else \
-            np.where(np.isin(np.arange(g.n), grp), 0, -1)
+        sub, k = _regions(g, grp, total, lo, hi, target, share)
         labels[grp] = sub[grp] + len(kinds)
         rule = "island" if len(groups) > 1 or len(kinds) else "parent_below_min"
         if total < lo:
@@ -146,6 +144,28 @@ def _cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small, 
     if merge_small:
         labels, kinds, notes = _merge_small(g, labels, kinds, notes, lo, hi)
     return _Cut(atoms, labels, kinds, notes)
+
+
+EXTRA_K_TRIES = 4  # when atoms are too coarse for k grids, try up to this many more
+
+
+def _regions(g, grp, total, lo, hi, target, budget):
+    """Labels for one connected group of atoms, and their number. When the atoms cannot
+    be grouped into ``k`` grids within bounds (coarse blocks), more grids are tried."""
+    k = choose_k(total, lo, hi, target)
+    if k == 1:
+        return np.where(np.isin(np.arange(g.n), grp), 0, -1), 1
+    k_max = max(k, int(np.floor(total / lo)))
+    best = None
+    for kk in range(k, min(k_max, k + EXTRA_K_TRIES) + 1):
+        sub = balanced_regions(g, grp, kk, lo, hi, time_budget=budget)
+        h = np.bincount(sub[grp], g.w[grp], kk)
+        viol = float(np.maximum(h - hi, 0).sum() + np.maximum(lo - h, 0).sum())
+        if best is None or viol < best[0]:
+            best = (viol, sub, kk)
+        if viol == 0:
+            break
+    return best[1], best[2]
 
 
 def _attach_empty(g, labels, kinds):
@@ -226,7 +246,7 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
               exclusive=None, community_code: str | None = None, code_width: int = 4,
               previous: gpd.GeoDataFrame | None = None, retired_codes=(),
               merge_small: bool = False, target: float | None = None,
-              time_budget: float = 10.0) -> PartitionResult:
+              time_budget: float = 10.0, progress=None) -> PartitionResult:
     """Partition a community (or each community of a township) into grids.
 
     Parameters
@@ -245,6 +265,8 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
         grid did not change, and codes never to be handed out again.
     merge_small : merge grids below the minimum into a neighbour when the sum fits.
     target : households aimed at per grid (default: three quarters up the range).
+    time_budget : seconds of local refinement allowed per community.
+    progress : optional ``callback(done, total)`` called after each community.
 
     Returns
     -------
@@ -287,6 +309,8 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
         rows += [{"code": grids["code"].iat[i], "rule": rule, "detail": detail,
                   "geometry": grids.geometry.iat[i]} for i, rule, detail in cut.notes]
         frames.append(grids)
+        if progress is not None:
+            progress(p + 1, len(parents_m))
     return _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0)
 
 

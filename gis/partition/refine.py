@@ -20,6 +20,7 @@ BIG = 10.0  # per household outside the bounds: bounds come first
 ALPHA_FIX = 4.0  # evenness weight while bounds are violated: pushes households to slack
 ALPHA = 0.5  # evenness weight afterwards: compactness leads
 MAX_SWEEPS = 40
+_INV_4PI = 1.0 / (4.0 * np.pi)
 
 
 class _State:
@@ -39,12 +40,13 @@ class _State:
             if r >= 0:
                 self.p[r] += g.outer[a] + sum(c for b, c in g.nbrs[a].items() if self.lab[b] != r)
         self.ideal = sum(self.h.values()) / max(len(ids), 1)
+        self.inv_ideal = 1.0 / max(self.ideal, 1e-9)
         self.alpha = ALPHA
 
     def f(self, h, area, p) -> float:
-        viol = max(0.0, h - self.hi) + max(0.0, self.lo - h)
-        even = ((h - self.ideal) / max(self.ideal, 1e-9)) ** 2
-        return BIG * viol + self.alpha * even + p * p / (4 * np.pi * max(area, 1e-9))
+        viol = h - self.hi if h > self.hi else (self.lo - h if h < self.lo else 0.0)
+        even = (h - self.ideal) * self.inv_ideal
+        return BIG * viol + self.alpha * even * even + p * p * _INV_4PI / (area + 1e-9)
 
     def violation(self) -> float:
         return sum(max(0.0, h - self.hi) + max(0.0, self.lo - h) for h in self.h.values())
@@ -194,7 +196,7 @@ def push_chains(st: _State) -> None:
 
 def _restore(st: _State, labels) -> None:
     fresh = _State(st.g, np.asarray(labels), st.lo, st.hi)
-    fresh.alpha, fresh.ideal = st.alpha, st.ideal
+    fresh.alpha, fresh.ideal, fresh.inv_ideal = st.alpha, st.ideal, st.inv_ideal
     st.__dict__.update(fresh.__dict__)
 
 
