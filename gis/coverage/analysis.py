@@ -13,7 +13,7 @@ from gis.coverage import blindspots as bs
 from gis.coverage.cameras import defaults_used, normalize_cameras
 from gis.coverage.target import (OPEN_SETBACK_M, grid_keys, road_widths, street_polygons,
                                  target_metric)
-from gis.coverage.visibility import footprint_parts, views_metric, working_crs
+from gis.coverage.visibility import footprint_parts, polygonal, views_metric, working_crs
 
 
 @dataclass
@@ -90,7 +90,7 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
     pts = cams.geometry.to_crs(crs)
     views, moved = views_metric(pts.x.to_numpy(), pts.y.to_numpy(), cams["azimuth"],
                                 cams["fov"], cams["range"], parts)
-    grid_geoms = grids.geometry.to_crs(crs).values._data
+    grid_geoms = polygonal(grids.geometry.to_crs(crs).values._data)
     streets = street_polygons(roads, crs) if roads is not None and len(roads) else None
     targets = target_metric(grid_geoms, parts, streets, mode, open_setback)
     covered = bs.covered_per_grid(targets, views)

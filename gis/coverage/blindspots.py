@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from gis.coverage.target import grouped_union
+from gis.coverage.visibility import polygonal
 from gis.errors import InputError
 
 
@@ -103,7 +104,7 @@ def key_place_coverage(places: gpd.GeoDataFrame, views: np.ndarray, parts: np.nd
     its footprints are not target. Returns the places (in ``crs``) with ``target_m2``,
     ``covered_m2`` and ``coverage_ratio``.
     """
-    geoms = places.geometry.to_crs(crs).values._data
+    geoms = polygonal(places.geometry.to_crs(crs).values._data)
     is_area = np.isin(shapely.get_type_id(geoms), (3, 6))
     geoms = np.where(is_area, geoms, shapely.buffer(geoms, point_radius))
     tree = shapely.STRtree(parts)

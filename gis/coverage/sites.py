@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis.coverage.visibility import footprint_parts, views_metric, working_crs
+from gis.coverage.visibility import footprint_parts, polygonal, views_metric, working_crs
 from gis.errors import InputError
 from gis.schema import CAMERA_DEFAULTS, CAMERA_TYPES
 
@@ -158,7 +158,7 @@ def suggest_sites(blind_spots: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, k: int
     >>> sites = suggest_sites(res.blind_spots, roads, 10, buildings=buildings)  # doctest: +SKIP
     """
     crs = crs or blind_spots.attrs.get("metric_crs") or working_crs(blind_spots)
-    polys = blind_spots.geometry.to_crs(crs).values._data
+    polys = polygonal(blind_spots.geometry.to_crs(crs).values._data)
     w = _blind_weights(blind_spots, polys, weight)
     cam_fov, cam_range, cam_height = _camera_spec(camera_type, fov, range_m, height)
     pts, kind = candidate_points(roads.geometry.to_crs(crs).values._data, spacing)

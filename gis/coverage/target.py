@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.coverage.visibility import footprint_parts, working_crs
+from gis.coverage.visibility import footprint_parts, polygonal, working_crs
 from gis.errors import InputError
 from gis.schema import ROAD_CLASSES
 
@@ -137,7 +137,7 @@ def target_area(grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
     >>> target_area(grids, buildings, roads).target_m2.sum()  # doctest: +SKIP
     """
     crs = working_crs(grids)
-    grid_geoms = grids.geometry.to_crs(crs).values._data
+    grid_geoms = polygonal(grids.geometry.to_crs(crs).values._data)
     parts = footprint_parts(buildings, crs)
     streets = street_polygons(roads, crs) if roads is not None and len(roads) else None
     target = target_metric(grid_geoms, parts, streets, mode, open_setback)

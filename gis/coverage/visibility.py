@@ -60,6 +60,26 @@ def footprint_parts(buildings: gpd.GeoDataFrame, crs) -> np.ndarray:
     return shapely.orient_polygons(parts, exterior_cw=False)
 
 
+def polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Valid polygonal geometry: invalid inputs (self-touching rings after reprojection,
+    bow-ties from digitising) are repaired and stray lines or points dropped."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    if not bad.any():
+        return geoms
+    fixed = shapely.make_valid(geoms[bad])
+    parts, idx = shapely.get_parts(fixed, return_index=True)
+    poly = np.isin(shapely.get_type_id(parts), (3, 6))
+    out = np.full(len(fixed), shapely.Polygon(), dtype=object)
+    if poly.any():
+        owners, dense = np.unique(idx[poly], return_inverse=True)
+        out[owners] = shapely.make_valid(shapely.multipolygons(
+            shapely.get_parts(parts[poly]), indices=np.repeat(dense, shapely.get_num_geometries(
+                parts[poly]))))
+    geoms[bad] = out
+    return geoms
+
+
 class Edges:
     """All footprint edges as flat arrays, grouped by polygon part (CSR offsets)."""
 
