@@ -26,6 +26,8 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -163,7 +165,7 @@ def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
     """
     if not len(clean):
         return _empty_presence()
-    workers, codes = np.unique(clean["worker"].to_numpy(dtype=str), return_inverse=True)
+    codes, workers = worker_runs(clean["worker"])
     t = to_ns(clean["time"])
     x, y = clean["x"].to_numpy(), clean["y"].to_numpy()
     seg = _segments(codes, t, x, y, index.locate(x, y), int(max_gap_s * 1e9), speed_max)
@@ -174,13 +176,26 @@ def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
     dur = (seg["t1"][s] - seg["t0"][s]) / 1e9
     dist = np.hypot(seg["x1"][s] - seg["x0"][s], seg["y1"][s] - seg["y0"][s])
     rows = pd.DataFrame({
-        "grid": g, "window": seg["win"][s], "worker": workers[seg["w"][s]],
+        "grid": g, "window": seg["win"][s], "worker": seg["w"][s],
         "seconds": micro(dur * p["frac"].to_numpy()), "metres": micro(dist * p["frac"].to_numpy()),
         "entries": ((seg["g0"][s] != g) | seg["first"][s]).astype(np.int64),
         "exits": (seg["g1"][s] != g).astype(np.int64)})
     out = rows.groupby(["grid", "window", "worker"], sort=True, as_index=False).sum()
     out["seconds"], out["metres"] = out["seconds"] / MICRO, out["metres"] / MICRO
+    out["worker"] = workers[out["worker"].to_numpy()]  # codes follow name order: still sorted
     return out[list(PRESENCE_COLUMNS)]
+
+
+def worker_runs(worker: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 for the runs of a worker column sorted by worker, and the run names
+    (cheaper than factorising ten million strings)."""
+    arr = pa.array(worker, type=pa.large_string())
+    if len(arr) == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=object)
+    change = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+    codes = np.r_[0, np.cumsum(change)].astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, change])
+    return codes, np.asarray(arr.take(pa.array(starts)).to_pylist(), dtype=object)
 
 
 def micro(values) -> np.ndarray:
