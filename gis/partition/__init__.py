@@ -9,7 +9,10 @@ Pure functions on GeoDataFrames in EPSG:4326; metric work happens in
 * :func:`crosswalk` — old grid → new grid with shared households and area (多网合一).
 """
 
+from gis.partition.crosswalk import crosswalk
 from gis.partition.pipeline import PartitionResult, partition
 from gis.partition.quality import validate
+from gis.partition.rebalance import RebalanceResult, rebalance
 
-__all__ = ["PartitionResult", "partition", "validate"]
+__all__ = ["PartitionResult", "RebalanceResult", "crosswalk", "partition", "rebalance",
+           "validate"]

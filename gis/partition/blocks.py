@@ -101,7 +101,7 @@ def road_faces(roads, parent) -> np.ndarray:
     lines = lines[np.isin(shapely.get_type_id(lines), (1, 2, 5))]
     edges = np.concatenate([shapely.get_parts(lines), shapely.get_parts(shapely.boundary(parent))])
     noded = shapely.get_parts(shapely.union_all(edges))
-    faces = shapely.get_parts(shapely.polygonize(noded))
+    faces = shapely.make_valid(shapely.get_parts(shapely.polygonize(noded)))
     inside = shapely.contains_properly(parent, shapely.point_on_surface(faces)) | \
         shapely.within(shapely.point_on_surface(faces), parent)
     return faces[inside & (shapely.area(faces) > 1e-6)]
@@ -143,8 +143,13 @@ def voronoi_cells(geoms, parent, spacing: float = SITE_SPACING) -> np.ndarray:
         return out
     diagram = shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=parent, ordered=True)
     polys = shapely.get_parts(diagram)
-    shapely.prepare(parent)
-    polys = shapely.intersection(polys, parent)
+    bad = ~shapely.is_valid(polys)  # GEOS can emit a self-touching cell for collinear sites
+    polys[bad] = shapely.make_valid(polys[bad])
+    try:
+        shapely.prepare(parent)
+        polys = shapely.intersection(polys, parent)
+    except shapely.errors.GEOSException:  # a parent with near-touching rings: repair, snap
+        polys = shapely.intersection(polys, shapely.make_valid(parent), grid_size=1e-6)
     return union_by(polys, owner, n)
 
 

@@ -1,0 +1,54 @@
+"""Synthetic places for partition tests: built in metres (CGCS2000 / 3-degree GK zone
+CM 105°E), handed out in EPSG:4326 as a user would have them."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+METRIC = 4544  # CGCS2000 3-degree Gauss-Kruger CM 105E
+ORIGIN = (500_000.0, 3_390_000.0)  # about 105.0E, 30.6N
+
+
+def _out(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    geoms = shapely.transform(np.asarray(gdf.geometry.values), lambda c: c + np.array(ORIGIN))
+    return gdf.set_geometry(list(geoms)).set_crs(METRIC, allow_override=True).to_crs(4326)
+
+
+def lattice_blocks(nx=10, ny=10, size=100.0, total=20_000, seed=1) -> gpd.GeoDataFrame:
+    """Jittered quadrilateral blocks tiling a rectangle, households lognormal."""
+    rng = np.random.default_rng(seed)
+    X, Y = np.meshgrid(np.arange(nx + 1) * size, np.arange(ny + 1) * size)
+    inner = (X > 0) & (X < nx * size) & (Y > 0) & (Y < ny * size)
+    X = X + rng.uniform(-0.2, 0.2, X.shape) * size * inner
+    Y = Y + rng.uniform(-0.2, 0.2, Y.shape) * size * inner
+    polys = [shapely.Polygon([(X[r, c], Y[r, c]), (X[r, c + 1], Y[r, c + 1]),
+                              (X[r + 1, c + 1], Y[r + 1, c + 1]), (X[r + 1, c], Y[r + 1, c])])
+             for r in range(ny) for c in range(nx)]
+    w = rng.lognormal(0, 0.5, len(polys))
+    hh = np.round(w / w.sum() * total).astype(int)
+    return _out(gpd.GeoDataFrame({"households": hh}, geometry=polys))
+
+
+def street_town(n=6, block=120.0, per_block=4, seed=2):
+    """A street grid (lines running 40 m past the town), buildings in every block, and
+    the town square as parent. Returns (buildings, roads, parent)."""
+    rng = np.random.default_rng(seed)
+    side = n * block
+    lines = [shapely.LineString([(x, -40), (x, side + 40)]) for x in np.arange(n + 1) * block]
+    lines += [shapely.LineString([(-40, y), (side + 40, y)]) for y in np.arange(n + 1) * block]
+    lines.append(shapely.LineString([(side + 100, 0), (side + 300, 0)]))  # far outside
+    rows = []
+    for bx in range(n):
+        for by in range(n):
+            for k in range(per_block):
+                x0 = bx * block + 15 + (k % 2) * 55
+                y0 = by * block + 15 + (k // 2) * 55
+                rows.append({"households": int(rng.integers(25, 60)), "block": f"{bx},{by}",
+                             "geometry": shapely.box(x0, y0, x0 + 30, y0 + 30)})
+    buildings = gpd.GeoDataFrame(rows, geometry="geometry")
+    roads = gpd.GeoDataFrame({"MTFCC": ["S1400"] * len(lines)}, geometry=lines)
+    parent = gpd.GeoDataFrame({"community_code": ["510104001001"]},
+                              geometry=[shapely.box(0, 0, side, side)])
+    return _out(buildings), _out(roads), _out(parent)

@@ -1,0 +1,49 @@
+"""rebalance() after a new compound; crosswalk() between grid systems."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gis.partition import crosswalk, partition, rebalance, validate
+from partition_fixtures import street_town
+
+
+def _with_compound(buildings, households=400):
+    m = buildings.to_crs(4544)
+    x0, y0, x1, y1 = m[m["block"] == "3,3"].total_bounds
+    site = shapely.box((x0 + x1) / 2 - 10, (y0 + y1) / 2 - 10, (x0 + x1) / 2 + 10,
+                       (y0 + y1) / 2 + 10)
+    new = gpd.GeoDataFrame({"households": [households], "block": ["3,3"]}, geometry=[site],
+                           crs=4544).to_crs(4326)
+    return pd.concat([buildings, new], ignore_index=True)
+
+
+def test_new_compound_changes_few_grids_and_most_households_keep_their_code():
+    buildings, roads, parent = street_town(n=8)
+    before = partition(buildings, roads=roads, parent=parent).grids
+    after = _with_compound(buildings)
+    res = rebalance(before, after, roads=roads)
+    assert res.report["grids_changed"] <= 4
+    assert res.report["households_kept_share"] >= 0.95
+    assert res.report["within_bounds_share"] == 1.0
+    changed = set(res.changes.loc[res.changes["change"] != "kept", "code"])
+    untouched = before[~before["code"].isin(changed)].set_index("code")
+    now = res.grids.set_index("code").loc[untouched.index]
+    assert shapely.equals(now.geometry.values, untouched.geometry.values).all()
+    assert validate(res.grids, parent, after).empty
+
+
+def test_crosswalk_shares_households_and_area():
+    buildings, roads, parent = street_town(n=4)
+    grids = partition(buildings, roads=roads, parent=parent).grids
+    m = parent.to_crs(4544).geometry.iat[0]
+    x0, y0, x1, y1 = m.bounds
+    halves = gpd.GeoDataFrame({"FXWG": ["west", "east"]}, geometry=[
+        shapely.box(x0, y0, (x0 + x1) / 2, y1), shapely.box((x0 + x1) / 2, y0, x1, y1)],
+        crs=4544).to_crs(4326)
+    cw = crosswalk(halves, grids, buildings, old_code="FXWG")
+    assert cw["households"].sum() == buildings["households"].sum()
+    assert cw.groupby("old_code")["area_share"].sum().round(6).eq(1.0).all()
+    assert set(cw["new_code"]) <= set(grids["code"])
