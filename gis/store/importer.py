@@ -21,6 +21,7 @@ import psycopg
 import shapely
 from psycopg import sql
 from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from gis.crs import WGS84, parse_crs, to_wgs84, wgs84_to_offset
@@ -185,6 +186,22 @@ class _Loader:
         with self.raw.cursor() as cur, cur.copy(query) as copy:
             copy.write(text)
 
+    def _values(self) -> sql.Composable:
+        """Staged columns; an empty value of a NOT NULL column with a server default (e.g.
+        ``grids.valid_from``) takes that default, as if the column had been left out."""
+        table = Base.metadata.tables[self.layer.table]
+        out = []
+        for name in self.columns:
+            col = table.c[name]
+            if col.server_default is not None and not col.nullable:
+                arg = col.server_default.arg
+                default = sql.Literal(arg) if isinstance(arg, str) else sql.SQL(
+                    str(arg.compile(dialect=postgresql.dialect())))
+                out.append(sql.SQL("COALESCE({}, {})").format(sql.Identifier(name), default))
+            else:
+                out.append(sql.Identifier(name))
+        return sql.SQL(", ").join(out)
+
     def finish(self) -> ImportReport:
         """Refuse (nothing written) or move the staged rows into the table."""
         rep = self.report
@@ -196,9 +213,9 @@ class _Loader:
             with self.raw.cursor() as cur:
                 if self.replace:
                     cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(self.layer.table)))
-                cur.execute(sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ORDER BY _row")
+                cur.execute(sql.SQL("INSERT INTO {t} ({c}) SELECT {v} FROM {s} ORDER BY _row")
                             .format(t=sql.Identifier(self.layer.table), c=self._ident(self.columns),
-                                    s=sql.Identifier(self.stage)))
+                                    v=self._values(), s=sql.Identifier(self.stage)))
                 rep.rows_loaded = cur.rowcount
                 cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.stage)))
         except psycopg.Error as exc:  # a constraint we do not pre-check, FK on replace, ...

@@ -80,7 +80,8 @@ def _ci(mapping: Mapping[str, str]) -> dict[str, str]:
     return {str(k).strip().lower(): v for k, v in mapping.items()}
 
 
-SOURCE_ID = Field("source_id", aliases=("id", "fid", "objectid", "osm_id", "gid", "编号"))
+SOURCE_ID = Field("source_id", aliases=("id", "fid", "objectid", "osm_id", "gid", "编号",
+                                        "building_id", "road_id", "point_id", "address_id"))
 COMMUNITY = Field("community_code", "code12", references=("admin_units", "code"),
                   aliases=("community", "village_code", "社区代码", "村代码", "cun_code"))
 HOUSEHOLDS = ("HOUSING20", "HOUSING10", "hh", "households_n", "housing", "户数", "住户数",
@@ -223,7 +224,8 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
               aliases=("type", "amenity", "fclass", "类型", "场所类型")),
     )),
     Layer("incidents", "incidents", "point", False, (
-        Field("external_id", unique=True, aliases=("id", "case_id", "event_id", "事件编号")),
+        Field("external_id", unique=True, aliases=("id", "incident_id", "case_id", "event_id",
+                                                       "事件编号")),
         Field("category", required=True, choices=tuple(schema.INCIDENT_CATEGORIES),
               values=_ci(CATEGORY_WORDS), aliases=("type", "事件类型", "大类")),
         Field("subcategory", aliases=("subtype", "小类")),
