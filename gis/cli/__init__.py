@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "coverage",
     "assign",
     "data",
+    "generate",
 ]
 
 
