@@ -54,7 +54,28 @@ def _centres(n: int, outline, rng) -> tuple[np.ndarray, float]:
     keep = ~shapely.contains_xy(shapely.buffer(outline, 0.45 * d), pts[:, 0], pts[:, 1])
     pts = pts[keep]
     dist = np.hypot(*(pts - c).T) * rng.uniform(0.85, 1.15, len(pts))
-    return pts[np.argsort(dist, kind="stable")[:n]], d
+    return pts[np.argsort(dist, kind="stable")], d
+
+
+def _county(n: int, outline, rng):
+    """The ``n`` village centres nearest the town that form one connected county (a
+    fringe point whose disc would be an island is replaced by the next candidate)."""
+    cand, d = _centres(n, outline, rng)
+    chosen = np.arange(n)
+    nxt = n
+    for _ in range(50):
+        pts = cand[chosen]
+        blob = shapely.union_all(np.append(shapely.buffer(shapely.points(pts), 0.8 * d),
+                                           outline))
+        blob = shapely.buffer(shapely.buffer(blob, 0.3 * d), -0.3 * d)
+        largest = max(shapely.get_parts(blob), key=lambda g: g.area)
+        county = shapely.Polygon(largest.exterior)
+        out = np.flatnonzero(~shapely.contains_xy(county, pts[:, 0], pts[:, 1]))
+        if len(out) == 0 or nxt + len(out) > len(cand):
+            return pts, county, d
+        chosen[out] = np.arange(nxt, nxt + len(out))
+        nxt += len(out)
+    return pts, county, d
 
 
 def _townships(pts: np.ndarray, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -76,16 +97,13 @@ def _townships(pts: np.ndarray, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
 def build_countryside(rural_hh: int, town: Town, rng: np.random.Generator) -> Countryside:
     """Villages, townships, county outline and rural roads around ``town``."""
     households = village_households(rural_hh, rng)
-    pts, d = _centres(len(households), town.outline, rng)
-    blob = shapely.union_all(np.append(shapely.buffer(shapely.points(pts), 0.8 * d),
-                                       town.outline))
-    blob = shapely.buffer(shapely.buffer(blob, 0.3 * d), -0.3 * d)
-    largest = max(shapely.get_parts(blob), key=lambda g: g.area)
-    county = shapely.Polygon(largest.exterior)
+    pts, county, d = _county(len(households), town.outline, rng)
     region = shapely.difference(county, town.outline)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts),
                                                        extend_to=county, ordered=True))
     villages = shapely.intersection(cells, region)
+    if shapely.is_empty(villages).any():
+        raise RuntimeError("a village centre fell outside the county (generator bug)")
     n_town = max(1, int(round(rural_hh / TOWNSHIP_HH)))
     township, seat = _townships(pts, n_town, rng)
     kinds = ["town" if i < max(1, int(np.ceil(0.6 * len(seat)))) else "township"
