@@ -84,3 +84,22 @@ def test_time_is_conserved_across_grids(scene):
     total = res.presence["seconds"].sum()
     # 12 workers × (2 runs of 150 fixes, 149 segments of 10 s), minus teleport-dropped fixes
     assert 0.9 * 12 * 2 * 149 * 10 < total <= 12 * 2 * 149 * 10 + 1e-6
+
+
+def test_fast_track_location_equals_tree_query(scene):
+    _, grids, index = scene
+    rng = np.random.default_rng(5)
+    walk = np.cumsum(rng.normal(0, 40, (5000, 2)), axis=0)
+    x0, y0, x1, y1 = shapely.total_bounds(index.polygons)
+    x = (x0 + x1) / 2 + walk[:, 0]
+    y = (y0 + y1) / 2 + walk[:, 1]
+    # fixes exactly on grid vertices (shared edges) and far outside every grid
+    verts = shapely.get_coordinates(index.polygons[:5])
+    x[:len(verts)], y[:len(verts)] = verts[:, 0], verts[:, 1]
+    x[-50:] += 1e6
+    assert index.disjoint
+    fast, slow = index.locate_track(x, y), index.locate(x, y)
+    np.testing.assert_array_equal(fast, slow)
+    assert (slow == -1).sum() >= 50 and len(np.unique(slow)) > 10
+    overlapping = GridIndex(pd.concat([grids, grids.iloc[[0]].assign(code="dup")]), "code")
+    assert not overlapping.disjoint

@@ -11,10 +11,13 @@ from gis.patrol.compliance import (compliance_layer, compliance_table, missed_gr
                                    window_starts, worker_rates)
 from gis.patrol.engine import PatrolParams, PresenceResult, patrol_presence
 from gis.patrol.join import GridIndex, presence
+from gis.patrol.stops import DAILY_VISIT_NORM, detect_stops, household_visits
+from gis.patrol.streets import street_coverage
 from gis.patrol.tracks import Columns, fixes_from_frame, read_tracks, track_lines
 from gis.patrol.windows import Windows
 
-__all__ = ["CYCLING_SPEED", "WALKING_SPEED", "Columns", "GridIndex", "PatrolParams",
+__all__ = ["CYCLING_SPEED", "DAILY_VISIT_NORM", "detect_stops", "household_visits",
+           "street_coverage", "WALKING_SPEED", "Columns", "GridIndex", "PatrolParams",
            "PresenceResult", "Windows", "clean_fixes", "compliance_layer", "compliance_table",
            "fixes_from_frame", "missed_grids", "patrol_presence", "presence", "rates",
            "read_tracks", "track_lines", "window_starts", "worker_rates"]

@@ -69,6 +69,7 @@ class GridIndex:
     def _build(self) -> None:
         self.tree = shapely.STRtree(self.polygons)
         shapely.prepare(self.polygons)
+        self._disjoint = None
 
     def __getstate__(self):
         return {"keys": self.keys, "crs": self.crs.to_wkt(),
@@ -83,13 +84,39 @@ class GridIndex:
         return len(self.keys)
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Grid position of each metric point, -1 outside every grid (bulk STRtree query)."""
+        """Grid position of each metric point, -1 outside every grid (bulk STRtree query);
+        on a shared edge, the first grid."""
         out = np.full(len(x), len(self), dtype=np.int64)
         if len(x):
             pi, gi = self.tree.query(shapely.points(x, y), predicate="intersects")
             np.minimum.at(out, pi, gi)
         out[out == len(self)] = -1
         return out
+
+    def locate_track(self, x: np.ndarray, y: np.ndarray, every: int = 16) -> np.ndarray:
+        """:meth:`locate` for consecutive fixes, faster: consecutive fixes are nearly always
+        in the same grid, so every ``every``-th fix is located with the tree, the others are
+        checked against that fix's grid (``contains_xy``, no Point objects) and only the
+        misses go to the tree. Exact when grid interiors do not overlap; otherwise this
+        falls back to :meth:`locate`."""
+        if not self.disjoint or len(x) < 4 * every:
+            return self.locate(x, y)
+        anchor = np.arange(0, len(x), every)
+        guess = np.repeat(self.locate(x[anchor], y[anchor]), every)[:len(x)]
+        ok = guess >= 0
+        ok[ok] = shapely.contains_xy(self.polygons[guess[ok]], x[ok], y[ok])
+        miss = np.flatnonzero(~ok)
+        guess[miss] = self.locate(x[miss], y[miss])
+        return guess
+
+    @property
+    def disjoint(self) -> bool:
+        """True when no two grid interiors overlap (a seamless partition)."""
+        if self._disjoint is None:
+            a, b = self.tree.query(self.polygons, predicate="overlaps")
+            c, d = self.tree.query(self.polygons, predicate="contains")
+            self._disjoint = not len(a) and not np.any(c != d)
+        return self._disjoint
 
 
 def _segments(codes, t, x, y, g, max_gap_ns: int, speed_max: float) -> dict[str, np.ndarray]:
@@ -168,7 +195,7 @@ def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
     codes, workers = worker_runs(clean["worker"])
     t = to_ns(clean["time"])
     x, y = clean["x"].to_numpy(), clean["y"].to_numpy()
-    seg = _segments(codes, t, x, y, index.locate(x, y), int(max_gap_s * 1e9), speed_max)
+    seg = _segments(codes, t, x, y, index.locate_track(x, y), int(max_gap_s * 1e9), speed_max)
     seg = _split_at_windows(seg, windows, index)
     p = _pieces(seg, index)
     s = p["s"].to_numpy()
