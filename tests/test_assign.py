@@ -235,3 +235,19 @@ def test_cli_names_a_missing_column(tmp_path):
     assert res.exit_code != 0
     assert isinstance(res.exception, InputError) and res.exception.field == "lon"
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_threaded_halves_give_the_same_answer():
+    from gis.assign.locate import locate_lonlat
+
+    rng = np.random.default_rng(3)
+    grids = gpd.GeoDataFrame({"code": range(200)}, crs=4326, geometry=list(shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(rng.uniform(0, 0.05, (200, 2)) + [113, 28]),
+                                 extend_to=box(113, 28, 113.05, 28.05)))))
+    index = build_index(grids.clip(box(113, 28, 113.05, 28.05)), "code")
+    lon, lat = rng.uniform(112.999, 113.051, 120_000), rng.uniform(27.999, 28.051, 120_000)
+    one = locate_lonlat(index, lon, lat, workers=1)
+    two = locate_lonlat(index, lon, lat, workers=2)
+    assert np.array_equal(one.grid, two.grid) and np.array_equal(one.boundary, two.boundary)
+    assert one.boundary.sum() > 1000 and (one.grid < 0).sum() > 100  # all cases present
+    assert np.array_equal(one.candidate_text(), two.candidate_text())

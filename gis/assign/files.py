@@ -14,10 +14,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -191,11 +194,19 @@ def _batches(path: Path, names: list[str], delimiter: str, encoding: str,
 
 def _numbers(column: pa.ChunkedArray) -> np.ndarray:
     """Text to float; anything that is not a number becomes NaN (the row stays, unassigned)."""
-    text = pc.utf8_trim_whitespace(column)
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    parts = [_chunk_numbers(pa.concat_arrays([c]) if c.offset else c) for c in column.chunks]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _chunk_numbers(text: pa.Array) -> np.ndarray:
+    # Empty text becomes null by reusing the buffers under a validity bitmap: if_else on
+    # text would copy every string and costs twenty times more.
+    valid = pc.invert(pc.equal(pc.binary_length(text), 0))
+    nullable = pa.StringArray.from_buffers(len(text), text.buffers()[1], text.buffers()[2],
+                                           null_bitmap=valid.buffers()[1])
     try:
-        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False).astype(float)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # junk: slow path for this chunk
+        return pc.cast(nullable, pa.float64()).to_numpy(zero_copy_only=False).astype(float)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # junk or spaces: slow path
         return pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce") \
             .to_numpy(dtype=float)
 
@@ -225,34 +236,101 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     names = _header(path, delimiter, encoding)
     file = str(path)
-    lon_c = _find(names, lon, LON_NAMES, file, "lon")
-    lat_c = _find(names, lat, LAT_NAMES, file, "lat")
+    xy_names = (_find(names, lon, LON_NAMES, file, "lon"), _find(names, lat, LAT_NAMES, file, "lat"))
     _check_column(names, check, path)
     source = parse_crs(crs) or SourceCRS(WGS84)
     keep = [n for n in names if n not in OUTPUT_COLUMNS]  # a re-run replaces old results
     counts = Counts()
     sink = _Sink(out, fmt, keep + list(OUTPUT_COLUMNS))
+    # Three stages overlap: reading the next chunk, assigning this one, writing the last
+    # (pyarrow and shapely release the GIL); memory holds about three chunks.
+    chunks = _prefetch(_batches(path, names, delimiter, encoding, chunk_size, on_progress))
     try:
-        for table in _batches(path, names, delimiter, encoding, chunk_size, on_progress):
-            x, y = _to_lonlat(_numbers(table[lon_c]), _numbers(table[lat_c]), source)
-            found = locate_lonlat(index, x, y)
-            counts.add(found, _present(np.column_stack([x, y])))
-            table = table.select(keep)
-            for name, col in zip(OUTPUT_COLUMNS, _result_columns(found, index)):
-                table = table.append_column(name, col)
-            if check:
-                _count_check(counts, _frame_for_check(table, check), check,
-                             np.column_stack([x, y]))
-            sink.write(table, x, y)
+        with ThreadPoolExecutor(1) as writer:
+            writing = None
+            for table in chunks:
+                table, x, y = _assign_chunk(table, index, xy_names, source, keep, counts, check)
+                if writing is not None:
+                    writing.result()
+                writing = writer.submit(sink.write, table, x, y)
+            if writing is not None:
+                writing.result()
         sink.commit()
     finally:
+        chunks.close()
         sink.close()
     return counts
+
+
+def _assign_chunk(table, index, xy_names, source, keep, counts: Counts, check):
+    x, y = _to_lonlat(_numbers(table[xy_names[0]]), _numbers(table[xy_names[1]]), source)
+    found = locate_lonlat(index, x, y)
+    counts.add(found, _present(np.column_stack([x, y])))
+    table = table.select(keep)
+    for name, col in zip(OUTPUT_COLUMNS, _result_columns(found, index)):
+        table = table.append_column(name, col)
+    if check:
+        _count_check(counts, _frame_for_check(table, check), check, np.column_stack([x, y]))
+    return table, x, y
+
+
+class _Failed:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def _prefetch(items: Iterator, depth: int = 1) -> Iterator:
+    """Iterate ``items`` in a thread, ``depth`` items ahead of the consumer."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def work():
+        try:
+            for item in items:
+                q.put(item)
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(_Failed(exc))
+        finally:
+            q.put(end)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not end:
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
 
 
 def _frame_for_check(table: pa.Table, check: str) -> dict:
     return {name: table[name].to_numpy(zero_copy_only=False)
             for name in (check, "grid", "candidates")}
+
+
+_SPECIAL = tuple(map(ord, '",\r\n'))
+
+
+def _needs_quotes(table: pa.Table) -> bool:
+    """Whether a text value holds a delimiter, quote or line break (seen in the raw bytes)."""
+    for col in table.columns:
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        for chunk in col.chunks:
+            data = chunk.buffers()[2]
+            raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0)
+            if any((raw == c).any() for c in _SPECIAL):
+                return True
+    return False
 
 
 class _Sink:
@@ -263,9 +341,8 @@ class _Sink:
         out.parent.mkdir(parents=True, exist_ok=True)
         self.tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         self.tables: list[tuple[pa.Table, np.ndarray, np.ndarray]] = []
-        self.writer = None
         if fmt == "csv":
-            self.fh = open(self.tmpdir / out.name, "wb")
+            self.fh = pa.OSFile(str(self.tmpdir / out.name), "wb")
             head = io.StringIO()
             csv.writer(head, lineterminator="\n").writerow(names)
             self.fh.write(head.getvalue().encode("utf8"))
@@ -274,15 +351,13 @@ class _Sink:
         if self.fmt != "csv":
             self.tables.append((table, x, y))
             return
-        if self.writer is None:
-            self.writer = pacsv.CSVWriter(self.fh, table.schema, write_options=pacsv.WriteOptions(
-                include_header=False, quoting_style="needed"))
-        self.writer.write_table(table)
+        # Arrow's "needed" style quotes every text value; most chunks need no quotes.
+        style = "needed" if _needs_quotes(table) else "none"
+        pacsv.write_csv(table, self.fh, write_options=pacsv.WriteOptions(
+            include_header=False, quoting_style=style))
 
     def commit(self) -> None:
         if self.fmt == "csv":
-            if self.writer is not None:
-                self.writer.close()
             self.fh.close()
             os.replace(self.tmpdir / self.out.name, self.out)
             return

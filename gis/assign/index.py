@@ -46,7 +46,8 @@ class GridIndex:
     to_metric: Transformer    # EPSG:4326 -> crs, always_xy
     proj: Proj                # for scale factors at points
     scale: tuple[float, float]  # min, max scale factor over the extent
-    metric: np.ndarray        # grid polygons in the metric CRS
+    metric: np.ndarray        # grid polygons in the metric CRS (prepared)
+    metric_boxes: np.ndarray  # their bounds
     tree: shapely.STRtree     # over ``metric``
     boundaries: np.ndarray    # boundaries of ``metric``
     safe: np.ndarray          # safe regions in lon/lat (prepared; may be empty)
@@ -92,7 +93,7 @@ def build_index(grids: gpd.GeoDataFrame, key: str, tolerance: float = 10.0) -> G
     proj = Proj(crs)
     scale = _scale_range(proj, grids.total_bounds)
     index = GridIndex(labels, group, rank, float(tolerance), crs, to_metric, proj, scale,
-                      metric, shapely.STRtree(metric), shapely.boundary(metric),
+                      metric, shapely.bounds(metric), shapely.STRtree(metric), shapely.boundary(metric),
                       np.empty(0, dtype=object), np.empty((0, 4)), np.empty(4))
     shapely.prepare(index.metric)
     index.safe = _safe_regions(index)

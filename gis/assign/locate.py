@@ -2,25 +2,29 @@
 
 Two paths, both vectorised over points:
 
-* fast: points are binned on a lon/lat lattice; for each grid (a loop over grids, not
-  points) the points of the bins under its safe region's box are tested with
-  ``shapely.contains_xy`` against the prepared safe region. No point geometry is built.
+* fast: (safe region, point) pairs come from boxes (:mod:`gis.assign.pairs`) and are
+  tested in one ``shapely.contains_xy`` call on the prepared safe regions; no point
+  geometry is built.
 * exact: the rest (near a boundary, outside every grid, or in a grid too thin to have a
-  safe region) is projected to the metric CRS and queried with ``dwithin``; distances
-  decide candidates and their order.
+  safe region) is projected to the metric CRS; pairs with every grid whose box is within
+  the search distance get their distance to the grid's boundary and an inside test,
+  which decide candidates and their order.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
 from gis.assign.index import GridIndex
+from gis.assign.pairs import box_pairs
 
 ON_EDGE_M = 0.001  # a point this close to a grid's boundary is *on* it (see gis.assign)
-_MAX_BINS = 1 << 22
+_MIN_PART = 50_000  # fewer points per thread are not worth a thread
 
 
 @dataclass
@@ -54,10 +58,37 @@ def usable(lon: np.ndarray, lat: np.ndarray, index: GridIndex) -> np.ndarray:
                 & ~((lon == 0) & (lat == 0)))
 
 
-def locate_lonlat(index: GridIndex, lon, lat) -> Located:
-    """Assign WGS 84 lon/lat arrays to grids."""
+def locate_lonlat(index: GridIndex, lon, lat, *, workers: int | None = None) -> Located:
+    """Assign WGS 84 lon/lat arrays to grids.
+
+    Large inputs are split between ``workers`` threads (default: the CPU count, at most
+    4): GEOS and numpy release the GIL, so the halves run in parallel.
+    """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
+    workers = workers or min(os.cpu_count() or 1, 4)
+    parts = max(1, min(workers, len(lon) // _MIN_PART))
+    if parts == 1:
+        grid, boundary, cand, extra = _locate(index, lon, lat)
+    else:
+        cuts = np.array_split(np.arange(len(lon)), parts)
+        with ThreadPoolExecutor(parts) as pool:
+            done = list(pool.map(lambda c: _locate(index, lon[c], lat[c]), cuts))
+        grid, boundary, cand, extra = _merge(done, len(index.labels))
+    return Located(grid, boundary, cand, np.concatenate([index.labels, extra]))
+
+
+def _merge(parts, n_labels: int):
+    """Join per-part results; candidate codes past the labels shift by earlier extras."""
+    shift, cands = 0, []
+    for _, _, cand, extra in parts:
+        cands.append(np.where(cand >= n_labels, cand + shift, cand))
+        shift += len(extra)
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate(cands), np.concatenate([p[3] for p in parts]))
+
+
+def _locate(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
     n = len(lon)
     grid = np.full(n, -1, dtype=np.int64)
     cand = np.full(n, -1, dtype=np.int64)
@@ -72,66 +103,25 @@ def locate_lonlat(index: GridIndex, lon, lat) -> Located:
     if len(rest):
         g, flag, c, extra = _exact(index, lon[rest], lat[rest])
         grid[rest], boundary[rest], cand[rest] = g, flag, c
-    dictionary = np.concatenate([index.labels, extra])
-    return Located(grid, boundary, cand, dictionary)
-
-
-def _bins(index: GridIndex, boxes: np.ndarray):
-    """A lon/lat lattice fine enough that a grid's box covers a few bins."""
-    minx, miny, maxx, maxy = index.bounds
-    ok = np.isfinite(boxes[:, 0])
-    w = np.median(boxes[ok, 2] - boxes[ok, 0]) / 3 if ok.any() else maxx - minx
-    h = np.median(boxes[ok, 3] - boxes[ok, 1]) / 3 if ok.any() else maxy - miny
-    w = max(w, (maxx - minx) / 4096, 1e-9)
-    h = max(h, (maxy - miny) / 4096, 1e-9)
-    nx = int((maxx - minx) / w) + 1
-    ny = int((maxy - miny) / h) + 1
-    while nx * ny > _MAX_BINS:
-        nx, ny = (nx + 1) // 2, (ny + 1) // 2
-    return minx, miny, (maxx - minx) / nx or 1.0, (maxy - miny) / ny or 1.0, nx, ny
+    return grid, boundary, cand, extra
 
 
 def _fast(index: GridIndex, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Grid row whose safe region holds each point, else -1 (safe regions are disjoint)."""
     owner = np.full(len(lon), -1, dtype=np.int64)
-    boxes = index.safe_boxes
-    grids = np.flatnonzero(np.isfinite(boxes[:, 0]))
-    if not len(lon) or not len(grids):
-        return owner
-    x0, y0, w, h, nx, ny = _bins(index, boxes)
-    cell = (np.clip(((lat - y0) / h).astype(np.int64), 0, ny - 1) * nx
-            + np.clip(((lon - x0) / w).astype(np.int64), 0, nx - 1))
-    order = np.argsort(cell, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=nx * ny))])
-    c0, r0, c1, r1 = (np.clip(((boxes[grids, k] - o) / s).astype(np.int64), 0, m - 1)
-                      for k, o, s, m in ((0, x0, w, nx), (1, y0, h, ny), (2, x0, w, nx),
-                                         (3, y0, h, ny)))
-    # One span of sorted points per (grid, bin row) under the grid's box ...
-    g, r = _expand(r1 - r0 + 1)
-    lo = starts[(r0[g] + r) * nx + c0[g]]
-    hi = starts[(r0[g] + r) * nx + c1[g] + 1]
-    # ... and one (grid, point) pair per point of each span, tested in one call.
-    span, offset = _expand(hi - lo)
-    pg = grids[g[span]]
-    pt = order[lo[span] + offset]
-    hit = shapely.contains_xy(index.safe[pg], lon[pt], lat[pt])
-    owner[pt[hit]] = pg[hit]
+    g, p = box_pairs(index.safe_boxes, lon, lat)
+    hit = shapely.contains_xy(index.safe[g], lon[p], lat[p])
+    owner[p[hit]] = g[hit]
     return owner
-
-
-def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For counts [2, 3]: owners [0, 0, 1, 1, 1] and positions [0, 1, 0, 1, 2]."""
-    owner = np.repeat(np.arange(len(counts)), counts)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return owner, np.arange(len(owner)) - first[owner]
 
 
 def _exact(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
     """Candidates by true distance for points outside every safe region."""
     x, y = index.to_metric.transform(lon, lat)
     s = index.search + ON_EDGE_M
-    pi, gj = index.tree.query(shapely.box(x - s, y - s, x + s, y + s))
-    edge = shapely.distance(shapely.points(x[pi], y[pi]), index.boundaries[gj])
+    gj, pi = box_pairs(index.metric_boxes + np.array([-s, -s, s, s]), x, y)
+    pts = shapely.points(x, y)
+    edge = shapely.distance(pts[pi], index.boundaries[gj])
     inside = shapely.contains_xy(index.metric[gj], x[pi], y[pi])
     d = np.where(inside, 0.0, edge)
     keep = _within_tolerance(index, d, lon[pi], lat[pi])
