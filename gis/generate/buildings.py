@@ -47,15 +47,20 @@ class Places:
 def _requests(street: np.ndarray, urban_hh: int, street_names: list[str], rng) -> list:
     """(street, facility, name) for every public facility the town needs."""
     out = [(0, "government", "县人民政府"), (0, "station", "汽车客运站")]
-    words = list(rng.permutation(names.WORDS))
+    stems = names.place_stems(rng)
+    pick = iter(range(10**9))
+
+    def word() -> str:
+        return stems[next(pick) % len(stems)]
+
     for s in range(street.max() + 1):
         n_comm = int((street == s).sum())
-        out.append((s, "market", f"{words.pop()}农贸市场"))
+        out.append((s, "market", f"{word()}农贸市场"))
         out.append((s, "government", f"{street_names[s]}办事处"))
         for k in range(max(1, (n_comm + 1) // 2)):
-            out.append((s, "school", f"{words[k % len(words)]}{'小学' if k % 3 else '中学'}"))
+            out.append((s, "school", f"{word()}{'小学' if k % 3 else '中学'}"))
         if n_comm >= 4:
-            out.append((s, "park", f"{words.pop()}公园"))
+            out.append((s, "park", f"{word()}公园"))
     for h in range(max(1, int(round(urban_hh / 40000)))):
         name = "县人民医院" if h == 0 else f"{names.WORDS[h % len(names.WORDS)]}医院"
         out.append((h % (street.max() + 1), "hospital", name))

@@ -42,6 +42,12 @@ def _ordinal(k: int) -> str:
     return f"{k}"
 
 
+def place_stems(rng: np.random.Generator) -> list[str]:
+    """Two- or three-character stems for schools, markets and parks, in random order."""
+    stems = [f"{p}{w}" for p, w in itertools.product(PREFIXES, WORDS)]
+    return [stems[i] for i in rng.permutation(len(stems))]
+
+
 def community_names(rng: np.random.Generator, n: int) -> list[str]:
     """Urban communities (社区)."""
     stems = [f"{p}{w}社区" for p, w in itertools.product(PREFIXES, WORDS)]
