@@ -40,9 +40,9 @@ def files(tmp_path):
                              "STATE": ["online", "online", "offline"], "DIR": [90, None, 0]},
                             geometry=gpd.points_from_xy([X0 + 5, X0 + 100, X0 + 180],
                                                         [Y0, Y0 + 60, Y0]), crs=GK).to_crs(4326)
-    incidents = gpd.GeoDataFrame({"reported_at": ["2024-05-01"] * 2},
+    incidents = gpd.GeoDataFrame({"reported_at": ["2024-05-01"] * 2},  # near the street
                                  geometry=gpd.points_from_xy([X0 + 195, X0 + 190],
-                                                             [Y0 - 45, Y0 - 40]), crs=GK)
+                                                             [Y0 - 25, Y0 - 20]), crs=GK)
     paths = {"grids": tmp_path / "grids.gpkg", "buildings": tmp_path / "buildings.geojson",
              "roads": tmp_path / "roads.gpkg", "incidents": tmp_path / "incidents.geojson",
              "cameras": tmp_path / "cameras.csv"}

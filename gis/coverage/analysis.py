@@ -37,7 +37,10 @@ class CoverageResult:
 
 
 def _camera_ids(cams) -> np.ndarray:
-    return (cams["id"] if "id" in cams.columns else cams.index.to_series()).to_numpy()
+    for name in ("camera_id", "id", "code"):
+        if name in cams.columns:
+            return cams[name].to_numpy()
+    return cams.index.to_numpy()
 
 
 def _select(cameras, mapping, include_offline):

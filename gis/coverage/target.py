@@ -4,9 +4,10 @@ Modes:
 
 * ``"public"`` (default): public space, i.e. streets buffered by their class width
   (:data:`gis.schema.ROAD_CLASSES`) plus open ground, minus building footprints. Open
-  ground is land at least ``open_setback`` metres from every footprint (squares, parks,
-  fields): the narrow gaps between buildings inside compounds are not public space
-  unless a street runs there. With no street data, public space falls back to the
+  ground is land at least ``open_setback`` metres from every footprint and within
+  ``OPEN_REACH_M`` of a street (squares, forecourts, roadside plazas): the narrow gaps
+  between buildings inside compounds, and fields far from any road, are not public
+  space. With no street data, public space falls back to the
   whole grid minus footprints.
 * ``"grid"``: each grid minus building footprints.
 * ``"streets"``: street buffers only (minus footprints).
@@ -27,6 +28,7 @@ from gis.schema import ROAD_CLASSES
 
 MODES = ("public", "grid", "streets")
 OPEN_SETBACK_M = 5.0
+OPEN_REACH_M = 30.0  # open ground farther than this from any street is not public space
 DEFAULT_ROAD_WIDTH = ROAD_CLASSES["residential"]  # for roads with no or unknown class
 
 
@@ -83,7 +85,8 @@ def _clip_to_grids(geoms, grid_geoms, tree_of_geoms) -> np.ndarray:
 
 
 def target_metric(grid_geoms: np.ndarray, parts: np.ndarray, street_geoms=None,
-                  mode: str = "public", open_setback: float = OPEN_SETBACK_M) -> np.ndarray:
+                  mode: str = "public", open_setback: float = OPEN_SETBACK_M,
+                  open_reach: float = OPEN_REACH_M) -> np.ndarray:
     """Target polygons per grid, all inputs already in one metric CRS."""
     if mode not in MODES:
         raise InputError(f"unknown target mode {mode!r} (one of {', '.join(MODES)})",
@@ -100,7 +103,10 @@ def target_metric(grid_geoms: np.ndarray, parts: np.ndarray, street_geoms=None,
         if mode == "public":
             near = shapely.buffer(parts, open_setback, quad_segs=2)
             crowded = _clip_to_grids(near, grid_geoms, shapely.STRtree(near))
-            area = shapely.union(streets, shapely.difference(grid_geoms, crowded))
+            # open ground counts only near a street: plazas and forecourts, not farmland
+            reach = shapely.intersection(shapely.buffer(streets, open_reach), grid_geoms)
+            open_ground = shapely.difference(reach, crowded)
+            area = shapely.union(streets, open_ground)
     return shapely.difference(area, built)
 
 
