@@ -298,7 +298,13 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
     unit_grid = np.array([None] * len(units), dtype=object)
     for p, (code, geom) in enumerate(zip(parents_m["community_code"], parents_m.geometry)):
         mine = np.flatnonzero(where == p)
-        if not len(mine):
+        if not len(mine):  # no households at all: still covered, by one grid
+            grids = gpd.GeoDataFrame({"kind": ["basic"], "households": [0.0],
+                                      "community_code": [code]}, geometry=[geom], crs=crs)
+            grids.insert(0, "code", _codes(grids, code, code_width, previous_m, retired_codes))
+            rows.append({"code": grids["code"].iat[0], "rule": "parent_below_min",
+                         "detail": "no households in the parent", "geometry": geom})
+            frames.append(grids)
             continue
         cut = _cut_community(units_m.geometry.values[mine], units["households"].to_numpy()[mine],
                              excl[mine], geom, roads_m, lo, hi, target, merge_small, time_budget)
@@ -319,11 +325,14 @@ def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> Partiti
     g = np.asarray(grids_m.geometry.values, dtype=object)
     codes = grids_m["code"].to_numpy()
     noted = {(r["code"], r["rule"]) for r in rows}
-    rows += [r for r in quality.household_rows(g, codes, grids_m["households"], lo, hi)
+    basic = (grids_m["kind"] == "basic").to_numpy()  # exclusive grids: kept whole, no bounds
+    rows += [r for r in quality.household_rows(g[basic], codes[basic],
+                                               grids_m["households"][basic], lo, hi)
              + quality._shape_rows(g, codes) if (r["code"], r["rule"]) not in noted
              and not ((r["code"], "island") in noted or (r["code"], "parent_below_min") in noted)]
     rep = quality.report(g, grids_m["households"], grids_m["kind"], lo=lo, hi=hi,
-                         roads=roads_m, seconds=time.perf_counter() - t0)
+                         roads=roads_m, seconds=time.perf_counter() - t0,
+                         groups=grids_m["community_code"].to_numpy())
     rep["units_outside_parent"] = int(sum(c is None for c in unit_grid))
     grids = grids_m.to_crs(WGS84)
     violations = quality.violations_frame(rows, crs).to_crs(WGS84)

@@ -28,11 +28,16 @@ def polsby_popper(geoms) -> np.ndarray:
     return np.where(per > 0, 4 * np.pi * shapely.area(geoms) / np.maximum(per, 1e-12) ** 2, 0.0)
 
 
-def street_share(geoms, roads) -> float | None:
-    """Share of the boundary between grids (not the parent's outline) that runs on streets."""
+def street_share(geoms, roads, groups=None) -> float | None:
+    """Share of the boundary between grids that runs on streets. Only boundaries drawn by
+    the partition count: not the parent's outline, nor a line between two communities
+    (``groups``)."""
     if roads is None:
         return None
-    _i, _j, lines = shared_edges(np.asarray(geoms, dtype=object))
+    i, j, lines = shared_edges(np.asarray(geoms, dtype=object))
+    if groups is not None:
+        groups = np.asarray(groups)
+        lines = lines[groups[i] == groups[j]]
     total = float(shapely.length(lines).sum())
     if total <= 0:
         return 1.0
@@ -40,8 +45,12 @@ def street_share(geoms, roads) -> float | None:
 
 
 def report(geoms, households, kinds, *, lo: float, hi: float, roads=None,
-           seconds: float = 0.0) -> dict:
-    """The quality report of grids given in a metric CRS."""
+           seconds: float = 0.0, groups=None) -> dict:
+    """The quality report of grids given in a metric CRS.
+
+    Bounds apply to basic grids: ``within_bounds_share`` and ``cv`` are over basic grids
+    (exclusive grids are kept whole whatever their size; ``within_bounds_share_all``
+    counts them too)."""
     geoms = np.asarray(geoms, dtype=object)
     h = np.asarray(households, dtype=float)
     basic = np.asarray(kinds) == "basic"
@@ -51,15 +60,15 @@ def report(geoms, households, kinds, *, lo: float, hi: float, roads=None,
     inside = (h >= lo) & (h <= hi)
     hb = h[basic] if basic.any() else h
     n = len(geoms)
-    street = street_share(geoms, roads)
+    street = street_share(geoms, roads, groups)
     return {
         "grids": n, "exclusive_grids": int((~basic).sum()),
         "households_total": int(round(total)),
         "households_min": _num(h.min()) if n else None,
         "households_median": _num(np.median(h)) if n else None,
         "households_max": _num(h.max()) if n else None,
-        "within_bounds_share": float(inside.mean()) if n else None,
-        "within_bounds_share_basic": float(inside[basic].mean()) if basic.any() else None,
+        "within_bounds_share": float(inside[basic].mean()) if basic.any() else None,
+        "within_bounds_share_all": float(inside.mean()) if n else None,
         "contiguous_share": float(np.mean(shapely.get_num_geometries(geoms) == 1)) if n else None,
         "compactness_mean": float(pp.mean()) if n else None,
         "compactness_min": float(pp.min()) if n else None,
@@ -184,5 +193,7 @@ def validate(grids: gpd.GeoDataFrame, parent, units: gpd.GeoDataFrame | None = N
         rows += cut_rows(g, codes, um)
     else:
         counts = pd.to_numeric(grids[households], errors="coerce").fillna(0).to_numpy(float)
-    rows += household_rows(g, codes, counts, min_households, max_households)
+    basic = grids["kind"].eq("basic").to_numpy() if "kind" in grids else np.ones(len(g), bool)
+    rows += household_rows(g[basic], codes[basic], counts[basic], min_households,
+                           max_households)  # exclusive grids are kept whole whatever their size
     return violations_frame(rows, crs).to_crs(WGS84)
