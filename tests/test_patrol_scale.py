@@ -103,3 +103,23 @@ def test_fast_track_location_equals_tree_query(scene):
     assert (slow == -1).sum() >= 50 and len(np.unique(slow)) > 10
     overlapping = GridIndex(pd.concat([grids, grids.iloc[[0]].assign(code="dup")]), "code")
     assert not overlapping.disjoint
+
+
+def test_crossing_pieces_match_shapely_intersection(scene):
+    from gis.patrol.join import _crossing_pieces
+
+    _, _, index = scene
+    rng = np.random.default_rng(9)
+    x0, y0, x1, y1 = shapely.total_bounds(index.polygons)
+    a = rng.uniform([x0 - 300, y0 - 300], [x1 + 300, y1 + 300], (400, 2))
+    b = a + rng.normal(0, 600, (400, 2))
+    got = _crossing_pieces(a[:, 0], a[:, 1], b[:, 0], b[:, 1], index)
+    got = got.groupby(["s", "grid"])["frac"].sum()
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    li, gi = index.tree.query(lines, predicate="intersects")
+    inside = shapely.length(shapely.intersection(lines[li], index.polygons[gi])) / shapely.length(lines[li])
+    want = pd.Series(inside, index=pd.MultiIndex.from_arrays([li, gi], names=["s", "grid"]))
+    want = want[want > 1e-12]
+    both = pd.concat([got.rename("got"), want.rename("want")], axis=1).fillna(0.0)
+    np.testing.assert_allclose(both["got"], both["want"], atol=1e-9)
+    assert len(want) > 400  # many segments cross several grids

@@ -6,9 +6,10 @@ in the same proportions:
 
 * a segment whose two ends lie in the same grid counts fully for that grid (the
   cheap, common case: fixes are seconds apart, grids hundreds of metres wide);
-* any other segment (ends in different grids, or an end outside every grid) is cut by
-  the grids it crosses (vectorised shapely intersection); each grid gets the fraction
-  of the segment's length inside it, in metres and in seconds;
+* any other segment (ends in different grids, or an end outside every grid) is cut
+  where it crosses grid edges (numpy line–line intersection against the edges an
+  STRtree finds: the same answer as a shapely intersection, several times faster);
+  each grid gets the fraction of the segment's length inside it, in metres and seconds;
 * a segment faster than ``speed_max`` is not counted at all (the worker was in a car,
   or one end is bad), so no bogus distance reaches a grid;
 * segments are first cut at window boundaries (at the interpolated instant), so the
@@ -70,6 +71,16 @@ class GridIndex:
         self.tree = shapely.STRtree(self.polygons)
         shapely.prepare(self.polygons)
         self._disjoint = None
+        self._edges = None
+
+    def edges(self):
+        """Every ring edge of every grid as (start xy, end xy, STRtree), built on first use."""
+        if self._edges is None:
+            xy, ring = shapely.get_coordinates(shapely.get_rings(self.polygons), return_index=True)
+            same = np.flatnonzero(ring[1:] == ring[:-1])
+            a, b = xy[same], xy[same + 1]
+            self._edges = (a, b, shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1))))
+        return self._edges
 
     def __getstate__(self):
         return {"keys": self.keys, "crs": self.crs.to_wkt(),
@@ -151,26 +162,46 @@ def _split_at_windows(seg: dict, windows: Windows, index: GridIndex) -> dict:
 
 def _pieces(seg: dict, index: GridIndex) -> pd.DataFrame:
     """(segment, grid, fraction) for every piece of every segment inside a grid."""
-    n = len(seg["t0"])
     same = (seg["g0"] == seg["g1"]) & (seg["g0"] >= 0)
     whole = pd.DataFrame({"s": np.flatnonzero(same), "grid": seg["g0"][same], "frac": 1.0})
     cross = np.flatnonzero(~same)
     if not len(cross):
         return whole
-    coords = np.stack([np.column_stack([seg["x0"][cross], seg["y0"][cross]]),
-                       np.column_stack([seg["x1"][cross], seg["y1"][cross]])], axis=1)
-    lines = shapely.linestrings(coords)
-    li, gi = index.tree.query(lines, predicate="intersects")
-    length = shapely.length(lines)
-    inside = shapely.length(shapely.intersection(lines[li], index.polygons[gi]))
+    part = _crossing_pieces(seg["x0"][cross], seg["y0"][cross], seg["x1"][cross],
+                            seg["y1"][cross], index)
+    part["s"] = cross[part["s"].to_numpy()]
+    return pd.concat([whole, part], ignore_index=True)
+
+
+def _cross2(ax, ay, bx, by):
+    return ax * by - ay * bx
+
+
+def _crossing_pieces(x0, y0, x1, y1, index: GridIndex) -> pd.DataFrame:
+    """Cut segments where they cross grid edges (line–line intersection in numpy against
+    the edges an STRtree finds); each piece between cuts lies in one grid (or none),
+    found by locating its midpoint. Exact, and much cheaper than polygon overlay."""
+    ea, eb, tree = index.edges()
+    si, ei = tree.query(shapely.linestrings(np.stack([np.column_stack([x0, y0]),
+                                                      np.column_stack([x1, y1])], axis=1)))
+    dx, dy = (x1 - x0)[si], (y1 - y0)[si]
+    ex, ey = (eb - ea)[ei, 0], (eb - ea)[ei, 1]
+    wx, wy = ea[ei, 0] - x0[si], ea[ei, 1] - y0[si]
+    den = _cross2(dx, dy, ex, ey)
     with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(length[li] > 0, inside / length[li], 0.0)
-    # a zero-length segment on a grid edge: give it whole to the grid of its start
-    point = (length[li] == 0) & (gi == seg["g0"][cross[li]])
-    frac = np.where(point, 1.0, frac)
-    part = pd.DataFrame({"s": cross[li], "grid": gi, "frac": frac})
-    del n
-    return pd.concat([whole, part[part["frac"] > 0]], ignore_index=True)
+        u, v = _cross2(wx, wy, ex, ey) / den, _cross2(wx, wy, dx, dy) / den
+    hit = (den != 0) & (u > 0) & (u < 1) & (v >= 0) & (v <= 1)
+    n = len(x0)
+    seg = np.concatenate([si[hit], np.arange(n), np.arange(n)])
+    cut = np.concatenate([u[hit], np.zeros(n), np.ones(n)])
+    order = np.lexsort((cut, seg))
+    seg, cut = seg[order], cut[order]
+    nxt = np.flatnonzero((seg[1:] == seg[:-1]) & (cut[1:] > cut[:-1]))
+    s, lo, hi = seg[nxt], cut[nxt], cut[nxt + 1]
+    mid = (lo + hi) / 2.0
+    grid = index.locate(x0[s] + mid * (x1 - x0)[s], y0[s] + mid * (y1 - y0)[s])
+    keep = grid >= 0
+    return pd.DataFrame({"s": s[keep], "grid": grid[keep], "frac": (hi - lo)[keep]})
 
 
 def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
