@@ -3,7 +3,7 @@
 
 * a point strictly inside one grid (more than 1 mm from its boundary) gets that grid;
 * every current grid within the tolerance (default 10 m, ``Settings.tolerance_m``, true
-  metres on the spheroid) is a *candidate*; more than one candidate flags the point as a
+  metres) is a *candidate*; more than one candidate flags the point as a
   ``boundary`` case. Candidates are ordered: the strictly containing grid first, then by
   distance (0 on a boundary), then by code (numeric codes by value, then text);
 * a point on a shared boundary (covered by several grids) therefore goes to the candidate
@@ -13,7 +13,10 @@
 * otherwise the incident is unassigned (``grid_code`` NULL), never dropped; its community
   then comes from the admin polygons when one contains it.
 
-The rules live once, in ``sql/assign_candidates.sql``; one set-based statement assigns any
+Distances are measured as the file path measures them: in the metric CRS of the current
+grids' extent (:func:`gis.crs.metric_crs`, a Gauss–Krüger or UTM zone), the projected
+distance divided by the projection's scale factor at the point, so both paths agree to
+the millimetre. The rules live once, in ``sql/assign_candidates.sql``; one set-based statement assigns any
 number of incidents (the API at insert, the bulk importer, and republishing).
 """
 
@@ -22,10 +25,12 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from gis.crs import metric_crs
 from gis.errors import InputError
+from gis.store.models import Grid
 
 SQL_DIR = Path(__file__).with_name("sql")
 EDGE_M = 0.001  # a point this close to a boundary is on it (as gis.assign.locate.ON_EDGE_M)
@@ -38,6 +43,22 @@ def load_sql(name: str) -> str:
     rules = (SQL_DIR / "assign_candidates.sql").read_text()
     rules = "\n".join(line for line in rules.splitlines() if not line.startswith("--"))
     return body.replace("{candidates}", rules.strip())
+
+
+def projection(session: Session) -> dict[str, float | int]:
+    """``srid``, ``k0`` (scale on the central meridian) and ``fe`` (false easting) of the
+    metric CRS for the current grids' extent, as :func:`gis.crs.metric_crs` chooses it."""
+    box = session.execute(select(func.ST_XMin(func.ST_Extent(Grid.geom)),
+                                 func.ST_YMin(func.ST_Extent(Grid.geom)),
+                                 func.ST_XMax(func.ST_Extent(Grid.geom)),
+                                 func.ST_YMax(func.ST_Extent(Grid.geom)))
+                          .where(Grid.valid_to.is_(None))).one()
+    if box[0] is None:  # no grids: nothing to measure against
+        return {"srid": 3857, "k0": 1.0, "fe": 0.0}
+    crs = metric_crs(box)
+    params = {p.name: p.value for p in crs.coordinate_operation.params}
+    return {"srid": int(crs.to_epsg()), "k0": float(params["Scale factor at natural origin"]),
+            "fe": float(params["False easting"])}
 
 
 def _check_tolerance(tolerance_m: float) -> float:
@@ -78,7 +99,9 @@ def assign_incidents(session: Session, ids=None, *, tolerance_m: float = 10.0,
     params = {"ids": None if ids is None else [int(i) for i in ids],
               "tol": _check_tolerance(tolerance_m), "edge_m": EDGE_M,
               "at_report": at_report, "open_only": open_only, "log_moves": log_moves,
-              "actor": actor}
+              "actor": actor, **projection(session)}
+    # JIT compiles this statement's expressions for seconds and gains nothing back
+    session.execute(text("SET LOCAL jit = off"))
     row = session.execute(text(load_sql("assign_incidents")), params).mappings().one()
     return {k: int(v) for k, v in row.items()}
 
@@ -101,6 +124,6 @@ def locate_point(session: Session, lon: float, lat: float, *,
     every grid), ``candidates``, ``boundary``, ``distance_m``, ``community_code``,
     ``grid_name``, ``grid_kind``."""
     params = {"lon": float(lon), "lat": float(lat), "tol": _check_tolerance(tolerance_m),
-              "edge_m": EDGE_M}
+              "edge_m": EDGE_M, **projection(session)}
     row = session.execute(text(load_sql("locate_point")), params).mappings().one()
     return dict(row)

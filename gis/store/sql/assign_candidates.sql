@@ -1,39 +1,42 @@
--- The assignment rules, shared by assign_incidents, reassign_open_incidents and locate.
--- Follows a CTE named pts(id, geom) (EPSG:4326 points); defines:
---   cand: every current grid within :tol metres of a point, with
+-- The assignment rules, shared by assign_incidents, reassign_open_incidents and locate,
+-- computed as the file path (gis.assign) does: in the metric CRS :srid chosen from the
+-- current grids' extent (gis.crs.metric_crs), a transverse Mercator with scale :k0 and
+-- false easting :fe. Follows a CTE named pts(id, geom) (EPSG:4326 points); defines
+--   cand: every current grid within :tol true metres of a point (projected distance
+--         divided by the projection's scale factor at the point), with
 --         rank 0 = strictly inside (more than :edge_m from its boundary), 1 = otherwise,
---         d    = true (geodesic) distance in metres, 0 when within :edge_m;
+--         d    = projected distance, 0 when within :edge_m;
 --   best: per point the assigned grid (first by rank, distance, code), its community,
 --         the ordered candidates and the boundary flag.
--- The planar ST_DWithin in degrees is a safe pre-filter (a degree of longitude is the
--- shortest, 111.32 km x cos(lat) or more), so only true neighbours get the geodesic test.
-near AS (
-    SELECT p.id, g.code, g.community_code, g.geom AS ggeom, p.geom AS pgeom,
-           ST_Intersects(g.geom, p.geom) AS covers
+-- The lon/lat box pre-filter uses the GiST index; it is safe because a degree of
+-- longitude is the shortest, 111.32 km x cos(lat) or more.
+near AS MATERIALIZED (
+    SELECT p.id, g.code, g.community_code,
+           ST_Transform(g.geom, :srid) AS gm, ST_Transform(p.geom, :srid) AS pm
     FROM pts p
     JOIN grids g
       ON g.valid_to IS NULL
-     AND ST_DWithin(g.geom, p.geom,
-                    (:tol + :edge_m) * 1.01
-                    / (111320.0 * greatest(cos(radians(abs(ST_Y(p.geom)) + 0.01)), 0.001)))
+     AND g.geom && ST_Expand(p.geom,
+                             (:tol + :edge_m) * 1.01
+                             / (111320.0 * greatest(cos(radians(abs(ST_Y(p.geom)) + 0.01)), 0.001)),
+                             (:tol + :edge_m) * 1.01 / 110574.0)
 ),
-cand AS (
-    SELECT id, code, community_code,
-           CASE WHEN covers AND NOT ST_DWithin(ST_Boundary(ggeom)::geography,
-                                               pgeom::geography, :edge_m, false)
-                THEN 0 ELSE 1 END AS rank,
-           CASE WHEN covers THEN 0.0
-                ELSE ST_Distance(ggeom::geography, pgeom::geography) END AS d
+dist AS MATERIALIZED (
+    SELECT id, code, community_code, gm, pm, ST_Distance(gm, pm) AS dm,
+           -- point scale factor of a transverse Mercator, k0 (1 + x^2 / 2R^2)
+           :k0 * (1 + power((ST_X(pm) - :fe) / :k0, 2) / (2 * 6371000.0 ^ 2)) AS k
     FROM near
 ),
 kept AS (
-    SELECT id, code, community_code, rank,
-           CASE WHEN d <= :edge_m THEN 0.0 ELSE d END AS d,
+    SELECT id, code, community_code,
+           CASE WHEN dm = 0 AND ST_Distance(ST_Boundary(gm), pm) > :edge_m
+                THEN 0 ELSE 1 END AS rank,
+           CASE WHEN dm <= :edge_m THEN 0.0 ELSE dm END AS d,
            -- ties by code: numeric codes by value, then other text (as gis.assign)
            (code !~ '^[0-9]+$') AS texty,
            CASE WHEN code ~ '^[0-9]+$' THEN code::numeric END AS num
-    FROM cand
-    WHERE d <= greatest(:tol, :edge_m)
+    FROM dist
+    WHERE dm <= :tol * k OR dm <= :edge_m
 ),
 best AS (
     SELECT id,
