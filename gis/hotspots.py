@@ -131,13 +131,13 @@ def _gi_star(cells: np.ndarray, count: np.ndarray) -> np.ndarray:
     values = np.zeros(len(area))
     values[_lookup(area, cells)] = count
     n = len(area)
+    w = 7.0  # the cell and its six neighbours, all in the area
     mean = values.mean()
-    sd = np.sqrt((values ** 2).mean() - mean ** 2)
-    if n < 2 or sd == 0:
+    sd = np.sqrt(max((values ** 2).mean() - mean ** 2, 0.0))
+    if n <= w or sd == 0:  # one cluster alone: nothing to compare it with
         return np.zeros(len(cells))
     pos = _lookup(area, ring)  # every neighbour of an occupied cell is in ``area``
     local = count + values[pos].reshape(-1, 7 - 1).sum(axis=1)
-    w = 7.0  # the cell and its six neighbours, all in the area
     return (local - mean * w) / (sd * np.sqrt((n * w - w * w) / (n - 1)))
 
 
