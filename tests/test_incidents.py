@@ -258,3 +258,35 @@ def test_bulk_import_assigns_every_row(client, dispatcher, tmp_path):
     assert by_ext["E1"]["grid_code"] == fx.A and by_ext["E1"]["due_at"]
     assert by_ext["E2"]["boundary"] is True and by_ext["E2"]["candidates"] == [fx.A, fx.B]
     assert "E3" not in by_ext  # outside the county: kept, but only an admin sees it
+
+
+def test_the_loop_reaches_every_status_and_closed_is_final():
+    from gis import incidents as loop
+    from gis.schema import INCIDENT_STATUSES
+
+    seen, todo = {("reported", "community")}, [("reported", "community")]
+    while todo:
+        status, level = todo.pop()
+        for action in loop.allowed_actions(status, level):
+            nxt = loop.next_state(status, level, action)
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    assert {s for s, _ in seen} == set(INCIDENT_STATUSES)
+    assert {lvl for _, lvl in seen} == {"community", "township", "county"}
+    assert all(loop.allowed_actions("closed", lvl) == [] for lvl in ("community", "county"))
+
+
+def test_pure_overdue_rule_matches_the_limits():
+    from gis import incidents as loop
+
+    t0 = datetime(2024, 5, 1, 8, tzinfo=timezone.utc)
+    due = loop.due_at("dispute", t0)
+    assert due - t0 == timedelta(hours=24)
+    assert loop.due_at("population", t0) - t0 > due - t0  # 3必到 categories are shortest
+    assert loop.overdue("reported", "dispute", t0, due, None, t0 + timedelta(minutes=20)) is None
+    assert loop.overdue("reported", "dispute", t0, due, None, t0 + timedelta(hours=1)) == \
+        "not accepted in time"
+    assert loop.overdue("handling", "dispute", t0, due, None, t0 + timedelta(hours=1)) is None
+    assert loop.overdue("closed", "dispute", t0, due, t0 + timedelta(hours=30),
+                        t0 + timedelta(days=9)) == "closed late"

@@ -36,6 +36,12 @@ moved AS (
                                       ELSE i.grid_code_at_report END
       FROM res r
      WHERE i.id = r.id
+       -- rewrite only rows that change (a republish moves few incidents)
+       AND (i.grid_code IS DISTINCT FROM r.grid_code
+            OR i.candidates IS DISTINCT FROM r.candidates
+            OR i.boundary IS DISTINCT FROM r.boundary
+            OR i.community_code IS DISTINCT FROM r.community_code
+            OR (:at_report AND i.grid_code_at_report IS DISTINCT FROM r.grid_code))
     RETURNING i.id, r.old_grid, i.grid_code, i.boundary, i.status
 ),
 logged AS (
@@ -49,9 +55,8 @@ logged AS (
     WHERE :log_moves AND m.old_grid IS DISTINCT FROM m.grid_code
     RETURNING 1
 )
-SELECT count(*) AS incidents,
-       count(grid_code) AS assigned,
-       count(*) FILTER (WHERE boundary) AS boundary,
-       count(*) - count(grid_code) AS unassigned,
-       count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) AS moved
-FROM moved
+SELECT (SELECT count(*) FROM res) AS incidents,
+       (SELECT count(grid_code) FROM res) AS assigned,
+       (SELECT count(*) FILTER (WHERE boundary) FROM res) AS boundary,
+       (SELECT count(*) - count(grid_code) FROM res) AS unassigned,
+       (SELECT count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) FROM moved) AS moved
