@@ -251,3 +251,14 @@ def test_threaded_halves_give_the_same_answer():
     assert np.array_equal(one.grid, two.grid) and np.array_equal(one.boundary, two.boundary)
     assert one.boundary.sum() > 1000 and (one.grid < 0).sum() > 100  # all cases present
     assert np.array_equal(one.candidate_text(), two.candidate_text())
+
+
+def test_large_grids_use_the_indexed_path_with_the_same_rules():
+    # A round police area of 4,000 vertices next to a small square grid.
+    disc = Point(X0, Y0).buffer(2000, quad_segs=1000)
+    grids = gpd.GeoDataFrame({"code": ["area", "sq"]}, crs=GK, geometry=[
+        disc, box(X0 + 2000, Y0 - 100, X0 + 2200, Y0 + 100)])
+    pts = points_at([(X0, Y0 + 2003), (X0, Y0 + 2030), (X0 + 1997, Y0), (X0, Y0)])
+    assert result(assign_points(pts, grids, "code")) == [
+        ("area", True, "area"), (None, False, ""), ("area", True, "area;sq"),
+        ("area", False, "area")]

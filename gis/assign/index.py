@@ -48,6 +48,7 @@ class GridIndex:
     scale: tuple[float, float]  # min, max scale factor over the extent
     metric: np.ndarray        # grid polygons in the metric CRS (prepared)
     metric_boxes: np.ndarray  # their bounds
+    vertices: np.ndarray      # their vertex counts
     tree: shapely.STRtree     # over ``metric``
     boundaries: np.ndarray    # boundaries of ``metric``
     safe: np.ndarray          # safe regions in lon/lat (prepared; may be empty)
@@ -93,9 +94,11 @@ def build_index(grids: gpd.GeoDataFrame, key: str, tolerance: float = 10.0) -> G
     proj = Proj(crs)
     scale = _scale_range(proj, grids.total_bounds)
     index = GridIndex(labels, group, rank, float(tolerance), crs, to_metric, proj, scale,
-                      metric, shapely.bounds(metric), shapely.STRtree(metric), shapely.boundary(metric),
+                      metric, shapely.bounds(metric), shapely.get_num_coordinates(metric),
+                      shapely.STRtree(metric), shapely.boundary(metric),
                       np.empty(0, dtype=object), np.empty((0, 4)), np.empty(4))
     shapely.prepare(index.metric)
+    shapely.prepare(index.boundaries)
     index.safe = _safe_regions(index)
     index.safe_boxes = shapely.bounds(index.safe)
     index.bounds = _reach(grids.total_bounds, index.search)

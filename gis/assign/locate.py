@@ -24,6 +24,7 @@ from gis.assign.index import GridIndex
 from gis.assign.pairs import box_pairs
 
 ON_EDGE_M = 0.001  # a point this close to a grid's boundary is *on* it (see gis.assign)
+_LARGE = 256  # vertices
 _MIN_PART = 50_000  # fewer points per thread are not worth a thread
 
 
@@ -121,12 +122,19 @@ def _exact(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
     s = index.search + ON_EDGE_M
     gj, pi = box_pairs(index.metric_boxes + np.array([-s, -s, s, s]), x, y)
     pts = shapely.points(x, y)
-    edge = shapely.distance(pts[pi], index.boundaries[gj])
-    inside = shapely.contains_xy(index.metric[gj], x[pi], y[pi])
-    d = np.where(inside, 0.0, edge)
+    inside = shapely.contains_xy(index.metric[gj], x[pi], y[pi])  # prepared: indexed
+    # A plain distance is linear in vertices: for large grids (police areas of 100,000
+    # vertices) drop the far outside pairs first with the indexed, prepared dwithin.
+    far = ~inside & (index.vertices[gj] > _LARGE)
+    far[far] = ~shapely.dwithin(index.metric[gj[far]], pts[pi[far]], s)
+    d = np.full(len(gj), np.inf)
+    d[inside] = 0.0
+    todo = ~inside & ~far
+    d[todo] = shapely.distance(index.metric[gj[todo]], pts[pi[todo]])
+    edge = _on_edge(index, inside, gj, pts[pi])
     keep = _within_tolerance(index, d, lon[pi], lat[pi])
     pi, gj, d, inside, edge = pi[keep], gj[keep], d[keep], inside[keep], edge[keep]
-    rank = np.where(inside & (edge > ON_EDGE_M), 0, 1)  # 0: strictly inside
+    rank = np.where(inside & ~edge, 0, 1)  # 0: strictly inside
     d = np.where(d <= ON_EDGE_M, 0.0, d)
     # One candidate per key (a multi-row grid), the best of its rows.
     o = np.lexsort((d, rank, index.group[gj], pi))
@@ -138,6 +146,16 @@ def _exact(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
     o = np.lexsort((index.rank[gj], d, rank, pi))
     pi, gj, d = pi[o], gj[o], d[o]
     return _summarise(index, len(lon), pi, gj, d)
+
+
+def _on_edge(index: GridIndex, inside, gj, pts) -> np.ndarray:
+    """Inside pairs within ON_EDGE_M of the grid's boundary (indexed for large grids)."""
+    edge = np.zeros(len(gj), dtype=bool)
+    large = index.vertices[gj] > _LARGE
+    big, small = inside & large, inside & ~large
+    edge[big] = shapely.dwithin(index.boundaries[gj[big]], pts[big], ON_EDGE_M)
+    edge[small] = shapely.distance(index.boundaries[gj[small]], pts[small]) <= ON_EDGE_M
+    return edge
 
 
 def _within_tolerance(index: GridIndex, d, lon, lat) -> np.ndarray:
