@@ -91,3 +91,12 @@ def explode(geoms, keys=None):
     if keys is None:
         return parts[keep], idx[keep]
     return parts[keep], np.asarray(keys)[idx[keep]]
+
+
+def segments(lines: np.ndarray):
+    """Two-point segments of every line and the index of the line each came from."""
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    same = idx[1:] == idx[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    seg = shapely.linestrings(np.stack([a, b], axis=1))
+    return seg, idx[:-1][same]

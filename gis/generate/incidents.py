@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.generate.geom import segments
+
 from gis.schema import INCIDENT_CATEGORIES, INCIDENT_STATUSES
 
 TZ = timezone(timedelta(hours=8))
@@ -53,8 +55,10 @@ def make_incidents(n: int, buildings, roads: np.ndarray, road_names: np.ndarray,
     k = rng.choice(len(hh), size=n, p=hh / hh.sum())
     home = shapely.centroid(buildings["geometry"].to_numpy()[k])
     near = shapely.points(shapely.get_coordinates(home) + rng.normal(0, 8, (n, 2)))
-    r = shapely.STRtree(roads).nearest(home)
-    on_line = shapely.line_interpolate_point(roads[r], shapely.line_locate_point(roads[r], home))
+    seg, parent = segments(roads)  # nearest among short segments: fast on long roads
+    k_seg = shapely.STRtree(seg).nearest(home)
+    r = parent[k_seg]
+    on_line = shapely.line_interpolate_point(seg[k_seg], shapely.line_locate_point(seg[k_seg], home))
     street = rng.random(n) < ON_STREET_SHARE
     cats = np.array(list(CATEGORY_WEIGHTS))
     cat = rng.choice(cats, size=n, p=np.array(list(CATEGORY_WEIGHTS.values())))

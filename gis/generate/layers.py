@@ -13,6 +13,7 @@ import shapely
 from gis.generate import names
 from gis.generate.blocks import SETBACK, road_buffers, street_blocks
 from gis.generate.buildings import urban_buildings
+from gis.generate.geom import segments
 from gis.generate.houses import rural_buildings
 from gis.generate.patrols import patrol_points, rural_beats, urban_beats
 from gis.generate.town import Lines
@@ -76,13 +77,13 @@ def buildings_table(town, country, admin, blocks: pd.DataFrame, roads: pd.DataFr
                                     urban_hh, street_names, rng)
     rural = ~roads["urban"].to_numpy()
     rgeom, rcls = roads["geometry"].to_numpy()[rural], roads["class"].to_numpy()[rural]
-    n_street = int(town.street.max()) + 1
     tcodes = sorted({c[:9] + "000" for c in admin.village_code})
     seat_names = [admin.township_name[c] for c in tcodes]
     assert len(seat_names) == len(country.seat)
+    seg, parent = segments(rgeom)  # buffers of short segments keep spatial queries cheap
     rbld, rplaces, rv = rural_buildings(country.villages, country.centres, country.households,
                                         country.seat, seat_names, country.township_kind, rgeom,
-                                        road_buffers(rgeom, rcls, SETBACK["rural"]), rng)
+                                        road_buffers(seg, rcls[parent], SETBACK["rural"]), rng)
     rblock = _locate(rbld.geometry, blocks["geometry"].to_numpy()[n_urban_blocks:])
     codes = np.r_[admin.community_code, admin.village_code]
     unit = np.r_[ub["unit"].to_numpy()[ubld.block], rv + len(town.cells)]
@@ -96,7 +97,6 @@ def buildings_table(town, country, admin, blocks: pd.DataFrame, roads: pd.DataFr
     places = pd.DataFrame({"name": np.r_[uplaces.name, rplaces.name],
                            "kind": np.r_[uplaces.kind, rplaces.kind],
                            "geometry": np.r_[uplaces.geometry, rplaces.geometry]})
-    del n_street
     return bld, places
 
 
