@@ -35,7 +35,7 @@ from pyproj import Transformer
 from gis.assign import OUTPUT_COLUMNS, lonlat_of, with_results
 from gis.assign.index import GridIndex
 from gis.assign.keys import key_matches
-from gis.assign.locate import Located, locate_lonlat, usable
+from gis.assign.locate import Located, locate_lonlat
 from gis.crs import WGS84, SourceCRS, bd09_to_wgs84, gcj02_to_wgs84, parse_crs
 from gis.errors import InputError
 from gis.io import CSV_SUFFIXES, LAT_NAMES, LON_NAMES, format_of, read_layer, write_layer
