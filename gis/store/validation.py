@@ -182,9 +182,8 @@ def parse_times(text: pd.Series, tz: str) -> pd.Series:
 
 
 def _vocabulary(f: Field, values: pd.Series, bad, reasons):
-    low = values.str.lower()
-    mapped = low.map(lambda v: f.values.get(v, v) if isinstance(v, str) else v)
-    mapped = mapped.astype("string")
+    low = values.str.lower().astype("string")
+    mapped = low.map(dict(f.values)).astype("string").fillna(low) if f.values else low
     unknown = (mapped.notna() & ~mapped.isin(f.choices)).to_numpy(dtype=bool) & ~bad
     if unknown.any():
         reasons = np.where(unknown, _reason(unknown, values,
