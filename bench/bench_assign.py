@@ -12,6 +12,9 @@ an id, a category, a free-text note and a date besides its coordinates.
 
 Quality metrics: agreement with sjoin on points sjoin assigns to exactly one grid, the
 number of boundary flags, and rows kept (sjoin's left join duplicates rows on shared edges).
+``cpu_s`` (user + system CPU of the case) is quoted beside wall seconds because the
+benchmark machine is shared: wall time swings with other load, CPU time much less
+(our CLI uses two threads, so its wall time can be below its CPU time on an idle machine).
 Run: ``.venv/bin/python -m bench.bench_assign [--quick]``.
 """
 
@@ -91,7 +94,9 @@ def run_cli(points: str, grids: str, out: str) -> dict:
     import resource
 
     summary = json.loads(done.stdout)
-    summary["child_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary["child_peak_mb"] = usage.ru_maxrss / 1024
+    summary["cpu_s"] = usage.ru_utime + usage.ru_stime
     return summary
 
 
@@ -106,7 +111,11 @@ def run_geopandas(points: str, grids: str, out: str) -> dict:
     joined = gpd.sjoin(pts, g, how="left", predicate="intersects")
     joined = joined[~joined.index.duplicated()]
     joined.drop(columns=["geometry", "index_right"]).to_csv(out, index=False)
-    return {"rows": len(joined), "assigned": int(joined["code"].notna().sum())}
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"rows": len(joined), "assigned": int(joined["code"].notna().sum()),
+            "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
 def join_gridgis(points: str, grids: str) -> dict:
@@ -118,9 +127,9 @@ def join_gridgis(points: str, grids: str) -> dict:
     df = pd.read_csv(points)
     pts = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.Longitude, df.Latitude), crs=4326)
     g = gpd.read_file(grids)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = assign_points(pts, g, "code")
-    return {"join_s": time.perf_counter() - t0, "grid": out["grid"].fillna("").to_numpy(dtype=object),
+    return {"join_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "grid": out["grid"].fillna("").to_numpy(dtype=object),
             "flag": out["boundary"].to_numpy(), "boundary": int(out["boundary"].sum()),
             "candidates": out["candidates"].fillna("").to_numpy(dtype=object)}
 
@@ -132,12 +141,12 @@ def join_sjoin(points: str, grids: str) -> dict:
     df = pd.read_csv(points)
     pts = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.Longitude, df.Latitude), crs=4326)
     g = gpd.read_file(grids)[["code", "geometry"]]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     joined = gpd.sjoin(pts, g, how="left", predicate="intersects")
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     counts = joined.index.value_counts()
     single = joined[(joined.index.map(counts) == 1) & joined["code"].notna()]
-    return {"join_s": seconds, "single_index": single.index.to_numpy(),
+    return {"join_s": seconds, "cpu_s": cpu, "single_index": single.index.to_numpy(),
             "single_code": single["code"].to_numpy(dtype=object), "rows": len(joined)}
 
 
@@ -157,10 +166,13 @@ def run(quick: bool = False) -> list[dict]:
                         points_per_s=round(n_points / ours["seconds"]), csv_mb=round(mb, 1),
                         assigned=summary["assigned"], boundary=summary["boundary"],
                         unassigned=summary["unassigned"], rows_out=summary["rows"],
+                        cpu_s=round(summary["cpu_s"], 2),
+                        cpu_ratio=round(peer["result"]["cpu_s"] / summary["cpu_s"], 2),
                         ratio=round(peer["seconds"] / ours["seconds"], 2)))
         rows.append(row("assign_e2e", size, "pandas+geopandas.sjoin", peer["seconds"],
                         peer["peak_mb"], points_per_s=round(n_points / peer["seconds"]),
-                        rows_out=peer["result"]["rows"], assigned=peer["result"]["assigned"]))
+                        rows_out=peer["result"]["rows"], assigned=peer["result"]["assigned"],
+                        cpu_s=round(peer["result"]["cpu_s"], 2)))
         rows += _join_rows(points, grids, size, n_points)
     return rows
 
@@ -178,9 +190,11 @@ def _join_rows(points: str, grids: str, size: str, n_points: int) -> list[dict]:
         row("assign_join", size, "gis.assign.assign_points", ours["join_s"], ours_m["peak_mb"],
             points_per_s=round(n_points / ours["join_s"]), boundary=ours["boundary"],
             agree_unflagged=round(float(agree), 6), sjoin_among_candidates=round(float(among), 6),
-            ratio=round(peer["join_s"] / ours["join_s"], 2)),
+            ratio=round(peer["join_s"] / ours["join_s"], 2), cpu_s=round(ours["cpu_s"], 2),
+            cpu_ratio=round(peer["cpu_s"] / ours["cpu_s"], 2)),
         row("assign_join", size, "geopandas.sjoin", peer["join_s"], peer_m["peak_mb"],
-            points_per_s=round(n_points / peer["join_s"]), rows_out=peer["rows"]),
+            points_per_s=round(n_points / peer["join_s"]), rows_out=peer["rows"],
+            cpu_s=round(peer["cpu_s"], 2)),
     ]
 
 
