@@ -1,0 +1,2 @@
+-- How many rows of a layer match the filter (numberMatched).
+SELECT count(*) FROM {table} t WHERE {where}

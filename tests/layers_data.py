@@ -1,0 +1,152 @@
+"""A small demo-like district for the layer tests (features, tiles, the map page):
+one county, one street, two communities, four grids in a 2x2 block, incidents spread
+over the grids (some overdue), cameras, roads and a building."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from shapely import MultiPolygon, box, MultiLineString, Point
+from sqlalchemy import Engine
+
+from gis.store.db import transaction
+from gis.store.models import AdminUnit, Building, Camera, Grid, GridStaff, Incident, Road
+
+COUNTY, STREET = "330102000000", "330102001000"
+COMM_A, COMM_B = "330102001001", "330102001002"
+# The district: lon 120.10–120.14, lat 30.25–30.27; community A west, B east.
+X0, Y0, X1, Y1 = 120.10, 30.25, 120.14, 30.27
+XM, YM = 120.12, 30.26
+GRIDS = {  # code -> box (west to east, then north to south)
+    f"{COMM_A}0001": (X0, YM, XM, Y1), f"{COMM_A}0002": (X0, Y0, XM, YM),
+    f"{COMM_B}0001": (XM, YM, X1, Y1), f"{COMM_B}0002": (XM, Y0, X1, YM),
+}
+NOW = datetime.now(timezone.utc)
+
+
+def ewkt(geom) -> str:
+    return f"SRID=4326;{geom.wkt}"
+
+
+def _mp(bounds) -> str:
+    return ewkt(MultiPolygon([box(*bounds)]))
+
+
+def add_admin(session) -> None:
+    session.add(AdminUnit(code=COUNTY, name="Demo county", level="county", kind="county",
+                          households=4000, geom=_mp((X0, Y0, X1, Y1))))
+    session.flush()
+    session.add(AdminUnit(code=STREET, name="Demo street", level="township", kind="street",
+                          parent_code=COUNTY, households=4000, geom=_mp((X0, Y0, X1, Y1))))
+    session.flush()
+    session.add_all([
+        AdminUnit(code=COMM_A, name="West community", level="community", kind="community",
+                  parent_code=STREET, households=2000, geom=_mp((X0, Y0, XM, Y1))),
+        AdminUnit(code=COMM_B, name="East community", level="community", kind="community",
+                  parent_code=STREET, households=2000, geom=_mp((XM, Y0, X1, Y1)))])
+    session.flush()
+
+
+def add_grids(session) -> None:
+    for i, (code, bounds) in enumerate(GRIDS.items()):
+        session.add(Grid(code=code, kind="basic", name=f"Grid {i + 1}",
+                         community_code=code[:12], households=400 + i, geom=_mp(bounds)))
+        session.add(GridStaff(name=f"Leader {i + 1}", role="grid_leader", grid_code=code,
+                              phone=f"1380000000{i}"))
+    session.flush()
+
+
+def incident_points(n: int, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.uniform(X0 + 1e-4, X1 - 1e-4, n),
+                            rng.uniform(Y0 + 1e-4, Y1 - 1e-4, n)])
+
+
+def grid_of(lon: float, lat: float) -> str:
+    return next(c for c, (a, b, cc, d) in GRIDS.items() if a <= lon <= cc and b <= lat <= d)
+
+
+def add_incidents(session, n: int = 60, seed: int = 7) -> list[Incident]:
+    """``n`` incidents; every 5th closed, every 7th overdue (due in the past, open)."""
+    rows = []
+    for i, (lon, lat) in enumerate(incident_points(n, seed)):
+        code = grid_of(lon, lat)
+        status = "closed" if i % 5 == 0 else ("dispatched" if i % 2 else "reported")
+        due = NOW - timedelta(hours=1) if i % 7 == 0 and status != "closed" \
+            else NOW + timedelta(days=2)
+        rows.append(Incident(category="environment", subcategory="garbage",
+                             description=f"incident {i}", status=status,
+                             reported_at=NOW - timedelta(days=i % 10), due_at=due,
+                             closed_at=NOW if status == "closed" else None,
+                             grid_code=code, community_code=code[:12],
+                             township_code=STREET, geom=ewkt(Point(lon, lat))))
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def add_context(session) -> None:
+    session.add_all([
+        Camera(code="CAM-1", type="dome", status="online", geom=ewkt(Point(120.11, 30.265))),
+        Camera(code="CAM-2", type="tianwang", status="offline",
+               geom=ewkt(Point(120.13, 30.255))),
+        Road(road_class="primary", name="Main road",
+             geom=ewkt(MultiLineString([[(X0, YM), (X1, YM)]]))),
+        Building(households=40, floors=6, kind="highrise", community_code=COMM_A,
+                 geom=_mp((120.105, 30.262, 120.106, 30.263))),
+    ])
+    session.flush()
+
+
+def load_district(engine: Engine, incidents: int = 60) -> None:
+    with transaction(engine) as session:
+        add_admin(session)
+        add_grids(session)
+        add_incidents(session, incidents)
+        add_context(session)
+
+
+@contextmanager
+def live_server(database_url: str, tmp_path):
+    """Run the real service (``uvicorn`` in its own process, as users run it) on a free
+    loopback port against ``database_url``; yields the base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "GRIDGIS_DATABASE_URL": database_url,
+           "GRIDGIS_DATA_DIR": str(tmp_path / "server-data")}
+    code = ("import uvicorn; from api.app import create_app; "
+            f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning')")
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, proc, tmp_path / "server.log")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def _wait_until_up(base: str, proc, log_path) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(f"{base}/conformance", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start within 30 s")
