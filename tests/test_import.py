@@ -13,11 +13,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 from sqlalchemy import text
 
-from gis.crs import bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84, wgs84_to_gcj02
+from gis.crs import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84,
+                     wgs84_to_gcj02)
 from gis.errors import InputError, InvalidRows
 from gis.store.db import transaction
 from gis.store.importer import import_file, import_frame
