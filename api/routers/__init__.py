@@ -6,4 +6,6 @@ ROUTERS = [
     "incidents",
     "plans",
     "features",
+    "cameras",
+    "coverage",
 ]

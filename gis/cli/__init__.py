@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "patrol",
     "service",
     "coverage",
+    "coverage_db",
     "assign",
     "data",
     "generate",

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey,
-                        Index, Integer, MetaData, String, Text, func, text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Computed, Date, DateTime, Float,
+                        ForeignKey, Index, Integer, MetaData, String, Text, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -313,17 +313,54 @@ class BlindSpot(Base):
     area_m2: Mapped[float] = mapped_column(Float)
     incidents: Mapped[int] = mapped_column(Integer, server_default="0")
     nearest_camera: Mapped[str | None] = mapped_column(Text)
+    camera_m: Mapped[float | None] = mapped_column(Float)  # distance to nearest_camera
     computed_at: Mapped[datetime] = _now()
     geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
 
 
+_RATIO = "CASE WHEN target_m2 > 0 THEN covered_m2 / target_m2 END"
+
+
 class CoverageArea(Base):
-    """Union of camera views per grid from the last coverage analysis."""
+    """Union of camera views per grid from the last coverage analysis (one row per grid;
+    ``covered_m2 + blind_m2 = target_m2``; blind spot figures count listed spots only)."""
 
     __tablename__ = "coverage"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     grid_code: Mapped[str | None] = mapped_column(Text, index=True)
     target_m2: Mapped[float] = mapped_column(Float, server_default="0")
     covered_m2: Mapped[float] = mapped_column(Float, server_default="0")
+    blind_m2: Mapped[float] = mapped_column(Float, server_default="0")
+    blind_spots: Mapped[int] = mapped_column(Integer, server_default="0")
+    blind_spot_m2: Mapped[float] = mapped_column(Float, server_default="0")
+    blind_incidents: Mapped[int] = mapped_column(Integer, server_default="0")
+    mode: Mapped[str] = mapped_column(Text, server_default="public")
+    coverage_ratio: Mapped[float | None] = mapped_column(Float, Computed(_RATIO, persisted=True))
     computed_at: Mapped[datetime] = _now()
     geom = mapped_column(_geom("MULTIPOLYGON"), nullable=True)
+    __table_args__ = (Index("uq_coverage_grid_code", "grid_code", unique=True),)
+
+
+class KeyPlaceCoverage(Base):
+    """Coverage of each key place from the last coverage analysis of its grid."""
+
+    __tablename__ = "key_place_coverage"
+    key_place_id: Mapped[int] = mapped_column(
+        ForeignKey("key_places.id", ondelete="CASCADE"), primary_key=True)
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    target_m2: Mapped[float] = mapped_column(Float, server_default="0")
+    covered_m2: Mapped[float] = mapped_column(Float, server_default="0")
+    coverage_ratio: Mapped[float | None] = mapped_column(Float, Computed(_RATIO, persisted=True))
+    computed_at: Mapped[datetime] = _now()
+
+
+class CoverageStale(Base):
+    """Grids whose stored coverage is out of date (marked by triggers on cameras,
+    buildings and roads, migration 0003); ``seq`` grows with every mark."""
+
+    __tablename__ = "coverage_stale"
+    grid_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, autoincrement=True,
+                                     server_default=text("nextval('coverage_stale_seq_seq')"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    marked_at: Mapped[datetime] = _now()
