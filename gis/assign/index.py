@@ -14,7 +14,7 @@ Built from grids in EPSG:4326, a :class:`GridIndex` holds
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -54,6 +54,19 @@ class GridIndex:
     safe: np.ndarray          # safe regions in lon/lat (prepared; may be empty)
     safe_boxes: np.ndarray    # their bounds (NaN for empty ones)
     bounds: np.ndarray        # lon/lat box outside which no point is within tolerance
+
+    def replicas(self, n: int) -> list["GridIndex"]:
+        """``n`` indexes sharing everything but their own prepared geometries.
+
+        GEOS builds a prepared geometry's point-in-area and distance indexes lazily, on
+        first use, without locking: two threads must never share one. Copies are made
+        once per index (in the calling thread) and reused for every later batch.
+        """
+        cache = self.__dict__.setdefault("_replicas", [self])
+        while len(cache) < n:
+            cache.append(replace(self, safe=_clone(self.safe), metric=_clone(self.metric),
+                                 boundaries=_clone(self.boundaries)))
+        return cache[:n]
 
     @property
     def search(self) -> float:
@@ -103,6 +116,12 @@ def build_index(grids: gpd.GeoDataFrame, key: str, tolerance: float = 10.0) -> G
     index.safe_boxes = shapely.bounds(index.safe)
     index.bounds = _reach(grids.total_bounds, index.search)
     return index
+
+
+def _clone(geoms: np.ndarray) -> np.ndarray:
+    out = shapely.from_wkb(shapely.to_wkb(geoms))
+    shapely.prepare(out)
+    return out
 
 
 def _polygons_ll(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

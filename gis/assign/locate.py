@@ -63,7 +63,8 @@ def locate_lonlat(index: GridIndex, lon, lat, *, workers: int | None = None) -> 
     """Assign WGS 84 lon/lat arrays to grids.
 
     Large inputs are split between ``workers`` threads (default: the CPU count, at most
-    4): GEOS and numpy release the GIL, so the halves run in parallel.
+    4): GEOS and numpy release the GIL, so the parts run in parallel, each on its own
+    copy of the prepared geometries (:meth:`GridIndex.replicas`).
     """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -73,8 +74,10 @@ def locate_lonlat(index: GridIndex, lon, lat, *, workers: int | None = None) -> 
         grid, boundary, cand, extra = _locate(index, lon, lat)
     else:
         cuts = np.array_split(np.arange(len(lon)), parts)
+        own = index.replicas(parts)  # one set of prepared geometries per thread
         with ThreadPoolExecutor(parts) as pool:
-            done = list(pool.map(lambda c: _locate(index, lon[c], lat[c]), cuts))
+            done = list(pool.map(lambda k: _locate(own[k], lon[cuts[k]], lat[cuts[k]]),
+                                 range(parts)))
         grid, boundary, cand, extra = _merge(done, len(index.labels))
     return Located(grid, boundary, cand, np.concatenate([index.labels, extra]))
 
