@@ -27,6 +27,9 @@ from gis.errors import InputError
 
 COVER_SHARE = 0.99  # units covering this share of the parent are blocks, not buildings
 SITE_SPACING = 8.0  # metres between Voronoi sites along building outlines
+SPECK_AREA = 1e-3  # m²: holes and parts smaller than this are float noise
+END_SNAP = 1.0  # metres: road ends are extended this far so that lines which stop a hair
+#                 short of a junction or the parent's edge (clipping, reprojection) still node
 
 
 @dataclass
@@ -95,11 +98,37 @@ def locate(points, cells) -> np.ndarray:
     return out
 
 
+def end_stubs(lines, reach: float = END_SNAP) -> np.ndarray:
+    """Short segments prolonging each line beyond both ends by ``reach`` metres, in the
+    direction of its last few metres. Overshoots are dangles that polygonize ignores; an
+    end that stopped just short of another line now crosses it and closes the face."""
+    lines = np.asarray(lines, dtype=object)
+    if not len(lines):
+        return lines
+    length = shapely.length(lines)
+    back = np.minimum(5.0, length / 2)
+    out = []
+    for end, inner in ((shapely.get_point(lines, 0), shapely.line_interpolate_point(lines, back)),
+                       (shapely.get_point(lines, -1),
+                        shapely.line_interpolate_point(lines, length - back))):
+        a, b = shapely.get_coordinates(end), shapely.get_coordinates(inner)
+        v = a - b
+        v /= np.maximum(np.linalg.norm(v, axis=1), 1e-9)[:, None]
+        out.append(shapely.linestrings(np.stack([a, a + v * reach], axis=1)))
+    return np.concatenate(out)
+
+
+def road_lines(roads, parent) -> np.ndarray:
+    """The road lines inside the parent as single LineStrings."""
+    lines = shapely.get_parts(shapely.intersection(np.asarray(roads, dtype=object), parent))
+    lines = shapely.get_parts(lines[np.isin(shapely.get_type_id(lines), (1, 2, 5))])
+    return lines[~shapely.is_empty(lines) & (shapely.length(lines) > 0)]
+
+
 def road_faces(roads, parent) -> np.ndarray:
     """Polygonise the street network inside the parent: faces tile the parent exactly."""
-    lines = shapely.get_parts(shapely.intersection(np.asarray(roads, dtype=object), parent))
-    lines = lines[np.isin(shapely.get_type_id(lines), (1, 2, 5))]
-    edges = np.concatenate([shapely.get_parts(lines), shapely.get_parts(shapely.boundary(parent))])
+    lines = road_lines(roads, parent)
+    edges = np.concatenate([lines, end_stubs(lines), shapely.get_parts(shapely.boundary(parent))])
     noded = shapely.get_parts(shapely.union_all(edges))
     faces = shapely.make_valid(shapely.get_parts(shapely.polygonize(noded)))
     inside = shapely.contains_properly(parent, shapely.point_on_surface(faces)) | \
@@ -120,6 +149,38 @@ def union_by(geoms, labels, n: int, *, coverage: bool = False) -> np.ndarray:
     return out
 
 
+def polygonal(geoms) -> np.ndarray:
+    """Valid (Multi)Polygons: unions and differences of touching cells can leave a
+    collapsed ring or a stray line behind; those are repaired and dropped."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    bad = ~shapely.is_valid(geoms) | ~np.isin(shapely.get_type_id(geoms), (3, 6))
+    for k in np.flatnonzero(bad & ~shapely.is_empty(geoms)):
+        fixed = shapely.make_valid(geoms[k], method="structure", keep_collapsed=False)
+        parts = shapely.get_parts(fixed)
+        parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        geoms[k] = shapely.union_all(parts) if len(parts) else shapely.Polygon()
+    holed = np.flatnonzero(shapely.get_num_interior_rings(geoms) > 0)
+    multi = np.flatnonzero(shapely.get_type_id(geoms) == 6)
+    for k in np.union1d(holed, multi):
+        geoms[k] = _drop_specks(geoms[k])
+    return geoms
+
+
+def _drop_specks(geom, min_area: float = SPECK_AREA):
+    """Without holes and parts smaller than ``min_area`` (m²): slivers of float noise
+    where cells almost tile, which reprojection can turn into invalid rings."""
+    out = []
+    for poly in shapely.get_parts(geom):
+        if poly.area < min_area:
+            continue
+        holes = [h for h in poly.interiors if shapely.Polygon(h).area >= min_area]
+        out.append(shapely.Polygon(poly.exterior, holes) if len(holes) < len(poly.interiors)
+                   else poly)
+    if not out:
+        return geom
+    return out[0] if len(out) == 1 else shapely.MultiPolygon(out)
+
+
 def _sites(geoms, spacing: float):
     """Points along each unit's outline (or the point itself) and the unit they belong to."""
     outline = np.where(np.isin(shapely.get_type_id(geoms), (3, 6)),
@@ -134,7 +195,7 @@ def _sites(geoms, spacing: float):
 
 def voronoi_cells(geoms, parent, spacing: float = SITE_SPACING) -> np.ndarray:
     """Share the parent out between units by nearest outline: one cell per unit (empty for
-    a unit entirely hidden under another)."""
+    a unit entirely hidden under another). Each cell holds its own building whole."""
     n = len(geoms)
     if n == 1:
         return np.array([parent], dtype=object)
@@ -150,10 +211,31 @@ def voronoi_cells(geoms, parent, spacing: float = SITE_SPACING) -> np.ndarray:
     cells = union_by(polys, owner, n, coverage=not bad.any())
     try:
         shapely.prepare(parent)
-        return shapely.intersection(cells, parent)
+        cells = shapely.intersection(cells, parent)
     except shapely.errors.GEOSException:  # a parent with near-touching rings: repair, snap
-        return shapely.intersection(shapely.make_valid(cells), shapely.make_valid(parent),
-                                    grid_size=1e-6)
+        cells = shapely.intersection(shapely.make_valid(cells), shapely.make_valid(parent),
+                                     grid_size=1e-6)
+    return keep_buildings_whole(cells, geoms)
+
+
+def keep_buildings_whole(cells, geoms) -> np.ndarray:
+    """Give back to each polygon unit the parts of it that fell into another unit's cell
+    (a wide building's middle can be nearer a neighbour's wall than its own). The cells
+    still tile the same area."""
+    cells = np.asarray(cells, dtype=object).copy()
+    poly = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))
+    if not len(poly):
+        return cells
+    b, c = shapely.STRtree(cells).query(geoms[poly], predicate="intersects")
+    b = poly[b]
+    other = b != c
+    b, c = b[other], c[other]
+    piece = shapely.intersection(cells[c], geoms[b])
+    real = shapely.area(piece) > 1e-4
+    for u, k, part in zip(b[real], c[real], piece[real]):
+        cells[k] = shapely.difference(cells[k], part)
+        cells[u] = shapely.union(cells[u], part)
+    return cells
 
 
 def fill_slivers(cells, parent) -> np.ndarray:
@@ -226,12 +308,34 @@ def cover_share(geoms, parent) -> float:
     return float(shapely.area(covered) / max(shapely.area(parent), 1e-9))
 
 
-def build_atoms(geoms, households, parent, roads=None, *, max_households=None) -> Atoms:
+def _split_faces(cells, unit_atom, households, geoms, points, max_households, groups):
+    from gis.partition.split import split_cells
+
+    ok = unit_atom >= 0
+    load = np.bincount(unit_atom[ok], weights=households[ok], minlength=len(cells))
+    which = load > (np.inf if max_households is None else max_households)
+    keys = np.arange(len(geoms))
+    if groups is not None:  # a compound sharing its block: apart from the other buildings
+        names = pd.Series(np.asarray(groups, dtype=object)).fillna("")
+        codes = pd.factorize(names)[0]
+        kinds = pd.Series(codes[ok]).groupby(unit_atom[ok]).nunique()
+        which[kinds.index[kinds.to_numpy() > 1]] = True
+        grouped = ~which[np.maximum(unit_atom, 0)] | (load[np.maximum(unit_atom, 0)] <= (
+            np.inf if max_households is None else max_households))
+        keys = np.where(grouped, codes + len(geoms), keys)  # mixed only: one piece per group
+        keys = np.where(names.to_numpy() != "", codes + len(geoms), keys)  # compounds whole
+    cells, unit_atom, _origin = split_cells(cells, unit_atom, geoms, points, which, keys)
+    return cells, unit_atom
+
+
+def build_atoms(geoms, households, parent, roads=None, *, max_households=None,
+                groups=None) -> Atoms:
     """Form the atoms of ``parent`` from units (metric geometry + household counts).
 
     Blocks covering the parent are atoms themselves; otherwise roads are polygonised into
     faces, or, without roads, space is shared out by nearest unit. A face holding more
-    than ``max_households`` is split between its buildings (see :mod:`.split`).
+    than ``max_households``, or units of more than one of ``groups`` (compound name per
+    unit, None for ordinary units), is split between its buildings (see :mod:`.split`).
     """
     geoms = np.asarray(geoms, dtype=object)
     households = np.asarray(households, dtype=float)
@@ -243,14 +347,12 @@ def build_atoms(geoms, households, parent, roads=None, *, max_households=None) -
         cells = road_faces(roads, parent)
         unit_atom = locate(points, cells)
         mode = "faces"
-        if max_households is not None:
-            from gis.partition.split import split_overfull
-
-            cells, unit_atom = split_overfull(cells, unit_atom, households, geoms,
-                                              points, max_households)
+        cells, unit_atom = _split_faces(cells, unit_atom, households, geoms, points,
+                                        max_households, groups)
     else:
         cells, unit_atom = _voronoi_cells(geoms, points, parent)
         mode = "voronoi"
+    cells = polygonal(cells)
     ok = unit_atom >= 0
     hh = np.bincount(unit_atom[ok], weights=households[ok], minlength=len(cells))
     return Atoms(cells=cells, households=hh, unit_atom=unit_atom, mode=mode)

@@ -1,9 +1,10 @@
 """``partition()``: units with households in, street-bounded balanced grids out.
 
-Per community: form atoms (:mod:`.blocks`), build their adjacency (:mod:`.graph`), set
+Per community (:mod:`.community`): form atoms (:mod:`.blocks`, :mod:`.split`), set
 exclusive compounds and over-full atoms apart as grids of their own, cut each connected
-remainder into balanced contiguous regions (:mod:`.regions`), union the atoms of each
-region into a grid, number the grids (:mod:`.codes`) and report (:mod:`.quality`).
+remainder into balanced contiguous regions (:mod:`.regions`, :mod:`.refine`), join
+pockets cut off by compounds (:mod:`.pockets`), union the atoms of each region into a
+grid; then number the grids (:mod:`.codes`) and report (:mod:`.quality`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import shapely
 from gis.crs import WGS84, metric_crs_for
 from gis.errors import InputError
 from gis.partition import quality
-from gis.partition.blocks import anchor_points, build_atoms, clean_units, default_parent, \
-    locate, union_by
+from gis.partition.blocks import anchor_points, clean_units, default_parent, locate, \
+    polygonal
 from gis.partition.codes import assign_codes, match_previous
-from gis.partition.graph import adjacency, components
-from gis.partition.regions import Graph, balanced_regions, choose_k
+from gis.partition.community import cut_community, grid_frame
 
 CODE_FIELDS = ("community_code", "admin_code", "code")
 
@@ -88,141 +88,6 @@ def _exclusive_labels(units: gpd.GeoDataFrame, exclusive) -> np.ndarray:
     at = locate(anchor_points(units.geometry.values), zones.geometry.values)
     labels[at >= 0] = names[at[at >= 0]]
     return labels
-
-
-@dataclass
-class _Cut:
-    """One community's grids before coding: atom label per atom plus per-grid facts."""
-
-    atoms: object
-    labels: np.ndarray
-    kinds: list
-    notes: list  # (grid index, rule, detail)
-
-
-def _fixed_grids(atoms, excl_atom, hi):
-    """Exclusive compounds and over-full atoms become grids of their own."""
-    labels = np.full(len(atoms.cells), -1)
-    kinds, notes = [], []
-    for name in sorted({x for x in excl_atom if x is not None}):
-        labels[excl_atom == name] = len(kinds)
-        kinds.append("exclusive")
-    over = np.flatnonzero((atoms.households > hi) & (labels < 0))
-    for a in over:
-        labels[a] = len(kinds)
-        notes.append((len(kinds), "above_max", f"one indivisible unit of {atoms.households[a]:g} "
-                      f"households (more than {hi:g})"))
-        kinds.append("basic")
-    return labels, kinds, notes
-
-
-def _cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small, budget):
-    atoms = build_atoms(geoms, hh, parent, roads, max_households=hi)
-    ok = atoms.unit_atom >= 0
-    excl_atom = np.array([None] * len(atoms.cells), dtype=object)
-    excl_atom[atoms.unit_atom[ok]] = excl[ok]
-    labels, kinds, notes = _fixed_grids(atoms, excl_atom, hi)
-    edges = adjacency(atoms.cells, roads)
-    xy = shapely.get_coordinates(shapely.point_on_surface(atoms.cells))
-    g = Graph(atoms.households, xy, shapely.area(atoms.cells), shapely.length(atoms.cells),
-              edges.i, edges.j, edges.cost, edges.length)
-    free = labels < 0
-    _n, comp = components(g.n, g.i, g.j, free)
-    groups = [np.flatnonzero(free & (comp == c)) for c in np.unique(comp[free])]
-    loaded = [grp for grp in groups if g.w[grp].sum() > 0]
-    for grp in sorted(loaded, key=lambda x: -g.w[x].sum()):
-        total = float(g.w[grp].sum())
-        share = budget * len(grp) / max(free.sum(), 1)
-        sub, k = _regions(g, grp, total, lo, hi, target, share)
-        labels[grp] = sub[grp] + len(kinds)
-        rule = "island" if len(groups) > 1 or len(kinds) else "parent_below_min"
-        if total < lo:
-            notes.append((len(kinds), rule, f"{total:g} households, fewer than {lo:g}, "
-                          f"{'cut off from other grids' if rule == 'island' else 'in the whole parent'}"))
-        kinds.extend(["basic"] * k)
-    labels = _attach_empty(g, labels, kinds)
-    if merge_small:
-        labels, kinds, notes = _merge_small(g, labels, kinds, notes, lo, hi)
-    return _Cut(atoms, labels, kinds, notes)
-
-
-EXTRA_K_TRIES = 4  # when atoms are too coarse for k grids, try up to this many more
-
-
-def _regions(g, grp, total, lo, hi, target, budget):
-    """Labels for one connected group of atoms, and their number. When the atoms cannot
-    be grouped into ``k`` grids within bounds (coarse blocks), more grids are tried."""
-    k = choose_k(total, lo, hi, target)
-    if k == 1:
-        return np.where(np.isin(np.arange(g.n), grp), 0, -1), 1
-    k_max = max(k, int(np.floor(total / lo)))
-    best = None
-    for kk in range(k, min(k_max, k + EXTRA_K_TRIES) + 1):
-        sub = balanced_regions(g, grp, kk, lo, hi, time_budget=budget)
-        h = np.bincount(sub[grp], g.w[grp], kk)
-        viol = float(np.maximum(h - hi, 0).sum() + np.maximum(lo - h, 0).sum())
-        if best is None or viol < best[0]:
-            best = (viol, sub, kk)
-        if viol == 0:
-            break
-    return best[1], best[2]
-
-
-def _attach_empty(g, labels, kinds):
-    """Atoms left without a grid (no households, cut off) join the grid they border most;
-    when there is none at all the whole parent becomes one grid."""
-    labels = labels.copy()
-    for _ in range(g.n):
-        loose = np.flatnonzero(labels < 0)
-        if not len(loose):
-            break
-        if len(kinds) == 0:
-            labels[:] = 0
-            kinds.append("basic")
-            break
-        moved = False
-        for a in loose.tolist():
-            border = {labels[b]: c for b, c in g.nbrs[a].items() if labels[b] >= 0}
-            if border:
-                labels[a] = max(border, key=border.get)
-                moved = True
-        if not moved:  # an empty island: nearest grid
-            tree = shapely.STRtree(shapely.points(g.xy[labels >= 0]))
-            near = tree.nearest(shapely.points(g.xy[loose]))
-            labels[loose] = labels[labels >= 0][near]
-    return labels
-
-
-def _merge_small(g, labels, kinds, notes, lo, hi):
-    """Basic grids below the minimum join the bordering basic grid with fewest households
-    when the sum stays within the maximum."""
-    h = np.bincount(labels, g.w, len(kinds))
-    for r in np.argsort(h):
-        if kinds[r] != "basic" or h[r] >= lo or h[r] == 0 and not (labels == r).any():
-            continue
-        border = {labels[b] for a in np.flatnonzero(labels == r) for b in g.nbrs[a]} - {r}
-        cands = [s for s in border if kinds[s] == "basic" and h[s] + h[r] <= hi and h[s] > 0]
-        if cands:
-            s = min(cands, key=lambda x: h[x])
-            labels[labels == r] = s
-            h[s] += h[r]
-            h[r] = 0
-            notes = [(s if i == r else i, rule, d) for i, rule, d in notes
-                     if not (i == r and rule in ("island", "parent_below_min"))]
-    used = np.unique(labels)
-    remap = np.full(len(kinds), -1)
-    remap[used] = np.arange(len(used))
-    notes = [(int(remap[i]), rule, d) for i, rule, d in notes if remap[i] >= 0]
-    return remap[labels], [kinds[i] for i in used], notes
-
-
-def _grid_frame(cut: _Cut, crs, community_code: str) -> gpd.GeoDataFrame:
-    n = len(cut.kinds)
-    geoms = union_by(cut.atoms.cells, cut.labels, n)
-    hh = np.bincount(cut.labels, cut.atoms.households, n)
-    return gpd.GeoDataFrame({"kind": cut.kinds, "households": hh,
-                             "community_code": [community_code] * n},
-                            geometry=list(geoms), crs=crs)
 
 
 def _codes(grids_m, community_code, width, previous_m, retired):
@@ -306,9 +171,9 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
                          "detail": "no households in the parent", "geometry": geom})
             frames.append(grids)
             continue
-        cut = _cut_community(units_m.geometry.values[mine], units["households"].to_numpy()[mine],
+        cut = cut_community(units_m.geometry.values[mine], units["households"].to_numpy()[mine],
                              excl[mine], geom, roads_m, lo, hi, target, merge_small, time_budget)
-        grids = _grid_frame(cut, crs, code)
+        grids = grid_frame(cut, crs, code)
         grids.insert(0, "code", _codes(grids, code, code_width, previous_m, retired_codes))
         at = cut.atoms.unit_atom
         unit_grid[mine[at >= 0]] = grids["code"].to_numpy()[cut.labels[at[at >= 0]]]
@@ -335,6 +200,7 @@ def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> Partiti
                          groups=grids_m["community_code"].to_numpy())
     rep["units_outside_parent"] = int(sum(c is None for c in unit_grid))
     grids = grids_m.to_crs(WGS84)
+    grids = grids.set_geometry(list(polygonal(grids.geometry.values)), crs=WGS84)  # noise
     violations = quality.violations_frame(rows, crs).to_crs(WGS84)
     rep["violations"] = int(len(violations))
     rep["seconds"] = round(time.perf_counter() - t0, 3)

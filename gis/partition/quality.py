@@ -93,8 +93,13 @@ def violations_frame(rows: list[dict], crs) -> gpd.GeoDataFrame:
 
 def _coverage_rows(geoms, codes, parent) -> list[dict]:
     rows = []
-    covered = shapely.union_all(geoms)
-    for gap in shapely.get_parts(shapely.difference(parent, covered)):
+    try:
+        covered = shapely.union_all(geoms)
+        rest = shapely.difference(parent, covered)
+    except shapely.errors.GEOSException:  # drawn or reprojected rings that touch: repair
+        covered = shapely.union_all(shapely.make_valid(geoms), grid_size=1e-3)
+        rest = shapely.difference(shapely.make_valid(parent), covered, grid_size=1e-3)
+    for gap in shapely.get_parts(rest):
         if gap.area > AREA_TOLERANCE:
             rows.append({"code": None, "rule": "gap", "geometry": gap,
                          "detail": f"{gap.area:.0f} m² of the parent in no grid"})
@@ -177,7 +182,10 @@ def validate(grids: gpd.GeoDataFrame, parent, units: gpd.GeoDataFrame | None = N
 
     grids = as_wgs84(grids)
     crs = metric_crs_for(grids)
-    g = np.asarray(grids.to_crs(crs).geometry.values, dtype=object)
+    from gis.partition.blocks import polygonal
+
+    # reprojection can leave rings touching within nanometres: repair before overlaying
+    g = polygonal(np.asarray(grids.to_crs(crs).geometry.values, dtype=object))
     codes = grids["code"].astype(str).to_numpy() if "code" in grids else \
         np.array([str(i) for i in range(len(grids))], dtype=object)
     parent_m = gpd.GeoSeries([as_geometry(parent)], crs=WGS84).to_crs(crs).iloc[0]

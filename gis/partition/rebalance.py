@@ -22,7 +22,8 @@ from gis.crs import WGS84, metric_crs_for
 from gis.partition.blocks import anchor_points, clean_units, locate
 from gis.partition.codes import assign_codes, split_code
 from gis.partition.graph import shared_edges
-from gis.partition.pipeline import _cut_community, _grid_frame, as_wgs84
+from gis.partition.community import cut_community, grid_frame
+from gis.partition.pipeline import as_wgs84
 
 
 @dataclass
@@ -51,10 +52,10 @@ def _redraw(group, grids_m, units_m, hh, where, roads_m, lo, hi, target):
     """Re-partition the union of ``group``; None when the result breaks the bounds."""
     parent = shapely.union_all(grids_m.geometry.values[list(group)])
     mine = np.flatnonzero(np.isin(where, list(group)))
-    cut = _cut_community(units_m.geometry.values[mine], hh[mine],
+    cut = cut_community(units_m.geometry.values[mine], hh[mine],
                          np.array([None] * len(mine), dtype=object), parent, roads_m,
                          lo, hi, target, False, 2.0)
-    frame = _grid_frame(cut, grids_m.crs, "")
+    frame = grid_frame(cut, grids_m.crs, "")
     at = np.full(len(mine), -1)
     ok = cut.atoms.unit_atom >= 0
     at[ok] = cut.labels[cut.atoms.unit_atom[ok]]

@@ -24,12 +24,17 @@ BALANCE_WEIGHT = 10.0  # price of missing the balanced split by one grid's house
 
 
 def choose_k(households: float, lo: float, hi: float, target: float) -> int:
-    """Number of grids for ``households``: near ``households/target`` but feasible."""
+    """Number of grids for ``households``: near ``households/target`` but feasible. When
+    no count is feasible (e.g. 520 households with bounds 300–500: one grid is too full,
+    two too small) the count that misses the bounds by fewer households wins."""
     if households <= hi:
         return 1
     k_min = int(np.ceil(households / hi))
-    k_max = max(k_min, int(np.floor(households / lo)))
-    return int(min(max(int(np.ceil(households / target)), k_min), k_max))
+    k_low = int(np.floor(households / lo))
+    if k_low < k_min:
+        fewer = max(k_low, 1)
+        return fewer if households - fewer * hi <= k_min * lo - households else k_min
+    return int(min(max(int(np.ceil(households / target)), k_min), k_low))
 
 
 class Graph:

@@ -1,0 +1,239 @@
+"""Cutting one community into grids.
+
+Atoms are formed (:mod:`.blocks`; blocks mixing a compound with other buildings, or
+holding more than the maximum, split between buildings by :mod:`.split`), exclusive
+compounds and over-full single units become grids of their own, and each connected rest
+is cut into balanced contiguous regions (:mod:`.regions`). Where whole street blocks
+cannot meet the bounds, a second pass splits the blocks of the grids concerned and of
+their neighbours between buildings and refines those grids only, so every other boundary
+stays on the streets. Pockets of households cut off by compounds are then joined to a
+neighbouring grid (:mod:`.pockets`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gis.partition.blocks import Atoms, build_atoms, polygonal, union_by
+from gis.partition.graph import OFF_STREET_COST, adjacency, components
+from gis.partition.regions import Graph, balanced_regions, choose_k
+from gis.partition.split import gap_price, split_cells
+
+EXTRA_K_TRIES = 4  # when atoms are too coarse for k grids, try up to this many more
+
+
+@dataclass
+class Cut:
+    """One community's grids before coding: a grid label per atom plus per-grid facts."""
+
+    atoms: Atoms
+    labels: np.ndarray
+    kinds: list
+    notes: list  # (grid index, rule, detail)
+
+
+def owners(atoms: Atoms) -> np.ndarray:
+    """The unit of each atom holding exactly one unit (-1 for the others)."""
+    ok = atoms.unit_atom >= 0
+    count = np.bincount(atoms.unit_atom[ok], minlength=len(atoms.cells))
+    out = np.full(len(atoms.cells), -1)
+    out[atoms.unit_atom[ok]] = np.flatnonzero(ok)
+    out[count != 1] = -1
+    return out
+
+
+def atom_graph(atoms: Atoms, geoms, roads) -> Graph:
+    """The atom graph; cutting off street costs more, less across a wide gap."""
+    edges = adjacency(atoms.cells, roads)
+    price = gap_price(edges.i, edges.j, owners(atoms), np.asarray(geoms, dtype=object))
+    if edges.street is None:
+        cost = edges.length * price
+    else:
+        cost = edges.street + OFF_STREET_COST * (edges.length - edges.street) * price
+    xy = shapely.get_coordinates(shapely.point_on_surface(atoms.cells))
+    return Graph(atoms.households, xy, shapely.area(atoms.cells), shapely.length(atoms.cells),
+                 edges.i, edges.j, cost, edges.length)
+
+
+def fixed_grids(atoms: Atoms, excl_atom, hi):
+    """Exclusive compounds and over-full atoms become grids of their own."""
+    labels = np.full(len(atoms.cells), -1)
+    kinds, notes = [], []
+    for name in sorted({x for x in excl_atom if x is not None}):
+        labels[excl_atom == name] = len(kinds)
+        kinds.append("exclusive")
+    over = np.flatnonzero((atoms.households > hi) & (labels < 0))
+    for a in over:
+        labels[a] = len(kinds)
+        notes.append((len(kinds), "above_max", f"one indivisible unit of {atoms.households[a]:g} "
+                      f"households (more than {hi:g})"))
+        kinds.append("basic")
+    return labels, kinds, notes
+
+
+def cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small,
+                  budget) -> Cut:
+    """Grids of one community (metric CRS) from its units, compounds and roads."""
+    geoms = np.asarray(geoms, dtype=object)
+    atoms = build_atoms(geoms, hh, parent, roads, max_households=hi, groups=excl)
+    ok = atoms.unit_atom >= 0
+    excl_atom = np.array([None] * len(atoms.cells), dtype=object)
+    excl_atom[atoms.unit_atom[ok]] = excl[ok]
+    labels, kinds, notes = fixed_grids(atoms, excl_atom, hi)
+    g = atom_graph(atoms, geoms, roads)
+    labels = _free_regions(g, labels, kinds, notes, lo, hi, target, budget)
+    if atoms.mode == "faces":
+        atoms, g, labels = _second_pass(atoms, g, labels, kinds, geoms, hh, roads, lo, hi,
+                                        budget)
+    labels = attach_empty(g, labels, kinds)
+    from gis.partition.pockets import join_pockets
+
+    atoms, g, labels, kinds, notes = join_pockets(atoms, g, labels, kinds, notes, geoms,
+                                                  roads, lo, hi)
+    if merge_small:
+        labels, kinds, notes = merge_small_grids(g, labels, kinds, notes, lo, hi)
+    return Cut(atoms, labels, kinds, notes)
+
+
+def _free_regions(g: Graph, labels, kinds, notes, lo, hi, target, budget) -> np.ndarray:
+    """Cut each connected group of free atoms into balanced regions (appends to ``kinds``
+    and ``notes``)."""
+    free = labels < 0
+    _n, comp = components(g.n, g.i, g.j, free)
+    groups = [np.flatnonzero(free & (comp == c)) for c in np.unique(comp[free])]
+    loaded = [grp for grp in groups if g.w[grp].sum() > 0]
+    for grp in sorted(loaded, key=lambda x: -g.w[x].sum()):
+        total = float(g.w[grp].sum())
+        share = budget * len(grp) / max(free.sum(), 1)
+        sub, k = _regions(g, grp, total, lo, hi, target, share)
+        labels[grp] = sub[grp] + len(kinds)
+        rule = "island" if len(loaded) > 1 or len(kinds) else "parent_below_min"
+        if total < lo:
+            notes.append((len(kinds), rule, f"{total:g} households, fewer than {lo:g}, "
+                          f"{'cut off from other grids' if rule == 'island' else 'in the whole parent'}"))
+        kinds.extend(["basic"] * k)
+    return labels
+
+
+def _regions(g, grp, total, lo, hi, target, budget):
+    """Labels for one connected group of atoms, and their number. When the atoms cannot
+    be grouped into ``k`` grids within bounds (coarse blocks), more grids are tried."""
+    k = choose_k(total, lo, hi, target)
+    if k == 1:
+        return np.where(np.isin(np.arange(g.n), grp), 0, -1), 1
+    k_max = max(k, int(np.floor(total / lo)))
+    best = None
+    for kk in range(k, min(k_max, k + EXTRA_K_TRIES) + 1):
+        sub = balanced_regions(g, grp, kk, lo, hi, time_budget=budget)
+        h = np.bincount(sub[grp], g.w[grp], kk)
+        viol = float(np.maximum(h - hi, 0).sum() + np.maximum(lo - h, 0).sum())
+        if best is None or viol < best[0]:
+            best = (viol, sub, kk)
+        if viol == 0:
+            break
+    return best[1], best[2]
+
+
+def _troubled(g: Graph, labels, kinds, lo, hi) -> np.ndarray:
+    """Basic regions missing their bounds, and their basic neighbours (bool per region)."""
+    basic = np.array([k == "basic" for k in kinds], dtype=bool)
+    inside = labels >= 0
+    h = np.bincount(labels[inside], g.w[inside], len(kinds))
+    bad = basic & (h > 0) & ((h < lo) | (h > hi))
+    li, lj = labels[g.i], labels[g.j]
+    touch = (li >= 0) & (lj >= 0) & (li != lj)
+    near = bad.copy()
+    near[lj[touch & bad[np.maximum(li, 0)]]] = True
+    near[li[touch & bad[np.maximum(lj, 0)]]] = True
+    return near & basic if bad.any() else bad
+
+
+def _second_pass(atoms: Atoms, g: Graph, labels, kinds, geoms, hh, roads, lo, hi, budget):
+    """Split the blocks of troubled grids between buildings and refine those grids."""
+    from gis.partition.refine import refine
+
+    near = _troubled(g, labels, kinds, lo, hi)
+    if not near.any():
+        return atoms, g, labels
+    which = (labels >= 0) & near[np.maximum(labels, 0)]
+    points = shapely.point_on_surface(geoms)
+    cells, unit_atom, origin = split_cells(atoms.cells, atoms.unit_atom, geoms, points, which)
+    cells = polygonal(cells)
+    if len(cells) == len(atoms.cells):
+        return atoms, g, labels
+    ok = unit_atom >= 0
+    load = np.bincount(unit_atom[ok], weights=np.asarray(hh, dtype=float)[ok],
+                       minlength=len(cells))
+    fine = Atoms(cells=cells, households=load, unit_atom=unit_atom, mode=atoms.mode)
+    g2 = atom_graph(fine, geoms, roads)
+    labels2 = labels[origin]
+    mine = (labels2 >= 0) & near[np.maximum(labels2, 0)]
+    refined = refine(g2, np.where(mine, labels2, -1), lo, hi, time_budget=budget)
+    return fine, g2, np.where(mine, refined, labels2)
+
+
+def attach_empty(g: Graph, labels, kinds) -> np.ndarray:
+    """Atoms left without a grid (no households, cut off) join the grid they border most;
+    when there is none at all the whole parent becomes one grid."""
+    labels = labels.copy()
+    for _ in range(g.n):
+        loose = np.flatnonzero(labels < 0)
+        if not len(loose):
+            break
+        if len(kinds) == 0:
+            labels[:] = 0
+            kinds.append("basic")
+            break
+        moved = False
+        for a in loose.tolist():
+            border = {labels[b]: c for b, c in g.nbrs[a].items() if labels[b] >= 0}
+            if border:
+                labels[a] = max(border, key=border.get)
+                moved = True
+        if not moved:  # an empty island: nearest grid
+            tree = shapely.STRtree(shapely.points(g.xy[labels >= 0]))
+            near = tree.nearest(shapely.points(g.xy[loose]))
+            labels[loose] = labels[labels >= 0][near]
+    return labels
+
+
+def merge_small_grids(g: Graph, labels, kinds, notes, lo, hi):
+    """Basic grids below the minimum join the bordering basic grid with fewest households
+    when the sum stays within the maximum."""
+    h = np.bincount(labels, g.w, len(kinds))
+    for r in np.argsort(h):
+        if kinds[r] != "basic" or h[r] >= lo or h[r] == 0 and not (labels == r).any():
+            continue
+        border = {labels[b] for a in np.flatnonzero(labels == r) for b in g.nbrs[a]} - {r}
+        cands = [s for s in border if kinds[s] == "basic" and h[s] + h[r] <= hi and h[s] > 0]
+        if cands:
+            s = min(cands, key=lambda x: h[x])
+            labels[labels == r] = s
+            h[s] += h[r]
+            h[r] = 0
+            notes = [(s if i == r else i, rule, d) for i, rule, d in notes
+                     if not (i == r and rule in ("island", "parent_below_min"))]
+    return renumber(labels, kinds, notes)
+
+
+def renumber(labels, kinds, notes):
+    """Drop unused grid labels, keeping kinds and notes in step."""
+    used = np.unique(labels)
+    remap = np.full(len(kinds), -1)
+    remap[used] = np.arange(len(used))
+    notes = [(int(remap[i]), rule, d) for i, rule, d in notes if remap[i] >= 0]
+    return remap[labels], [kinds[i] for i in used], notes
+
+
+def grid_frame(cut: Cut, crs, community_code: str) -> gpd.GeoDataFrame:
+    """The grids of a cut as a GeoDataFrame (kind, households, community_code)."""
+    n = len(cut.kinds)
+    geoms = polygonal(union_by(cut.atoms.cells, cut.labels, n))
+    hh = np.bincount(cut.labels, cut.atoms.households, n)
+    return gpd.GeoDataFrame({"kind": cut.kinds, "households": hh,
+                             "community_code": [community_code] * n},
+                            geometry=list(geoms), crs=crs)
