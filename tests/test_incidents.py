@@ -290,3 +290,26 @@ def test_pure_overdue_rule_matches_the_limits():
     assert loop.overdue("handling", "dispute", t0, due, None, t0 + timedelta(hours=1)) is None
     assert loop.overdue("closed", "dispute", t0, due, t0 + timedelta(hours=30),
                         t0 + timedelta(days=9)) == "closed late"
+
+
+def test_command_line_import_assigns_grids_too(area, pg_url, tmp_path, monkeypatch):
+    """`gridgis import incidents` takes the same path as the HTTP upload: every row lands
+    in its grid (or is kept unassigned) in the same transaction."""
+    from typer.testing import CliRunner
+
+    import gis.cli  # noqa: F401  (registers the commands)
+    from gis.cli.app import app
+
+    csv = tmp_path / "reports.csv"
+    csv.write_text("lon,lat,category,reported_at\n"
+                   f"113.015,{fx.MID_LAT},dispute,2026-10-01T08:00:00+08:00\n"
+                   "113.5,28.5,other,2026-10-01T09:00:00+08:00\n")
+    monkeypatch.setenv("GRIDGIS_DATABASE_URL", pg_url)
+    result = CliRunner().invoke(app, ["import", "incidents", str(csv), "--json"])
+    assert result.exit_code == 0, result.output
+    with area.connect() as conn:
+        rows = conn.execute(text("SELECT grid_code, community_code FROM incidents "
+                                 "ORDER BY id")).all()
+        events = conn.execute(text("SELECT count(*) FROM incident_events "
+                                   "WHERE action = 'report'")).scalar()
+    assert rows == [(fx.B, fx.COMM1), (None, None)] and events == 2

@@ -119,7 +119,6 @@ def import_(session: SessionDep, settings: SettingsDep, principal: Reporter,
     if suffix not in IMPORT_SUFFIXES:
         raise InputError(f"unsupported file type {suffix or '(none)'} (use "
                          f"{', '.join(IMPORT_SUFFIXES)})", file=name, field="file")
-    first_id = store.max_incident_id(session)
     with tempfile.TemporaryDirectory(prefix="gg-import-") as tmp:
         path = Path(tmp) / name
         with open(path, "wb") as out:
@@ -127,10 +126,9 @@ def import_(session: SessionDep, settings: SettingsDep, principal: Reporter,
                 out.write(chunk)
         gdf = read_layer(path, crs=crs, lon=lon, lat=lat)
         report = import_frame(session, "incidents", gdf, skip_invalid=skip_invalid, file=name,
-                              timezone=settings.timezone)
-    counts = store.after_import(session, first_id, actor=principal.username,
-                                tolerance_m=settings.tolerance_m)
-    return {**report.as_dict(), "assignment": counts}
+                              timezone=settings.timezone, actor=principal.username,
+                              tolerance_m=settings.tolerance_m)
+    return report.as_dict()
 
 
 @router.get("/incidents/{incident_id}", summary="One incident with its events")

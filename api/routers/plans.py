@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 import geopandas as gpd
 import shapely
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
@@ -22,6 +22,7 @@ from gis.store.users import Principal
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 Planner = Annotated[Principal, Depends(require("planner"))]
+Analyst = Annotated[Principal, Depends(require("planner", "analyst"))]
 
 
 class PlanIn(BaseModel):
@@ -41,6 +42,14 @@ class EditIn(BaseModel):
     other: str | None = Field(None, description="merge: the grid merged into `code`")
     to_code: str | None = Field(None, description="move: the receiving grid")
     geometry: dict | None = Field(None, description="GeoJSON: split line, new polygon, or moved piece")
+
+
+class RebalanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    area_code: str = Field(pattern=r"^[0-9]{12}$")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    min_households: int = Field(300, ge=1)
+    max_households: int = Field(500, ge=1)
 
 
 class PublishIn(BaseModel):
@@ -81,17 +90,21 @@ def create(body: PlanIn, session: SessionDep, settings: SettingsDep, principal: 
     return _summary(plan)
 
 
-@router.post("/upload", status_code=201, summary="Create a plan from a drawn file (GeoPackage/GeoJSON)")
-def upload(session: SessionDep, principal: Planner, file: UploadFile = File(...),
-           name: str = Form(...), area_code: str = Form(..., pattern=r"^[0-9]{12}$")) -> dict:
+def _read_upload(file: UploadFile) -> gpd.GeoDataFrame:
     from gis.io import read_layer
 
-    _in_scope(principal, area_code)
     suffix = Path(file.filename or "plan.gpkg").suffix or ".gpkg"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(file.file.read())
-        grids = read_layer(path)
+        return read_layer(path)
+
+
+@router.post("/upload", status_code=201, summary="Create a plan from a drawn file (GeoPackage/GeoJSON)")
+def upload(session: SessionDep, principal: Planner, file: UploadFile = File(...),
+           name: str = Form(...), area_code: str = Form(..., pattern=r"^[0-9]{12}$")) -> dict:
+    _in_scope(principal, area_code)
+    grids = _read_upload(file)
     if "code" not in grids:
         grids["code"] = None
     us = store.units(session, area_code)
@@ -99,6 +112,37 @@ def upload(session: SessionDep, principal: Planner, file: UploadFile = File(...)
     plan = store.create_plan(session, area_code, grids, name=name, source="upload",
                              actor=principal.username)
     return _summary(plan)
+
+
+@router.post("/rebalance", status_code=201,
+             summary="Create a plan that repairs grids out of bounds, changing as little as possible")
+def rebalance(body: RebalanceIn, session: SessionDep, settings: SettingsDep,
+              principal: Planner) -> dict:
+    _in_scope(principal, body.area_code)
+    if body.min_households > body.max_households:
+        raise InputError("min_households must not exceed max_households", field="min_households")
+    grids, report = store.rebalance_area(session, body.area_code,
+                                         min_households=body.min_households,
+                                         max_households=body.max_households,
+                                         code_width=settings.grid_code_width)
+    plan = store.create_plan(session, body.area_code, grids,
+                             name=body.name or f"rebalance {body.area_code}", source="rebalance",
+                             actor=principal.username, params=body.model_dump(), report=report)
+    return _summary(plan)
+
+
+@router.post("/crosswalk", summary="Crosswalk from another grid system to the current grids",
+             responses={200: {"content": {"text/csv": {}}}})
+def crosswalk(session: SessionDep, principal: Analyst, file: UploadFile = File(...),
+              area_code: str = Form(..., pattern=r"^[0-9]{12}$"),
+              code_field: str = Form("code", min_length=1),
+              format: Literal["json", "csv"] = Form("json")):
+    _in_scope(principal, area_code)
+    table = store.crosswalk_area(session, area_code, _read_upload(file), code_field)
+    if format == "csv":
+        return Response(table.to_csv(index=False), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="crosswalk.csv"'})
+    return {"count": len(table), "rows": json.loads(table.to_json(orient="records"))}
 
 
 @router.get("/{plan_id}", summary="A plan and its quality report")
@@ -148,6 +192,7 @@ def edit(plan_id: int, body: EditIn, session: SessionDep, principal: Planner) ->
 
 
 @router.post("/{plan_id}/publish", summary="Publish atomically as the current grids")
-def publish(plan_id: int, body: PublishIn, session: SessionDep, principal: Planner) -> dict:
+def publish(plan_id: int, body: PublishIn, session: SessionDep, settings: SettingsDep,
+            principal: Planner) -> dict:
     return store.publish(session, plan_id, body.version, actor=principal.username,
-                         prefix=principal.scope_prefix)
+                         prefix=principal.scope_prefix, tolerance_m=settings.tolerance_m)

@@ -60,7 +60,8 @@ def import_cmd(
         result = import_file(engine, layer, file, source_layer=source_layer, crs=crs,
                              mapping=parse_mapping(mapping), lon=lon, lat=lat,
                              skip_invalid=skip_invalid, report=report, replace=replace,
-                             timezone=settings.timezone, progress=advance)
+                             timezone=settings.timezone, progress=advance,
+                             actor="cli", tolerance_m=settings.tolerance_m)
     emit(result.as_dict(), json, f"import {layer}")
 
 

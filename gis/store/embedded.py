@@ -160,6 +160,8 @@ shared_buffers = 256MB
 work_mem = 32MB
 maintenance_work_mem = 256MB
 max_connections = 200
+# JIT compilation costs more than it saves on gridgis' short spatial queries
+jit = off
 """
         conf_path = self.pgdata / "postgresql.auto.conf"
         with open(conf_path, "a") as fh:

@@ -53,12 +53,15 @@ class ImportReport:
     seconds: float = 0.0
     report_file: str | None = None
     source_crs: str | None = None
+    assignment: dict | None = None  # incidents: how many landed in a grid, on a boundary...
 
     def as_dict(self, max_problems: int = 20) -> dict:
         out = {k: getattr(self, k) for k in ("layer", "file", "rows_read", "rows_loaded",
                                              "rows_rejected", "rows_repaired", "source_crs",
                                              "report_file")}
         out["seconds"] = round(self.seconds, 3)
+        if self.assignment is not None:
+            out["assignment"] = self.assignment
         out["problems"] = [p.as_dict() for p in self.problems[:max_problems]]
         return out
 
@@ -67,8 +70,10 @@ class _Loader:
     """One import in one open transaction (the caller's session)."""
 
     def __init__(self, session: Session, layer: Layer, *, file: str | None, skip_invalid: bool,
-                 replace: bool, timezone: str, report_path: Path | None, csv_source: bool):
+                 replace: bool, timezone: str, report_path: Path | None, csv_source: bool,
+                 actor: str | None = None, tolerance_m: float = 10.0):
         self.session, self.layer, self.file = session, layer, file
+        self.actor, self.tolerance_m = actor, tolerance_m
         self.skip_invalid, self.replace, self.tz = skip_invalid, replace, timezone
         self.conn = session.connection()
         self.raw = self.conn.connection.driver_connection  # psycopg: COPY in this transaction
@@ -219,6 +224,13 @@ class _Loader:
             t=t, c=cols, name=sql.Literal(self.layer.table), v=self._values(), s=s,
             g=sql.Identifier(GEOM))
 
+    def _last_incident_id(self) -> int | None:
+        if self.layer.table != "incidents":
+            return None
+        from gis.store.incidents import max_incident_id
+
+        return max_incident_id(self.session)
+
     def finish(self) -> ImportReport:
         """Refuse (nothing written) or move the staged rows into the table."""
         rep = self.report
@@ -226,6 +238,7 @@ class _Loader:
             raise InputError("the file has no rows", file=self.file)
         if rep.rows_rejected and not self.skip_invalid:
             raise InvalidRows(rep.problems, file=self.file)
+        first_id = self._last_incident_id()
         try:
             with self.raw.cursor() as cur:
                 if self.replace:
@@ -236,9 +249,12 @@ class _Loader:
         except psycopg.Error as exc:  # a constraint we do not pre-check, FK on replace, ...
             detail = exc.diag.message_primary or str(exc)
             raise InputError(f"the database refused the rows: {detail}", file=self.file) from exc
-        # TODO(lead): assign incidents to grids here once gis/store/assignment.py lands:
-        #   from gis.store.assignment import assign_incidents; assign_incidents(self.session, ...)
-        # Until then incidents are loaded with grid_code NULL.
+        if first_id is not None:
+            # Every incident lands in its grid at insert, whichever way it arrives.
+            from gis.store.incidents import after_import
+
+            rep.assignment = after_import(self.session, first_id, actor=self.actor,
+                                          tolerance_m=self.tolerance_m)
         if self.rejects is not None:
             rep.report_file = self.rejects.close()
         return rep
@@ -323,7 +339,8 @@ def import_file(engine: Engine, layer: str, path: str | Path, *, source_layer: s
                 lat: str | None = None, skip_invalid: bool = False,
                 report: str | Path | None = None, replace: bool = False,
                 timezone: str = "Asia/Shanghai", chunksize: int = 200_000,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
+                progress: Callable[[int], None] | None = None, actor: str | None = None,
+                tolerance_m: float = 10.0) -> ImportReport:
     """Import a file into a layer's table in one transaction.
 
     Parameters
@@ -356,7 +373,7 @@ def import_file(engine: Engine, layer: str, path: str | Path, *, source_layer: s
     with transaction(engine) as session:
         loader = _Loader(session, spec, file=str(path), skip_invalid=skip_invalid,
                          replace=replace, timezone=timezone, report_path=report_path,
-                         csv_source=csv_source)
+                         csv_source=csv_source, actor=actor, tolerance_m=tolerance_m)
         for chunk, first_row in read_chunks(path, spec, source_layer=source_layer, crs=crs,
                                             lon=lon, lat=lat, mapping=mapping,
                                             chunksize=chunksize):
@@ -370,7 +387,8 @@ def import_file(engine: Engine, layer: str, path: str | Path, *, source_layer: s
 
 def import_frame(session: Session, layer: str, gdf: pd.DataFrame, *, skip_invalid: bool = False,
                  replace: bool = False, file: str | None = None, report: str | Path | None = None,
-                 timezone: str = "Asia/Shanghai") -> ImportReport:
+                 timezone: str = "Asia/Shanghai", actor: str | None = None,
+                 tolerance_m: float = 10.0) -> ImportReport:
     """Import a (Geo)DataFrame with gridgis (or alias) column names into a layer's table,
     inside the caller's transaction (the caller commits). A GeoDataFrame in another CRS is
     converted to EPSG:4326; ``attrs["source_crs"]`` is recorded where the table keeps it.
@@ -391,7 +409,7 @@ def import_frame(session: Session, layer: str, gdf: pd.DataFrame, *, skip_invali
         raise InputError(f"layer {layer} needs geometry (a GeoDataFrame)", file=file)
     loader = _Loader(session, spec, file=file, skip_invalid=skip_invalid, replace=replace,
                      timezone=timezone, report_path=Path(report) if report else None,
-                     csv_source=False)
+                     csv_source=False, actor=actor, tolerance_m=tolerance_m)
     loader.add(gdf.reset_index(drop=True), 1)
     result = loader.finish()
     result.seconds = time.perf_counter() - started

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, InputError, NotFound
 from gis.store import audit
+from gis.store.assignment import reassign_open_incidents
 from gis.store.models import AdminUnit, Grid, Plan, PlanGrid
 from gis.store.users import scope_prefix
 
@@ -208,7 +209,7 @@ SELECT
 
 
 def publish(session: Session, plan_id: int, version: int | None, *, actor: str | None,
-            prefix: str = "") -> dict:
+            prefix: str = "", tolerance_m: float = 10.0) -> dict:
     """Make the plan the current grids of its area in one transaction: old grids get
     ``valid_to``, new ones a higher version; open incidents are re-assigned. A second
     planner publishing over the same grids gets a Conflict."""
@@ -235,7 +236,7 @@ def publish(session: Session, plan_id: int, version: int | None, *, actor: str |
           FROM plan_grids WHERE plan_id = :plan"""), {"v": current + 1, "now": now, "plan": plan.id})
     plan.status, plan.published_at = "published", now
     plan.version += 1
-    moved = _reassign(session)
+    moved = reassign_open_incidents(session, tolerance_m=tolerance_m, actor=actor)
     audit.record(session, actor, "publish", "plan", plan.id,
                  before={"version": current, "grids": closed},
                  after={"version": current + 1, "grids": len(grids), "incidents_moved": moved})
@@ -243,9 +244,39 @@ def publish(session: Session, plan_id: int, version: int | None, *, actor: str |
             "grids_published": len(grids), "incidents_reassigned": moved}
 
 
-def _reassign(session: Session) -> int | None:
-    try:
-        from gis.store.assignment import reassign_open_incidents
-    except ImportError:
-        return None
-    return reassign_open_incidents(session)
+def rebalance_area(session: Session, area_code: str, *, min_households: int = 300,
+                   max_households: int = 500, code_width: int = 4) -> tuple[gpd.GeoDataFrame, dict]:
+    """Rebalance the current grids of the area against today's households: only grids out
+    of bounds and their neighbours change. Returns all grids and the change report
+    (figures plus one row per code: kept, redrawn, new or retired)."""
+    from gis.partition import rebalance
+
+    grids = current_grids(session, area_code).rename_geometry("geometry")
+    if grids.empty:
+        raise InputError(f"area {area_code} has no current grids to rebalance", field="area_code")
+    us, rs = units(session, area_code), roads(session, area_code)
+    if us.empty:
+        raise InputError(f"area {area_code} has no buildings or address points", field="area_code")
+    res = rebalance(grids.drop(columns=["version"]), us, "households",
+                    roads=rs if len(rs) else None, min_households=min_households,
+                    max_households=max_households, code_width=code_width,
+                    retired_codes=retired_codes(session, area_code))
+    report = {**res.report, "changes": res.changes.to_dict("records")}
+    return res.grids, report
+
+
+def crosswalk_area(session: Session, area_code: str, other: gpd.GeoDataFrame,
+                   code_field: str = "code") -> pd.DataFrame:
+    """Crosswalk from another thematic grid system (``other``, codes in ``code_field``) to
+    the current grids of the area, with shared households and area (多网合一)."""
+    from gis.partition import crosswalk
+
+    if code_field not in other.columns:
+        raise InputError(f"the uploaded grids have no field {code_field!r} (fields: "
+                         f"{', '.join(c for c in other.columns if c != 'geometry')})",
+                         field="code_field")
+    grids = current_grids(session, area_code).rename_geometry("geometry")
+    if grids.empty:
+        raise InputError(f"area {area_code} has no current grids", field="area_code")
+    us = units(session, area_code)
+    return crosswalk(other, grids, us if len(us) else None, "households", old_code=code_field)
