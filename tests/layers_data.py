@@ -4,6 +4,7 @@ over the grids (some overdue), cameras, roads and a building."""
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -150,3 +151,17 @@ def _wait_until_up(base: str, proc, log_path) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("server did not start within 30 s")
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
+    """The WebMercatorQuad tile (z, x, y) holding a lon/lat point."""
+    n = 2 ** z
+    r = math.radians(lat)
+    y = (1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n
+    return z, int((lon + 180) / 360 * n), int(y)
+
+
+def tiles_covering(bounds, z: int) -> list[tuple[int, int, int]]:
+    _, x0, y0 = tile_of(bounds[0], bounds[3], z)
+    _, x1, y1 = tile_of(bounds[2], bounds[1], z)
+    return [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]

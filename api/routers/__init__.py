@@ -6,6 +6,7 @@ ROUTERS = [
     "incidents",
     "plans",
     "features",
+    "tiles",
     "cameras",
     "coverage",
 ]

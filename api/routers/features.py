@@ -19,21 +19,20 @@ from starlette.background import BackgroundTask
 
 from api.auth import CurrentUser
 from api.deps import SessionDep
+from api.layer_params import CRS84_URI, crs_list, layer_query, parse_crs, srid_uri
 from gis.errors import InputError, NotFound
 from gis.io import write_layer
 from gis.store import layer_features as lf
-from gis.store.layer_filters import LayerQuery, parse_bbox, parse_filters, parse_interval
+from gis.store.layer_filters import LayerQuery
 from gis.store.layers_catalog import LAYERS, Layer, get_layer
 
 router = APIRouter(tags=["features"])
 
-CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
 GEOJSON = "application/geo+json"
 DOWNLOADS = {"gpkg": ("application/geopackage+sqlite3", ".gpkg"),
              "fgb": ("application/flatgeobuf", ".fgb"),
              "parquet": ("application/vnd.apache.parquet", ".parquet")}
-ITEM_PARAMS = {"limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f", "v"}
+ITEM_PARAMS = {"limit", "offset", "crs", "f", "v"}
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
@@ -83,10 +82,6 @@ def _layer(collection_id: str) -> Layer:
     return layer
 
 
-def _crs_list(metric: int | None) -> list[str]:
-    return [CRS84_URI] + ([EPSG_URI.format(metric)] if metric else [])
-
-
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -95,7 +90,7 @@ def _collection(request: Request, session, layer: Layer, principal, metric) -> d
     base, cid = _base(request), layer.id
     extent = lf.layer_extent(session, layer, LayerQuery(principal=principal))
     info = {"id": cid, "title": layer.title, "description": layer.description or layer.title,
-            "itemType": "feature", "crs": _crs_list(metric), "storageCrs": CRS84_URI,
+            "itemType": "feature", "crs": crs_list(metric), "storageCrs": CRS84_URI,
             "extent": {"spatial": {"bbox": [extent["bbox"] or [-180, -90, 180, 90]],
                                    "crs": CRS84_URI}},
             "links": [_link(f"{base}/collections/{cid}", "self"),
@@ -118,7 +113,7 @@ def collections(request: Request, session: SessionDep, principal: CurrentUser) -
     metric = lf.area_metric_srid(session)
     base = _base(request)
     return {"links": [_link(f"{base}/collections", "self")],
-            "crs": _crs_list(metric),
+            "crs": crs_list(metric),
             "collections": [_collection(request, session, layer, principal, metric)
                             for layer in LAYERS.values()]}
 
@@ -130,33 +125,10 @@ def collection(collection_id: str, request: Request, session: SessionDep,
     return _collection(request, session, layer, principal, lf.area_metric_srid(session))
 
 
-def _parse_crs(raw: str | None, metric: int | None, field: str) -> int:
-    """The SRID of a CRS URI (CRS84 or the area's metric CRS; others are refused)."""
-    if raw is None or raw.strip("[]") in (CRS84_URI, "OGC:CRS84", "CRS84"):
-        return lf.CRS84
-    text = raw.strip("[]")
-    code = text.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    if metric and code.isdigit() and int(code) == metric:
-        return metric
-    raise InputError(f"unsupported crs {raw!r}; supported: {', '.join(_crs_list(metric))}",
-                     field=field)
-
-
-def _srid_uri(srid: int) -> str:
-    return CRS84_URI if srid == lf.CRS84 else EPSG_URI.format(srid)
-
-
 def item_query(request: Request, layer: Layer, principal, metric: int | None) -> LayerQuery:
     """Validate the query string of an items request (unknown parameters are errors)."""
-    params = request.query_params
-    extra = {k: v for k, v in params.items() if k not in ITEM_PARAMS}
-    bbox = parse_bbox(params.get("bbox"))
-    bbox_srid = _parse_crs(params.get("bbox-crs"), metric, "bbox-crs")
-    if bbox and lf.north_first(bbox_srid):  # given in the CRS's axis order: northing first
-        bbox = (bbox[1], bbox[0], bbox[3], bbox[2])
-    return LayerQuery(principal=principal, bbox=bbox, bbox_srid=bbox_srid,
-                      interval=parse_interval(params.get("datetime")),
-                      filters=parse_filters(layer, extra))
+    return layer_query(layer, request.query_params, principal, metric=metric,
+                       reserved=ITEM_PARAMS)
 
 
 def _page_links(request: Request, returned: int, matched: int, limit: int, offset: int):
@@ -184,7 +156,7 @@ def items(collection_id: str, request: Request, session: SessionDep, principal: 
     layer = _layer(collection_id)
     metric = lf.area_metric_srid(session)
     query = item_query(request, layer, principal, metric)
-    out_srid = _parse_crs(crs, metric, "crs")
+    out_srid = parse_crs(crs, metric, "crs")
     if f in DOWNLOADS:
         explicit = "limit" in request.query_params
         return _download(session, layer, query, f, limit if explicit else None, out_srid)
@@ -199,7 +171,7 @@ def items(collection_id: str, request: Request, session: SessionDep, principal: 
             "links": _page_links(request, len(features), matched, limit, offset)}
     body = json.dumps(head)[:-1] + ', "features": [' + ",".join(features) + "]}"
     return Response(body, media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{_srid_uri(out_srid)}>"})
+                    headers={"Content-Crs": f"<{srid_uri(out_srid)}>"})
 
 
 def _download(session, layer: Layer, query: LayerQuery, fmt: str, limit: int | None,
@@ -218,11 +190,11 @@ def item(collection_id: str, fid: str, request: Request, session: SessionDep,
          principal: CurrentUser, crs: str | None = None):
     layer = _layer(collection_id)
     metric = lf.area_metric_srid(session) if crs else None
-    out_srid = _parse_crs(crs, metric, "crs")
+    out_srid = parse_crs(crs, metric, "crs")
     feature = json.loads(lf.one_feature(session, layer, fid, LayerQuery(principal=principal),
                                         out_srid=out_srid))
     base = _base(request)
     feature["links"] = [_link(str(request.url), "self", GEOJSON),
                         _link(f"{base}/collections/{layer.id}", "collection")]
     return Response(json.dumps(feature), media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{_srid_uri(out_srid)}>"})
+                    headers={"Content-Crs": f"<{srid_uri(out_srid)}>"})

@@ -44,6 +44,7 @@ class Layer:
     minzoom: int = 0
     maxzoom: int = 22
     cluster_below: int | None = None  # points: aggregated into clusters under this zoom
+    cluster_counts: tuple[tuple[str, str], ...] = ()  # (name, condition) counted per cluster
     id_kind: str = "int"
     description: str = ""
     tables: tuple[str, ...] = field(default=())  # other tables whose changes affect it
@@ -91,17 +92,22 @@ LAYERS: dict[str, Layer] = {layer.id: layer for layer in (
           "Geometry", scope_geom=True, props=(_p("name"), _p("kind"))),
     Layer("incidents", "Incidents", "incidents", "id", "Point", live=True,
           scope_code="community_code", scope_geom=True, cluster_below=14,
+          cluster_counts=(("open", f"t.status NOT IN {CLOSED_STATUSES_SQL}"),
+                          ("overdue", _OVERDUE)),
           datetime=("reported_at", "reported_at"),
           props=(_p("status"), _p("category"), _p("overdue", _OVERDUE, "bool"),
-                 _p("subcategory"), _p("level"), _p("reported_at", kind="time"),
-                 _p("due_at", kind="time"), _p("closed_at", kind="time"),
-                 _p("grid_code"), _p("community_code"), _p("township_code"),
-                 _p("boundary", kind="bool"), _p("description", minzoom=16, filterable=False)),
+                 _p("grid_code"), _p("subcategory", minzoom=15), _p("level", minzoom=15),
+                 _p("community_code", minzoom=15), _p("township_code", minzoom=15),
+                 _p("boundary", kind="bool", minzoom=15),
+                 _p("reported_at", kind="time", minzoom=16),
+                 _p("due_at", kind="time", minzoom=16), _p("closed_at", kind="time", minzoom=16),
+                 _p("description", minzoom=16, filterable=False)),
           description="Reported incidents; unassigned ones are scoped by location. Vector "
                       "tiles aggregate them into clusters with counts below zoom 14 and in "
                       "tiles too dense to draw point by point: nothing is dropped."),
     Layer("cameras", "Cameras", "cameras", "id", "Point", live=True, scope_geom=True,
-          cluster_below=12, datetime=("updated_at", "updated_at"),
+          cluster_below=12, cluster_counts=(("online", "t.status = 'online'"),),
+          datetime=("updated_at", "updated_at"),
           props=(_p("code"), _p("type"), _p("status"), _p("azimuth", kind="float"),
                  _p("fov", kind="float"), _p("range_m", kind="float"),
                  _p("height_m", kind="float"), _p("updated_at", kind="time"))),

@@ -1,0 +1,159 @@
+"""Vector tiles from PostGIS: decoded with mapbox_vector_tile and checked against the
+database: the expected features, counts that add up when points are clustered (nothing
+dropped), filters and scope, ETag/Cache-Control, and a cache that sees new rows."""
+
+from __future__ import annotations
+
+import mapbox_vector_tile
+import pytest
+from sqlalchemy import text
+
+from api import tiles as svc
+from layers_data import COMM_A, GRIDS, X0, X1, XM, Y0, Y1, YM, load_district, tile_of, \
+    tiles_covering
+
+DISTRICT = (X0, Y0, X1, Y1)
+T = "/collections/{layer}/tiles/WebMercatorQuad/{z}/{x}/{y}"
+
+
+@pytest.fixture
+def district(db):
+    load_district(db, incidents=300)
+    return db
+
+
+def _get(client, headers, layer, z, x, y, query=""):
+    r = client.get(T.format(layer=layer, z=z, x=x, y=y) + query, headers=headers)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def _decode(content) -> dict:
+    return mapbox_vector_tile.decode(content) if content else {}
+
+
+def _features(client, headers, layer, tile, query="") -> list[dict]:
+    layers = _decode(_get(client, headers, layer, *tile, query).content)
+    return layers.get(layer, {}).get("features", [])
+
+
+def _scalar(engine, sql: str):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def test_grid_tile_holds_the_grids_with_zoom_dependent_attributes(client, district,
+                                                                  admin_headers):
+    tile = tile_of(XM, YM, 14)
+    feats = _features(client, admin_headers, "grids", tile)
+    assert {f["properties"]["code"] for f in feats} == set(GRIDS)
+    assert {f["geometry"]["type"] for f in feats} == {"Polygon"}
+    assert "households" in feats[0]["properties"]
+    low = _features(client, admin_headers, "grids", tile_of(XM, YM, 10))
+    assert {f["properties"]["code"] for f in low} == set(GRIDS)
+    assert "households" not in low[0]["properties"]  # attributes selected by zoom
+
+
+@pytest.mark.parametrize("z", [8, 11, 13])
+def test_low_zoom_clusters_add_up_to_every_incident(client, district, admin_headers, z):
+    total = open_ = overdue = 0
+    for tile in tiles_covering(DISTRICT, z):
+        for f in _features(client, admin_headers, "incidents", tile):
+            assert f["properties"]["cluster"] is True
+            total += f["properties"]["count"]
+            open_ += f["properties"]["open"]
+            overdue += f["properties"]["overdue"]
+    assert total == 300
+    assert open_ == _scalar(district, "SELECT count(*) FROM incidents WHERE status <> 'closed'")
+    assert overdue == _scalar(district, "SELECT count(*) FROM incidents WHERE status <> "
+                                        "'closed' AND due_at < now()")
+
+
+def test_zoomed_in_tiles_carry_every_point_once(client, district, admin_headers):
+    seen = []
+    for tile in tiles_covering(DISTRICT, 15):
+        seen += [f["id"] for f in _features(client, admin_headers, "incidents", tile)]
+    assert set(seen) == set(range(1, 301))
+
+
+def test_a_dense_zoomed_in_tile_is_aggregated_not_cut(client, district, admin_headers):
+    extra = svc.MAX_POINTS + 500
+    with district.begin() as conn:  # a hot spot: many reports around one crossing
+        conn.execute(text(
+            "INSERT INTO incidents (category, status, reported_at, geom) "
+            "SELECT 'dispute', 'reported', now(), ST_SetSRID(ST_MakePoint("
+            "  120.111 + random() * 0.0004, 30.261 + random() * 0.0004), 4326) "
+            "FROM generate_series(1, :n)"), {"n": extra})
+    tile = tile_of(120.1112, 30.2612, 15)
+    r = _get(client, admin_headers, "incidents", *tile)
+    feats = _decode(r.content)["incidents"]["features"]
+    assert all(f["properties"]["cluster"] for f in feats)
+    in_tile = _scalar(district, "SELECT count(*) FROM incidents WHERE ST_Intersects(geom, "
+                                f"ST_Transform(ST_TileEnvelope{tile}, 4326))")
+    assert sum(f["properties"]["count"] for f in feats) == in_tile >= extra
+    assert len(r.content) < 150_000
+
+
+def test_filters_and_scope_apply_to_tiles(client, district, admin_headers, make_user):
+    tile = tile_of(XM, YM, 15)
+    closed = _features(client, admin_headers, "incidents", tile, "?status=closed")
+    assert closed and {f["properties"]["status"] for f in closed} == {"closed"}
+    west = make_user("dispatcher", scope_code=COMM_A)
+    assert {f["properties"]["code"][:12] for f in
+            _features(client, west, "grids", tile_of(XM, YM, 14))} == {COMM_A}
+    ids = [f["id"] for t in tiles_covering(DISTRICT, 15)
+           for f in _features(client, west, "incidents", t)]
+    west_ids = _scalar(district, f"SELECT array_agg(id) FROM incidents "
+                                 f"WHERE community_code = '{COMM_A}'")
+    assert set(ids) == set(west_ids)
+    r = client.get(T.format(layer="incidents", z=15, x=1, y=1) + "?colour=red",
+                   headers=admin_headers)
+    assert r.status_code == 422 and r.json()["field"] == "colour"
+    assert client.get(T.format(layer="grids", z=3, x=9, y=0),
+                      headers=admin_headers).status_code == 404
+
+
+def test_etag_and_cache_control_by_layer_kind(client, district, admin_headers):
+    tile = tile_of(XM, YM, 14)
+    grids = _get(client, admin_headers, "grids", *tile)
+    assert "max-age=3600" in grids.headers["cache-control"]
+    live = _get(client, admin_headers, "incidents", *tile)
+    assert "max-age=5" in live.headers["cache-control"]
+    again = client.get(T.format(layer="grids", z=tile[0], x=tile[1], y=tile[2]),
+                       headers=admin_headers | {"If-None-Match": grids.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+
+
+def test_cache_serves_repeats_and_sees_new_rows(client, district, admin_headers):
+    tile = tile_of(XM, YM, 15)
+    first = _get(client, admin_headers, "incidents", *tile)
+    cache = client.app.state.tile_cache
+    hits = cache.hits
+    assert _get(client, admin_headers, "incidents", *tile).content == first.content
+    assert cache.hits == hits + 1
+    with district.begin() as conn:  # a new report, written by another connection
+        new_id = conn.execute(text(
+            "INSERT INTO incidents (category, status, reported_at, geom) VALUES "
+            f"('dispute', 'reported', now(), ST_SetSRID(ST_MakePoint({XM}, {YM}), 4326)) "
+            "RETURNING id")).scalar()
+    after = _features(client, admin_headers, "incidents", tile)
+    assert new_id in {f["id"] for f in after}
+    versions = client.get("/tiles/versions?layers=incidents,grids", headers=admin_headers)
+    assert set(versions.json()) == {"incidents", "grids"}
+
+
+def test_multi_layer_tile_and_tilejson(client, district, admin_headers):
+    z, x, y = tile_of(XM, YM, 15)
+    r = client.get(f"/tiles/grids,incidents,roads/{z}/{x}/{y}?incidents.status=closed",
+                   headers=admin_headers)
+    layers = _decode(r.content)
+    assert set(layers) == {"grids", "incidents", "roads"}
+    assert {f["properties"]["status"] for f in layers["incidents"]["features"]} == {"closed"}
+    tj = client.get("/collections/incidents/tiles/WebMercatorQuad/tilejson.json?status=closed",
+                    headers=admin_headers).json()
+    assert tj["tilejson"] == "3.0.0"
+    assert tj["tiles"][0].endswith("/collections/incidents/tiles/WebMercatorQuad/"
+                                   "{z}/{x}/{y}?status=closed")
+    assert tj["vector_layers"][0]["id"] == "incidents"
+    assert tj["vector_layers"][0]["fields"]["count"] == "Number"
+    assert tj["bounds"] == pytest.approx(list(DISTRICT), abs=1e-3)
