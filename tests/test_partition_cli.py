@@ -58,3 +58,47 @@ def test_bad_household_field_is_a_clear_error(tmp_path):
     assert res.exit_code != 0
     assert "POP20" in str(res.exception) + res.output
     assert not (tmp_path / "g.gpkg").exists()
+
+
+def test_rebalance_and_crosswalk_commands_on_files(tmp_path):
+    import pandas as pd
+
+    from partition_fixtures import street_town
+
+    buildings, roads, parent = street_town(n=6)
+    for name, gdf in (("b.gpkg", buildings), ("roads.gpkg", roads), ("parent.gpkg", parent)):
+        gdf.set_crs(4326, allow_override=True).to_file(tmp_path / name)
+    run = CliRunner().invoke
+    res = run(app, ["partition", "--units", str(tmp_path / "b.gpkg"), "--roads",
+                    str(tmp_path / "roads.gpkg"), "--parent", str(tmp_path / "parent.gpkg"),
+                    "--code-prefix", "510104001001", "--out", str(tmp_path / "grids.gpkg")])
+    assert res.exit_code == 0, res.output
+    m = buildings.to_crs(4544)
+    x0, y0, x1, y1 = m[m["block"] == "2,2"].total_bounds
+    site = shapely.box((x0 + x1) / 2 - 10, (y0 + y1) / 2 - 10, (x0 + x1) / 2 + 10,
+                       (y0 + y1) / 2 + 10)
+    new = gpd.GeoDataFrame({"households": [400]}, geometry=[site], crs=4544).to_crs(4326)
+    now = gpd.GeoDataFrame(pd.concat([buildings, new], ignore_index=True), crs=4326)
+    now.rename(columns={"households": "HH"}).to_file(tmp_path / "now.gpkg")
+    res = run(app, ["rebalance", "--grids", str(tmp_path / "grids.gpkg"), "--units",
+                    str(tmp_path / "now.gpkg"), "--households", "HH", "--roads",
+                    str(tmp_path / "roads.gpkg"), "--out", str(tmp_path / "after.gpkg"),
+                    "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert 1 <= report["grids_changed"] <= 4 and report["households_kept_share"] >= 0.95
+    after = gpd.read_file(tmp_path / "after.gpkg")
+    assert after["households"].sum() == now["households"].sum()
+    assert after["households"].between(300, 500).all()
+    out = tmp_path / "cw.csv"
+    res = run(app, ["crosswalk", "--old", str(tmp_path / "grids.gpkg"), "--new",
+                    str(tmp_path / "after.gpkg"), "--units", str(tmp_path / "now.gpkg"),
+                    "--households", "HH", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out, dtype={"old_code": str, "new_code": str})
+    assert table["households"].sum() == now["households"].sum()
+    unchanged = table[table["old_code"] == table["new_code"]]
+    assert unchanged["households"].sum() >= 0.95 * now["households"].sum() - 400
+    res = run(app, ["crosswalk", "--old", str(tmp_path / "grids.gpkg"), "--new",
+                    str(tmp_path / "after.gpkg"), "--old-code", "FXWG", "--out", str(out)])
+    assert res.exit_code != 0 and "FXWG" in str(res.exception) + res.output

@@ -92,3 +92,91 @@ def partition_cmd(
             write_layer(res.violations, violations)
         advance(1, description="done")
     emit({**res.report, "out": str(out)}, as_json, title="partition")
+
+
+GRID_FIELDS = ["code", "kind", "households", "community_code", "geometry"]
+
+
+@app.command("rebalance")
+def rebalance_cmd(
+    grids: Path = typer.Option(..., "--grids", help="Current grids with a code field."),
+    units: Path = typer.Option(..., "--units", help="Buildings or address points with today's "
+                               "household counts."),
+    households: str = typer.Option("households", "--households",
+                                   help="Household field of the units."),
+    out: Path = typer.Option(..., "--out", help="Rebalanced grids to write."),
+    roads: Path = typer.Option(None, "--roads", help="Road lines: redrawn grids follow streets."),
+    min_households: int = typer.Option(300, "--min", help="Fewest households in a grid."),
+    max_households: int = typer.Option(500, "--max", help="Most households in a grid."),
+    crs: str = typer.Option(None, "--crs", help="CRS of input files that declare none."),
+    code_width: int = typer.Option(4, "--code-width", help="Digits of the grid serial."),
+    changes: Path = typer.Option(None, "--changes", help="Also write what changed per code "
+                                 "(CSV)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Repair grids whose households left --min..--max; only those grids and their
+    neighbours change, the others keep geometry and code."""
+    from gis.partition import rebalance
+
+    format_of(out)
+    with progress("rebalance", total=3) as advance:
+        advance(0, description="reading")
+        grid_gdf, unit_gdf, road_gdf = _read(grids, crs), _read(units, crs), _read(roads, crs)
+        advance(1, description="rebalancing")
+        res = rebalance(grid_gdf, unit_gdf, households, roads=road_gdf,
+                        min_households=min_households, max_households=max_households,
+                        code_width=code_width)
+        advance(1, description="writing")
+        fields = [c for c in GRID_FIELDS if c in res.grids.columns]
+        result = res.grids[fields].copy()
+        result["households"] = result["households"].round().astype("int64")
+        write_layer(result, out)
+        if changes is not None:
+            _write_csv(res.changes, changes)
+        advance(1, description="done")
+    moved = res.changes[res.changes["change"] != "kept"]
+    summary = {**res.report, "changes": moved.to_dict("records"), "out": str(out)}
+    emit(summary, as_json, title="rebalance")
+
+
+@app.command("crosswalk")
+def crosswalk_cmd(
+    old: Path = typer.Option(..., "--old", help="The other grid system (e.g. flood-control "
+                             "or petition grids)."),
+    new: Path = typer.Option(..., "--new", help="The grids to carry records over to."),
+    out: Path = typer.Option(..., "--out", help="Crosswalk table to write (.csv)."),
+    units: Path = typer.Option(None, "--units", help="Buildings or address points, to share "
+                               "households as well as area."),
+    households: str = typer.Option("households", "--households",
+                                   help="Household field of the units."),
+    old_code: str = typer.Option("code", "--old-code", help="Code field of the old grids."),
+    new_code: str = typer.Option("code", "--new-code", help="Code field of the new grids."),
+    crs: str = typer.Option(None, "--crs", help="CRS of input files that declare none."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Old grid -> new grid pairs with the households and area they share (多网合一)."""
+    from gis.partition import crosswalk
+
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"--out must be a .csv file (got {out.name})", file=str(out),
+                         field="out")
+    old_gdf, new_gdf, unit_gdf = _read(old, crs), _read(new, crs), _read(units, crs)
+    for gdf, field, path in ((old_gdf, old_code, old), (new_gdf, new_code, new)):
+        if field not in gdf.columns:
+            raise InputError(f"no code field {field!r} (columns: "
+                             f"{', '.join(map(str, gdf.columns))})", file=str(path), field=field)
+    table = crosswalk(old_gdf, new_gdf, unit_gdf, households, old_code=old_code,
+                      new_code=new_code)
+    _write_csv(table, out)
+    matched = table.groupby("old_code")["households"].sum() if len(table) else table
+    emit({"rows": len(table), "old_grids": int(old_gdf[old_code].nunique()),
+          "new_grids": int(table["new_code"].nunique()) if len(table) else 0,
+          "households": float(matched.sum()) if len(table) else 0.0, "out": str(out)},
+         as_json, title="crosswalk")
+
+
+def _write_csv(frame, path: Path) -> None:
+    """Write a table atomically (a temporary file renamed into place)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)

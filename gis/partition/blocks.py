@@ -206,15 +206,16 @@ def voronoi_cells(geoms, parent, spacing: float = SITE_SPACING) -> np.ndarray:
         return out
     diagram = shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=parent, ordered=True)
     polys = shapely.get_parts(diagram)
-    bad = ~shapely.is_valid(polys)  # GEOS can emit a self-touching cell for collinear sites
-    polys[bad] = shapely.make_valid(polys[bad])
+    # GEOS can emit a self-touching cell, or a collection, for collinear sites
+    bad = ~shapely.is_valid(polys) | (shapely.get_type_id(polys) != 3)
+    polys[bad] = polygonal(shapely.make_valid(polys[bad]))
     cells = union_by(polys, owner, n, coverage=not bad.any())
     try:
         shapely.prepare(parent)
         cells = shapely.intersection(cells, parent)
     except shapely.errors.GEOSException:  # a parent with near-touching rings: repair, snap
-        cells = shapely.intersection(shapely.make_valid(cells), shapely.make_valid(parent),
-                                     grid_size=1e-6)
+        cells = shapely.intersection(polygonal(shapely.make_valid(cells)),
+                                     polygonal([shapely.make_valid(parent)])[0], grid_size=1e-6)
     return keep_buildings_whole(cells, geoms)
 
 

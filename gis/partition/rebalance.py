@@ -19,7 +19,8 @@ import pandas as pd
 import shapely
 
 from gis.crs import WGS84, metric_crs_for
-from gis.partition.blocks import anchor_points, clean_units, locate
+from gis.errors import InputError
+from gis.partition.blocks import anchor_points, clean_units, locate, polygonal
 from gis.partition.codes import assign_codes, split_code
 from gis.partition.graph import shared_edges
 from gis.partition.community import cut_community, grid_frame
@@ -50,7 +51,7 @@ def _fits(h, lo, hi) -> bool:
 
 def _redraw(group, grids_m, units_m, hh, where, roads_m, lo, hi, target):
     """Re-partition the union of ``group``; None when the result breaks the bounds."""
-    parent = shapely.union_all(grids_m.geometry.values[list(group)])
+    parent = polygonal([shapely.union_all(grids_m.geometry.values[list(group)])])[0]
     mine = np.flatnonzero(np.isin(where, list(group)))
     cut = cut_community(units_m.geometry.values[mine], hh[mine],
                          np.array([None] * len(mine), dtype=object), parent, roads_m,
@@ -90,6 +91,9 @@ def rebalance(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, households: str 
               max_neighbours: int = 3) -> RebalanceResult:
     """Repair grids whose households left the bounds, changing as little as possible.
 
+    Grids of several communities (a ``community_code`` column) are rebalanced community
+    by community: a redrawn grid never crosses into another community.
+
     Parameters
     ----------
     grids : current grids with ``code`` (and ``kind``; exclusive grids are never touched).
@@ -108,17 +112,38 @@ def rebalance(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, households: str 
     >>> res.report["households_kept_share"] >= 0.95            # doctest: +SKIP
     """
     lo, hi = float(min_households), float(max_households)
+    if not (0 <= lo <= hi) or hi <= 0:
+        raise InputError(f"household bounds must satisfy 0 <= min <= max and max > 0 "
+                         f"(got {lo:g}, {hi:g})", field="min_households")
+    if "code" not in grids:
+        raise InputError("the grids have no 'code' field", field="code")
     target = float(target) if target else lo + 0.75 * (hi - lo)
     grids = as_wgs84(grids).reset_index(drop=True)
-    crs = metric_crs_for(grids)
-    grids_m = grids.to_crs(crs)
     units = clean_units(as_wgs84(units), households)
+    crs = metric_crs_for(grids)
+    roads_m = None if roads is None or not len(roads) else \
+        np.asarray(as_wgs84(roads).to_crs(crs).geometry.values)
+    args = (roads_m, lo, hi, target, max_neighbours, retired_codes, code_width, crs)
+    comm = grids["community_code"].fillna("").astype(str).to_numpy() \
+        if "community_code" in grids else np.array([""] * len(grids), dtype=object)
+    if len(set(comm)) < 2:
+        return _rebalance_one(grids, units, *args)
+    where = locate(anchor_points(units.to_crs(crs).geometry.values),
+                   grids.to_crs(crs).geometry.values)
+    unit_comm = np.where(where >= 0, comm[np.maximum(where, 0)], None)
+    parts = [_rebalance_one(grids[comm == c].reset_index(drop=True), units[unit_comm == c],
+                            *args) for c in sorted(set(comm))]
+    return _combine(parts, lo, hi)
+
+
+def _rebalance_one(grids, units, roads_m, lo, hi, target, max_neighbours, retired_codes,
+                   code_width, crs) -> RebalanceResult:
+    grids_m = grids.to_crs(crs)
     units_m = units.to_crs(crs)
     hh = units["households"].to_numpy(dtype=float)
     where = locate(anchor_points(units_m.geometry.values), grids_m.geometry.values)
     h = np.bincount(where[where >= 0], hh[where >= 0], len(grids))
     kinds = grids["kind"].to_numpy() if "kind" in grids else np.array(["basic"] * len(grids))
-    roads_m = None if roads is None else np.asarray(as_wgs84(roads).to_crs(crs).geometry.values)
     codes = grids["code"].astype(str).to_numpy()
     frames, replaced = [], set()
     for group, extra in _plan_groups(grids_m, h, lo, hi, kinds, max_neighbours):
@@ -136,6 +161,26 @@ def rebalance(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, households: str 
     keep = grids.assign(households=h)  # untouched grids keep their exact geometry
     return _finish(keep, crs, frames, replaced, codes, units_m, hh, where, lo, hi,
                    retired_codes, code_width)
+
+
+def _combine(parts: list[RebalanceResult], lo, hi) -> RebalanceResult:
+    """One result from the results of several communities."""
+    grids = gpd.GeoDataFrame(pd.concat([p.grids for p in parts], ignore_index=True), crs=WGS84)
+    changes = pd.concat([p.changes for p in parts], ignore_index=True)
+    total = sum(p.report["households_total"] for p in parts)
+    kept = sum(p.report["households_kept_share"] * p.report["households_total"] for p in parts)
+    report = {key: sum(p.report[key] for p in parts)
+              for key in ("grids", "grids_changed", "grids_redrawn", "grids_new")}
+    report.update(households_total=total, households_kept_share=kept / max(total, 1e-9),
+                  within_bounds_share=_within(grids, lo, hi))
+    return RebalanceResult(grids=grids, changes=changes, report=report)
+
+
+def _within(grids, lo, hi):
+    """Share of basic grids within the bounds (exclusive grids are kept whole)."""
+    basic = grids["kind"].eq("basic").to_numpy() if "kind" in grids else np.ones(len(grids), bool)
+    h = grids["households"].to_numpy(dtype=float)[basic]
+    return float(np.mean((h >= lo) & (h <= hi))) if len(h) else None
 
 
 def _inherit(frame, codes, trial, old_at, new_at, hh):
@@ -172,9 +217,9 @@ def _finish(grids, crs, frames, replaced, codes, units_m, hh, where, lo, hi, ret
     new_code = np.where(at >= 0, out["code"].to_numpy()[np.maximum(at, 0)], None)
     same = np.array([o is not None and o == n for o, n in zip(old, new_code)])
     total = max(hh.sum(), 1e-9)
-    h = out["households"].to_numpy(dtype=float) if "households" in out else np.zeros(len(out))
     report = {"grids": len(out), "grids_changed": len(replaced) + int(missing.sum()),
               "grids_redrawn": len(replaced), "grids_new": int(missing.sum()),
-              "households_kept_share": float(hh[same].sum() / total),
-              "within_bounds_share": float(np.mean((h >= lo) & (h <= hi))) if len(h) else None}
+              "households_total": float(hh.sum()),
+              "households_kept_share": float(hh[same].sum() / total) if hh.sum() else 1.0,
+              "within_bounds_share": _within(out, lo, hi)}
     return RebalanceResult(grids=out, changes=pd.DataFrame(rows), report=report)
