@@ -7,6 +7,7 @@ ROUTERS = [
     "plans",
     "features",
     "tiles",
+    "pages",
     "cameras",
     "coverage",
 ]
