@@ -15,9 +15,9 @@ from gis.errors import InputError
 from gis.io import format_of, read_layer, write_layer
 from gis.patrol.cleaning import CYCLING_SPEED
 from gis.patrol.compliance import DEFAULT_MIN_MINUTES, compliance_layer, compliance_table, window_starts
-from gis.patrol.engine import PatrolParams, patrol_presence
-from gis.patrol.join import GridIndex
-from gis.patrol.tracks import Columns, read_tracks
+from gis.patrol.engine import PatrolParams, patrol_presence_file
+from gis.patrol.gridindex import GridIndex
+from gis.patrol.tracks import Columns
 from gis.patrol.windows import parse_instant, parse_window
 
 
@@ -39,9 +39,8 @@ def _presence(tracks: Path, index: GridIndex, params: PatrolParams, cols: Column
         from gis.patrol.distributed import patrol_presence_dask
 
         return patrol_presence_dask(tracks, index, params, cols=cols, crs=crs, scheduler=scheduler)
-    fixes = read_tracks(tracks, cols, crs=crs, tz=params.tz)
-    with progress("joining fixes to grids", total=len(fixes)) as advance:
-        return patrol_presence(fixes, index, params, advance=advance)
+    with progress("reading fixes by worker", total=None) as advance:
+        return patrol_presence_file(tracks, index, params, cols=cols, crs=crs, advance=advance)
 
 
 @app.command("patrol")

@@ -10,7 +10,8 @@ from gis.patrol.cleaning import CYCLING_SPEED, WALKING_SPEED, clean_fixes
 from gis.patrol.compliance import (compliance_layer, compliance_table, missed_grids, rates,
                                    window_starts, worker_rates)
 from gis.patrol.engine import PatrolParams, PresenceResult, patrol_presence
-from gis.patrol.join import GridIndex, presence
+from gis.patrol.gridindex import GridIndex
+from gis.patrol.join import presence
 from gis.patrol.stops import DAILY_VISIT_NORM, detect_stops, household_visits
 from gis.patrol.streets import street_coverage
 from gis.patrol.tracks import Columns, fixes_from_frame, read_tracks, track_lines

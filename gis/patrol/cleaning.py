@@ -20,13 +20,14 @@ sorted by worker then time. Speeds are measured in the metric CRS given by the c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
-from gis.patrol.windows import to_ns
+from gis.patrol.fixes import NAT, Fixes
 
 WALKING_SPEED = 2.0   # m/s: a brisk walk plus GPS noise
 CYCLING_SPEED = 7.0   # m/s: an e-bike in town
@@ -47,17 +48,40 @@ def to_metric(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> tuple[np.ndarray, n
 
 def _file_order_flags(codes: np.ndarray, t: np.ndarray, row: np.ndarray):
     """Duplicate / out-of-order flags against the running latest time of each worker,
-    reading the file top to bottom."""
-    order = np.lexsort((row, codes))
-    c, tt = codes[order], t[order]
-    latest = pd.Series(tt).groupby(c, sort=False).cummax().to_numpy()
-    first = np.r_[True, c[1:] != c[:-1]]
-    prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, latest[:-1]])
-    repeat = pd.DataFrame({"c": c, "t": tt}).duplicated().to_numpy()  # first one kept
+    reading the file top to bottom; also the (worker, row) order used.
+
+    One int64 key per fix, worker-major then time (``code * span + time``, or time ranks
+    when that would overflow), turns the per-worker running maximum into a plain
+    ``np.maximum.accumulate``: any key of a later worker exceeds every key of an earlier
+    one, so no per-group Python is needed."""
+    presorted = len(row) < 2 or bool(np.all(row[1:] > row[:-1]))
+    if presorted:  # file order already: a stable sort of small ints is a radix sort
+        small = codes.astype(np.int16) if len(codes) and codes.max() < 2**15 else codes
+        order = np.argsort(small, kind="stable")
+    else:
+        order = np.lexsort((row, codes))
+    c, tt = codes[order].astype(np.int64), t[order]
+    key = _worker_time_key(c, tt)
+    latest = np.maximum.accumulate(key) if len(key) else key
+    prev = np.r_[np.iinfo(np.int64).min, latest[:-1]] if len(key) else key
+    by_key = np.argsort(key, kind="stable")  # ties stay in file order: the first is kept
+    repeat = np.zeros(len(key), bool)
+    repeat[by_key[1:]] = key[by_key[1:]] == key[by_key[:-1]]
+    ooo_sorted = (key < prev) & ~repeat  # a worker's first fix: prev belongs to a lower key
     dup, ooo = np.zeros(len(t), bool), np.zeros(len(t), bool)
-    dup[order] = repeat
-    ooo[order] = (tt < prev) & ~repeat
-    return dup, ooo
+    dup[order], ooo[order] = repeat, ooo_sorted
+    return dup, ooo, order
+
+
+def _worker_time_key(c: np.ndarray, t: np.ndarray) -> np.ndarray:
+    if not len(t):
+        return t.astype(np.int64)
+    t0 = int(t.min())
+    span = int(t.max()) - t0 + 1
+    if (int(c.max()) + 1) * span < 2**62:
+        return c * np.int64(span) + (t - t0)
+    uniq, rank = np.unique(t, return_inverse=True)  # years of data: ranks keep order
+    return c * np.int64(len(uniq)) + rank.astype(np.int64)
 
 
 def _speed_flags(codes, t, x, y, speed_max: float, max_gap_ns: int) -> np.ndarray:
@@ -103,26 +127,44 @@ def clean_fixes(fixes: pd.DataFrame, crs: CRS, *, speed_max: float = CYCLING_SPE
     >>> from gis.crs import metric_crs
     >>> clean, dropped = clean_fixes(fixes, metric_crs((113, 28, 113.1, 28.1)))  # doctest: +SKIP
     """
+    kept = clean_arrays(Fixes.from_frame(fixes), crs, speed_max=speed_max,
+                        accuracy_max=accuracy_max, max_gap_s=max_gap_s)
+    out = fixes.iloc[kept.index].reset_index(drop=True)
+    out["x"], out["y"] = kept.x, kept.y
+    return out, kept.dropped
+
+
+@dataclass
+class Cleaned:
+    """What :func:`clean_arrays` keeps: positions into the input (sorted by worker and
+    time), their metric coordinates, and the number dropped per reason."""
+
+    index: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    dropped: dict[str, int]
+
+
+def clean_arrays(f: Fixes, crs: CRS, *, speed_max: float = CYCLING_SPEED,
+                 accuracy_max: float | None = None, max_gap_s: float = DEFAULT_MAX_GAP_S
+                 ) -> Cleaned:
+    """:func:`clean_fixes` on column arrays (the rules in the module docstring)."""
     counts = dict.fromkeys(REASONS, 0)
-    keep = (fixes["worker"].notna() & fixes["time"].notna() & fixes["lon"].notna()
-            & fixes["lat"].notna()).to_numpy(dtype=bool)
+    keep = (f.code >= 0) & (f.t != NAT) & ~np.isnan(f.lon) & ~np.isnan(f.lat)
     counts["missing"] = int((~keep).sum())
-    if accuracy_max is not None and "accuracy" in fixes:
-        poor = keep & (fixes["accuracy"].to_numpy(dtype=float) > accuracy_max)
+    if accuracy_max is not None and f.accuracy is not None:
+        poor = keep & (f.accuracy > accuracy_max)
         counts["poor_accuracy"], keep = int(poor.sum()), keep & ~poor
-    f = fixes[keep]
-    codes = pd.factorize(f["worker"], sort=True)[0]
-    t = to_ns(f["time"])
-    dup, ooo = _file_order_flags(codes, t, f["row"].to_numpy())
+    idx = np.flatnonzero(keep)
+    codes, t = f.code[idx], f.t[idx]
+    dup, ooo, by_worker = _file_order_flags(codes, t, f.row[idx])
     counts["duplicate"], counts["out_of_order"] = int(dup.sum()), int(ooo.sum())
-    ok = ~(dup | ooo)
-    order = np.flatnonzero(ok)[np.lexsort((t[ok], codes[ok]))]
-    x, y = to_metric(f["lon"].to_numpy()[order], f["lat"].to_numpy()[order], crs)
+    # kept fixes in (worker, file) order are strictly increasing in time: no second sort
+    order = by_worker[~(dup | ooo)[by_worker]]
+    x, y = to_metric(f.lon[idx[order]], f.lat[idx[order]], crs)
     alive = _drop_teleports(codes[order], t[order], x, y, speed_max, int(max_gap_s * 1e9))
     counts["too_fast"] = int((~alive).sum())
-    out = f.iloc[order[alive]].reset_index(drop=True)
-    out["x"], out["y"] = x[alive], y[alive]
-    return out, counts
+    return Cleaned(idx[order[alive]], x[alive], y[alive], counts)
 
 
 def _drop_teleports(codes, t, x, y, speed_max, max_gap_ns) -> np.ndarray:

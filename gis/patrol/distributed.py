@@ -18,35 +18,52 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gis.crs import parse_crs
+import pyarrow as pa
+
+from gis.crs import WGS84, SourceCRS, parse_crs
 from gis.patrol.engine import PatrolParams, PresenceResult, combine, process_batch
-from gis.patrol.join import GridIndex
-from gis.patrol.tracks import Columns, _empty, _missing_columns, fixes_from_frame, read_tracks
+from gis.patrol.gridindex import GridIndex
+from gis.patrol.spill import block_table
+from gis.patrol.tracks import Columns, _missing_columns, read_tracks
 
 ROW_BITS = 40  # file-order key: partition number in the high bits, row in the low bits
 
 
 @contextmanager
-def dask_client(scheduler: str | None = "local", *, n_workers: int = 2):
+def dask_client(scheduler: str | None = "local", *, n_workers: int = 2, processes: bool = True):
     """A :class:`distributed.Client` on ``scheduler``, or on a new LocalCluster of
-    ``n_workers`` single-threaded processes (closed on exit)."""
+    ``n_workers`` single-threaded processes (closed on exit); ``processes=False`` runs
+    the workers as threads of this process (starts in a second instead of several)."""
     from distributed import Client, LocalCluster
 
     if scheduler and scheduler != "local":
         with Client(scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         yield client
 
 
 def _csv_partition(df: pd.DataFrame, cols: Columns, crs: str | None, tz: str,
                    partition_info=None) -> pd.DataFrame:
+    """One CSV block parsed by the same Arrow code as the single-machine spill (times as
+    int64 UTC ns in ``t``), rows keyed by partition number then position."""
     number = (partition_info or {}).get("number", 0)
-    out = fixes_from_frame(df, cols, source=parse_crs(crs) if crs else None, tz=tz)
+    source = (parse_crs(crs) if crs else None) or SourceCRS(WGS84)
+    batch = pa.Table.from_pandas(df, preserve_index=False)
+    out = block_table(batch, cols, source, tz, None, 1).to_pandas()
     out["row"] = (np.int64(number) << ROW_BITS) + np.arange(1, len(out) + 1, dtype=np.int64)
     return out
+
+
+def _meta(cols: Columns) -> pd.DataFrame:
+    meta = {"worker": pd.Series([], dtype="str"), "t": pd.Series([], dtype=np.int64),
+            "lon": pd.Series([], dtype=float), "lat": pd.Series([], dtype=float),
+            "row": pd.Series([], dtype=np.int64)}
+    if cols.accuracy:
+        meta["accuracy"] = pd.Series([], dtype=float)
+    return pd.DataFrame(meta)
 
 
 def _read(path: Path, cols: Columns, crs, tz: str, blocksize: str):
@@ -57,16 +74,17 @@ def _read(path: Path, cols: Columns, crs, tz: str, blocksize: str):
         return dd.from_pandas(fixes, npartitions=max(1, len(fixes) // 1_000_000 + 1))
     _missing_columns(path, cols)
     wanted = [c for c in (cols.worker, cols.time, cols.lon, cols.lat, cols.accuracy) if c]
-    raw = dd.read_csv(str(path), blocksize=blocksize, usecols=wanted,
-                      dtype={cols.worker: "string", cols.time: "string"})
+    types = {cols.worker: "string", cols.time: "string", cols.lon: "float64",
+             cols.lat: "float64"}
+    raw = dd.read_csv(str(path), blocksize=blocksize, usecols=wanted, dtype=types)
     return raw.map_partitions(_csv_partition, cols, None if crs is None else str(crs), tz,
-                              meta=_empty(cols))
+                              meta=_meta(cols))
 
 
 def patrol_presence_dask(tracks: str | Path | pd.DataFrame, index: GridIndex,
                          params: PatrolParams = PatrolParams(), *, cols: Columns = Columns(),
                          crs=None, scheduler: str | None = "local", n_workers: int = 2,
-                         blocksize: str = "64MB") -> PresenceResult:
+                         blocksize: str = "64MB", processes: bool = True) -> PresenceResult:
     """Same result as :func:`gis.patrol.engine.patrol_presence`, computed on Dask.
 
     Parameters
@@ -86,9 +104,10 @@ def patrol_presence_dask(tracks: str | Path | pd.DataFrame, index: GridIndex,
         ddf = dd.from_pandas(tracks, npartitions=max(2, len(tracks) // 1_000_000 + 1))
     else:
         ddf = _read(Path(tracks), cols, crs, params.tz, blocksize)
-    with dask_client(scheduler, n_workers=n_workers) as client:
+    with dask_client(scheduler, n_workers=n_workers, processes=processes) as client:
         by_worker = ddf.shuffle(on="worker", npartitions=max(ddf.npartitions, n_workers))
         parts = client.compute(by_worker.to_delayed())
+        _ = index.disjoint  # computed here once, shipped with the index
         shared = client.scatter(index, broadcast=True)
         futures = client.map(process_batch, parts, index=shared, params=params, pure=False)
         results = client.gather(futures)

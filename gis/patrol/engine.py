@@ -6,16 +6,21 @@ identical, not merely close.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gis.patrol.cleaning import CYCLING_SPEED, DEFAULT_MAX_GAP_S, REASONS, clean_fixes
-from gis.patrol.join import GridIndex, _empty_presence, presence
-from gis.patrol.windows import to_ns
-from gis.patrol.tracks import Columns, fixes_from_frame, read_tracks
+from gis.patrol.cleaning import CYCLING_SPEED, DEFAULT_MAX_GAP_S, REASONS, clean_arrays
+from gis.patrol.fixes import Fixes
+from gis.patrol.gridindex import GridIndex
+from gis.patrol.join import _empty_presence, presence_arrays
+from gis.patrol.spill import PART_FIXES, Spill
+from gis.patrol.tracks import Columns, read_tracks
 from gis.patrol.windows import DEFAULT_TZ, Windows
 
 BATCH_FIXES = 1_000_000
@@ -47,14 +52,17 @@ class PresenceResult:
     last_ns: int | None = None
 
 
-def process_batch(fixes: pd.DataFrame, index: GridIndex, params: PatrolParams) -> PresenceResult:
+def process_batch(fixes: pd.DataFrame | Fixes, index: GridIndex, params: PatrolParams
+                  ) -> PresenceResult:
     """Clean and join one batch holding *all* fixes of its workers."""
-    clean, dropped = clean_fixes(fixes, index.crs, speed_max=params.speed_max,
-                                 accuracy_max=params.accuracy_max, max_gap_s=params.max_gap_s)
-    pres = presence(clean, index, params.windows, speed_max=params.speed_max,
-                    max_gap_s=params.max_gap_s)
-    t = to_ns(clean["time"])
-    return PresenceResult(pres, len(fixes), dropped, int(t.min()) if len(t) else None,
+    f = fixes if isinstance(fixes, Fixes) else Fixes.from_frame(fixes)
+    kept = clean_arrays(f, index.crs, speed_max=params.speed_max,
+                        accuracy_max=params.accuracy_max, max_gap_s=params.max_gap_s)
+    i = kept.index
+    pres = presence_arrays(f.names, f.code[i], f.t[i], kept.x, kept.y, index, params.windows,
+                           speed_max=params.speed_max, max_gap_s=params.max_gap_s)
+    t = f.t[i]
+    return PresenceResult(pres, len(f), kept.dropped, int(t.min()) if len(t) else None,
                           int(t.max()) if len(t) else None)
 
 
@@ -73,30 +81,68 @@ def combine(parts: list[PresenceResult]) -> PresenceResult:
                           min(firsts) if firsts else None, max(lasts) if lasts else None)
 
 
-def worker_batches(fixes: pd.DataFrame, batch_fixes: int = BATCH_FIXES):
-    """Yield slices of ``fixes`` holding whole workers, about ``batch_fixes`` rows each."""
-    codes, _ = pd.factorize(fixes["worker"], sort=True, use_na_sentinel=True)
-    order = np.argsort(codes, kind="stable")
-    c = codes[order]
+def worker_batches(fixes: Fixes, batch_fixes: int = BATCH_FIXES) -> Iterator[Fixes]:
+    """Yield parts of ``fixes`` holding whole workers, about ``batch_fixes`` rows each."""
+    order = np.argsort(fixes.code, kind="stable")
+    c = fixes.code[order]
     bounds = np.flatnonzero(np.r_[True, c[1:] != c[:-1], True])  # worker run edges
     start = 0
     while start < len(c):
         stop = bounds[min(np.searchsorted(bounds, start + batch_fixes), len(bounds) - 1)]
-        yield fixes.iloc[order[start:stop]]
+        yield fixes.take(order[start:stop])
         start = stop
 
 
-def patrol_presence(fixes: pd.DataFrame, index: GridIndex, params: PatrolParams = PatrolParams(),
-                    *, batch_fixes: int = BATCH_FIXES, advance=None) -> PresenceResult:
-    """Single-machine path: batches of whole workers, bounded memory per batch.
+def patrol_presence(fixes: pd.DataFrame | Fixes, index: GridIndex,
+                    params: PatrolParams = PatrolParams(), *, batch_fixes: int = BATCH_FIXES,
+                    advance=None) -> PresenceResult:
+    """Single-machine path for fixes already in memory: batches of whole workers.
 
     Examples
     --------
     >>> res = patrol_presence(read_tracks("t.csv"), GridIndex(grids, "code"))  # doctest: +SKIP
     """
+    f = fixes if isinstance(fixes, Fixes) else Fixes.from_frame(fixes)
     parts = []
-    for batch in worker_batches(fixes, batch_fixes):
+    for batch in worker_batches(f, batch_fixes):
         parts.append(process_batch(batch, index, params))
         if advance:
             advance(len(batch))
     return combine(parts)
+
+
+def patrol_presence_file(path: str | Path, index: GridIndex, params: PatrolParams = PatrolParams(),
+                         *, cols: Columns = Columns(), crs=None, part_fixes: int = PART_FIXES,
+                         tmp_dir: str | Path | None = None, threads: int = 2,
+                         advance=None) -> PresenceResult:
+    """Single-machine path for a tracks file of any size, in bounded memory.
+
+    A CSV is spilled to temporary partition files by worker (:class:`gis.patrol.spill.Spill`)
+    and the partitions are cleaned and joined ``threads`` at a time (the heavy steps run
+    in numpy, Shapely and PROJ without the GIL); other formats are read whole. Results
+    are identical to :func:`patrol_presence` on the same fixes.
+
+    Examples
+    --------
+    >>> res = patrol_presence_file("tracks.csv", GridIndex(grids, "code"))  # doctest: +SKIP
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".txt", ".tsv"):
+        return patrol_presence(read_tracks(path, cols, crs=crs, tz=params.tz), index, params,
+                               advance=advance)
+    _ = index.disjoint  # once, before the threads share the index
+    with tempfile.TemporaryDirectory(prefix="gg-patrol-", dir=tmp_dir) as tmp, \
+            Spill.from_csv(path, cols, folder=tmp, crs=crs, tz=params.tz,
+                           part_fixes=part_fixes, advance=advance) as spill:
+        work = lambda f: process_batch(f, index, params)  # noqa: E731
+        if threads <= 1:
+            return combine([work(f) for f in spill.partitions()])
+        with ThreadPoolExecutor(threads) as pool:
+            # at most ``threads`` partitions in memory: map() would read them all ahead
+            parts, pending = [], []
+            for f in spill.partitions():
+                pending.append(pool.submit(work, f))
+                if len(pending) >= threads:
+                    parts.append(pending.pop(0).result())
+            parts += [p.result() for p in pending]
+        return combine(parts)

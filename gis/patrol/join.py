@@ -24,110 +24,17 @@ outside the grid.
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
-from pyproj import CRS
 
-from gis.crs import WGS84, metric_crs_for
-from gis.errors import InputError
+from gis.patrol.fixes import worker_codes
+from gis.patrol.gridindex import GridIndex
 from gis.patrol.windows import Windows, to_ns
 
 MICRO = 1_000_000
 PRESENCE_COLUMNS = ("grid", "window", "worker", "seconds", "metres", "entries", "exits")
-
-
-class GridIndex:
-    """Grids in a metric CRS with an STRtree; picklable (the tree is rebuilt), so it can
-    be shipped to Dask workers.
-
-    Parameters
-    ----------
-    grids : polygons in any CRS (converted to EPSG:4326 first).
-    key : column naming each grid (``code``, ``grid_id``...); the row position when None.
-    crs : metric CRS; chosen from the grids' extent by :func:`gis.crs.metric_crs` if None.
-    """
-
-    def __init__(self, grids: gpd.GeoDataFrame, key: str | None = None, crs: CRS | None = None):
-        if grids.crs is not None and not CRS(grids.crs).equals(WGS84):
-            grids = grids.to_crs(WGS84)
-        if key is not None and key not in grids.columns:
-            raise InputError(f"no grid key column {key!r} (columns: "
-                             f"{', '.join(map(str, grids.columns))})", field="grid-key")
-        keys = grids[key] if key else pd.Series(np.arange(len(grids)))
-        if keys.isna().any() or keys.duplicated().any():
-            dup = keys[keys.isna() | keys.duplicated()].iloc[0]
-            raise InputError(f"grid key {key!r} must be unique and present (see {dup!r})",
-                             field="grid-key")
-        self.keys = keys.astype(str).to_numpy()
-        self.crs = CRS(crs) if crs is not None else metric_crs_for(grids)
-        self.polygons = grids.geometry.to_crs(self.crs).to_numpy()
-        self._build()
-
-    def _build(self) -> None:
-        self.tree = shapely.STRtree(self.polygons)
-        shapely.prepare(self.polygons)
-        self._disjoint = None
-        self._edges = None
-
-    def edges(self):
-        """Every ring edge of every grid as (start xy, end xy, STRtree), built on first use."""
-        if self._edges is None:
-            xy, ring = shapely.get_coordinates(shapely.get_rings(self.polygons), return_index=True)
-            same = np.flatnonzero(ring[1:] == ring[:-1])
-            a, b = xy[same], xy[same + 1]
-            self._edges = (a, b, shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1))))
-        return self._edges
-
-    def __getstate__(self):
-        return {"keys": self.keys, "crs": self.crs.to_wkt(),
-                "wkb": shapely.to_wkb(self.polygons)}
-
-    def __setstate__(self, state):
-        self.keys, self.crs = state["keys"], CRS.from_wkt(state["crs"])
-        self.polygons = shapely.from_wkb(state["wkb"])
-        self._build()
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Grid position of each metric point, -1 outside every grid (bulk STRtree query);
-        on a shared edge, the first grid."""
-        out = np.full(len(x), len(self), dtype=np.int64)
-        if len(x):
-            pi, gi = self.tree.query(shapely.points(x, y), predicate="intersects")
-            np.minimum.at(out, pi, gi)
-        out[out == len(self)] = -1
-        return out
-
-    def locate_track(self, x: np.ndarray, y: np.ndarray, every: int = 16) -> np.ndarray:
-        """:meth:`locate` for consecutive fixes, faster: consecutive fixes are nearly always
-        in the same grid, so every ``every``-th fix is located with the tree, the others are
-        checked against that fix's grid (``contains_xy``, no Point objects) and only the
-        misses go to the tree. Exact when grid interiors do not overlap; otherwise this
-        falls back to :meth:`locate`."""
-        if not self.disjoint or len(x) < 4 * every:
-            return self.locate(x, y)
-        anchor = np.arange(0, len(x), every)
-        guess = np.repeat(self.locate(x[anchor], y[anchor]), every)[:len(x)]
-        ok = guess >= 0
-        ok[ok] = shapely.contains_xy(self.polygons[guess[ok]], x[ok], y[ok])
-        miss = np.flatnonzero(~ok)
-        guess[miss] = self.locate(x[miss], y[miss])
-        return guess
-
-    @property
-    def disjoint(self) -> bool:
-        """True when no two grid interiors overlap (a seamless partition)."""
-        if self._disjoint is None:
-            a, b = self.tree.query(self.polygons, predicate="overlaps")
-            c, d = self.tree.query(self.polygons, predicate="contains")
-            self._disjoint = not len(a) and not np.any(c != d)
-        return self._disjoint
 
 
 def _segments(codes, t, x, y, g, max_gap_ns: int, speed_max: float) -> dict[str, np.ndarray]:
@@ -141,21 +48,23 @@ def _segments(codes, t, x, y, g, max_gap_ns: int, speed_max: float) -> dict[str,
             "x1": x[i + 1], "y1": y[i + 1], "g0": g[i], "g1": g[i + 1], "first": start[i]}
 
 
-def _split_at_windows(seg: dict, windows: Windows, index: GridIndex) -> dict:
-    """Cut segments that cross a window boundary at the interpolated instant."""
-    win = windows.start_of(seg["t0"])
-    end = windows.end_of(win)
+def _split_at_windows(seg: dict, starts: np.ndarray, ends: np.ndarray, index: GridIndex) -> dict:
+    """Cut segments that cross a window boundary at the interpolated instant; ``win`` is
+    the position of each piece's window in ``starts``."""
+    win = np.searchsorted(starts, seg["t0"], side="right") - 1
+    end = ends[win]
     cut = np.flatnonzero(seg["t1"] > end)
     seg["win"] = win
     if not len(cut):
         return seg
-    f = (end[cut] - seg["t0"][cut]) / (seg["t1"][cut] - seg["t0"][cut])
+    end = end[cut]
+    f = (end - seg["t0"][cut]) / (seg["t1"][cut] - seg["t0"][cut])
     xb = seg["x0"][cut] + f * (seg["x1"][cut] - seg["x0"][cut])
     yb = seg["y0"][cut] + f * (seg["y1"][cut] - seg["y0"][cut])
     gb = index.locate(xb, yb)
     tail = {k: v[cut].copy() for k, v in seg.items()}
-    tail.update(t0=end[cut], x0=xb, y0=yb, g0=gb, win=end[cut], first=np.zeros(len(cut), bool))
-    for k, v in (("t1", end[cut]), ("x1", xb), ("y1", yb), ("g1", gb)):
+    tail.update(t0=end, x0=xb, y0=yb, g0=gb, win=win[cut] + 1, first=np.zeros(len(cut), bool))
+    for k, v in (("t1", end), ("x1", xb), ("y1", yb), ("g1", gb)):
         seg[k][cut] = v
     return {k: np.concatenate([seg[k], tail[k]]) for k in seg}
 
@@ -223,37 +132,48 @@ def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
     """
     if not len(clean):
         return _empty_presence()
-    codes, workers = worker_runs(clean["worker"])
-    t = to_ns(clean["time"])
-    x, y = clean["x"].to_numpy(), clean["y"].to_numpy()
+    names, codes = worker_codes(pa.array(clean["worker"].astype(object), type=pa.string()))
+    return presence_arrays(names, codes, to_ns(clean["time"]), clean["x"].to_numpy(float),
+                           clean["y"].to_numpy(float), index, windows, speed_max=speed_max,
+                           max_gap_s=max_gap_s)
+
+
+def presence_arrays(names: np.ndarray, codes: np.ndarray, t: np.ndarray, x: np.ndarray,
+                    y: np.ndarray, index: GridIndex, windows: Windows, *, speed_max: float,
+                    max_gap_s: float) -> pd.DataFrame:
+    """:func:`presence` on arrays sorted by worker code (codes follow ``names`` order)
+    and time: the form :func:`gis.patrol.cleaning.clean_arrays` leaves them in."""
     seg = _segments(codes, t, x, y, index.locate_track(x, y), int(max_gap_s * 1e9), speed_max)
-    seg = _split_at_windows(seg, windows, index)
+    if not len(seg["t0"]):
+        return _empty_presence()
+    starts, ends = windows.table(int(seg["t0"].min()), int(seg["t1"].max()))
+    seg = _split_at_windows(seg, starts, ends, index)
     p = _pieces(seg, index)
-    s = p["s"].to_numpy()
-    g = p["grid"].to_numpy()
+    s, g, frac = p["s"].to_numpy(), p["grid"].to_numpy(), p["frac"].to_numpy()
     dur = (seg["t1"][s] - seg["t0"][s]) / 1e9
     dist = np.hypot(seg["x1"][s] - seg["x0"][s], seg["y1"][s] - seg["y0"][s])
-    rows = pd.DataFrame({
-        "grid": g, "window": seg["win"][s], "worker": seg["w"][s],
-        "seconds": micro(dur * p["frac"].to_numpy()), "metres": micro(dist * p["frac"].to_numpy()),
-        "entries": ((seg["g0"][s] != g) | seg["first"][s]).astype(np.int64),
-        "exits": (seg["g1"][s] != g).astype(np.int64)})
-    out = rows.groupby(["grid", "window", "worker"], sort=True, as_index=False).sum()
-    out["seconds"], out["metres"] = out["seconds"] / MICRO, out["metres"] / MICRO
-    out["worker"] = workers[out["worker"].to_numpy()]  # codes follow name order: still sorted
-    return out[list(PRESENCE_COLUMNS)]
+    values = np.column_stack([micro(dur * frac), micro(dist * frac),
+                              (seg["g0"][s] != g) | seg["first"][s], seg["g1"][s] != g])
+    key, sums = _sum_by_key(g, seg["win"][s], seg["w"][s].astype(np.int64), values,
+                            len(starts), max(len(names), 1))
+    grid, win, worker = key
+    return pd.DataFrame({
+        "grid": grid, "window": starts[win], "worker": np.asarray(names, object)[worker],
+        "seconds": sums[:, 0] / MICRO, "metres": sums[:, 1] / MICRO,
+        "entries": sums[:, 2], "exits": sums[:, 3]})
 
 
-def worker_runs(worker: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..k-1 for the runs of a worker column sorted by worker, and the run names
-    (cheaper than factorising ten million strings)."""
-    arr = pa.array(worker, type=pa.large_string())
-    if len(arr) == 0:
-        return np.array([], dtype=np.int64), np.array([], dtype=object)
-    change = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
-    codes = np.r_[0, np.cumsum(change)].astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, change])
-    return codes, np.asarray(arr.take(pa.array(starts)).to_pylist(), dtype=object)
+def _sum_by_key(grid, win, worker, values: np.ndarray, n_win: int, n_workers: int):
+    """Integer sums of ``values`` rows per (grid, window, worker), sorted by that key
+    (one int64 key and ``np.add.reduceat``: exact, and no pandas groupby)."""
+    comp = (grid.astype(np.int64) * n_win + win) * n_workers + worker
+    order = np.argsort(comp, kind="stable")
+    sc = comp[order]
+    first = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+    sums = np.add.reduceat(values.astype(np.int64)[order], first, axis=0)
+    k = sc[first]
+    rest = k // n_workers
+    return (rest // n_win, rest % n_win, k % n_workers), sums
 
 
 def micro(values) -> np.ndarray:

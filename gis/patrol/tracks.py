@@ -86,30 +86,47 @@ def parse_times(values: pd.Series, tz: str, *, file: str | None = None, first_ro
     return out
 
 
-def _parse_text_arrow(s: pd.Series, tz: str) -> pd.Series | None:
+def _parse_text_arrow(s: pd.Series | pa.Array, tz: str) -> pd.Series | None:
     """Fast path (Arrow's C++ parser) for clean ISO text all with, or all without, an
     offset; ``None`` sends anything unusual to the slower pandas path, which names the
-    bad row."""
-    arr = pc.utf8_trim_whitespace(pa.array(s.astype(object), type=pa.string()))
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    aware = pc.match_substring_regex(arr, _TZ_SUFFIX)
-    n_aware = pc.sum(aware).as_py() or 0
-    try:
-        if n_aware == 0:
-            wall = pc.cast(arr, pa.timestamp("ns")).to_pandas().reset_index(drop=True)
+    bad row. Arrow refuses an offset when casting to a naive timestamp and its absence
+    when casting to an aware one, so two casts tell the cases apart without a regex."""
+    arr = s if isinstance(s, (pa.Array, pa.ChunkedArray)) else \
+        pa.array(s.astype(object), type=pa.string(), from_pandas=True)
+    if len(arr) - arr.null_count and pc.min(pc.utf8_length(arr)).as_py() == 0:
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    for attempt in (arr, None):
+        if attempt is None:  # stray spaces: trim once and retry
+            attempt = pc.utf8_trim_whitespace(arr)
+            attempt = pc.if_else(pc.equal(attempt, ""), pa.scalar(None, pa.string()), attempt)
+        try:
+            wall = pc.cast(attempt, pa.timestamp("ns")).to_pandas().reset_index(drop=True)
             return wall.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-        if n_aware == len(arr) - arr.null_count:
-            utc = pc.cast(arr, pa.timestamp("ns", tz="UTC")).to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        try:
+            utc = pc.cast(attempt, pa.timestamp("ns", tz="UTC")).to_pandas()
             return utc.reset_index(drop=True).dt.tz_convert("UTC")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     return None
 
 
-def _coords(df: pd.DataFrame, cols: Columns, source: SourceCRS, file: str | None,
-            first_row: int) -> tuple[np.ndarray, np.ndarray]:
-    lon = pd.to_numeric(df[cols.lon], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(df[cols.lat], errors="coerce").to_numpy(dtype=float)
+def parse_time_array(arr: pa.Array, tz: str, *, file: str | None = None, first_row: int = 1,
+                     field: str = "time") -> np.ndarray:
+    """:func:`parse_times` for an Arrow column, as int64 UTC nanoseconds (NaT for empty)."""
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        fast = _parse_text_arrow(arr, tz)
+        if fast is None:
+            fast = parse_times(arr.to_pandas(), tz, file=file, first_row=first_row, field=field)
+    else:
+        fast = parse_times(arr.to_pandas(), tz, file=file, first_row=first_row, field=field)
+    return np.asarray(pd.DatetimeIndex(fast).as_unit("ns").asi8)
+
+
+def _coords(lon: np.ndarray, lat: np.ndarray, cols: Columns, source: SourceCRS,
+            file: str | None, first_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Check the range (lon/lat sources) and convert to WGS 84; NaN stays NaN."""
     bad = check_lonlat(np.nan_to_num(lon), np.nan_to_num(lat)) if source.offset or \
         source.crs.equals(WGS84) else np.array([], dtype=int)
     if len(bad):
@@ -117,7 +134,12 @@ def _coords(df: pd.DataFrame, cols: Columns, source: SourceCRS, file: str | None
         field = cols.lon if abs(lon[i]) > 180 else cols.lat
         raise InputError(f"coordinate ({lon[i]}, {lat[i]}) out of range (wrong --crs or "
                          "swapped lon/lat?)", file=file, row=first_row + i, field=field)
-    return _to_wgs84_xy(lon, lat, source)
+    x, y = _to_wgs84_xy(lon, lat, source)
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+def _numbers(values) -> np.ndarray:
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _to_wgs84_xy(lon: np.ndarray, lat: np.ndarray, source: SourceCRS):
@@ -157,7 +179,8 @@ def fixes_from_frame(df: pd.DataFrame, cols: Columns = Columns(), *, source: Sou
             if name not in df.columns:
                 raise InputError(f"no column named {name!r}; name it with --lon-col/--lat-col",
                                  file=file, field=name)
-        lon, lat = _coords(df, cols, source or SourceCRS(WGS84), file, first_row)
+        lon, lat = _coords(_numbers(df[cols.lon]), _numbers(df[cols.lat]), cols,
+                           source or SourceCRS(WGS84), file, first_row)
     out = pd.DataFrame({
         "worker": df[cols.worker].astype("str").to_numpy(),
         "time": parse_times(df[cols.time], tz, file=file, first_row=first_row, field=cols.time),
@@ -171,20 +194,24 @@ def fixes_from_frame(df: pd.DataFrame, cols: Columns = Columns(), *, source: Sou
     return out
 
 
-def iter_csv_fixes(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: str = DEFAULT_TZ,
-                   block_mb: int = 16) -> Iterator[pd.DataFrame]:
-    """Stream a CSV of fixes as fixes tables of about ``block_mb`` of text each."""
-    path = Path(path)
-    source = parse_crs(crs) or SourceCRS(WGS84)
+def open_csv(path: Path, cols: Columns, block_mb: int = 16):
+    """Arrow's streaming CSV reader on the wanted columns (workers and times as text)."""
     wanted = [c for c in (cols.worker, cols.time, cols.lon, cols.lat, cols.accuracy) if c]
     types = {cols.worker: pa.string(), cols.time: pa.string()}
     types.update({c: pa.float64() for c in (cols.lon, cols.lat)})
     try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block_mb << 20),
-                                convert_options=pacsv.ConvertOptions(include_columns=wanted,
-                                                                     column_types=types))
+        return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block_mb << 20),
+                              convert_options=pacsv.ConvertOptions(include_columns=wanted,
+                                                                   column_types=types))
     except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
         raise InputError(f"cannot read CSV of tracks: {exc}", file=str(path)) from exc
+
+
+def csv_batches(path: str | Path, cols: Columns = Columns(), *, block_mb: int = 16
+                ) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """``(first row number, raw Arrow batch)`` of about ``block_mb`` of text each."""
+    path = Path(path)
+    reader = open_csv(path, cols, block_mb)
     first = 1
     while True:
         try:
@@ -193,9 +220,17 @@ def iter_csv_fixes(path: str | Path, cols: Columns = Columns(), *, crs=None, tz:
             return
         except pa.ArrowInvalid as exc:
             raise InputError(f"cannot parse CSV after row {first}: {exc}", file=str(path)) from exc
-        df = batch.to_pandas()
-        yield fixes_from_frame(df, cols, source=source, tz=tz, file=str(path), first_row=first)
-        first += len(df)
+        yield first, batch
+        first += batch.num_rows
+
+
+def iter_csv_fixes(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: str = DEFAULT_TZ,
+                   block_mb: int = 16) -> Iterator[pd.DataFrame]:
+    """Stream a CSV of fixes as fixes tables of about ``block_mb`` of text each."""
+    source = parse_crs(crs) or SourceCRS(WGS84)
+    for first, batch in csv_batches(path, cols, block_mb=block_mb):
+        yield fixes_from_frame(batch.to_pandas(), cols, source=source, tz=tz, file=str(path),
+                               first_row=first)
 
 
 def _missing_columns(path: Path, cols: Columns) -> None:

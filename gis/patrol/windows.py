@@ -92,6 +92,13 @@ class Windows:
         walls = np.arange(w0, wall1 + 1, self.length_ns, dtype=np.int64)
         return self._utc(walls) if len(walls) else np.array([], dtype=np.int64)
 
+    def table(self, first_ns: int, last_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """Starts and ends (UTC ns) of every window from the one holding ``first_ns`` to
+        the one holding ``last_ns``: the window of an instant ``t`` is then
+        ``searchsorted(starts, t, "right") - 1``, no time zone work per instant."""
+        starts = self.span(first_ns, last_ns)
+        return starts, self.end_of(starts)
+
     def label(self, start_ns: int) -> str:
         """ISO 8601 with the local offset, e.g. ``2026-10-30T12:00:00+08:00``."""
         return pd.Timestamp(int(start_ns), tz="UTC").tz_convert(self.tz).isoformat()
