@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import pytest
 from shapely import MultiPolygon, box, MultiLineString, Point
 from sqlalchemy import Engine
 
@@ -165,3 +168,29 @@ def tiles_covering(bounds, z: int) -> list[tuple[int, int, int]]:
     _, x0, y0 = tile_of(bounds[0], bounds[3], z)
     _, x1, y1 = tile_of(bounds[2], bounds[1], z)
     return [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+VENDOR = Path(__file__).parents[1] / "api" / "static" / "vendor" / "maplibre-gl.js"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+         "--window-size=1200,800"]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert VENDOR.exists(), "run scripts/install-web-assets.sh (MapLibre from npm)"
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    assert chromium and driver_path, "apt-get install -y chromium chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

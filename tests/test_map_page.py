@@ -8,41 +8,12 @@ MapLibre from npm (scripts/install-web-assets.sh). A missing one is a failure.""
 from __future__ import annotations
 
 import io
-import shutil
 import time
-from pathlib import Path
 
-import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from layers_data import GRIDS, XM, YM, live_server, load_district
-
-VENDOR = Path(__file__).parents[1] / "api" / "static" / "vendor" / "maplibre-gl.js"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-         "--window-size=1200,800"]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert VENDOR.exists(), "run scripts/install-web-assets.sh (MapLibre from npm)"
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    assert chromium and driver_path, "apt-get install -y chromium chromium-driver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
+from layers_data import GRIDS, XM, YM, browser, live_server, load_district  # noqa: F401
 
 def _wait(driver, script: str, timeout: float = 20.0):
     deadline = time.monotonic() + timeout

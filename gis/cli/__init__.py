@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "assign",
     "data",
     "generate",
+    "map",
 ]
 
 
