@@ -10,4 +10,5 @@ ROUTERS = [
     "pages",
     "cameras",
     "coverage",
+    "overview",
 ]

@@ -1,0 +1,48 @@
+"""The one-screen overview (一屏观城乡): ``/overview`` (the page) and the figures of any
+admin unit or grid in the caller's scope, with its units one level down."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from api.auth import CurrentUser, Unauthorized, current_principal
+from api.deps import SessionDep, SettingsDep
+from gis.store.overview import Rules, overview, resolve_area, root_code
+from gis.store.overview_shapes import unit_shapes
+
+router = APIRouter(tags=["overview"])
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+
+
+@router.get("/overview", response_class=HTMLResponse, summary="One-screen overview page")
+def overview_page(request: Request, session: SessionDep, settings: SettingsDep):
+    try:
+        principal = current_principal(request, session)
+    except Unauthorized:
+        return RedirectResponse("/login?next=/overview", status_code=303)
+    config = {"root": root_code(session, principal), "baseTileUrl": settings.base_tile_url,
+              "user": principal.username, "role": principal.role}
+    return templates.TemplateResponse(request, "overview.html", {"config": config})
+
+
+@router.get("/overview/{code}", summary="Figures of an area and of its units one level down")
+def area_overview(code: str, session: SessionDep, settings: SettingsDep,
+                  principal: CurrentUser,
+                  weeks: Annotated[int, Query(ge=1, le=104)] = 12,
+                  half_days: Annotated[int, Query(ge=1, le=366)] = 14) -> dict:
+    return overview(session, code, principal, weeks=weeks, half_days=half_days,
+                    rules=Rules(tz=settings.timezone))
+
+
+@router.get("/overview/{code}/units", summary="Outlines of the units one level down (GeoJSON)")
+def area_units(code: str, session: SessionDep, principal: CurrentUser) -> dict:
+    area = resolve_area(session, code, principal)
+    # about 10 m: enough for a county-wide screen, light enough to send whole
+    shapes = unit_shapes(session, area, simplify_deg=0.0001 if area.level != "grid" else 0.0)
+    return json.loads(shapes.to_json(drop_id=True))
