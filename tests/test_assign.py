@@ -262,3 +262,33 @@ def test_large_grids_use_the_indexed_path_with_the_same_rules():
     assert result(assign_points(pts, grids, "code")) == [
         ("area", True, "area"), (None, False, ""), ("area", True, "area;sq"),
         ("area", False, "area")]
+
+
+def _run_cli_probe(*argv: str) -> dict:
+    """Run the ``gridgis`` entry point in a fresh interpreter; report what it imported."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys\n"
+            f"sys.argv = ['gridgis', *{list(argv)!r}]\n"
+            "from gis.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    rc = e.code\n"
+            "mods = [m for m in ('geopandas', 'pandas', 'pyogrio', 'sqlalchemy', 'gis.cli.patrol')"
+            " if m in sys.modules]\n"
+            "sys.stderr.write(json.dumps({'rc': rc, 'mods': mods}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    return {**json.loads(done.stderr.splitlines()[-1]), "out": done.stdout}
+
+
+def test_cli_starts_without_loading_other_commands():
+    helped = _run_cli_probe("assign", "--help")
+    assert helped["rc"] == 0 and "--grid-key" in helped["out"]
+    assert helped["mods"] == []  # no geopandas, pandas, pyogrio, SQLAlchemy, other commands
+    listing = _run_cli_probe("--help")
+    assert listing["rc"] == 0 and listing["mods"] == []
+    import gis.cli  # noqa: F401  (every command, as tests and python -m see them)
+
+    every = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    for name in every:
+        assert f" {name} " in listing["out"], name

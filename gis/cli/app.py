@@ -10,13 +10,54 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
 
-app = typer.Typer(name="gridgis", no_args_is_help=True, add_completion=False,
-                  help="gridgis: grid management (网格化管理) on PostGIS — partition, "
-                       "incidents, cameras, patrols.")
+HELP = "gridgis: grid management (网格化管理) on PostGIS — partition, incidents, cameras, patrols."
+
+
+class LazyTyper(typer.Typer):
+    """A Typer whose command modules are imported when its commands are first needed.
+
+    ``gis.cli`` sets :attr:`loader`; anything that reads the registered commands (typer
+    building the click group, ``CliRunner.invoke(app, ...)``) runs it once first. The
+    ``gridgis`` entry point sets a loader that imports only the invoked command's module,
+    so that a command does not pay for every other command's heavy imports.
+    """
+
+    loader = None
+
+    @property
+    def registered_commands(self):
+        self._load()
+        return self.__dict__["_commands"]
+
+    @registered_commands.setter
+    def registered_commands(self, value):
+        self.__dict__["_commands"] = value
+
+    @property
+    def registered_groups(self):
+        self._load()
+        return self.__dict__["_groups"]
+
+    @registered_groups.setter
+    def registered_groups(self, value):
+        self.__dict__["_groups"] = value
+
+    def _load(self) -> None:
+        loader, self.loader = self.loader, None  # once; modules being imported see None
+        if loader is not None:
+            loader()
+
+
+app = LazyTyper(name="gridgis", no_args_is_help=True, add_completion=False, help=HELP)
 console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    # A callback keeps ``gridgis CMD`` a group even when only CMD's module is loaded
+    # (typer runs a lone command without its name otherwise).
+    pass
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout.")
 
@@ -40,6 +81,9 @@ def emit(summary: dict[str, Any], as_json: bool, title: str | None = None) -> No
 def progress(description: str, total: float | None = None, *, quiet: bool = False):
     """A rich progress bar on stderr; yields ``advance(n)``. Hidden when not a terminal
     only if ``quiet`` is set, so CI logs still show that long work moves."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
