@@ -119,6 +119,14 @@ def test_building_changes_mark_grids_within_the_largest_camera_reach(db, distric
     sql(db, "DELETE FROM coverage_stale")
     sql(db, "UPDATE buildings SET households = 99")  # households do not move any view
     assert stale(db) == []
+    # a bulk import (over 1000 rows in one statement) is marked by ~100 m cells
+    sql(db, "INSERT INTO buildings (geom) SELECT ST_Multi(ST_MakeEnvelope(x, y, x + 0.00005, "
+            "y + 0.00005, 4326)) FROM (SELECT 113.025 + (i % 50) * 0.0001 AS x, "
+            "28.002 + (i / 50) * 0.0001 AS y FROM generate_series(0, 1499) i) s")
+    assert stale(db) == [C]
+    sql(db, "DELETE FROM coverage_stale")
+    sql(db, "DELETE FROM buildings WHERE ST_XMin(geom) >= 113.025")
+    assert stale(db) == [C]
 
 
 def test_incremental_run_recomputes_only_the_affected_grid(db, district):

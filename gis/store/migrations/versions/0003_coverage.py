@@ -59,14 +59,16 @@ FUNCTIONS = [
             metres / 110000.0)
     $$""",
     """
-    CREATE FUNCTION gridgis_mark_coverage_stale(geoms geometry[], reach float8[], why text)
+    CREATE FUNCTION gridgis_mark_coverage_stale(geoms geometry[], reach float8[], why text,
+                                                exact boolean DEFAULT true)
     RETURNS void LANGUAGE sql AS $$
         INSERT INTO coverage_stale AS s (grid_code, reason)
         SELECT DISTINCT g.code, why
         FROM unnest(geoms, reach) AS f(geom, metres)
         JOIN grids g ON g.valid_to IS NULL
                     AND g.geom && gridgis_expand_m(f.geom, f.metres)
-                    AND ST_DWithin(g.geom::geography, f.geom::geography, f.metres)
+                    AND (NOT exact
+                         OR ST_DWithin(g.geom::geography, f.geom::geography, f.metres))
         WHERE f.geom IS NOT NULL
         ON CONFLICT (grid_code) DO UPDATE
             SET seq = nextval('coverage_stale_seq_seq'), marked_at = now(),
@@ -105,7 +107,9 @@ FUNCTIONS = [
     # (a building's household count does not move any view).
     """
     CREATE FUNCTION gridgis_features_stale() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE g geometry[]; metres float8; what text := TG_TABLE_NAME;
+    DECLARE
+        bulk_rows CONSTANT integer := 1000;
+        g geometry[]; metres float8; bulk boolean; what text := TG_TABLE_NAME;
     BEGIN
         metres := CASE WHEN TG_ARGV[0] = 'cameras' THEN gridgis_max_camera_reach()
                        ELSE TG_ARGV[0]::float8 END;
@@ -127,9 +131,18 @@ FUNCTIONS = [
                     OR to_jsonb(o) ->> 'class' IS DISTINCT FROM to_jsonb(n) ->> 'class'
             ) x;
         END IF;
+        bulk := cardinality(g) > bulk_rows;
+        IF bulk THEN
+            -- bulk import: one envelope per ~100 m cell, grids by box overlap only
+            -- (conservative: may mark a grid up to ~1.5 reach + 100 m away); marking
+            -- every grid near a large import is cheap next to computing them
+            SELECT array_agg(e) INTO g FROM (
+                SELECT ST_Envelope(ST_Collect(x)) AS e FROM unnest(g) AS x
+                 GROUP BY ST_SnapToGrid(ST_Centroid(x), 0.001)) cells;
+        END IF;
         IF g IS NOT NULL THEN
             PERFORM gridgis_mark_coverage_stale(g, array_fill(metres, ARRAY[cardinality(g)]),
-                                                what || ' ' || lower(TG_OP));
+                                                what || ' ' || lower(TG_OP), NOT bulk);
         END IF;
         RETURN NULL;
     END $$""",
@@ -191,7 +204,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_coverage_stale_{event.lower()} "
                        f"ON {table}")
     for name in ("gridgis_features_stale()", "gridgis_cameras_stale()",
-                 "gridgis_mark_coverage_stale(geometry[], float8[], text)",
+                 "gridgis_mark_coverage_stale(geometry[], float8[], text, boolean)",
                  "gridgis_expand_m(geometry, float8)", "gridgis_max_camera_reach()",
                  "gridgis_camera_reach(text, float8)"):
         op.execute(f"DROP FUNCTION IF EXISTS {name}")
