@@ -3,9 +3,9 @@ minutes is counted as a visit (入户走访); the norm is five households a day.
 
 A *stop* is a maximal run of consecutive fixes of one worker that all stay within
 ``radius`` metres of the run's first fix, lasting at least ``min_minutes`` (the
-classic stay-point rule of Li et al., 2008). The scan is sequential by nature; it runs
-over plain arrays, one pass per fix, which is fast enough for a day of a district's
-tracks. A stop whose centre lies within ``distance`` of a building footprint visits
+classic stay-point rule of Li et al., 2008). The rule reads like a sequential scan; it is
+computed without one: for every fix, where a run starting there would end (vectorised
+over fixes), then which fixes the greedy scan would start runs at (pointer doubling). A stop whose centre lies within ``distance`` of a building footprint visits
 the nearest such building; a building counts once per worker per day.
 """
 
@@ -22,19 +22,88 @@ from gis.patrol.windows import DEFAULT_TZ, to_ns
 DAILY_VISIT_NORM = 5  # households visited per grid worker per day
 
 
-def _stay_runs(w: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, radius: float,
-               max_gap_ns: int) -> list[tuple[int, int]]:
-    """(first, last) fix of every run staying within ``radius`` of its first fix."""
-    runs, i, n = [], 0, len(t)
-    r2 = radius * radius
-    while i < n:
-        j = i + 1
-        while (j < n and w[j] == w[i] and t[j] - t[j - 1] <= max_gap_ns
-               and (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2 <= r2):
-            j += 1
-        runs.append((i, j - 1))
-        i = j
-    return runs
+def _boxes(x: np.ndarray, y: np.ndarray, levels: int) -> np.ndarray:
+    """``B[k, p]`` = (min x, max x, min y, max y) of fixes ``p .. p + 2**k - 1``
+    (clipped at the end): a sparse table built by doubling, rows contiguous so that one
+    gather reads a box."""
+    n = len(x)
+    out = np.empty((levels + 1, n, 4))
+    out[0] = np.column_stack([x, x, y, y])
+    for k in range(1, levels + 1):
+        h, prev = 1 << (k - 1), out[k - 1]
+        ahead = np.concatenate([prev[h:], prev[-1:].repeat(min(h, n), axis=0)])[:n]
+        out[k, :, 0::2] = np.minimum(prev[:, 0::2], ahead[:, 0::2])
+        out[k, :, 1::2] = np.maximum(prev[:, 1::2], ahead[:, 1::2])
+    return out
+
+
+def _run_ends(w: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, radius: float,
+              max_gap_ns: int, levels: int = 5) -> np.ndarray:
+    """For every fix ``i``: the first later fix that would end a run starting at ``i``
+    (another worker, a gap, or farther than ``radius`` from fix ``i``).
+
+    Vectorised over fixes by binary lifting: each fix still searching holds a position
+    and a step 2**k; if the bounding box of the next 2**k fixes lies wholly within the
+    radius (its four corners do: a disc is convex) the step is taken and doubled, else
+    it is halved; a refused single fix ends the run. A stay of L fixes so costs
+    O(log L) vectorised rounds per fix, not L Python steps (or L²/2 checks)."""
+    n = len(t)
+    cut = np.r_[True, (w[1:] != w[:-1]) | (np.diff(t) > max_gap_ns), True]
+    breaks = np.flatnonzero(cut)  # a run can never contain a break position after its start
+    limit = breaks[np.searchsorted(breaks, np.arange(n), side="right")]
+    nxt = limit.copy()
+    boxes = _boxes(np.asarray(x, float), np.asarray(y, float), levels)
+    alive = np.flatnonzero(np.arange(n) + 1 < limit)
+    pos, lvl, r2 = alive + 1, np.zeros(len(alive), np.int64), radius * radius
+    while len(alive):
+        room = pos + (1 << lvl) <= limit[alive]
+        b = boxes[lvl, np.minimum(pos, n - 1)]  # (m, 4)
+        dx = np.maximum(np.abs(b[:, 0] - x[alive]), np.abs(b[:, 1] - x[alive]))
+        dy = np.maximum(np.abs(b[:, 2] - y[alive]), np.abs(b[:, 3] - y[alive]))
+        near = room & (dx * dx + dy * dy <= r2)
+        pos = np.where(near, pos + (1 << lvl), pos)
+        far_fix = ~near & (lvl == 0)       # the single fix at pos is out (or at the limit)
+        nxt[alive[far_fix]] = np.minimum(pos[far_fix], limit[alive[far_fix]])
+        lvl = np.where(near, np.minimum(lvl + 1, levels), np.maximum(lvl - 1, 0))
+        go = ~far_fix & (pos < limit[alive])
+        alive, pos, lvl = alive[go], pos[go], lvl[go]
+    return nxt
+
+
+def _run_starts(nxt: np.ndarray) -> np.ndarray:
+    """Fixes reached from fix 0 by following ``nxt`` (the greedy run starts), found by
+    pointer doubling: after step k every start up to 2^(k+1) runs along is marked, so
+    log2(n) vectorised steps replace the walk along the chain."""
+    n = len(nxt)
+    if not n:
+        return np.array([], dtype=np.int64)
+    jump = np.r_[nxt, n]  # n: past the end, a fixed point
+    on = np.zeros(n + 1, bool)
+    on[0] = True
+    while True:
+        on[jump[np.flatnonzero(on)]] = True
+        jump = jump[jump]
+        if jump[0] == n:
+            break
+    return np.flatnonzero(on[:n])
+
+
+def _stay_runs(w, t, x, y, radius: float, max_gap_ns: int, batch: int = 500_000):
+    """(first, last) fix of every run, computed in batches of whole workers (a run never
+    spans two workers) so the box table stays small."""
+    n = len(t)
+    heads = np.flatnonzero(np.r_[True, w[1:] != w[:-1]]) if n else np.array([], np.int64)
+    cut = np.minimum(np.searchsorted(heads, np.arange(batch, n, batch)), max(len(heads) - 1, 0))
+    bounds = np.unique(np.r_[0, heads[cut] if len(heads) else [], n]).astype(np.int64)
+    firsts, lasts = [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        nxt = _run_ends(w[lo:hi], t[lo:hi], x[lo:hi], y[lo:hi], radius, max_gap_ns)
+        a = _run_starts(nxt)
+        firsts.append(a + lo)
+        lasts.append(nxt[a] - 1 + lo)
+    if not firsts:
+        return np.array([], np.int64), np.array([], np.int64)
+    return np.concatenate(firsts), np.concatenate(lasts)
 
 
 def detect_stops(fixes: pd.DataFrame, crs, *, radius: float = 30.0, min_minutes: float = 3.0,
@@ -49,9 +118,7 @@ def detect_stops(fixes: pd.DataFrame, crs, *, radius: float = 30.0, min_minutes:
     f = fixes.dropna(subset=["worker", "time", "lon", "lat"]).sort_values(["worker", "time"])
     x, y = to_metric(f["lon"].to_numpy(), f["lat"].to_numpy(), crs)
     w, t = pd.factorize(f["worker"])[0], to_ns(f["time"])
-    runs = np.array(_stay_runs(w.tolist(), t.tolist(), x.tolist(), y.tolist(), radius,
-                               int(max_gap_s * 1e9)), dtype=np.int64).reshape(-1, 2)
-    a, b = runs[:, 0], runs[:, 1]
+    a, b = _stay_runs(w, t, x, y, radius, int(max_gap_s * 1e9))
     long = (t[b] - t[a]) >= min_minutes * 60e9
     a, b = a[long], b[long]
     csum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731  (mean over each run)
