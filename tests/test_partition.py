@@ -142,3 +142,40 @@ def test_validate_returns_gaps_and_overlaps_as_polygons():
     assert {"gap", "overlap"} <= set(bad["rule"])
     assert bad[bad["rule"] == "gap"].geom_type.isin(["Polygon", "MultiPolygon"]).all()
     assert polsby_popper(np.array([shapely.box(0, 0, 1, 1)]))[0] == pytest.approx(np.pi / 4)
+
+
+def test_pocket_walled_off_by_compounds_joins_a_grid_through_a_corridor():
+    buildings, roads, parent = street_town(n=4)
+    walls = buildings["block"].isin(["1,0", "0,1"])  # the corner block 0,0 is cut off
+    buildings.loc[walls, "compound"] = np.where(buildings.loc[walls, "block"] == "1,0",
+                                                "East Garden", "North Garden")
+    res = partition(buildings, roads=roads, parent=parent, exclusive="compound")
+    grids = res.grids
+    basic = grids[grids["kind"] == "basic"]
+    assert basic["households"].between(300, 500).all(), basic["households"].tolist()
+    assert (shapely.get_num_geometries(grids.geometry.values) == 1).all()
+    for name in ("East Garden", "North Garden"):
+        mine = buildings[buildings["compound"] == name]
+        assert mine["households"].sum() in set(grids.loc[grids["kind"] == "exclusive",
+                                                         "households"])
+    assert set(validate(grids, parent, buildings)["rule"]) <= {"below_min"}  # compounds only
+    assert abs(_area_m2(grids).sum() - _area_m2(parent).sum()) < 1.0
+
+
+def test_compound_sharing_a_block_takes_only_its_own_buildings():
+    buildings, roads, parent = street_town(n=4)
+    first = buildings.index[buildings["block"] == "1,1"][:2]
+    buildings.loc[first, "compound"] = "Lotus Garden"
+    res = partition(buildings, roads=roads, parent=parent, exclusive="compound")
+    excl = res.grids[res.grids["kind"] == "exclusive"]
+    assert excl["households"].tolist() == [buildings.loc[first, "households"].sum()]
+    assert "building_cut" not in set(validate(res.grids, parent, buildings)["rule"])
+    assert res.report["within_bounds_share"] == 1.0
+
+
+def test_village_between_one_and_two_grids_misses_the_bounds_least():
+    from gis.partition.regions import choose_k
+
+    assert choose_k(520, 300, 500, 450) == 1  # one grid 20 over beats two grids 80 short
+    assert choose_k(580, 300, 500, 450) == 2  # two grids 20 short beat one grid 80 over
+    assert choose_k(1200, 300, 500, 450) == 3

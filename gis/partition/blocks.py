@@ -27,7 +27,7 @@ from gis.errors import InputError
 
 COVER_SHARE = 0.99  # units covering this share of the parent are blocks, not buildings
 SITE_SPACING = 8.0  # metres between Voronoi sites along building outlines
-SPECK_AREA = 1e-3  # m²: holes and parts smaller than this are float noise
+SPECK_AREA = 0.1  # m²: holes and parts smaller than this are noise of overlays
 END_SNAP = 1.0  # metres: road ends are extended this far so that lines which stop a hair
 #                 short of a junction or the parent's edge (clipping, reprojection) still node
 
@@ -149,9 +149,10 @@ def union_by(geoms, labels, n: int, *, coverage: bool = False) -> np.ndarray:
     return out
 
 
-def polygonal(geoms) -> np.ndarray:
+def polygonal(geoms, min_area: float = None) -> np.ndarray:
     """Valid (Multi)Polygons: unions and differences of touching cells can leave a
-    collapsed ring or a stray line behind; those are repaired and dropped."""
+    collapsed ring or a stray line behind; those are repaired and dropped, and so are
+    holes and parts smaller than ``min_area`` (m², metric CRS; 0 in degrees: none)."""
     geoms = np.asarray(geoms, dtype=object).copy()
     bad = ~shapely.is_valid(geoms) | ~np.isin(shapely.get_type_id(geoms), (3, 6))
     for k in np.flatnonzero(bad & ~shapely.is_empty(geoms)):
@@ -161,8 +162,8 @@ def polygonal(geoms) -> np.ndarray:
         geoms[k] = shapely.union_all(parts) if len(parts) else shapely.Polygon()
     holed = np.flatnonzero(shapely.get_num_interior_rings(geoms) > 0)
     multi = np.flatnonzero(shapely.get_type_id(geoms) == 6)
-    for k in np.union1d(holed, multi):
-        geoms[k] = _drop_specks(geoms[k])
+    for k in np.union1d(holed, multi) if min_area != 0 else ():
+        geoms[k] = _drop_specks(geoms[k], SPECK_AREA if min_area is None else min_area)
     return geoms
 
 
@@ -204,8 +205,13 @@ def voronoi_cells(geoms, parent, spacing: float = SITE_SPACING) -> np.ndarray:
         out = np.array([shapely.Polygon()] * n, dtype=object)
         out[owner[0]] = parent
         return out
-    diagram = shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=parent, ordered=True)
-    polys = shapely.get_parts(diagram)
+    # in local coordinates: with metric eastings/northings in the millions GEOS can emit
+    # an invalid cell and lose the order of the cells
+    shift = coords.mean(axis=0)
+    frame = shapely.transform(parent, lambda c: c - shift)
+    diagram = shapely.voronoi_polygons(shapely.multipoints(coords - shift), extend_to=frame,
+                                       ordered=True)
+    polys = shapely.transform(shapely.get_parts(diagram), lambda c: c + shift)
     # GEOS can emit a self-touching cell, or a collection, for collinear sites
     bad = ~shapely.is_valid(polys) | (shapely.get_type_id(polys) != 3)
     polys[bad] = polygonal(shapely.make_valid(polys[bad]))

@@ -92,8 +92,12 @@ def cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small,
     labels = attach_empty(g, labels, kinds)
     from gis.partition.pockets import join_pockets
 
+    n_atoms = len(atoms.cells)
     atoms, g, labels, kinds, notes = join_pockets(atoms, g, labels, kinds, notes, geoms,
                                                   roads, lo, hi)
+    if len(atoms.cells) > n_atoms:  # a pocket joined a grid: even out with its neighbours
+        atoms, g, labels = _second_pass(atoms, g, labels, kinds, geoms, hh, roads, lo, hi,
+                                        budget)
     if merge_small:
         labels, kinds, notes = merge_small_grids(g, labels, kinds, notes, lo, hi)
     return Cut(atoms, labels, kinds, notes)
@@ -138,42 +142,53 @@ def _regions(g, grp, total, lo, hi, target, budget):
     return best[1], best[2]
 
 
-def _troubled(g: Graph, labels, kinds, lo, hi) -> np.ndarray:
-    """Basic regions missing their bounds, and their basic neighbours (bool per region)."""
+def _basic_heights(g: Graph, labels, kinds):
     basic = np.array([k == "basic" for k in kinds], dtype=bool)
     inside = labels >= 0
-    h = np.bincount(labels[inside], g.w[inside], len(kinds))
-    bad = basic & (h > 0) & ((h < lo) | (h > hi))
+    return basic, np.bincount(labels[inside], g.w[inside], len(kinds))
+
+
+def _grow(g: Graph, labels, mask, basic) -> np.ndarray:
+    """``mask`` (bool per region) and the basic regions bordering it."""
     li, lj = labels[g.i], labels[g.j]
     touch = (li >= 0) & (lj >= 0) & (li != lj)
-    near = bad.copy()
-    near[lj[touch & bad[np.maximum(li, 0)]]] = True
-    near[li[touch & bad[np.maximum(lj, 0)]]] = True
-    return near & basic if bad.any() else bad
+    out = mask.copy()
+    out[lj[touch & mask[np.maximum(li, 0)]]] = True
+    out[li[touch & mask[np.maximum(lj, 0)]]] = True
+    return out & basic
+
+
+SECOND_PASS_RINGS = 3  # neighbour rings drawn in, one more per round, while bounds are missed
 
 
 def _second_pass(atoms: Atoms, g: Graph, labels, kinds, geoms, hh, roads, lo, hi, budget):
-    """Split the blocks of troubled grids between buildings and refine those grids."""
+    """Split the blocks of grids missing their bounds, and of their neighbours, between
+    buildings and refine those grids; draw in one more ring of neighbours while the
+    bounds are still missed."""
     from gis.partition.refine import refine
 
-    near = _troubled(g, labels, kinds, lo, hi)
-    if not near.any():
-        return atoms, g, labels
-    which = (labels >= 0) & near[np.maximum(labels, 0)]
     points = shapely.point_on_surface(geoms)
-    cells, unit_atom, origin = split_cells(atoms.cells, atoms.unit_atom, geoms, points, which)
-    cells = polygonal(cells)
-    if len(cells) == len(atoms.cells):
-        return atoms, g, labels
-    ok = unit_atom >= 0
-    load = np.bincount(unit_atom[ok], weights=np.asarray(hh, dtype=float)[ok],
-                       minlength=len(cells))
-    fine = Atoms(cells=cells, households=load, unit_atom=unit_atom, mode=atoms.mode)
-    g2 = atom_graph(fine, geoms, roads)
-    labels2 = labels[origin]
-    mine = (labels2 >= 0) & near[np.maximum(labels2, 0)]
-    refined = refine(g2, np.where(mine, labels2, -1), lo, hi, time_budget=budget)
-    return fine, g2, np.where(mine, refined, labels2)
+    for ring in range(1, SECOND_PASS_RINGS + 1):
+        basic, h = _basic_heights(g, labels, kinds)
+        near = basic & (h > 0) & ((h < lo) | (h > hi))
+        if not near.any():
+            break
+        for _ in range(ring):
+            near = _grow(g, labels, near, basic)
+        which = (labels >= 0) & near[np.maximum(labels, 0)]
+        cells, unit_atom, origin = split_cells(atoms.cells, atoms.unit_atom, geoms, points,
+                                               which)
+        if len(cells) > len(atoms.cells):
+            cells = polygonal(cells)
+            ok = unit_atom >= 0
+            load = np.bincount(unit_atom[ok], weights=np.asarray(hh, dtype=float)[ok],
+                               minlength=len(cells))
+            atoms = Atoms(cells=cells, households=load, unit_atom=unit_atom, mode=atoms.mode)
+            g, labels = atom_graph(atoms, geoms, roads), labels[origin]
+        mine = (labels >= 0) & near[np.maximum(labels, 0)]
+        refined = refine(g, np.where(mine, labels, -1), lo, hi, time_budget=budget / ring)
+        labels = np.where(mine, refined, labels)
+    return atoms, g, labels
 
 
 def attach_empty(g: Graph, labels, kinds) -> np.ndarray:
@@ -233,6 +248,12 @@ def grid_frame(cut: Cut, crs, community_code: str) -> gpd.GeoDataFrame:
     """The grids of a cut as a GeoDataFrame (kind, households, community_code)."""
     n = len(cut.kinds)
     geoms = polygonal(union_by(cut.atoms.cells, cut.labels, n))
+    for k in np.flatnonzero(shapely.get_num_geometries(geoms) > 1):
+        # pieces a hair apart (cells cut by different operations): snap them together
+        snapped = polygonal([shapely.union_all(shapely.get_parts(geoms[k]), grid_size=1e-6)])[0]
+        snapped = polygonal([snapped])[0]
+        if shapely.get_num_geometries(snapped) < shapely.get_num_geometries(geoms[k]):
+            geoms[k] = snapped
     hh = np.bincount(cut.labels, cut.atoms.households, n)
     return gpd.GeoDataFrame({"kind": cut.kinds, "households": hh,
                              "community_code": [community_code] * n},

@@ -200,7 +200,8 @@ def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> Partiti
                          groups=grids_m["community_code"].to_numpy())
     rep["units_outside_parent"] = int(sum(c is None for c in unit_grid))
     grids = grids_m.to_crs(WGS84)
-    grids = grids.set_geometry(list(polygonal(grids.geometry.values)), crs=WGS84)  # noise
+    # reprojection can make a ring touch itself: repair (1e-11 deg² is about 0.1 m²)
+    grids = grids.set_geometry(list(polygonal(grids.geometry.values, min_area=1e-11)), crs=WGS84)
     violations = quality.violations_frame(rows, crs).to_crs(WGS84)
     rep["violations"] = int(len(violations))
     rep["seconds"] = round(time.perf_counter() - t0, 3)
