@@ -84,7 +84,7 @@ def grids_to_run(session: Session, prefix: str, only_stale: bool) -> list[str]:
 
 
 # -- loading --------------------------------------------------------------------------------
-def _frame(session: Session, stmt, crs="EPSG:4326") -> gpd.GeoDataFrame:
+def frame(session: Session, stmt, crs="EPSG:4326") -> gpd.GeoDataFrame:
     """Rows with a ``wkb`` column -> GeoDataFrame (the other columns as they come)."""
     rows = session.execute(stmt).mappings().all()
     cols = [c for c in stmt.selected_columns.keys() if c != "wkb"]
@@ -93,11 +93,12 @@ def _frame(session: Session, stmt, crs="EPSG:4326") -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs))
 
 
-def _wkb(column):
+def wkb_column(column):
+    """``column`` as WKB, labelled for :func:`frame`."""
     return func.ST_AsBinary(column).label("wkb")
 
 
-def _expanded(geoms: np.ndarray, metres: float):
+def near_boxes(geoms: np.ndarray, metres: float):
     """Union of the lon/lat boxes reaching ``metres`` beyond each geometry."""
     b = shapely.bounds(geoms)
     lat = np.minimum(np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])), 89.0)
@@ -121,31 +122,32 @@ class Inputs:
 def load_inputs(session: Session, codes: list[str], period: tuple | None = None) -> Inputs:
     """The layers that decide the coverage of ``codes``: the grids, the key places touching
     them, and the cameras, buildings and roads within the largest camera reach."""
-    grids = _frame(session, select(Grid.code, _wkb(Grid.geom))
+    grids = frame(session, select(Grid.code, wkb_column(Grid.geom))
                    .where(Grid.valid_to.is_(None), Grid.code.in_(codes)).order_by(Grid.code))
     run_grids = exists().where(Grid.valid_to.is_(None), Grid.code.in_(codes))
-    places = _frame(session, select(KeyPlace.id, KeyPlace.name, KeyPlace.kind, _wkb(KeyPlace.geom))
-                    .where(run_grids.where(func.ST_Intersects(Grid.geom, KeyPlace.geom)))
-                    .order_by(KeyPlace.id))
+    places = frame(session, select(KeyPlace.id, KeyPlace.name, KeyPlace.kind,
+                                   wkb_column(KeyPlace.geom))
+                   .where(run_grids.where(func.ST_Intersects(Grid.geom, KeyPlace.geom)))
+                   .order_by(KeyPlace.id))
     reach = float(session.scalar(select(func.gridgis_max_camera_reach())) or 0.0)
-    near = _expanded(np.concatenate([grids.geometry.values._data,
+    near = near_boxes(np.concatenate([grids.geometry.values._data,
                                      places.geometry.values._data]), max(reach, 60.0))
-    cams = _frame(session, select(
+    cams = frame(session, select(
         Camera.id, func.coalesce(Camera.code, func.cast(Camera.id, Camera.code.type))
         .label("camera_id"), Camera.type, Camera.status, Camera.azimuth, Camera.fov,
-        Camera.range_m.label("range"), Camera.height_m.label("height"), _wkb(Camera.geom))
+        Camera.range_m.label("range"), Camera.height_m.label("height"), wkb_column(Camera.geom))
         .where(func.ST_Intersects(Camera.geom, near)).order_by(Camera.id))
-    buildings = _frame(session, select(Building.id, _wkb(Building.geom))
+    buildings = frame(session, select(Building.id, wkb_column(Building.geom))
                        .where(func.ST_Intersects(Building.geom, near)))
-    roads = _frame(session, select(Road.road_class.label("class"), _wkb(Road.geom))
+    roads = frame(session, select(Road.road_class.label("class"), wkb_column(Road.geom))
                    .where(func.ST_Intersects(Road.geom, near)))
-    inc = select(Incident.id, Incident.reported_at, _wkb(Incident.geom)).where(
+    inc = select(Incident.id, Incident.reported_at, wkb_column(Incident.geom)).where(
         run_grids.where(func.ST_Intersects(Grid.geom, Incident.geom)))
     if period is not None:
         start, end = period
         inc = inc.where(*([Incident.reported_at >= start] if start else []),
                         *([Incident.reported_at < end] if end else []))
-    return Inputs(grids, cams, buildings, roads, _frame(session, inc), places, reach)
+    return Inputs(grids, cams, buildings, roads, frame(session, inc), places, reach)
 
 
 def _metric_crs(session: Session, prefix: str):

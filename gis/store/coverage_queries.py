@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis.coverage import suggest_sites
 from gis.errors import InputError, NotFound
-from gis.store.coverage import _expanded, _frame, _wkb, area_prefix
+from gis.store.coverage import area_prefix, frame, near_boxes, wkb_column
 from gis.store.models import (BlindSpot, Building, CoverageArea, CoverageStale, Grid, KeyPlace,
                               KeyPlaceCoverage, Road)
 from gis.store.scope import code_in_scope, geom_in_scope
@@ -112,7 +112,8 @@ def key_places(session: Session, principal: Principal | None, *, area: str | Non
     rows = session.execute(
         select(KeyPlace.id, KeyPlace.name, KeyPlace.kind, KeyPlaceCoverage.grid_code,
                KeyPlaceCoverage.target_m2, KeyPlaceCoverage.covered_m2,
-               KeyPlaceCoverage.coverage_ratio.label("ratio"), KeyPlaceCoverage.computed_at, func.ST_AsGeoJSON(KeyPlace.geom, 7).label("geometry"))
+               KeyPlaceCoverage.coverage_ratio.label("ratio"), KeyPlaceCoverage.computed_at,
+               func.ST_AsGeoJSON(KeyPlace.geom, 7).label("geometry"))
         .outerjoin(KeyPlaceCoverage, join).where(*where)
         .order_by(KeyPlaceCoverage.coverage_ratio.asc().nulls_last(), KeyPlace.id)
         .limit(min(limit, MAX_PAGE)).offset(offset)).mappings().all()
@@ -129,8 +130,8 @@ def suggest(session: Session, principal: Principal | None, area_code: str | None
     """``k`` new camera sites covering the most of the area's stored blind spots
     (:func:`gis.coverage.suggest_sites`), as GeoJSON with marginal gains and the bound."""
     prefix = area_prefix(session, area_code, principal)
-    spots = _frame(session, select(BlindSpot.id, BlindSpot.grid_code, BlindSpot.area_m2,
-                                   BlindSpot.incidents, _wkb(BlindSpot.geom))
+    spots = frame(session, select(BlindSpot.id, BlindSpot.grid_code, BlindSpot.area_m2,
+                                   BlindSpot.incidents, wkb_column(BlindSpot.geom))
                    .where(BlindSpot.grid_code.startswith(prefix, autoescape=True)))
     if not len(spots):
         raise NotFound(f"no stored blind spots in {area_code or 'your area'}: run coverage first")
@@ -138,13 +139,13 @@ def suggest(session: Session, principal: Principal | None, area_code: str | None
 
     if camera_type not in CAMERA_DEFAULTS:
         raise InputError(f"unknown camera type {camera_type!r}", field="camera_type")
-    near = _expanded(spots.geometry.values._data, CAMERA_DEFAULTS[camera_type][1] + 10.0)
-    roads = _frame(session, select(Road.road_class.label("class"), _wkb(Road.geom))
+    near = near_boxes(spots.geometry.values._data, CAMERA_DEFAULTS[camera_type][1] + 10.0)
+    roads = frame(session, select(Road.road_class.label("class"), wkb_column(Road.geom))
                    .where(func.ST_Intersects(Road.geom, near)))
     if not len(roads):
         raise InputError("no streets near the blind spots: sites are chosen along streets",
                          field="area_code")
-    buildings = _frame(session, select(Building.id, _wkb(Building.geom))
+    buildings = frame(session, select(Building.id, wkb_column(Building.geom))
                        .where(func.ST_Intersects(Building.geom, near)))
     sites = suggest_sites(spots, roads, k, buildings=buildings, weight=weight,
                           camera_type=camera_type, spacing=spacing)
