@@ -30,6 +30,10 @@ def assign_command(
                                    "(bounds memory)."),
     check: str = typer.Option(None, "--check", help="Column with a recorded grid key: report "
                               "how many geocoded rows reproduce it (grid or candidate)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Run on Dask, spatially "
+                                  "partitioned: 'local' (a LocalCluster on this machine) or "
+                                  "a scheduler address such as tcp://10.0.0.5:8786. Reads "
+                                  "the points into memory first."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Assign points to grids: adds grid (empty when outside every grid), boundary
@@ -40,6 +44,10 @@ def assign_command(
 
     t0 = time.perf_counter()
     grid_frame = read_layer(grids, crs=grids_crs)
+    if scheduler:
+        _assign_on_dask(points, grid_frame, grid_key, out, lon, lat, crs, tolerance, check,
+                        scheduler, as_json, t0)
+        return
     index = build_index(grid_frame, grid_key, tolerance)
     with progress(f"assigning {points.name}", quiet=as_json) as advance:
         last = [0]
@@ -54,3 +62,18 @@ def assign_command(
     summary["grids"] = int(len(set(index.labels)))
     summary["out"] = str(out)
     emit(summary, as_json, title="gridgis assign")
+
+
+def _assign_on_dask(points, grid_frame, grid_key, out, lon, lat, crs, tolerance, check,
+                    scheduler, as_json, t0) -> None:
+    from gis.distributed.assign import assign_file_dask
+    from gis.errors import InputError
+
+    if check:
+        raise InputError("--check is not available with --scheduler", field="check")
+    summary = assign_file_dask(points, grid_frame, grid_key, out, lon=lon, lat=lat, crs=crs,
+                               tolerance=tolerance, scheduler=scheduler)
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    summary["grids"] = int(grid_frame[grid_key].nunique())
+    summary["out"] = str(out)
+    emit(summary, as_json, title="gridgis assign (Dask)")

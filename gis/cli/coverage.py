@@ -60,10 +60,20 @@ def coverage_cmd(
     suggest: int = typer.Option(0, "--suggest", help="Suggest K new camera sites (needs roads)."),
     weight: str = typer.Option("incidents", "--weight", help="Site weight: incidents | area."),
     crs: str = typer.Option(None, "--crs", help="CRS of CSV coordinates (4326, 4490, gcj02...)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Run on Dask, grids partitioned "
+                                  "spatially: 'local' (a LocalCluster on this machine) or a "
+                                  "scheduler address such as tcp://10.0.0.5:8786."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Camera coverage of each grid, its blind spots and (with --suggest) new sites."""
     from gis.coverage import coverage, suggest_sites
+
+    if scheduler:
+        from functools import partial
+
+        from gis.distributed.coverage import coverage_dask
+
+        coverage = partial(coverage_dask, scheduler=scheduler)  # same arguments, same result
 
     if suggest and roads is None:
         raise InputError("--suggest needs --roads (sites are chosen along streets)", field="roads")
