@@ -11,4 +11,5 @@ ROUTERS = [
     "cameras",
     "coverage",
     "overview",
+    "patrol",
 ]

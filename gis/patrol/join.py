@@ -149,6 +149,8 @@ def presence_arrays(names: np.ndarray, codes: np.ndarray, t: np.ndarray, x: np.n
     starts, ends = windows.table(int(seg["t0"].min()), int(seg["t1"].max()))
     seg = _split_at_windows(seg, starts, ends, index)
     p = _pieces(seg, index)
+    if not len(p):  # every segment outside every grid
+        return _empty_presence()
     s, g, frac = p["s"].to_numpy(), p["grid"].to_numpy(), p["frac"].to_numpy()
     dur = (seg["t1"][s] - seg["t0"][s]) / 1e9
     dist = np.hypot(seg["x1"][s] - seg["x0"][s], seg["y1"][s] - seg["y0"][s])

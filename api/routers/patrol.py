@@ -1,0 +1,133 @@
+"""Patrol (半日一巡): compliance per grid and window, rates, missed grids, track lines,
+and the phone upload of GPS fixes. Queries and analyses are in gis.store.patrol."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CurrentUser, require
+from api.deps import SessionDep, SettingsDep
+from gis.errors import Forbidden
+from gis.patrol.windows import parse_window
+from gis.store import patrol as store
+from gis.store.users import Principal
+
+router = APIRouter(prefix="/patrol", tags=["patrol"])
+Uploader = Annotated[Principal, Depends(require("grid_worker", "dispatcher"))]
+Area = Annotated[str | None, Query(max_length=40, description="admin or grid code")]
+
+
+def _aware(value: datetime | None, tz: str) -> datetime | None:
+    """Times without a zone are local time of the deployment (Settings.timezone)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo(tz))
+
+
+def period(settings: SettingsDep, area: Area = None,
+           start: Annotated[datetime | None, Query(alias="from", description="period start")] = None,
+           end: Annotated[datetime | None, Query(alias="to", description="period end (exclusive)")] = None,
+           window: Annotated[str, Query(max_length=10, description="window length, e.g. 12h")] = "12h",
+           min_minutes: Annotated[float | None, Query(ge=0, le=720)] = store.DEFAULT_MIN_MINUTES,
+           min_metres: Annotated[float | None, Query(ge=0, le=100_000)] = None) -> store.Period:
+    parse_window(window)  # 422 naming the field before any query
+    return store.Period(area=area, start=_aware(start, settings.timezone),
+                        end=_aware(end, settings.timezone), window=window, tz=settings.timezone,
+                        min_minutes=min_minutes, min_metres=min_metres)
+
+
+PeriodDep = Annotated[store.Period, Depends(period)]
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """JSON-safe rows (numpy scalars and NaN become plain values / null)."""
+    return json.loads(df.to_json(orient="records", force_ascii=False))
+
+
+@router.get("/compliance", summary="Patrolled or not, per grid and window (JSON or GeoJSON)")
+def compliance(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+               f: Literal["json", "geojson"] = "json") -> dict:
+    res = store.compliance(session, principal, p)
+    if f == "geojson":
+        return _choropleth(res)
+    t = res.table
+    return {"windows": len(res.starts), "grids": len(res.grids), "fixes": res.fixes,
+            "dropped": res.dropped,
+            "patrolled_share": float(t["patrolled"].mean()) if len(t) else 0.0,
+            "items": _records(t)}
+
+
+def _choropleth(res: store.Result) -> dict:
+    """One feature per grid: windows, patrolled windows and their share."""
+    per = store.rates_by(res, "grid", store.Period()).set_index("grid")
+    minutes = res.table.groupby("grid")["minutes"].sum()
+    feats = []
+    for code, geom in zip(res.grids["code"], res.grids.geometry):
+        r = per.loc[code]
+        feats.append({"type": "Feature", "geometry": geom.__geo_interface__, "properties": {
+            "grid": code, "windows": int(r["windows"]), "patrolled": int(r["patrolled"]),
+            "rate": float(r["rate"]), "minutes": round(float(minutes.get(code, 0.0)), 3)}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+@router.get("/rates", summary="Share of windows patrolled per grid, community, township or worker")
+def rates(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+          by: Literal["grid", "community", "township", "worker"] = "grid") -> dict:
+    res = store.compliance(session, principal, p)
+    return {"by": by, "windows": len(res.starts), "items": _records(store.rates_by(res, by, p))}
+
+
+@router.get("/missed", summary="Grids not patrolled in the last N complete windows")
+def missed(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+           last: Annotated[int, Query(ge=1, le=60)] = 2) -> dict:
+    out = store.missed(session, principal, p, last)
+    return {"last": last, "items": _records(out)}
+
+
+@router.get("/tracks", summary="Track lines by worker and day in your area (GeoJSON)")
+def tracks(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+           worker: Annotated[str | None, Query(max_length=200)] = None) -> dict:
+    lines = store.tracks(session, principal, p, worker=worker)
+    feats = [{"type": "Feature", "geometry": g.__geo_interface__,
+              "properties": {"worker": w, "day": d, "start": pd.Timestamp(s).isoformat(),
+                             "end": pd.Timestamp(e).isoformat(), "fixes": int(n)}}
+             for w, d, s, e, n, g in zip(lines["worker"], lines["day"], lines["start"],
+                                         lines["end"], lines["fixes"], lines.geometry)]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+class FixIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time: datetime
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    accuracy: float | None = Field(None, ge=0, le=100_000)
+
+
+class PointsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    worker: str | None = Field(None, min_length=1, max_length=200,
+                               description="dispatchers only; a grid worker uploads as self")
+    points: list[FixIn] = Field(min_length=1, max_length=store.MAX_UPLOAD)
+
+
+@router.post("/points", status_code=201, summary="Upload GPS fixes from a grid worker's phone")
+def upload(body: PointsIn, session: SessionDep, settings: SettingsDep,
+           principal: Uploader) -> dict:
+    worker = principal.username
+    if body.worker and body.worker != principal.username:
+        if principal.role == "grid_worker":
+            raise Forbidden("a grid worker uploads their own fixes only")
+        worker = body.worker
+    fixes = [store.Fix(_aware(f.time, settings.timezone), f.lon, f.lat, f.accuracy)
+             for f in body.points]
+    n = store.add_points(session, worker, fixes, body.crs)
+    return {"worker": worker, "added": n}
