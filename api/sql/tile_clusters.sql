@@ -7,15 +7,18 @@ WITH bounds AS (
            ST_Transform(ST_TileEnvelope(:tile_z, :tile_x, :tile_y), 4326) AS b4326
 ),
 pts AS (
-    SELECT ST_Transform(t.geom, 3857) AS g {counted_src}
+    -- Spherical Mercator by formula: the same numbers as ST_Transform(geom, 3857) for
+    -- points, several times cheaper on the 100,000s of points of a low-zoom tile.
+    SELECT 6378137.0 * radians(ST_X(t.geom)) AS px,
+           6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(t.geom)) / 2)) AS py {counted_src}
     FROM {table} t, bounds
     WHERE t.geom && bounds.b4326 AND {where}
 ),
 inside AS (
-    SELECT p.*, ST_X(p.g) AS px, ST_Y(p.g) AS py
+    SELECT p.*
     FROM pts p, bounds
-    WHERE ST_X(p.g) >= ST_XMin(bounds.b3857) AND ST_X(p.g) < ST_XMax(bounds.b3857)
-      AND ST_Y(p.g) > ST_YMin(bounds.b3857) AND ST_Y(p.g) <= ST_YMax(bounds.b3857)
+    WHERE p.px >= ST_XMin(bounds.b3857) AND p.px < ST_XMax(bounds.b3857)
+      AND p.py > ST_YMin(bounds.b3857) AND p.py <= ST_YMax(bounds.b3857)
 ),
 cells AS (
     SELECT floor((px - ST_XMin(b.b3857)) / :cell_m) AS cx,
