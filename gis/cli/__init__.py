@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "data",
     "generate",
     "map",
+    "report",
 ]
 
 

@@ -40,6 +40,9 @@ HALF_DAY = timedelta(hours=12)
 PREFIX_LEN = {"county": 6, "township": 9, "community": 12}
 CHILD = {"county": ("township", 9), "township": ("community", 12), "community": ("grid", 0),
          "grid": (None, 0)}
+COUNTS = ("grids", "households", "basic_grids", "below_min", "above_max", "incidents",
+          "closed", "open", "overdue", "late", "coverage_grids", "blind_spots",
+          "patrolled_windows")  # the counts of sql/overview_units.sql
 
 
 @cache
@@ -161,21 +164,19 @@ def figures(session: Session, area: Area, period: Period, rules: Rules = Rules()
               "min_minutes": rules.min_minutes, "min_hh": rules.min_households,
               "max_hh": rules.max_households}
     rows = {r["key"]: dict(r) for r in session.execute(_sql("overview_units"), params).mappings()}
-    empty = {k: 0 for k in ("grids", "households", "basic_grids", "below_min", "above_max",
-                            "incidents", "closed", "open", "overdue", "late", "coverage_grids",
-                            "blind_spots", "patrolled_windows")}
-    total = _rates({**empty, **rows.pop("*", {})}, period.windows)
+    empty = dict.fromkeys(COUNTS, 0)
+    total = with_rates({**empty, **rows.pop("*", {})}, period.windows)
     if not total["grids"]:
         total["households"] = area.households
     rows.pop("-", None)  # incidents of the area outside every unit: in the total only
-    return total, {k: _rates({**empty, **v}, period.windows) for k, v in rows.items()}
+    return total, {k: with_rates({**empty, **v}, period.windows) for k, v in rows.items()}
 
 
 def _ratio(num, den, digits: int = 4):
     return round(float(num) / float(den), digits) if den else None
 
 
-def _rates(r: dict, windows: int) -> dict:
+def with_rates(r: dict, windows: int) -> dict:
     r.pop("key", None)
     target, covered = r.pop("target_m2", None), r.pop("covered_m2", None)
     r = {k: int(v) for k, v in r.items()}
@@ -227,7 +228,7 @@ def overview(session: Session, code: str, principal: Principal | None, *,
     period = recent_period(now, rules.tz, weeks=weeks, half_days=half_days)
     total, per_unit = figures(session, area, period, rules)
     children = [] if area.level == "grid" else [
-        {**u, **per_unit.get(u["code"], _rates(dict.fromkeys(_COUNTS, 0), period.windows))}
+        {**u, **per_unit.get(u["code"], with_rates(dict.fromkeys(COUNTS, 0), period.windows))}
         for u in units_below(session, area)]
     return {"area": {**asdict(area), "child_level": area.child_level},
             "breadcrumbs": breadcrumbs(session, area, principal),
@@ -241,11 +242,6 @@ def overview(session: Session, code: str, principal: Principal | None, *,
                                       "min in a half day (SQL approximation)",
                        "bounds": [rules.min_households, rules.max_households]},
             "notes": notes(total)}
-
-
-_COUNTS = ("grids", "households", "basic_grids", "below_min", "above_max", "incidents",
-           "closed", "open", "overdue", "late", "coverage_grids", "blind_spots",
-           "patrolled_windows")
 
 
 def notes(total: dict) -> list[str]:
