@@ -10,6 +10,7 @@ ROUTERS = [
     "pages",
     "cameras",
     "coverage",
+    "audit",
     "overview",
     "patrol",
 ]

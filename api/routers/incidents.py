@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import SessionDep, SettingsDep
-from gis.errors import InputError
+from gis.errors import Forbidden, InputError
 from gis.store import incident_queries as queries
 from gis.store import incidents as store
 from gis.store.users import Principal
@@ -76,7 +76,7 @@ def create(body: IncidentIn, session: SessionDep, settings: SettingsDep,
     new = store.NewIncident(**body.model_dump())
     new.reported_at = _aware(new.reported_at, settings.timezone)
     row = store.create_incident(session, new, actor=principal.username,
-                                tolerance_m=settings.tolerance_m)
+                                tolerance_m=settings.tolerance_m, principal=principal)
     return store.feature(row)
 
 
@@ -125,9 +125,14 @@ def import_(session: SessionDep, settings: SettingsDep, principal: Reporter,
             while chunk := file.file.read(1 << 20):
                 out.write(chunk)
         gdf = read_layer(path, crs=crs, lon=lon, lat=lat)
+        first_id = store.max_incident_id(session)
         report = import_frame(session, "incidents", gdf, skip_invalid=skip_invalid, file=name,
                               timezone=settings.timezone, actor=principal.username,
                               tolerance_m=settings.tolerance_m)
+    outside = store.outside_scope(session, first_id, principal)
+    if outside:  # the request's transaction is rolled back: nothing of the file is kept
+        raise Forbidden(f"{outside} incident(s) of the file lie outside your area; "
+                        "nothing was imported")
     return report.as_dict()
 
 

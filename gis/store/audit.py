@@ -21,3 +21,33 @@ def _jsonable(d: dict | None) -> dict | None:
         return None
     return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v))
             for k, v in d.items()}
+
+
+def query(session: Session, *, entity: str | None = None, entity_id: str | None = None,
+          actor: str | None = None, action: str | None = None, since=None, until=None,
+          limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+    """``(total matching, one page)`` of audit entries, newest first.
+
+    ``since`` is inclusive, ``until`` exclusive (timezone-aware datetimes)."""
+    from sqlalchemy import func, select
+
+    cond = []
+    for column, value in ((AuditLog.entity, entity), (AuditLog.entity_id, entity_id),
+                          (AuditLog.actor, actor), (AuditLog.action, action)):
+        if value is not None:
+            cond.append(column == value)
+    if since is not None:
+        cond.append(AuditLog.at >= since)
+    if until is not None:
+        cond.append(AuditLog.at < until)
+    total = session.scalar(select(func.count()).select_from(AuditLog).where(*cond))
+    rows = session.scalars(select(AuditLog).where(*cond)
+                           .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+                           .limit(limit).offset(offset)).all()
+    return int(total or 0), [_entry(r) for r in rows]
+
+
+def _entry(row: AuditLog) -> dict:
+    return {"id": row.id, "at": row.at.isoformat(), "actor": row.actor, "action": row.action,
+            "entity": row.entity, "entity_id": row.entity_id, "before": row.before,
+            "after": row.after}

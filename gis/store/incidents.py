@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from gis import incidents as loop
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
-from gis.errors import Conflict, InputError, NotFound
+from gis.errors import Conflict, Forbidden, InputError, NotFound
 from gis.schema import INCIDENT_STATUSES
+from gis.store import audit
 from gis.store.assignment import assign_incidents
 from gis.store.models import Incident, IncidentEvent
 from gis.store.scope import code_in_scope, geom_in_scope
@@ -100,11 +101,13 @@ class NewIncident:
 
 
 def create_incident(session: Session, new: NewIncident, *, actor: str | None = None,
-                    tolerance_m: float = 10.0, now: datetime | None = None) -> dict:
+                    tolerance_m: float = 10.0, now: datetime | None = None,
+                    principal: Principal | None = None) -> dict:
     """Insert an incident, assign it to its grid and record the ``report`` event.
 
     A point outside every grid is kept, unassigned. Returns the incident as from
-    :func:`get_incident` (without scope check: the caller created it)."""
+    :func:`get_incident`. One that would land outside ``principal``'s scope is
+    Forbidden (the caller's transaction is rolled back, nothing is kept)."""
     now = _now(now)
     category, subcategory = loop.validate_category(new.category, new.subcategory)
     lon, lat = to_wgs84(new.lon, new.lat, new.crs)
@@ -120,8 +123,13 @@ def create_incident(session: Session, new: NewIncident, *, actor: str | None = N
         src_y=new.lat, geom=func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
     ).returning(Incident.id))
     assign_incidents(session, [incident_id], tolerance_m=tolerance_m)
+    if outside_scope(session, incident_id - 1, principal, last_id=incident_id):
+        raise Forbidden("the incident's location is outside your area")
     _record(session, incident_id, "report", None, "reported", actor or new.reporter, None)
-    return get_incident(session, incident_id, None, now=now)
+    row = get_incident(session, incident_id, None, now=now)
+    audit.record(session, actor or new.reporter, "report", "incident", incident_id, None,
+                 {k: row[k] for k in ("status", "level", "category", "grid_code", "version")})
+    return row
 
 
 def _record(session: Session, incident_id: int, action: str, from_status: str | None,
@@ -184,8 +192,12 @@ def transition(session: Session, incident_id: int, action: str, *, version: int,
         closed_at=now if new_status == "closed" else None))
     if new_level != level:
         note = f"{level} -> {new_level}" + (f": {note}" if note else "")
-    _record(session, incident_id, action, status, new_status,
-            principal.username if principal else None, note)
+    actor = principal.username if principal else None
+    _record(session, incident_id, action, status, new_status, actor, note)
+    audit.record(session, actor, action, "incident", incident_id,
+                 {"status": status, "level": level, "version": current},
+                 {"status": new_status, "level": new_level, "version": current + 1,
+                  "note": note})
     return get_incident(session, incident_id, principal, now=now)
 
 
@@ -284,8 +296,25 @@ def after_import(session: Session, first_id: int, *, actor: str | None = None,
         ["incident_id", "action", "from_status", "to_status", "actor", "note", "grid_code"],
         select(Incident.id, literal("report"), literal(None), Incident.status, literal(actor),
                literal("imported"), Incident.grid_code).where(Incident.id > first_id)))
+    if ids:  # one entry for the batch: the events table has the per-incident steps
+        audit.record(session, actor, "import", "incident", None, None,
+                     {"rows": len(ids), "first_id": min(ids), "last_id": max(ids)})
     return counts
 
 
 def max_incident_id(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(Incident.id), 0))))
+
+
+def outside_scope(session: Session, first_id: int, principal: Principal | None, *,
+                  last_id: int | None = None) -> int:
+    """How many incidents with ids above ``first_id`` (up to ``last_id``) the caller could
+    not see: a scoped reporter may only add incidents inside their area."""
+    if principal is None or not principal.scope_code:
+        return 0
+    # only rows written by this transaction: concurrent reports take ids in between
+    cond = [Incident.id > first_id, ~in_scope(principal),
+            text("incidents.xmin = pg_current_xact_id()::xid")]
+    if last_id is not None:
+        cond.append(Incident.id <= last_id)
+    return int(session.scalar(select(func.count()).select_from(Incident).where(*cond)) or 0)
