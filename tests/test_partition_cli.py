@@ -65,7 +65,7 @@ def test_rebalance_and_crosswalk_commands_on_files(tmp_path):
 
     from partition_fixtures import street_town
 
-    buildings, roads, parent = street_town(n=6)
+    buildings, roads, parent = street_town(n=8)
     for name, gdf in (("b.gpkg", buildings), ("roads.gpkg", roads), ("parent.gpkg", parent)):
         gdf.set_crs(4326, allow_override=True).to_file(tmp_path / name)
     run = CliRunner().invoke
@@ -74,7 +74,7 @@ def test_rebalance_and_crosswalk_commands_on_files(tmp_path):
                     "--code-prefix", "510104001001", "--out", str(tmp_path / "grids.gpkg")])
     assert res.exit_code == 0, res.output
     m = buildings.to_crs(4544)
-    x0, y0, x1, y1 = m[m["block"] == "2,2"].total_bounds
+    x0, y0, x1, y1 = m[m["block"] == "3,3"].total_bounds
     site = shapely.box((x0 + x1) / 2 - 10, (y0 + y1) / 2 - 10, (x0 + x1) / 2 + 10,
                        (y0 + y1) / 2 + 10)
     new = gpd.GeoDataFrame({"households": [400]}, geometry=[site], crs=4544).to_crs(4326)

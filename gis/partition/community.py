@@ -186,7 +186,8 @@ def _second_pass(atoms: Atoms, g: Graph, labels, kinds, geoms, hh, roads, lo, hi
             atoms = Atoms(cells=cells, households=load, unit_atom=unit_atom, mode=atoms.mode)
             g, labels = atom_graph(atoms, geoms, roads), labels[origin]
         mine = (labels >= 0) & near[np.maximum(labels, 0)]
-        refined = refine(g, np.where(mine, labels, -1), lo, hi, time_budget=budget / ring)
+        refined = refine(g, np.where(mine, labels, -1), lo, hi, time_budget=budget / ring,
+                         fix_only=True)
         labels = np.where(mine, refined, labels)
     return atoms, g, labels
 

@@ -42,6 +42,13 @@ class _State:
         self.ideal = sum(self.h.values()) / max(len(ids), 1)
         self.inv_ideal = 1.0 / max(self.ideal, 1e-9)
         self.alpha = ALPHA
+        self.fix_only = False
+
+    def fixes(self, a: int, s: int) -> bool:
+        """Whether moving atom ``a`` to region ``s`` lowers the bounds violation."""
+        r, w = self.lab[a], float(self.g.w[a])
+        return _viol(self, self.h[r] - w) + _viol(self, self.h[s] + w) < \
+            _viol(self, self.h[r]) + _viol(self, self.h[s]) - 1e-9
 
     def f(self, h, area, p) -> float:
         viol = h - self.hi if h > self.hi else (self.lo - h if h < self.lo else 0.0)
@@ -109,7 +116,7 @@ class _State:
         touched: set[int] = set()
         for a in order:
             move = self.best_move(a)
-            if move is None or move[0] >= -1e-9:
+            if move is None or move[0] >= -1e-9 or self.fix_only and not self.fixes(a, move[1]):
                 continue
             if self.still_connected(self.lab[a], a):
                 touched.update((self.lab[a], move[1]))
@@ -200,13 +207,17 @@ def _restore(st: _State, labels) -> None:
     st.__dict__.update(fresh.__dict__)
 
 
-def refine(g, labels, lo: float, hi: float, *, time_budget: float = 5.0) -> np.ndarray:
-    """Improve ``labels`` (regions 0..k-1, -1 = not ours) in place of a copy and return it."""
+def refine(g, labels, lo: float, hi: float, *, time_budget: float = 5.0,
+           fix_only: bool = False) -> np.ndarray:
+    """Improve ``labels`` (regions 0..k-1, -1 = not ours) in place of a copy and return it.
+    ``fix_only``: only moves that bring a region nearer its bounds (no reshaping for
+    compactness or evenness), so boundaries already on streets stay there."""
     st = _State(g, labels, lo, hi)
     if len(st.members) < 2:
         return labels.copy()
+    st.fix_only = fix_only
     deadline = time.perf_counter() + time_budget
-    for alpha in (ALPHA_FIX, ALPHA):
+    for alpha in (ALPHA_FIX,) if fix_only else (ALPHA_FIX, ALPHA):
         st.alpha = alpha
         if alpha == ALPHA_FIX and st.violation() == 0:
             continue
