@@ -18,8 +18,12 @@ fi
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-npm install --prefix "$TMP" --no-audit --no-fund --silent \
-  "maplibre-gl@$MAPLIBRE" "leaflet@$LEAFLET" >/dev/null
+# npm's own errors go to stderr (a proxy or certificate problem must be visible).
+if ! npm install --prefix "$TMP" --no-audit --no-fund --loglevel=error \
+  "maplibre-gl@$MAPLIBRE" "leaflet@$LEAFLET" >/dev/null; then
+  echo "could not install the web assets from the npm registry (see npm's error above)" >&2
+  exit 1
+fi
 
 mkdir -p "$DEST"
 cp "$TMP/node_modules/maplibre-gl/dist/maplibre-gl.js" \
