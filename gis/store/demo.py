@@ -68,7 +68,9 @@ def demo_grids(district, *, code_width: int = 4) -> gpd.GeoDataFrame:
     """Partition every community of the district into 300–500-household grids."""
     from gis.partition import partition
 
-    units = pd.concat([district.buildings[["households", "community_code", "geometry"]],
+    # Rural households come only as address points (the generator does not repeat them as
+    # buildings); compounds name the exclusive grids.
+    units = pd.concat([district.buildings[["households", "compound", "community_code", "geometry"]],
                        district.address_points[["households", "community_code", "geometry"]]],
                       ignore_index=True)
     units = gpd.GeoDataFrame(units, geometry="geometry", crs=district.buildings.crs)
