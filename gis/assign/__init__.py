@@ -48,19 +48,22 @@ only the points near a boundary or outside all grids get metric distance work.
 
 from __future__ import annotations
 
-import geopandas as gpd
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS
 
-from gis.assign.index import GridIndex, build_index
+from gis.assign.index import GridIndex, build_index, index_polygons
 from gis.assign.keys import canonical_key, key_matches
 from gis.assign.locate import ON_EDGE_M, Located, locate_lonlat
 from gis.crs import WGS84
 from gis.errors import InputError
 
-__all__ = ["assign_points", "build_index", "locate_lonlat", "canonical_key", "key_matches",
+if TYPE_CHECKING:  # geopandas and pandas cost a second of start-up on the CSV path
+    import geopandas as gpd
+
+__all__ = ["assign_points", "build_index", "index_polygons", "locate_lonlat", "canonical_key", "key_matches",
            "GridIndex", "Located", "ON_EDGE_M", "OUTPUT_COLUMNS", "lonlat_of", "with_results"]
 
 OUTPUT_COLUMNS = ("grid", "boundary", "candidates")
@@ -88,6 +91,7 @@ def assign_points(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, key: str, *
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely.geometry import Point, box
     >>> grids = gpd.GeoDataFrame({"code": [1, 2]}, crs=4326,
     ...     geometry=[box(113.0, 28.0, 113.01, 28.01), box(113.01, 28.0, 113.02, 28.01)])
@@ -104,6 +108,8 @@ def assign_points(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, key: str, *
 
 def with_results(points: gpd.GeoDataFrame, found: Located, index: GridIndex) -> gpd.GeoDataFrame:
     """A copy of ``points`` with the ``grid``, ``boundary`` and ``candidates`` columns."""
+    import pandas as pd
+
     out = points.copy()
     out["grid"] = pd.array(found.grid_labels(index.labels), dtype="string")
     out["boundary"] = found.boundary

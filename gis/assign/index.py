@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Proj, Transformer
@@ -74,8 +73,8 @@ class GridIndex:
         return self.tolerance * self.scale[1]
 
 
-def build_index(grids: gpd.GeoDataFrame, key: str, tolerance: float = 10.0) -> GridIndex:
-    """Prepare ``grids`` (any CRS) keyed by the column ``key``.
+def build_index(grids, key: str, tolerance: float = 10.0) -> GridIndex:
+    """Prepare the GeoDataFrame ``grids`` (any CRS) keyed by the column ``key``.
 
     Rows without geometry are ignored; a row without a key is an input error naming the
     row; several rows with one key form one grid (a multi-part area).
@@ -83,11 +82,22 @@ def build_index(grids: gpd.GeoDataFrame, key: str, tolerance: float = 10.0) -> G
     if key not in grids.columns:
         raise InputError(f"no grid key column {key!r} (columns: "
                          f"{', '.join(map(str, grids.columns))})", field=key)
+    return index_polygons(grids.geometry.to_numpy(), grids[key].to_numpy(), grids.crs,
+                          tolerance, key=key)
+
+
+def index_polygons(geoms: np.ndarray, keys, crs, tolerance: float = 10.0, *,
+                   key: str = "key") -> GridIndex:
+    """:func:`build_index` on plain arrays: polygons in ``crs`` and their keys (no pandas).
+
+    ``key`` names the key field in error messages.
+    """
     if not np.isfinite(tolerance) or tolerance < 0:
         raise InputError(f"tolerance must be a non-negative number of metres, not {tolerance}",
                          field="tolerance")
-    grids = _polygons_ll(grids)
-    keys = canonical_keys(grids[key])
+    geoms_ll, values = _polygons_ll(np.asarray(geoms, dtype=object),
+                                    np.asarray(keys, dtype=object), crs)
+    keys = canonical_keys(values)
     if None in keys:
         row = keys.index(None)
         raise InputError("grid without a key", row=row + 1, field=key)
@@ -95,17 +105,17 @@ def build_index(grids: gpd.GeoDataFrame, key: str, tolerance: float = 10.0) -> G
                                    return_inverse=True)
     rank = key_order(uniq)[group]
     # Output the key as the file writes it, the same text for every row of one key.
-    shown = np.asarray([display_key(v) for v in grids[key].to_numpy()[first]], dtype=object)
+    shown = np.asarray([display_key(v) for v in values[first]], dtype=object)
     labels = shown[group]
-    geoms_ll = grids.geometry.to_numpy()
-    crs = metric_crs(grids.total_bounds)
+    extent = shapely.total_bounds(geoms_ll)
+    crs = metric_crs(extent)
     # From the CRS's own geographic CRS: CGCS2000 and WGS 84 agree to a few centimetres
     # (PROJ itself applies no shift between them) and the search for a datum
     # transformation costs a third of a second.
     to_metric = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
     metric = _project(geoms_ll, to_metric)
     proj = Proj(crs)
-    scale = _scale_range(proj, grids.total_bounds)
+    scale = _scale_range(proj, extent)
     index = GridIndex(labels, group, rank, float(tolerance), crs, to_metric, proj, scale,
                       metric, shapely.bounds(metric), shapely.get_num_coordinates(metric),
                       shapely.STRtree(metric), shapely.boundary(metric),
@@ -114,7 +124,7 @@ def build_index(grids: gpd.GeoDataFrame, key: str, tolerance: float = 10.0) -> G
     shapely.prepare(index.boundaries)
     index.safe = _safe_regions(index)
     index.safe_boxes = shapely.bounds(index.safe)
-    index.bounds = _reach(grids.total_bounds, index.search)
+    index.bounds = _reach(extent, index.search)
     return index
 
 
@@ -124,15 +134,14 @@ def _clone(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _polygons_ll(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if grids.crs is None:
+def _polygons_ll(geoms: np.ndarray, keys: np.ndarray, crs):
+    """Present, valid, polygonal geometries in EPSG:4326 and their keys."""
+    if crs is None:
         raise InputError("the grids declare no CRS; give one with --grids-crs", field="crs")
-    if not CRS(grids.crs).equals(WGS84):
-        grids = grids.to_crs(WGS84)
-    geoms = grids.geometry.to_numpy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    grids = grids[present]
-    geoms = geoms[present]
+    geoms, keys = geoms[present], keys[present]
+    if not CRS(crs).equals(WGS84):
+        geoms = _project(geoms, Transformer.from_crs(CRS(crs), WGS84, always_xy=True))
     kinds = shapely.get_type_id(geoms)
     if not np.isin(kinds, (3, 6, 7)).all():  # Polygon, MultiPolygon, collections
         bad = int(np.flatnonzero(~np.isin(kinds, (3, 6, 7)))[0])
@@ -144,7 +153,7 @@ def _polygons_ll(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         geoms[invalid] = _polygonal(shapely.make_valid(geoms[invalid]))
     if len(geoms) == 0:
         raise InputError("the grid file holds no polygons", field="geometry")
-    return gpd.GeoDataFrame(grids.drop(columns=grids.geometry.name), geometry=geoms, crs=WGS84)
+    return geoms, keys
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 
 _INTEGRAL_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
 _SPACES = re.compile(r"\s+")
@@ -37,7 +37,7 @@ def canonical_key(value, *, numeric_text: bool = True) -> str | None:
     >>> [canonical_key(v) for v in (17, 17.0, "017", " 17 ", "E23000001", None)]
     ['17', '17', '17', '17', 'E23000001', None]
     """
-    if value is None or value is pd.NA:
+    if value is None or _is_pandas_na(value):
         return None
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value)).lower()
@@ -54,6 +54,12 @@ def canonical_key(value, *, numeric_text: bool = True) -> str | None:
     if numeric_text and _INTEGRAL_TEXT.fullmatch(text):
         return str(int(text.split(".")[0]))
     return text
+
+
+def _is_pandas_na(value) -> bool:
+    # pandas is not imported on the CSV path (start-up time); without it there is no NA.
+    pd = sys.modules.get("pandas")
+    return pd is not None and value is pd.NA
 
 
 def display_key(value) -> str | None:

@@ -38,17 +38,21 @@ def assign_command(
 ) -> None:
     """Assign points to grids: adds grid (empty when outside every grid), boundary
     (true/false) and candidates (keys joined by ';') to every input row."""
-    from gis.assign import build_index
+    from gis.assign import index_polygons
     from gis.assign.files import assign_file
-    from gis.io import read_layer
+    from gis.assign.grids import read_grids
 
     t0 = time.perf_counter()
-    grid_frame = read_layer(grids, crs=grids_crs)
     if scheduler:
-        _assign_on_dask(points, grid_frame, grid_key, out, lon, lat, crs, tolerance, check,
-                        scheduler, as_json, t0)
+        from gis.io import read_layer
+
+        _assign_on_dask(points, read_layer(grids, crs=grids_crs), grid_key, out, lon, lat,
+                        crs, tolerance, check, scheduler, as_json, t0)
         return
-    index = build_index(grid_frame, grid_key, tolerance)
+    if points.suffix.lower() in (".csv", ".txt", ".tsv"):
+        _settle_pyarrow_pandas_check()
+    # Not through geopandas: the CSV path then never imports it (a second of start-up).
+    index = index_polygons(*read_grids(grids, grid_key, grids_crs), tolerance, key=grid_key)
     with progress(f"assigning {points.name}", quiet=as_json) as advance:
         last = [0]
 
@@ -62,6 +66,34 @@ def assign_command(
     summary["grids"] = int(len(set(index.labels)))
     summary["out"] = str(out)
     emit(summary, as_json, title="gridgis assign")
+
+
+def _settle_pyarrow_pandas_check() -> None:
+    """Keep pyarrow from importing pandas in this process (half a second of CPU).
+
+    pyarrow imports pandas on its first numpy conversion only to recognise pandas
+    objects, which the CSV path never hands it. Hidden during that first check, pandas
+    stays unimported; pyarrow still imports it if this process later really converts
+    to or from pandas. Done only by the command (a process of its own), never when
+    pandas is already loaded, e.g. under tests.
+    """
+    import sys
+
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    class _Hidden:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "pandas":
+                raise ImportError("pandas hidden from pyarrow's first type check")
+
+    sys.meta_path.insert(0, _Hidden)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(_Hidden)
 
 
 def _assign_on_dask(points, grid_frame, grid_key, out, lon, lat, crs, tolerance, check,
