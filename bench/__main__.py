@@ -47,23 +47,39 @@ def run_all(names: list[str], quick: bool) -> tuple[list[dict], list[dict]]:
 
 
 def with_ratios(rows: list[dict]) -> list[dict]:
-    """Add ``ratio`` = peer seconds / gridgis seconds for rows sharing (benchmark, size)."""
-    base = {(r["benchmark"], str(r["size"])): r["seconds"] for r in rows
-            if str(r["impl"]).startswith("gridgis") and r.get("seconds")}
+    """Add ``ratio_vs_gridgis`` = seconds / gridgis' seconds for rows sharing (benchmark,
+    size); the baseline is the first gridgis row of the group (its own ratio is 1)."""
+    base: dict[tuple[str, str], float] = {}
+    for r in rows:
+        key = (r["benchmark"], str(r["size"]))
+        if str(r["impl"]).startswith("gridgis") and _finite(r.get("seconds")):
+            base.setdefault(key, r["seconds"])
     for r in rows:
         ref = base.get((r["benchmark"], str(r["size"])))
-        r["ratio_vs_gridgis"] = round(r["seconds"] / ref, 2) if ref and r.get("seconds") else None
+        ok = ref and _finite(r.get("seconds"))
+        r["ratio_vs_gridgis"] = round(r["seconds"] / ref, 2) if ok else None
     return rows
 
 
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and v == v and v > 0
+
+
+FIRST = ["size", "impl", "seconds", "ratio_vs_gridgis", "peak_mb", "items", "per_s"]
+
+
 def markdown(rows: list[dict]) -> str:
-    extra = sorted({k for r in rows for k in r} - {"benchmark", "size", "impl", "seconds",
-                                                     "peak_mb", "ratio_vs_gridgis", "module"})
-    head = ["benchmark", "size", "impl", "seconds", "peak_mb", "ratio_vs_gridgis", *extra]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(k)) for k in head) + " |")
-    return "\n".join(lines)
+    """One table per benchmark (each has its own quality columns)."""
+    out = []
+    for bench in dict.fromkeys(r["benchmark"] for r in rows):
+        group = [r for r in rows if r["benchmark"] == bench]
+        present = {k for r in group for k in r if r.get(k) is not None}
+        head = [k for k in FIRST if k in present]
+        head += sorted(present - set(head) - {"benchmark", "module"})
+        lines = [f"### {bench}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(_fmt(r.get(k)) for k in head) + " |" for r in group]
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def _fmt(v) -> str:
@@ -86,7 +102,7 @@ def chart(rows: list[dict], path: Path) -> None:
             size = float(r["size"])
         except (TypeError, ValueError):
             continue
-        if r.get("seconds"):
+        if _finite(r.get("seconds")):
             series.setdefault((r["benchmark"], r["impl"]), []).append((size, r["seconds"]))
     fig, ax = plt.subplots(figsize=(9, 6))
     for (bench, impl), pts in sorted(series.items()):
@@ -105,6 +121,17 @@ def chart(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _header(doc: dict, args) -> str:
+    m = doc["machine"]
+    command = "python -m bench" + (" --quick" if args.quick else "") + \
+        (" --only " + " ".join(args.only) if args.only else "")
+    return (f"# Benchmarks ({doc['when']})\n\nReproduce with `{command}` (from the repository "
+            f"root, `.venv/bin/python`). Machine: {m['cpus']} CPUs, Python {m['python']}, "
+            f"{m['platform']}. `ratio_vs_gridgis` is a row's seconds over gridgis' seconds "
+            f"for the same benchmark and size (above 1: gridgis is faster). Chart: "
+            f"`{doc['chart']}`.\n\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
@@ -113,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = discover(args.only)
     rows, failures = run_all(names, args.quick)
-    rows = with_ratios(rows)
+    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in with_ratios(rows)]  # NaN (a failed case) is not JSON
     args.out.mkdir(parents=True, exist_ok=True)
     doc = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "quick": args.quick, "machine": {"python": platform.python_version(),
@@ -121,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                                             "platform": platform.platform()},
            "rows": rows, "failures": failures}
     stem = "quick" if args.quick else "latest"
+    doc["chart"] = f"{stem}.png"
     (args.out / f"{stem}.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     table = markdown(rows)
-    (args.out / f"{stem}.md").write_text(f"# Benchmarks ({doc['when']})\n\n{table}\n")
+    (args.out / f"{stem}.md").write_text(_header(doc, args) + table + "\n")
     chart(rows, args.out / f"{stem}.png")
     print(table)
     print(f"\n{len(rows)} rows, {len(failures)} failed benchmark(s); written to {args.out}")
