@@ -63,7 +63,8 @@ def test_paging_follows_next_links_through_every_feature(client, district, admin
 
 def test_property_bbox_and_datetime_filters(client, district, admin_headers):
     with district.connect() as conn:
-        closed = conn.execute(text("SELECT count(*) FROM incidents WHERE status = 'closed'")).scalar()
+        closed = conn.execute(text(
+            "SELECT count(*) FROM incidents WHERE status = 'closed'")).scalar()
         west = conn.execute(text(
             f"SELECT count(*) FROM incidents WHERE ST_X(geom) < {XM}")).scalar()
         overdue = conn.execute(text("SELECT count(*) FROM incidents WHERE due_at < now() "
@@ -151,7 +152,8 @@ def test_gdal_oapif_driver_reads_the_same_features_as_the_database(district, pg_
     merged = grids.merge(db_grids, on="code", suffixes=("", "_db"))
     assert len(merged) == len(db_grids) == 4
     assert (merged["households"] == merged["households_db"]).all()
-    assert merged.geometry.geom_equals_exact(gpd.GeoSeries(merged["geom"].array.to_numpy(), crs=grids.crs), 1e-7).all()
+    stored = gpd.GeoSeries(merged["geom"].array.to_numpy(), crs=grids.crs)
+    assert merged.geometry.geom_equals_exact(stored, 1e-7).all()
     db_inc = gpd.read_postgis("SELECT id, status, geom FROM incidents ORDER BY id", district)
     assert sorted(incidents.index) == db_inc["id"].tolist()
     assert incidents.loc[db_inc["id"], "status"].tolist() == db_inc["status"].tolist()

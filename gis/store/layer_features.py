@@ -50,7 +50,8 @@ def feature_page(session: Session, layer: Layer, query: LayerQuery, *, limit: in
                  offset: int, out_srid: int = CRS84) -> list[str]:
     """GeoJSON features (as JSON text) of one page, ordered by id."""
     where, params = where_sql(layer, query)
-    sql = _render("layer_items", layer, where, props=_props_sql(layer), geom=_geom_sql(out_srid))
+    sql = _render("layer_items", layer, where, props=_props_sql(layer),
+                  geom=_geom_sql(out_srid))
     digits = 7 if out_srid == CRS84 else 3  # ~1 cm either way
     params.update(out_srid=out_srid, digits=digits, limit=limit, offset=offset)
     return list(session.execute(text(sql), params).scalars())
@@ -72,7 +73,8 @@ def one_feature(session: Session, layer: Layer, fid: str, query: LayerQuery, *,
     cond = layer_condition(layer, query) & (literal_column(f"t.{layer.id_column}")
                                             == bindparam("fid", value))
     where, params = compile_condition(cond)
-    sql = _render("layer_items", layer, where, props=_props_sql(layer), geom=_geom_sql(out_srid))
+    sql = _render("layer_items", layer, where, props=_props_sql(layer),
+                  geom=_geom_sql(out_srid))
     params.update(out_srid=out_srid, digits=7 if out_srid == CRS84 else 3, limit=1, offset=0)
     found = session.execute(text(sql), params).scalar()
     if found is None:

@@ -158,8 +158,8 @@ def parse_filters(layer: Layer, params: dict[str, str]) -> dict[str, list]:
     for name, raw in params.items():
         prop = layer.prop(name)
         if prop is None or not prop.filterable:
+            known = ", ".join(p.name for p in layer.props if p.filterable)
             raise InputError(f"unknown query parameter {name!r} for collection {layer.id} "
-                             f"(filterable: {', '.join(p.name for p in layer.props if p.filterable)})",
-                             field=name)
+                             f"(filterable: {known})", field=name)
         filters[name] = [parse_value(prop, v) for v in raw.split(",")]
     return filters
