@@ -8,7 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (Conflict, DatabaseUnavailable, Forbidden, GridgisError, InputError,
@@ -86,6 +86,13 @@ async def _integrity(request: Request, exc: IntegrityError):
     return problem(409, "Conflict", "the change conflicts with existing data")
 
 
+async def _data(request: Request, exc: DataError):
+    """PostgreSQL refused a value (out of range, malformed): the client's input, so 422;
+    the raw message stays in the log."""
+    log.warning("data error on %s: %s", request.url.path, exc.orig)
+    return problem(422, "Invalid input", "a value is out of range or malformed")
+
+
 async def _database(request: Request, exc: DBAPIError):
     log.error("database error on %s: %s", request.url.path, exc)
     return problem(503, "Database error", "the database could not complete the request")
@@ -101,5 +108,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(Exception, _unexpected)

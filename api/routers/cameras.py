@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import SessionDep
+from api.deps import ObjectId, SessionDep
 from gis.errors import InputError
 from gis.schema import CAMERA_STATUSES, CAMERA_TYPES
 from gis.store import cameras as store
@@ -83,7 +83,7 @@ def list_(session: SessionDep, principal: CurrentUser, status: Status | None = N
 
 
 @router.get("/cameras/{camera_id}", summary="One camera")
-def get(camera_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+def get(camera_id: ObjectId, session: SessionDep, principal: CurrentUser) -> dict:
     return store.feature(store.get_camera(session, camera_id, principal))
 
 
@@ -96,7 +96,7 @@ def create(body: CameraIn, session: SessionDep, principal: Editor) -> dict:
 
 @router.patch("/cameras/{camera_id}",
               summary="Move, rotate or switch a camera (409 with current_version if stale)")
-def patch(camera_id: int, body: CameraPatch, session: SessionDep, principal: Editor) -> dict:
+def patch(camera_id: ObjectId, body: CameraPatch, session: SessionDep, principal: Editor) -> dict:
     data = body.model_dump(exclude={"version"})
     row = store.update_camera(session, camera_id, body.version, store.as_fields(data),
                               principal, actor=principal.username)
@@ -105,7 +105,7 @@ def patch(camera_id: int, body: CameraPatch, session: SessionDep, principal: Edi
 
 @router.delete("/cameras/{camera_id}", status_code=204, response_class=Response,
                summary="Delete a camera (409 with current_version if stale)")
-def delete(camera_id: int, session: SessionDep, principal: Editor,
+def delete(camera_id: ObjectId, session: SessionDep, principal: Editor,
            version: Annotated[int, Query(ge=1)]) -> Response:
     store.delete_camera(session, camera_id, version, principal, actor=principal.username)
     return Response(status_code=204)

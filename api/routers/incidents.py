@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import SessionDep, SettingsDep
+from api.deps import ObjectId, SessionDep, SettingsDep
 from gis.errors import Forbidden, InputError
 from gis.store import incident_queries as queries
 from gis.store import incidents as store
@@ -137,13 +137,13 @@ def import_(session: SessionDep, settings: SettingsDep, principal: Reporter,
 
 
 @router.get("/incidents/{incident_id}", summary="One incident with its events")
-def get(incident_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+def get(incident_id: ObjectId, session: SessionDep, principal: CurrentUser) -> dict:
     return store.feature(store.get_incident(session, incident_id, principal))
 
 
 @router.post("/incidents/{incident_id}/transitions",
              summary="Move an incident through the loop (409 lists the allowed actions)")
-def transition(incident_id: int, body: TransitionIn, session: SessionDep,
+def transition(incident_id: ObjectId, body: TransitionIn, session: SessionDep,
                principal: Dispatcher) -> dict:
     row = store.transition(session, incident_id, body.action, version=body.version,
                            principal=principal, note=body.note)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import SessionDep, SettingsDep
-from gis.errors import Forbidden
+from gis.errors import Forbidden, InputError
 from gis.patrol.windows import parse_window
 from gis.store import patrol as store
 from gis.store.users import Principal
@@ -24,11 +24,15 @@ Uploader = Annotated[Principal, Depends(require("grid_worker", "dispatcher"))]
 Area = Annotated[str | None, Query(max_length=40, description="admin or grid code")]
 
 
-def _aware(value: datetime | None, tz: str) -> datetime | None:
-    """Times without a zone are local time of the deployment (Settings.timezone)."""
-    if value is None or value.tzinfo is not None:
+def _aware(value: datetime | None, tz: str, field: str) -> datetime | None:
+    """Times without a zone are local time of the deployment (Settings.timezone). Years
+    outside 1970-2200 are refused: no patrol happened then, and zones of old dates have
+    second offsets (LMT +08:05:43) that the window labels cannot carry."""
+    if value is None:
         return value
-    return value.replace(tzinfo=ZoneInfo(tz))
+    if not 1970 <= value.year <= 2200:
+        raise InputError(f"{field} must lie between the years 1970 and 2200", field=field)
+    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(tz))
 
 
 def period(settings: SettingsDep, area: Area = None,
@@ -38,8 +42,8 @@ def period(settings: SettingsDep, area: Area = None,
            min_minutes: Annotated[float | None, Query(ge=0, le=720)] = store.DEFAULT_MIN_MINUTES,
            min_metres: Annotated[float | None, Query(ge=0, le=100_000)] = None) -> store.Period:
     parse_window(window)  # 422 naming the field before any query
-    return store.Period(area=area, start=_aware(start, settings.timezone),
-                        end=_aware(end, settings.timezone), window=window, tz=settings.timezone,
+    return store.Period(area=area, start=_aware(start, settings.timezone, "from"),
+                        end=_aware(end, settings.timezone, "to"), window=window, tz=settings.timezone,
                         min_minutes=min_minutes, min_metres=min_metres)
 
 
@@ -127,7 +131,22 @@ def upload(body: PointsIn, session: SessionDep, settings: SettingsDep,
         if principal.role == "grid_worker":
             raise Forbidden("a grid worker uploads their own fixes only")
         worker = body.worker
-    fixes = [store.Fix(_aware(f.time, settings.timezone), f.lon, f.lat, f.accuracy)
+    fixes = [store.Fix(_aware(f.time, settings.timezone, "time"), f.lon, f.lat, f.accuracy)
              for f in body.points]
     n = store.add_points(session, worker, fixes, body.crs)
     return {"worker": worker, "added": n}
+
+
+@router.get("/streets", summary="Share of each grid's street length patrolled within a distance")
+def streets(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+            distance: Annotated[float, Query(ge=1, le=500, description="metres")] = 20.0) -> dict:
+    return {"distance": distance,
+            "items": _records(store.streets(session, principal, p, distance=distance))}
+
+
+@router.get("/visits", summary="Household visits (stops near buildings) per worker and day")
+def visits(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+           radius: Annotated[float, Query(ge=5, le=200, description="metres")] = 30.0,
+           stop_minutes: Annotated[float, Query(ge=1, le=120)] = 3.0) -> dict:
+    out = store.visits(session, principal, p, radius=radius, min_minutes=stop_minutes)
+    return {"norm": store.DAILY_VISIT_NORM, "items": _records(out)}

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import SessionDep, SettingsDep
+from api.deps import ObjectId, SessionDep, SettingsDep
 from gis import plan_edits
 from gis.errors import Forbidden, InputError
 from gis.store import plans as store
@@ -146,18 +146,18 @@ def crosswalk(session: SessionDep, principal: Analyst, file: UploadFile = File(.
 
 
 @router.get("/{plan_id}", summary="A plan and its quality report")
-def get(plan_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+def get(plan_id: ObjectId, session: SessionDep, principal: CurrentUser) -> dict:
     return _summary(store.get_plan(session, plan_id, principal.scope_prefix))
 
 
 @router.get("/{plan_id}/grids", summary="The plan's grids as GeoJSON")
-def grids(plan_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+def grids(plan_id: ObjectId, session: SessionDep, principal: CurrentUser) -> dict:
     store.get_plan(session, plan_id, principal.scope_prefix)
     return _features(store.plan_grids(session, plan_id))
 
 
 @router.get("/{plan_id}/violations", summary="Validate: every rule broken, with geometry")
-def violations(plan_id: int, session: SessionDep, principal: CurrentUser,
+def violations(plan_id: ObjectId, session: SessionDep, principal: CurrentUser,
                min_households: int = 300, max_households: int = 500) -> dict:
     plan = store.get_plan(session, plan_id, principal.scope_prefix)
     found = store.validate_plan(session, plan, min_households=min_households,
@@ -166,12 +166,12 @@ def violations(plan_id: int, session: SessionDep, principal: CurrentUser,
 
 
 @router.get("/{plan_id}/diff", summary="What publishing would change")
-def diff(plan_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+def diff(plan_id: ObjectId, session: SessionDep, principal: CurrentUser) -> dict:
     return store.diff_plan(session, store.get_plan(session, plan_id, principal.scope_prefix))
 
 
 @router.post("/{plan_id}/edits", summary="Merge, split, redraw or move; returns the new version")
-def edit(plan_id: int, body: EditIn, session: SessionDep, principal: Planner) -> dict:
+def edit(plan_id: ObjectId, body: EditIn, session: SessionDep, principal: Planner) -> dict:
     plan = store.get_plan(session, plan_id, principal.scope_prefix, for_update=True)
     store.check_version(plan, body.version)
     grids = store.plan_grids(session, plan_id).rename_geometry("geometry")
@@ -192,7 +192,7 @@ def edit(plan_id: int, body: EditIn, session: SessionDep, principal: Planner) ->
 
 
 @router.post("/{plan_id}/publish", summary="Publish atomically as the current grids")
-def publish(plan_id: int, body: PublishIn, session: SessionDep, settings: SettingsDep,
+def publish(plan_id: ObjectId, body: PublishIn, session: SessionDep, settings: SettingsDep,
             principal: Planner) -> dict:
     return store.publish(session, plan_id, body.version, actor=principal.username,
                          prefix=principal.scope_prefix, tolerance_m=settings.tolerance_m)

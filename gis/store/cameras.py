@@ -66,7 +66,8 @@ def _validate(values: dict) -> dict:
         raise InputError(f"unknown status {values['status']!r} (one of "
                          f"{', '.join(CAMERA_STATUSES)})", field="status")
     if values.get("azimuth") is not None:
-        values["azimuth"] = float(values["azimuth"]) % 360.0  # 360 and -90 are directions too
+        # 360 and -90 are directions too; a tiny negative rounds to 360.0, which is 0
+        values["azimuth"] = float(values["azimuth"]) % 360.0 % 360.0
     if values.get("fov") is not None and not 0 < values["fov"] <= 360:
         raise InputError("fov must be in (0, 360] degrees", field="fov")
     for name in ("range_m", "height_m"):
