@@ -67,12 +67,17 @@ if [ -z "${GRIDGIS_DATABASE_URL:-}" ] && ! have_postgis; then
   apt_install "postgresql-$pgver" "postgresql-$pgver-postgis-3"
 fi
 
+# --- Pango and CJK fonts: the monthly report's PDF (WeasyPrint) and Chinese in maps ---
+if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+  apt_install libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk fontconfig
+fi
+
 # --- Node.js/npm: only to install the web page's JavaScript at setup ----------------
 if ! command -v npm >/dev/null 2>&1; then apt_install nodejs npm; fi
 
 # --- Chromium for the browser tests -------------------------------------------------
 if [ "$WANT_TEST" -eq 1 ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-  apt_install chromium chromium-driver fonts-noto-cjk
+  apt_install chromium chromium-driver
 fi
 
 # --- the virtual environment ---------------------------------------------------------

@@ -14,6 +14,10 @@ def _include_object(obj, name, type_, reflected, compare_to):
     # PostGIS' own tables and the spatial indexes GeoAlchemy2 manages are not ours to diff.
     if type_ == "table" and name in ("spatial_ref_sys",):
         return False
+    # Tables made only by migrations (trigger-maintained bookkeeping such as layer_changes)
+    # have no model; autogenerate must not propose dropping them.
+    if type_ == "table" and reflected and compare_to is None:
+        return False
     return True
 
 
