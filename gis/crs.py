@@ -155,25 +155,24 @@ _TO_WGS = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
 _FROM_WGS = {"gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
 
 
-def offset_to_wgs84(geoms, offset: str):
-    """Remove a web offset from any shapely geometries (array in, array out)."""
-    fn = _TO_WGS[offset]
+def _apply_to_coords(geoms, fn):
+    """Run a vectorised (lon, lat) -> (lon, lat) function over every vertex."""
 
     def _apply(coords):
         lon, lat = fn(coords[:, 0], coords[:, 1])
         return np.column_stack([lon, lat])
 
     return shapely.transform(np.asarray(geoms, dtype=object), _apply)
+
+
+def offset_to_wgs84(geoms, offset: str):
+    """Remove a web offset from any shapely geometries (array in, array out)."""
+    return _apply_to_coords(geoms, _TO_WGS[offset])
 
 
 def wgs84_to_offset(geoms, offset: str):
-    fn = _FROM_WGS[offset]
-
-    def _apply(coords):
-        lon, lat = fn(coords[:, 0], coords[:, 1])
-        return np.column_stack([lon, lat])
-
-    return shapely.transform(np.asarray(geoms, dtype=object), _apply)
+    """Apply a web offset (for exporting to phone map SDKs)."""
+    return _apply_to_coords(geoms, _FROM_WGS[offset])
 
 
 def to_wgs84(gdf, source: SourceCRS | None = None):
