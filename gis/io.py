@@ -9,6 +9,7 @@ something is wrong. Column names can be mapped (``rename={"HOUSING20": "househol
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 
 from gis.crs import WGS84, SourceCRS, check_lonlat, offset_to_wgs84, parse_crs, to_wgs84
 from gis.errors import InputError
@@ -123,7 +125,7 @@ def read_layer(path: str | Path, *, layer: str | None = None, crs=None,
     elif suffix in PARQUET_SUFFIXES:
         gdf = _read_parquet(path, columns)
     else:
-        gdf = _read_ogr(path, layer, columns)
+        gdf = _read_ogr(path, layer, columns, check_crs=source is None)
     gdf = apply_mapping(gdf, rename, file)
     gdf = _guess_crs(gdf, source, file)
     out = _to_wgs84_checked(gdf, source, file)
@@ -147,12 +149,33 @@ def _read_parquet(path: Path, columns) -> gpd.GeoDataFrame:
         raise InputError(f"cannot read GeoParquet: {exc}", file=str(path)) from exc
 
 
-def _read_ogr(path: Path, layer, columns) -> gpd.GeoDataFrame:
+def _read_ogr(path: Path, layer, columns, check_crs: bool = True) -> gpd.GeoDataFrame:
+    if check_crs and path.suffix.lower() in (".geojson", ".json"):
+        _check_geojson_crs(path)
     try:
         return pyogrio.read_dataframe(path, layer=layer, columns=columns, use_arrow=True,
                                       on_invalid="ignore")
     except Exception as exc:  # DataSourceError, DataLayerError, arrow errors...
         raise InputError(f"cannot read file: {exc}", file=str(path)) from exc
+
+
+_GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]*)"')
+
+
+def _check_geojson_crs(path: Path) -> None:
+    """GDAL reads a GeoJSON ``crs`` member it does not know as WGS 84, silently: a file
+    in an unknown CRS would land in the wrong place. Refuse it (``--crs`` overrides)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    found = _GEOJSON_CRS.search(head)
+    if not found:
+        return
+    name = found.group(1).decode("utf-8", "replace")
+    try:
+        pyproj.CRS.from_user_input(name)
+    except pyproj.exceptions.CRSError:
+        raise InputError(f"the file declares an unknown CRS {name!r}; give the right one "
+                         "with --crs", file=str(path), field="crs") from None
 
 
 def _guess_crs(gdf: gpd.GeoDataFrame, source: SourceCRS | None, file: str) -> gpd.GeoDataFrame:
