@@ -21,6 +21,7 @@ import shapely
 from pyproj import CRS, Proj, Transformer
 
 from gis.assign.keys import canonical_keys, display_key, key_order
+from gis.assign.lattice import Lattice, build_lattice
 from gis.crs import WGS84, metric_crs
 from gis.errors import InputError
 
@@ -53,6 +54,7 @@ class GridIndex:
     safe: np.ndarray          # safe regions in lon/lat (prepared; may be empty)
     safe_boxes: np.ndarray    # their bounds (NaN for empty ones)
     bounds: np.ndarray        # lon/lat box outside which no point is within tolerance
+    lattice: Lattice | None = None  # bins answering most points without a test
 
     def replicas(self, n: int) -> list["GridIndex"]:
         """``n`` indexes sharing everything but their own prepared geometries.
@@ -124,6 +126,7 @@ def index_polygons(geoms: np.ndarray, keys, crs, tolerance: float = 10.0, *,
     shapely.prepare(index.boundaries)
     index.safe = _safe_regions(index)
     index.safe_boxes = shapely.bounds(index.safe)
+    index.lattice = build_lattice(index.safe, index.safe_boxes)
     index.bounds = _reach(extent, index.search)
     return index
 

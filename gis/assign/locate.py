@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from gis.assign.index import GridIndex
+from gis.assign.lattice import MULTI
 from gis.assign.pairs import box_pairs
 
 ON_EDGE_M = 0.001  # a point this close to a grid's boundary is *on* it (see gis.assign)
@@ -111,7 +112,33 @@ def _locate(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
 
 
 def _fast(index: GridIndex, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Grid row whose safe region holds each point, else -1 (safe regions are disjoint)."""
+    """Grid row whose safe region holds each point, else -1 (safe regions are disjoint).
+
+    The lattice answers points in bins wholly inside or outside the safe regions; a point
+    in a bin crossed by one or two regions' boundaries takes a test against each, the
+    few others (bins at triple junctions) a box search.
+    """
+    if index.lattice is None:
+        return _searched(index, lon, lat)
+    bins = index.lattice.lookup(lon, lat)
+    code = index.lattice.codes(bins)
+    owner = np.where(code >= 0, code, -1).astype(np.int64)
+    tested = np.flatnonzero(code <= -3)
+    _test(index, owner, tested, -3 - code[tested], lon, lat)
+    second = index.lattice.second[bins[tested]]
+    again = tested[(owner[tested] < 0) & (second >= 0)]
+    _test(index, owner, again, index.lattice.second[bins[again]], lon, lat)
+    many = np.flatnonzero(code == MULTI)
+    owner[many] = _searched(index, lon[many], lat[many])
+    return owner
+
+
+def _test(index: GridIndex, owner, points, regions, lon, lat) -> None:
+    hit = shapely.contains_xy(index.safe[regions], lon[points], lat[points])
+    owner[points[hit]] = regions[hit]
+
+
+def _searched(index: GridIndex, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     owner = np.full(len(lon), -1, dtype=np.int64)
     g, p = box_pairs(index.safe_boxes, lon, lat)
     hit = shapely.contains_xy(index.safe[g], lon[p], lat[p])
