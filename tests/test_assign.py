@@ -292,3 +292,25 @@ def test_cli_starts_without_loading_other_commands():
     every = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
     for name in every:
         assert f" {name} " in listing["out"], name
+
+
+def test_lattice_answers_as_the_box_search_does():
+    # Irregular cells, one with a hole holding another grid, one in two parts.
+    from gis.assign.locate import _fast, _searched
+
+    rng = np.random.default_rng(5)
+    cells = shapely.get_parts(shapely.voronoi_polygons(
+        shapely.multipoints(rng.uniform(0, 0.02, (60, 2)) + [113, 28]),
+        extend_to=box(113, 28, 113.02, 28.02)))
+    cells = list(shapely.intersection(cells, box(113, 28, 113.02, 28.02)))
+    hole = Point(113.01, 28.01).buffer(0.002)
+    cells = [shapely.difference(c, hole) for c in cells] + [hole]
+    cells[0] = shapely.union(cells[0], box(113.03, 28.0, 113.035, 28.005))  # a second part
+    index = build_index(gpd.GeoDataFrame({"code": range(len(cells))}, geometry=cells,
+                                         crs=4326), "code")
+    lon, lat = rng.uniform(112.999, 113.036, 300_000), rng.uniform(27.999, 28.021, 300_000)
+    fast = _fast(index, lon, lat)
+    assert np.array_equal(fast, _searched(index, lon, lat))
+    codes = index.lattice.codes(index.lattice.lookup(lon, lat))
+    assert (codes >= 0).mean() > 0.25  # many points (a third lie outside) need no test
+    assert set(fast[(lon > 113.03) & (lat < 28.005)]) <= {0, -1}

@@ -73,7 +73,9 @@ def build_lattice(safe: np.ndarray, boxes: np.ndarray) -> Lattice | None:
     nx, ny = int((maxx - minx) / w) + 1, int((maxy - miny) / h) + 1
     lattice = Lattice(float(minx), float(miny), float(w), float(h), nx, ny,
                       np.full(nx * ny, -1, dtype=np.int32), np.full(nx * ny, -1, dtype=np.int32))
-    rings, owner = shapely.get_rings(safe, return_index=True)
+    parts, part_of = shapely.get_parts(safe, return_index=True)  # multi-part regions
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    owner = part_of[ring_of]
     _fill_centres(lattice, rings, owner)
     _mark_crossed(lattice, rings, owner)
     return lattice
