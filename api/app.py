@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import auth, errors
-from api.middleware import BodyLimit
+from api.middleware import BodyLimit, ConcurrencyLimit
 from api.routers import ROUTERS
 from gis import __version__
 from gis.settings import Settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.sessions = session_factory(engine)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(ConcurrencyLimit, limit=24)  # below threads (40) and connections (30)
     app.include_router(auth.router)
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"api.routers.{name}").router)

@@ -1,6 +1,9 @@
-"""Request hardening that applies to every route: a cap on request body size."""
+"""Request hardening that applies to every route: a cap on request body size, and a
+cap on requests in flight."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,3 +51,30 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` requests in flight; the others wait their turn in the event loop.
+
+    Why: handlers and the session dependency run in the thread pool (40 threads) and
+    each holds a pooled database connection (30). Writers of one table serialise on its
+    change-counter row until they commit, and the commit runs in the dependency's
+    teardown, which needs a thread of its own. With more requests than threads in
+    flight, every thread could be taken by a request waiting for that lock or for a
+    connection, and the holder could never commit: 50 dispatchers reporting at once
+    stalled for the 30 s pool timeout. Below both limits a thread and a connection are
+    always free for the commit."""
+
+    def __init__(self, app: ASGIApp, limit: int = 24):
+        self.app = app
+        self.limit = limit
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # created in the server's event loop
+            self._slots = asyncio.Semaphore(self.limit)
+        async with self._slots:
+            await self.app(scope, receive, send)
