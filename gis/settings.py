@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,9 @@ def default_data_dir() -> Path:
     return Path(base) / "gridgis"
 
 
+PLACEHOLDER_SECRET = "dev-only-change-me"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDGIS_", extra="ignore")
 
@@ -34,11 +37,22 @@ class Settings(BaseSettings):
     port: int = 8000
     tolerance_m: float = 10.0  # boundary tolerance for incident assignment
     grid_code_width: int = 4
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = PLACEHOLDER_SECRET
     environment: str = "development"
     max_upload_mb: int = 200
     base_tile_url: str | None = None  # optional raster base map for the web pages
     timezone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret(self) -> "Settings":
+        """Outside development the placeholder secret (or a short one) is refused, so a
+        deployment cannot start with a key everyone can read in the source."""
+        if self.environment != "development" and (
+                self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32):
+            raise ValueError("GRIDGIS_SECRET_KEY must be set to a random value of at least "
+                             "32 characters outside development (GRIDGIS_ENVIRONMENT="
+                             f"{self.environment})")
+        return self
 
     @property
     def embedded(self) -> bool:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import geopandas as gpd
-import shapely
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import ObjectId, SessionDep, SettingsDep
+from api.limits import check_frame, drawn_geometry
 from gis import plan_edits
 from gis.errors import Forbidden, InputError
 from gis.store import plans as store
@@ -97,7 +97,7 @@ def _read_upload(file: UploadFile) -> gpd.GeoDataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(file.file.read())
-        return read_layer(path)
+        return check_frame(read_layer(path), file.filename)
 
 
 @router.post("/upload", status_code=201, summary="Create a plan from a drawn file (GeoPackage/GeoJSON)")
@@ -175,7 +175,7 @@ def edit(plan_id: ObjectId, body: EditIn, session: SessionDep, principal: Planne
     plan = store.get_plan(session, plan_id, principal.scope_prefix, for_update=True)
     store.check_version(plan, body.version)
     grids = store.plan_grids(session, plan_id).rename_geometry("geometry")
-    geom = shapely.geometry.shape(body.geometry) if body.geometry else None
+    geom = drawn_geometry(body.geometry)
     if body.op == "merge":
         grids = plan_edits.merge(grids, body.code, body.other)
     elif body.op == "split":
