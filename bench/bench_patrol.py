@@ -90,6 +90,14 @@ def make_tracks(n_fixes: int, grids: gpd.GeoDataFrame, path: Path, seed: int = S
     return path
 
 
+def make_files(folder: str, n_fixes: int, n_grids: int) -> tuple[str, str]:
+    """The grids (GeoParquet) and tracks (CSV) files of one benchmark size."""
+    gpath = Path(folder) / "grids.parquet"
+    g = make_grids(n_grids)
+    g.to_parquet(gpath)
+    return str(gpath), str(make_tracks(n_fixes, g, Path(folder) / "tracks.csv"))
+
+
 def _compliance(res, index, params):
 
     starts = window_starts(params.windows, res.first_ns, res.last_ns)
@@ -160,10 +168,8 @@ def run(quick: bool = False, fixes: int | None = None, grids: int | None = None)
     n_grids = grids or (500 if quick else 10_000)
     size = f"{n_fixes:,} fixes x {n_grids:,} grids"
     with tempfile.TemporaryDirectory(prefix="bench_patrol_") as tmp:
-        gpath = Path(tmp) / "grids.parquet"
-        g = make_grids(n_grids)
-        g.to_parquet(gpath)
-        tpath = make_tracks(n_fixes, g, Path(tmp) / "tracks.csv")
+        # generated in a child: a spawned case inherits this process's peak memory
+        gpath, tpath = measure(make_files, tmp, n_fixes, n_grids)["result"]
         rows, ref = [], None
         for impl, fn, *more in (("gridgis", case_gridgis), ("gridgis-dask", case_dask, not quick),
                                 ("geopandas", case_geopandas)):

@@ -131,3 +131,26 @@ def test_upload_rules(client, area, make_user):
     assert client.get("/patrol/compliance", params={**PERIOD, "window": "7h"},
                       headers=boss).status_code == 422
     assert client.get("/patrol/compliance", params=PERIOD).status_code == 401
+
+
+def test_street_coverage_and_household_visits(client, area, make_user):
+    from sqlalchemy import text
+
+    with area.begin() as conn:  # a street across grid A, a building in A, none in B or C
+        conn.execute(text("INSERT INTO roads (geom) VALUES (ST_GeomFromEWKT("
+                          "'SRID=4326;MULTILINESTRING((113.0 28.005, 113.01 28.005))'))"))
+        conn.execute(text("INSERT INTO buildings (households, geom) VALUES (12, ST_GeomFromEWKT("
+                          "'SRID=4326;MULTIPOLYGON(((113.0069 28.0071, 113.0071 28.0071, "
+                          "113.0071 28.0073, 113.0069 28.0073, 113.0069 28.0071)))'))"))
+    phone = make_user("grid_worker", COMM1, username="li")
+    upload(client, phone, walk("09:00:00", 10, 113.0, 28.005, dlon=0.00025))  # half the street
+    upload(client, phone, walk("09:20:00", 6, 113.007, 28.007))              # 6 min at the door
+    boss = make_user("dispatcher", COUNTY, username="boss")
+    cov = client.get("/patrol/streets", params={**PERIOD, "distance": 20}, headers=boss)
+    assert cov.status_code == 200, cov.text
+    share = {r["grid"]: r["share"] for r in cov.json()["items"]}
+    assert 0.45 < share[A] < 0.6 and share[B] is None  # ~500 + 20 m of ~980 m
+    res = client.get("/patrol/visits", params=PERIOD, headers=boss).json()
+    assert res["norm"] == 5
+    assert res["items"] == [{"worker": "li", "day": DAY, "visits": 1, "stops": 1,
+                             "meets_norm": False}]

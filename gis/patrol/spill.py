@@ -25,7 +25,7 @@ from gis.patrol.fixes import Fixes
 from gis.patrol.tracks import Columns, _coords, _missing_columns, csv_batches, parse_time_array
 from gis.patrol.windows import DEFAULT_TZ, check_tz
 
-PART_FIXES = 1_000_000  # fixes per partition file aimed at (about 60 MB of arrays)
+PART_FIXES = 500_000  # fixes per partition file aimed at (~300 MB while joined)
 
 
 def block_table(batch: pa.RecordBatch | pa.Table, cols: Columns, source: SourceCRS, tz: str,
