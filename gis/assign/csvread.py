@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from gis.errors import InputError
 
-BLOCK = 4 << 20   # bytes per parsed block: memory ~ WINDOW blocks + a chunk of rows
+BLOCK = 1 << 20   # bytes per parsed block (pyarrow holds ~20x a block in flight)
 WINDOW = 3        # blocks the reader may read past those already handed out
 _STALL_S = 1.0    # a reader waiting this long while the consumer waits gets one more block
 _NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,15 +73,17 @@ class Counts:
         return out
 
 
-def assign_file(points: str | Path, index: GridIndex, out: str | Path, *,
+def assign_file(points: str | Path, index: GridIndex | Future, out: str | Path, *,
                 lon: str | None = None, lat: str | None = None, crs=None,
-                chunk_size: int = 500_000, check: str | None = None,
+                chunk_size: int = 200_000, check: str | None = None,
                 on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Assign the points of a file to ``index``'s grids and write ``out`` (format by suffix).
 
     Returns the counts (rows, assigned, boundary, unassigned, no_coordinates, seconds; with
     ``check``, how many geocoded rows' recorded key in that column is reproduced).
     ``on_progress(done, total)`` reports bytes read (CSV) or rows (other formats).
+    ``index`` may be a ``Future`` of an index still being built: a CSV starts being read
+    and parsed meanwhile.
     """
     t0 = time.perf_counter()
     points, out = Path(points), Path(out)
@@ -94,9 +96,13 @@ def assign_file(points: str | Path, index: GridIndex, out: str | Path, *,
         counts = _csv_to_file(points, index, out, fmt, lon, lat, crs, chunk_size, check,
                               on_progress)
     else:
-        counts = _vector_to_file(points, index, out, crs, check, on_progress)
+        counts = _vector_to_file(points, _ready(index), out, crs, check, on_progress)
     counts.seconds = time.perf_counter() - t0
     return counts.summary()
+
+
+def _ready(index: GridIndex | Future) -> GridIndex:
+    return index.result() if isinstance(index, Future) else index
 
 
 def _format_of(out: Path) -> str:
@@ -161,14 +167,11 @@ def _to_lonlat(x: np.ndarray, y: np.ndarray, source: SourceCRS):
 
 
 def _result_columns(found: Located, index: GridIndex) -> list[pa.Array]:
-    grid = np.where(found.grid >= 0, found.grid, 0).astype(np.int32)
-    grid = pa.DictionaryArray.from_arrays(pa.array(grid, mask=found.grid < 0),
-                                          pa.array(index.labels, pa.string()))
-    cand = np.where(found.candidates >= 0, found.candidates, 0).astype(np.int32)
-    cand = pa.DictionaryArray.from_arrays(pa.array(cand, mask=found.candidates < 0),
-                                          pa.array(found.dictionary, pa.string()))
-    return [pc.cast(grid, pa.string()), pa.array(found.boundary),
-            pc.fill_null(pc.cast(cand, pa.string()), "")]
+    # ``take`` from the label texts: twenty times faster than casting a dictionary array.
+    grid = pc.take(pa.array(index.labels, pa.string()),
+                   pa.array(found.grid, mask=found.grid < 0))
+    cand = pc.take(pa.array(np.r_[[""], found.dictionary], pa.string()), found.candidates + 1)
+    return [grid, pa.array(found.boundary), cand]
 
 
 def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_progress,
@@ -186,15 +189,17 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
                        + [("grid", pa.string()), ("boundary", pa.bool_()),
                           ("candidates", pa.string())])
     sink = open_sink(out, fmt, schema)
-    # Three stages overlap: reading the next chunk, assigning this one, writing the last
-    # (pyarrow and shapely release the GIL); memory holds about three chunks.
-    chunks = _prefetch(batches(path, names, delimiter, chunk_size, on_progress,
-                               encoding=encoding))
+    # Three stages overlap: reading and parsing the next chunk, assigning this one,
+    # writing the last (pyarrow, GEOS and numpy release the GIL); memory holds about
+    # three chunks.
+    chunks = _prefetch(_parsed(batches(path, names, delimiter, chunk_size, on_progress,
+                                       encoding=encoding), xy_names, source))
     try:
         with ThreadPoolExecutor(1) as writer:
             writing = None
-            for table in chunks:
-                table, x, y = _assign_chunk(table, index, xy_names, source, keep, counts, check)
+            for table, x, y in chunks:
+                index = _ready(index)
+                table = _assign_chunk(table, x, y, index, keep, counts, check)
                 if writing is not None:
                     writing.result()
                 writing = writer.submit(sink.write, table, x, y)
@@ -207,16 +212,22 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
     return counts
 
 
-def _assign_chunk(table, index, xy_names, source, keep, counts: Counts, check):
-    x, y = _to_lonlat(numbers(table[xy_names[0]]), numbers(table[xy_names[1]]), source)
-    found = locate_lonlat(index, x, y)
+def _parsed(tables: Iterator[pa.Table], xy_names, source: SourceCRS):
+    """Each table with its points' WGS 84 lon/lat."""
+    for table in tables:
+        yield (table, *_to_lonlat(numbers(table[xy_names[0]]), numbers(table[xy_names[1]]),
+                                  source))
+
+
+def _assign_chunk(table, x, y, index, keep, counts: Counts, check):
+    found = locate_lonlat(index, x, y, workers=1)  # the pipeline keeps the cores busy
     counts.add(found, _present(np.column_stack([x, y])))
     table = table.select(keep)
     for name, col in zip(OUTPUT_COLUMNS, _result_columns(found, index)):
         table = table.append_column(name, col)
     if check:
         _count_check(counts, _frame_for_check(table, check), check, np.column_stack([x, y]))
-    return table, x, y
+    return table
 
 
 class _Failed:

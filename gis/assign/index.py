@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Proj, Transformer
 
+from gis.assign.edges import Edges, grid_edges
 from gis.assign.keys import canonical_keys, display_key, key_order
 from gis.assign.lattice import Lattice, build_lattice
 from gis.crs import WGS84, metric_crs
@@ -32,6 +33,7 @@ _SAFE_FACTOR = 1.01
 _SAFE_MARGIN_M = 0.05
 _SEGMENT_M = 200.0
 _M_PER_DEG = 111_000.0
+LARGE_GRID = 256  # vertices: larger grids take GEOS' indexed path for distances
 
 
 @dataclass
@@ -55,6 +57,7 @@ class GridIndex:
     safe_boxes: np.ndarray    # their bounds (NaN for empty ones)
     bounds: np.ndarray        # lon/lat box outside which no point is within tolerance
     lattice: Lattice | None = None  # bins answering most points without a test
+    edges: Edges | None = None      # ring edges of small grids, for numpy distances
 
     def replicas(self, n: int) -> list["GridIndex"]:
         """``n`` indexes sharing everything but their own prepared geometries.
@@ -127,6 +130,7 @@ def index_polygons(geoms: np.ndarray, keys, crs, tolerance: float = 10.0, *,
     index.safe = _safe_regions(index)
     index.safe_boxes = shapely.bounds(index.safe)
     index.lattice = build_lattice(index.safe, index.safe_boxes)
+    index.edges = grid_edges(metric, index.vertices <= LARGE_GRID)
     index.bounds = _reach(extent, index.search)
     return index
 

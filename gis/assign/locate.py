@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from gis.assign.edges import boundary_distance
 from gis.assign.index import GridIndex
 from gis.assign.lattice import MULTI
 from gis.assign.pairs import box_pairs
 
 ON_EDGE_M = 0.001  # a point this close to a grid's boundary is *on* it (see gis.assign)
-_LARGE = 256  # vertices
 _MIN_PART = 50_000  # fewer points per thread are not worth a thread
 
 
@@ -151,17 +151,8 @@ def _exact(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
     x, y = index.to_metric.transform(lon, lat)
     s = index.search + ON_EDGE_M
     gj, pi = box_pairs(index.metric_boxes + np.array([-s, -s, s, s]), x, y)
-    pts = shapely.points(x, y)
     inside = shapely.contains_xy(index.metric[gj], x[pi], y[pi])  # prepared: indexed
-    # A plain distance is linear in vertices: for large grids (police areas of 100,000
-    # vertices) drop the far outside pairs first with the indexed, prepared dwithin.
-    far = ~inside & (index.vertices[gj] > _LARGE)
-    far[far] = ~shapely.dwithin(index.metric[gj[far]], pts[pi[far]], s)
-    d = np.full(len(gj), np.inf)
-    d[inside] = 0.0
-    todo = ~inside & ~far
-    d[todo] = shapely.distance(index.metric[gj[todo]], pts[pi[todo]])
-    edge = _on_edge(index, inside, gj, pts[pi])
+    d, edge = _distances(index, gj, pi, x, y, inside, s)
     keep = _within_tolerance(index, d, lon[pi], lat[pi])
     pi, gj, d, inside, edge = pi[keep], gj[keep], d[keep], inside[keep], edge[keep]
     rank = np.where(inside & ~edge, 0, 1)  # 0: strictly inside
@@ -178,14 +169,29 @@ def _exact(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
     return _summarise(index, len(lon), pi, gj, d)
 
 
-def _on_edge(index: GridIndex, inside, gj, pts) -> np.ndarray:
-    """Inside pairs within ON_EDGE_M of the grid's boundary (indexed for large grids)."""
+def _distances(index: GridIndex, gj, pi, x, y, inside, s):
+    """Per (grid, point) pair: the distance (0 inside; inf when surely beyond ``s``) and
+    whether an inside point lies within ON_EDGE_M of the boundary.
+
+    Small grids in numpy (:mod:`gis.assign.edges`); large grids (police areas of
+    100,000 vertices) through GEOS' indexed, prepared predicates, the far outside pairs
+    dropped first since a plain distance is linear in vertices.
+    """
+    d = np.full(len(gj), np.inf)
     edge = np.zeros(len(gj), dtype=bool)
-    large = index.vertices[gj] > _LARGE
-    big, small = inside & large, inside & ~large
-    edge[big] = shapely.dwithin(index.boundaries[gj[big]], pts[big], ON_EDGE_M)
-    edge[small] = shapely.distance(index.boundaries[gj[small]], pts[small]) <= ON_EDGE_M
-    return edge
+    small = index.edges.count[gj] > 0
+    to_edge = boundary_distance(index.edges, gj[small], x[pi[small]], y[pi[small]])
+    d[small] = np.where(inside[small], 0.0, to_edge)
+    edge[small] = inside[small] & (to_edge <= ON_EDGE_M)
+    large = np.flatnonzero(~small)
+    if len(large):
+        g, pts, ins = gj[large], shapely.points(x[pi[large]], y[pi[large]]), inside[large]
+        near = ~ins
+        near[near] = shapely.dwithin(index.metric[g[near]], pts[near], s)
+        d[large[ins]] = 0.0
+        d[large[near]] = shapely.distance(index.metric[g[near]], pts[near])
+        edge[large[ins]] = shapely.dwithin(index.boundaries[g[ins]], pts[ins], ON_EDGE_M)
+    return d, edge
 
 
 def _within_tolerance(index: GridIndex, d, lon, lat) -> np.ndarray:

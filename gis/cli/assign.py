@@ -26,7 +26,7 @@ def assign_command(
                                   "declares none or a wrong one."),
     tolerance: float = typer.Option(10.0, "--tolerance", help="Metres within which another "
                                     "grid makes a point a boundary case."),
-    chunk_size: int = typer.Option(500_000, "--chunk-size", help="CSV rows per chunk "
+    chunk_size: int = typer.Option(200_000, "--chunk-size", help="CSV rows per chunk "
                                    "(bounds memory)."),
     check: str = typer.Option(None, "--check", help="Column with a recorded grid key: report "
                               "how many geocoded rows reproduce it (grid or candidate)."),
@@ -38,6 +38,12 @@ def assign_command(
 ) -> None:
     """Assign points to grids: adds grid (empty when outside every grid), boundary
     (true/false) and candidates (keys joined by ';') to every input row."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Before pyarrow loads: its allocator (mimalloc) then returns freed pages at once
+    # instead of keeping them for a while, ~50 MB less at peak on a streamed CSV.
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
     from gis.assign import index_polygons
     from gis.assign.files import assign_file
     from gis.assign.grids import read_grids
@@ -51,17 +57,21 @@ def assign_command(
         return
     if points.suffix.lower() in (".csv", ".txt", ".tsv"):
         _settle_pyarrow_pandas_check()
-    # Not through geopandas: the CSV path then never imports it (a second of start-up).
-    index = index_polygons(*read_grids(grids, grid_key, grids_crs), tolerance, key=grid_key)
-    with progress(f"assigning {points.name}", quiet=as_json) as advance:
+    with progress(f"assigning {points.name}", quiet=as_json) as advance, \
+            ThreadPoolExecutor(1) as builder:
         last = [0]
 
         def on_progress(done: int, total: int) -> None:
             advance(done - last[0], total=total)
             last[0] = done
 
-        summary = assign_file(points, index, out, lon=lon, lat=lat, crs=crs,
+        # Grids not through geopandas: the CSV path then never imports it (a second of
+        # start-up); the index is built while the first chunk of points is read.
+        building = builder.submit(lambda: index_polygons(*read_grids(grids, grid_key, grids_crs),
+                                                         tolerance, key=grid_key))
+        summary = assign_file(points, building, out, lon=lon, lat=lat, crs=crs,
                               chunk_size=chunk_size, check=check, on_progress=on_progress)
+        index = building.result()
     summary["seconds"] = round(time.perf_counter() - t0, 3)  # the whole command
     summary["grids"] = int(len(set(index.labels)))
     summary["out"] = str(out)
