@@ -182,6 +182,11 @@ def household_visits(stops: pd.DataFrame, buildings: gpd.GeoDataFrame, crs, *,
     -------
     DataFrame : ``worker``, ``day``, ``visits``, ``stops``, ``meets_norm``.
     """
+    if stops.empty:  # no stops: their empty time column carries no zone to convert
+        return pd.DataFrame({"worker": pd.Series(dtype=object), "day": pd.Series(dtype=object),
+                             "visits": pd.Series(dtype=np.int64),
+                             "stops": pd.Series(dtype=np.int64),
+                             "meets_norm": pd.Series(dtype=bool)})
     feet = buildings.geometry.to_crs(crs).to_numpy()
     pts = shapely.points(stops["x"].to_numpy(), stops["y"].to_numpy())
     si, bi = shapely.STRtree(feet).query_nearest(pts, max_distance=distance, all_matches=False)
