@@ -14,6 +14,7 @@ Built from grids in EPSG:4326, a :class:`GridIndex` holds
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -95,13 +96,43 @@ def index_polygons(geoms: np.ndarray, keys, crs, tolerance: float = 10.0, *,
                    key: str = "key") -> GridIndex:
     """:func:`build_index` on plain arrays: polygons in ``crs`` and their keys (no pandas).
 
-    ``key`` names the key field in error messages.
+    ``key`` names the key field in error messages. Independent parts are built on two
+    threads (GEOS and numpy release the GIL): the index is on the critical path of a run.
     """
     if not np.isfinite(tolerance) or tolerance < 0:
         raise InputError(f"tolerance must be a non-negative number of metres, not {tolerance}",
                          field="tolerance")
     geoms_ll, values = _polygons_ll(np.asarray(geoms, dtype=object),
                                     np.asarray(keys, dtype=object), crs)
+    with ThreadPoolExecutor(2) as pool:
+        keyed = pool.submit(_key_columns, values, key)
+        extent = shapely.total_bounds(geoms_ll)
+        crs = metric_crs(extent)
+        # From the CRS's own geographic CRS: CGCS2000 and WGS 84 agree to a few
+        # centimetres (PROJ itself applies no shift between them) and the search for a
+        # datum transformation costs a third of a second.
+        to_metric = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+        metric = _project(geoms_ll, to_metric)
+        vertices = shapely.get_num_coordinates(metric)
+        edges = pool.submit(grid_edges, metric, vertices <= LARGE_GRID)
+        proj = Proj(crs)
+        index = GridIndex(None, None, None, float(tolerance), crs, to_metric, proj,
+                          _scale_range(proj, extent), metric, shapely.bounds(metric),
+                          vertices, shapely.STRtree(metric), shapely.boundary(metric),
+                          np.empty(0, dtype=object), np.empty((0, 4)), np.empty(4))
+        shapely.prepare(index.metric)
+        shapely.prepare(index.boundaries)
+        index.safe = _safe_regions(index, pool)
+        index.safe_boxes = shapely.bounds(index.safe)
+        index.lattice = build_lattice(index.safe, index.safe_boxes, pool)
+        index.bounds = _reach(extent, index.search)
+        index.edges = edges.result()
+        index.labels, index.group, index.rank = keyed.result()
+    return index
+
+
+def _key_columns(values: np.ndarray, key: str):
+    """Output label, key group and key rank of each grid row."""
     keys = canonical_keys(values)
     if None in keys:
         row = keys.index(None)
@@ -111,28 +142,7 @@ def index_polygons(geoms: np.ndarray, keys, crs, tolerance: float = 10.0, *,
     rank = key_order(uniq)[group]
     # Output the key as the file writes it, the same text for every row of one key.
     shown = np.asarray([display_key(v) for v in values[first]], dtype=object)
-    labels = shown[group]
-    extent = shapely.total_bounds(geoms_ll)
-    crs = metric_crs(extent)
-    # From the CRS's own geographic CRS: CGCS2000 and WGS 84 agree to a few centimetres
-    # (PROJ itself applies no shift between them) and the search for a datum
-    # transformation costs a third of a second.
-    to_metric = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
-    metric = _project(geoms_ll, to_metric)
-    proj = Proj(crs)
-    scale = _scale_range(proj, extent)
-    index = GridIndex(labels, group, rank, float(tolerance), crs, to_metric, proj, scale,
-                      metric, shapely.bounds(metric), shapely.get_num_coordinates(metric),
-                      shapely.STRtree(metric), shapely.boundary(metric),
-                      np.empty(0, dtype=object), np.empty((0, 4)), np.empty(4))
-    shapely.prepare(index.metric)
-    shapely.prepare(index.boundaries)
-    index.safe = _safe_regions(index)
-    index.safe_boxes = shapely.bounds(index.safe)
-    index.lattice = build_lattice(index.safe, index.safe_boxes)
-    index.edges = grid_edges(metric, index.vertices <= LARGE_GRID)
-    index.bounds = _reach(extent, index.search)
-    return index
+    return shown[group], group, rank
 
 
 def _clone(geoms: np.ndarray) -> np.ndarray:
@@ -200,20 +210,27 @@ def _reach(bounds, distance_m: float) -> np.ndarray:
     return np.array([minx - dlon, miny - dlat, maxx + dlon, maxy + dlat])
 
 
-def _safe_regions(index: GridIndex) -> np.ndarray:
+def _safe_regions(index: GridIndex, pool: ThreadPoolExecutor) -> np.ndarray:
     """Per grid, the lon/lat region where a point needs no distance work (see module)."""
+    rows = np.arange(len(index.metric))
+    half = pool.submit(_safe_part, index, rows[: len(rows) // 2])
+    rest = _safe_part(index, rows[len(rows) // 2:])
+    safe = np.concatenate([half.result(), rest])
+    shapely.prepare(safe)
+    return safe
+
+
+def _safe_part(index: GridIndex, rows: np.ndarray) -> np.ndarray:
     shrink = index.search * _SAFE_FACTOR + _SAFE_MARGIN_M
-    inner = shapely.buffer(index.metric, -shrink)
+    inner = shapely.buffer(index.metric[rows], -shrink)
     # Grids that overlap (digitising slivers) reach into each other's inner region:
     # cut their tolerance zones away so safe regions never meet another grid's reach.
     i, j = index.tree.query(inner, predicate="intersects")
-    other = i != j
+    other = rows[i] != j
     if other.any():
         inner = inner.copy()
         for a, b in zip(i[other], j[other]):  # only the overlapping pairs
             inner[a] = shapely.difference(inner[a], shapely.buffer(index.metric[b], shrink))
     inner = shapely.segmentize(inner, _SEGMENT_M)
     to_ll = Transformer.from_crs(index.crs, index.crs.geodetic_crs, always_xy=True)
-    safe = _project(inner, to_ll)
-    shapely.prepare(safe)
-    return safe
+    return _project(inner, to_ll)

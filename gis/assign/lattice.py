@@ -27,7 +27,7 @@ import numpy as np
 import shapely
 
 MULTI = -2
-BINS_PER_GRID = 128
+BINS_PER_GRID = 64
 _MAX_BINS = 1 << 22        # 32 MB of codes at most
 
 
@@ -59,8 +59,9 @@ class Lattice:
         return np.where(bins >= 0, self.code[bins], -1)
 
 
-def build_lattice(safe: np.ndarray, boxes: np.ndarray) -> Lattice | None:
-    """The lattice of the (disjoint, lon/lat) polygons ``safe`` with bounds ``boxes``."""
+def build_lattice(safe: np.ndarray, boxes: np.ndarray, pool=None) -> Lattice | None:
+    """The lattice of the (disjoint, lon/lat) polygons ``safe`` with bounds ``boxes``
+    (its two halves of work on ``pool``'s thread and this one, when given)."""
     finite = np.isfinite(boxes).all(axis=1)
     if not finite.any():
         return None
@@ -76,8 +77,11 @@ def build_lattice(safe: np.ndarray, boxes: np.ndarray) -> Lattice | None:
     parts, part_of = shapely.get_parts(safe, return_index=True)  # multi-part regions
     rings, ring_of = shapely.get_rings(parts, return_index=True)
     owner = part_of[ring_of]
+    # Centres fill every code, crossed bins overwrite theirs: the second waits the first.
+    crossed = _Crossed(lattice, rings, owner) if pool is None else \
+        pool.submit(_Crossed, lattice, rings, owner)
     _fill_centres(lattice, rings, owner)
-    _mark_crossed(lattice, rings, owner)
+    (crossed if pool is None else crossed.result()).apply(lattice)
     return lattice
 
 
@@ -92,28 +96,37 @@ def _bin(v: np.ndarray, origin: float, size: float, n: int) -> np.ndarray:
     return np.clip(np.floor((v - origin) / size), 0, n - 1).astype(np.int64)
 
 
-def _mark_crossed(lat: Lattice, rings: np.ndarray, owner: np.ndarray) -> None:
-    """Codes of the bins whose inside a boundary crosses: one or two regions', or MULTI."""
-    a, b, region = _segments(rings, owner)
-    vertex = _bin(a[:, 1], lat.y0, lat.h, lat.ny) * lat.nx + _bin(a[:, 0], lat.x0, lat.w, lat.nx)
-    bins, regs = [vertex], [region]
-    for axis, origin, size, n in ((0, lat.x0, lat.w, lat.nx), (1, lat.y0, lat.h, lat.ny)):
-        line, across, edge = _line_crossings(a, b, axis, origin, size)
-        other = (lat.y0, lat.h, lat.ny) if axis == 0 else (lat.x0, lat.w, lat.nx)
-        k = _bin(across, *other)
-        for side in (line - 1, line):  # the bins on both sides of the line
-            ok = (side >= 0) & (side < n)
-            bins.append(k[ok] * lat.nx + side[ok] if axis == 0 else side[ok] * lat.nx + k[ok])
-            regs.append(region[edge[ok]])
-    bins, region = np.concatenate(bins), np.concatenate(regs).astype(np.int32)
-    first = np.full(lat.nx * lat.ny, -1, dtype=np.int32)
-    first[bins] = region  # one of the regions crossing each bin ...
-    other = first[bins] != region
-    lat.second[bins[other]] = region[other]  # ... maybe another ...
-    many = np.zeros(lat.nx * lat.ny, dtype=bool)
-    many[bins[other & (lat.second[bins] != region)]] = True  # ... and maybe more
-    crossed = first >= 0
-    lat.code[crossed] = np.where(many[crossed], MULTI, -3 - first[crossed])
+class _Crossed:
+    """The bins that boundaries cross (computed apart from the lattice's codes)."""
+
+    def __init__(self, lat: Lattice, rings: np.ndarray, owner: np.ndarray):
+        a, b, region = _segments(rings, owner)
+        vertex = (_bin(a[:, 1], lat.y0, lat.h, lat.ny) * lat.nx
+                  + _bin(a[:, 0], lat.x0, lat.w, lat.nx))
+        bins, regs = [vertex], [region]
+        for axis, origin, size, n in ((0, lat.x0, lat.w, lat.nx), (1, lat.y0, lat.h, lat.ny)):
+            line, across, edge = _line_crossings(a, b, axis, origin, size)
+            other = (lat.y0, lat.h, lat.ny) if axis == 0 else (lat.x0, lat.w, lat.nx)
+            k = _bin(across, *other)
+            for side in (line - 1, line):  # the bins on both sides of the line
+                ok = (side >= 0) & (side < n)
+                bins.append(k[ok] * lat.nx + side[ok] if axis == 0
+                            else side[ok] * lat.nx + k[ok])
+                regs.append(region[edge[ok]])
+        bins, region = np.concatenate(bins), np.concatenate(regs).astype(np.int32)
+        first = np.full(lat.nx * lat.ny, -1, dtype=np.int32)
+        first[bins] = region  # one of the regions crossing each bin ...
+        other = first[bins] != region
+        self.second = np.full(lat.nx * lat.ny, -1, dtype=np.int32)
+        self.second[bins[other]] = region[other]  # ... maybe another ...
+        many = np.zeros(lat.nx * lat.ny, dtype=bool)
+        many[bins[other & (self.second[bins] != region)]] = True  # ... and maybe more
+        self.crossed = np.flatnonzero(first >= 0)
+        self.codes = np.where(many[self.crossed], MULTI, -3 - first[self.crossed])
+
+    def apply(self, lat: Lattice) -> None:
+        lat.code[self.crossed] = self.codes
+        lat.second = self.second
 
 
 def _line_crossings(a: np.ndarray, b: np.ndarray, axis: int, origin: float, size: float):
