@@ -1,5 +1,6 @@
 """The dispatcher page ``/map`` (grids, incidents by status, cameras; click a grid for its
-staff and statistics; filters; live refresh) and its login form ``/login``. Every
+staff and statistics; filters; live refresh; patrol and camera coverage overlays) and its
+login form ``/login``. Every
 script and style is served from /static: the page works with no internet."""
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def map_page(request: Request, session: SessionDep, settings: SettingsDep):
     config = {"bounds": _bounds(session, principal), "baseTileUrl": settings.base_tile_url,
               "user": principal.username, "role": principal.role,
               "statuses": list(schema.INCIDENT_STATUSES),
-              "categories": list(schema.INCIDENT_CATEGORIES), "pollSeconds": 5}
+              "categories": list(schema.INCIDENT_CATEGORIES), "pollSeconds": 5,
+              "cameraDefaults": {k: v[:2] for k, v in schema.CAMERA_DEFAULTS.items()}}
     return templates.TemplateResponse(request, "map.html", {"config": config})
 
 

@@ -1,7 +1,7 @@
 // The dispatcher map: our own vector tiles only (admin units, grids, roads, buildings as
 // the base; incidents and cameras live), an optional raster base from the settings,
 // filters, a side panel per grid, and a poll of the change counters that refreshes the
-// live layers without a reload. No fonts or sprites are needed (no text symbols), so
+// live layers without a reload. The patrol and coverage overlays are in overlays.js. No fonts or sprites are needed (no text symbols), so
 // nothing is fetched from outside the server.
 (function () {
   "use strict";
@@ -186,7 +186,7 @@
     // New incidents, moved cameras and published grids appear without a reload: the
     // change counters go into the tile URLs, so changed layers are fetched afresh.
     try {
-      const now = await getJson("/tiles/versions?layers=incidents,cameras,grids");
+      const now = await getJson("/tiles/versions?layers=incidents,cameras,grids,coverage,blind_spots");
       const changed = Object.keys(now).filter((k) => versions[k] !== undefined && versions[k] !== now[k]);
       const first = Object.keys(versions).length === 0;
       versions = now;
@@ -194,6 +194,7 @@
       if (first || changed.includes("incidents")) refreshIncidents();
       if (first || changed.includes("cameras")) refresh("cameras", "/collections/cameras/tiles/WebMercatorQuad", {});
       if (changed.includes("grids")) refresh("base", "/tiles/admin_units,grids,roads,buildings", {});
+      if (first || changed.length) overlays.onVersions(first ? ["coverage"] : changed);
     } catch (error) {
       document.getElementById("live").textContent = "offline";
     }
@@ -206,7 +207,10 @@
     .map(([c, t]) => `<div><i style="background:${c}"></i>${t}</div>`).join("");
   document.querySelector("main").appendChild(legend);
 
+  let overlays = null;
   map.on("load", async () => {
+    overlays = window.gridgisOverlays.install(map, config, {tileUrl, getJson,
+      version: (id) => id === "coverage" ? `${versions.coverage}-${versions.blind_spots}` : versions[id]});
     await poll();  // the first poll puts the current versions into the tile URLs
     setInterval(poll, (config.pollSeconds || 5) * 1000);
     map.once("idle", () => { window.gridgisReady = true; });
