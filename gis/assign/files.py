@@ -41,6 +41,7 @@ from gis.errors import InputError
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "gps_lon", "point_x")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "gps_lat", "point_y")
+_WORKERS = 1
 
 
 
@@ -220,7 +221,7 @@ def _parsed(tables: Iterator[pa.Table], xy_names, source: SourceCRS):
 
 
 def _assign_chunk(table, x, y, index, keep, counts: Counts, check):
-    found = locate_lonlat(index, x, y, workers=1)  # the pipeline keeps the cores busy
+    found = locate_lonlat(index, x, y, workers=_WORKERS)
     counts.add(found, _present(np.column_stack([x, y])))
     table = table.select(keep)
     for name, col in zip(OUTPUT_COLUMNS, _result_columns(found, index)):

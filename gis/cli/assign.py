@@ -44,10 +44,6 @@ def assign_command(
     # Before pyarrow loads: its allocator (mimalloc) then returns freed pages at once
     # instead of keeping them for a while, ~50 MB less at peak on a streamed CSV.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
-    from gis.assign import index_polygons
-    from gis.assign.files import assign_file
-    from gis.assign.grids import read_grids
-
     t0 = time.perf_counter()
     if scheduler:
         from gis.io import read_layer
@@ -56,21 +52,26 @@ def assign_command(
                         crs, tolerance, check, scheduler, as_json, t0)
         return
     if points.suffix.lower() in (".csv", ".txt", ".tsv"):
-        _settle_pyarrow_pandas_check()
-    with progress(f"assigning {points.name}", quiet=as_json) as advance, \
-            ThreadPoolExecutor(1) as builder:
-        last = [0]
+        _settle_pyarrow_pandas_check()  # first: the grids' reader may import pandas
+    from gis.assign import index_polygons
+    from gis.assign.grids import read_grids
 
-        def on_progress(done: int, total: int) -> None:
-            advance(done - last[0], total=total)
-            last[0] = done
-
+    with ThreadPoolExecutor(1) as builder:
         # Grids not through geopandas: the CSV path then never imports it (a second of
-        # start-up); the index is built while the first chunk of points is read.
+        # start-up); the index is built while the rest loads and the points are read.
         building = builder.submit(lambda: index_polygons(*read_grids(grids, grid_key, grids_crs),
                                                          tolerance, key=grid_key))
-        summary = assign_file(points, building, out, lon=lon, lat=lat, crs=crs,
-                              chunk_size=chunk_size, check=check, on_progress=on_progress)
+        from gis.assign.files import assign_file
+
+        with progress(f"assigning {points.name}", quiet=as_json) as advance:
+            last = [0]
+
+            def on_progress(done: int, total: int) -> None:
+                advance(done - last[0], total=total)
+                last[0] = done
+
+            summary = assign_file(points, building, out, lon=lon, lat=lat, crs=crs,
+                                  chunk_size=chunk_size, check=check, on_progress=on_progress)
         index = building.result()
     summary["seconds"] = round(time.perf_counter() - t0, 3)  # the whole command
     summary["grids"] = int(len(set(index.labels)))
