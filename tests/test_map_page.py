@@ -162,6 +162,12 @@ def test_overlays_draw_missed_grids_tracks_and_blind_spots(db, pg_url, make_user
         patrol = _screenshot(browser, tmp_path, "patrol")
         assert _changed_share(before, patrol) > 0.05, "the patrol overlay changed nothing"
 
+        browser.execute_script("const n = document.getElementById('ov-missed-n'); "
+                               "n.value = '1'; n.dispatchEvent(new Event('change'));")
+        once = _wait(browser, _rendered("patrol-missed-fill", "code")
+                     + f" return v.length > 0 && !v.includes('{ONCE}') && v;")
+        assert set(once) == missed - {ONCE}  # patrolled in the last window
+
         _toggle(browser, "compliance")
         _wait_drawn(browser, "patrol-compliance", "grid", 4)
         rates = browser.execute_script(
@@ -182,6 +188,17 @@ def test_overlays_draw_missed_grids_tracks_and_blind_spots(db, pg_url, make_user
         assert "盲区" in browser.find_element("id", "legend-coverage").text
         coverage = _screenshot(browser, tmp_path, "coverage")
         assert _changed_share(before, coverage) > 0.05, "the coverage overlay changed nothing"
+
+        south_west = f"{COMM_A}0002"
+        assert south_west not in browser.execute_script(
+            _rendered("coverage-covered", "grid_code") + " return v;")
+        with transaction(db) as session:  # a camera is added and coverage recomputed
+            session.add(Camera(code="CAM-4", type="xueliang_a", status="online", azimuth=90.0,
+                               fov=60.0, range_m=120.0, geom=ewkt(Point(120.105, YM - 0.0003))))
+            session.flush()
+            run_coverage(session, COUNTY, RunOptions(only_stale=True))
+        _wait(browser, _rendered("coverage-covered", "grid_code")
+              + f" return v.includes('{south_west}');")
 
 
 def test_coverage_layers_serve_the_stored_figures(db, client, admin_headers):
