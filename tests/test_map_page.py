@@ -199,6 +199,9 @@ def test_overlays_draw_missed_grids_tracks_and_blind_spots(db, pg_url, make_user
             run_coverage(session, COUNTY, RunOptions(only_stale=True))
         _wait(browser, _rendered("coverage-covered", "grid_code")
               + f" return v.includes('{south_west}');")
+        errors = [e["message"] for e in browser.get_log("browser")
+                  if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+        assert not errors, errors  # e.g. an invalid style expression
 
 
 def test_coverage_layers_serve_the_stored_figures(db, client, admin_headers):
