@@ -231,6 +231,13 @@ class _Loader:
 
         return max_incident_id(self.session)
 
+    def _last_patrol_point_id(self) -> int | None:
+        if self.layer.table != "patrol_points":
+            return None
+        from gis.store.patrol import last_point_id
+
+        return last_point_id(self.session)
+
     def finish(self) -> ImportReport:
         """Refuse (nothing written) or move the staged rows into the table."""
         rep = self.report
@@ -239,6 +246,7 @@ class _Loader:
         if rep.rows_rejected and not self.skip_invalid:
             raise InvalidRows(rep.problems, file=self.file)
         first_id = self._last_incident_id()
+        first_point = self._last_patrol_point_id()
         try:
             with self.raw.cursor() as cur:
                 if self.replace:
@@ -255,6 +263,11 @@ class _Loader:
 
             rep.assignment = after_import(self.session, first_id, actor=self.actor,
                                           tolerance_m=self.tolerance_m)
+        if first_point is not None:
+            # The daily track lines (a map layer) follow the points they are drawn from.
+            from gis.store.patrol import rebuild_tracks
+
+            rebuild_tracks(self.session, first_point, self.tz)
         if self.rejects is not None:
             rep.report_file = self.rejects.close()
         return rep

@@ -234,6 +234,7 @@ def add_points(session: Session, worker: str, fixes: list[Fix], crs: str = "wgs8
         raise InputError("no fixes sent", field="points")
     if len(fixes) > MAX_UPLOAD:
         raise InputError(f"at most {MAX_UPLOAD} fixes per upload", field="points")
+    since = last_point_id(session)
     rows = []
     for i, f in enumerate(fixes):
         if f.time.tzinfo is None:
@@ -243,4 +244,35 @@ def add_points(session: Session, worker: str, fixes: list[Fix], crs: str = "wgs8
                      "geom": f"SRID=4326;POINT({lon!r} {lat!r})"})
     session.execute(insert(PatrolPoint), rows)
     session.flush()
+    rebuild_tracks(session, since)
     return len(rows)
+
+
+_REBUILD_TRACKS = """
+WITH touched AS (
+    SELECT DISTINCT worker, (time AT TIME ZONE :tz)::date AS day
+      FROM patrol_points WHERE id > :since),
+gone AS (
+    DELETE FROM patrol_tracks t USING touched
+     WHERE t.worker = touched.worker AND t.day = touched.day)
+INSERT INTO patrol_tracks (worker, day, started_at, ended_at, geom)
+SELECT p.worker, touched.day, min(p.time), max(p.time), ST_MakeLine(p.geom ORDER BY p.time)
+  FROM patrol_points p
+  JOIN touched ON p.worker = touched.worker
+              AND (p.time AT TIME ZONE :tz)::date = touched.day
+ GROUP BY p.worker, touched.day
+HAVING count(*) >= 2
+"""
+
+
+def last_point_id(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(PatrolPoint.id), 0))))
+
+
+def rebuild_tracks(session: Session, since_id: int, tz: str = "Asia/Shanghai") -> int:
+    """Redraw the daily track line of every (worker, local day) that got fixes with ids
+    above ``since_id``, so the tracks layer always matches the points. Returns the
+    number of track lines written."""
+    from sqlalchemy import text
+
+    return session.execute(text(_REBUILD_TRACKS), {"since": since_id, "tz": tz}).rowcount or 0
