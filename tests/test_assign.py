@@ -314,3 +314,21 @@ def test_lattice_answers_as_the_box_search_does():
     codes = index.lattice.codes(index.lattice.lookup(lon, lat))
     assert (codes >= 0).mean() > 0.25  # many points (a third lie outside) need no test
     assert set(fast[(lon > 113.03) & (lat < 28.005)]) <= {0, -1}
+
+
+def test_numpy_boundary_distances_equal_geos():
+    from gis.assign.edges import boundary_distance, grid_edges
+
+    rng = np.random.default_rng(9)
+    donut = box(0, 0, 300, 300).difference(box(100, 100, 200, 200))
+    parts = shapely.multipolygons([box(400, 0, 450, 50), box(500, 0, 520, 90)])
+    tri = shapely.Polygon([(0, 400), (300, 400), (150, 420)])
+    geoms = np.array([donut, parts, tri, Point(0, 0).buffer(100, quad_segs=200)], dtype=object)
+    small = shapely.get_num_coordinates(geoms) <= 256  # the disc takes GEOS' path
+    edges = grid_edges(geoms, small)
+    assert edges.count.tolist()[3] == 0 and min(edges.count[:3]) >= 3
+    grid = rng.integers(0, 3, 50_000)
+    x, y = rng.uniform(-50, 600, 50_000), rng.uniform(-50, 500, 50_000)
+    got = boundary_distance(edges, grid, x, y)
+    want = shapely.distance(shapely.boundary(geoms[grid]), shapely.points(x, y))
+    assert np.allclose(got, want, rtol=0, atol=1e-9)
