@@ -81,6 +81,9 @@ def emit(summary: dict[str, Any], as_json: bool, title: str | None = None) -> No
 def progress(description: str, total: float | None = None, *, quiet: bool = False):
     """A rich progress bar on stderr; yields ``advance(n)``. Hidden when not a terminal
     only if ``quiet`` is set, so CI logs still show that long work moves."""
+    if quiet:  # nothing to draw: skip importing rich.progress (start-up time)
+        yield lambda n=1, total=None, description=None: None
+        return
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
                                TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
