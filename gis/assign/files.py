@@ -32,7 +32,7 @@ from gis.assign import OUTPUT_COLUMNS, lonlat_of, with_results
 from gis.assign.csvread import batches, find_column, header, numbers
 from gis.assign.index import GridIndex
 from gis.assign.keys import _is_pandas_na, key_matches
-from gis.assign.locate import Located, locate_lonlat
+from gis.assign.locate import Located, locate_lonlat, locate_rest, locate_safe
 from gis.assign.sinks import open_sink
 from gis.crs import WGS84, SourceCRS, bd09_to_wgs84, gcj02_to_wgs84, parse_crs
 from gis.errors import InputError
@@ -41,7 +41,6 @@ from gis.errors import InputError
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "gps_lon", "point_x")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "gps_lat", "point_y")
-_WORKERS = 1
 
 
 
@@ -190,22 +189,23 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
                        + [("grid", pa.string()), ("boundary", pa.bool_()),
                           ("candidates", pa.string())])
     sink = open_sink(out, fmt, schema)
-    # Three stages overlap: reading and parsing the next chunk, assigning this one,
-    # writing the last (pyarrow, GEOS and numpy release the GIL); memory holds about
-    # three chunks.
+    # Three stages overlap: reading and parsing the next chunk, the safe-region stage
+    # of this one, the exact stage and writing of the last (pyarrow, GEOS and numpy
+    # release the GIL); memory holds about three chunks.
     chunks = _prefetch(_parsed(batches(path, names, delimiter, chunk_size, on_progress,
                                        encoding=encoding), xy_names, source))
     try:
-        with ThreadPoolExecutor(1) as writer:
-            writing = None
+        with ThreadPoolExecutor(1) as finisher:
+            finishing = None
             for table, x, y in chunks:
                 index = _ready(index)
-                table = _assign_chunk(table, x, y, index, keep, counts, check)
-                if writing is not None:
-                    writing.result()
-                writing = writer.submit(sink.write, table, x, y)
-            if writing is not None:
-                writing.result()
+                owner = locate_safe(index, x, y)
+                if finishing is not None:
+                    finishing.result()
+                finishing = finisher.submit(_finish_chunk, table, x, y, owner, index, keep,
+                                            counts, check, sink)
+            if finishing is not None:
+                finishing.result()
         sink.commit()
     finally:
         chunks.close()
@@ -220,15 +220,16 @@ def _parsed(tables: Iterator[pa.Table], xy_names, source: SourceCRS):
                                   source))
 
 
-def _assign_chunk(table, x, y, index, keep, counts: Counts, check):
-    found = locate_lonlat(index, x, y, workers=_WORKERS)
+def _finish_chunk(table, x, y, owner, index, keep, counts: Counts, check, sink) -> None:
+    """Exact candidates, counts and writing of one chunk (in the finishing thread)."""
+    found = locate_rest(index, x, y, owner)
     counts.add(found, _present(np.column_stack([x, y])))
     table = table.select(keep)
     for name, col in zip(OUTPUT_COLUMNS, _result_columns(found, index)):
         table = table.append_column(name, col)
     if check:
         _count_check(counts, _frame_for_check(table, check), check, np.column_stack([x, y]))
-    return table
+    sink.write(table, x, y)
 
 
 class _Failed:

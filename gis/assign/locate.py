@@ -26,6 +26,7 @@ from gis.assign.pairs import box_pairs
 
 ON_EDGE_M = 0.001  # a point this close to a grid's boundary is *on* it (see gis.assign)
 _MIN_PART = 50_000  # fewer points per thread are not worth a thread
+NO_POINT = -2  # locate_safe: no usable coordinates
 
 
 @dataclass
@@ -93,17 +94,35 @@ def _merge(parts, n_labels: int):
             np.concatenate(cands), np.concatenate([p[3] for p in parts]))
 
 
-def _locate(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
-    n = len(lon)
-    grid = np.full(n, -1, dtype=np.int64)
-    cand = np.full(n, -1, dtype=np.int64)
-    boundary = np.zeros(n, dtype=bool)
+def locate_safe(index: GridIndex, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """First stage: the grid row of each point in a safe region, -1 for points that need
+    :func:`locate_rest`, ``NO_POINT`` for points without usable coordinates.
+
+    The stages use different prepared geometries (safe regions here, grids there), so a
+    pipeline may run the second stage of one batch while the first runs on the next.
+    """
+    owner = np.full(len(lon), NO_POINT, dtype=np.int64)
     todo = np.flatnonzero(usable(lon, lat, index))
-    owner = _fast(index, lon[todo], lat[todo])
-    safe = owner >= 0
-    grid[todo[safe]] = owner[safe]
-    cand[todo[safe]] = owner[safe]
-    rest = todo[~safe]
+    owner[todo] = _fast(index, lon[todo], lat[todo])
+    return owner
+
+
+def locate_rest(index: GridIndex, lon: np.ndarray, lat: np.ndarray,
+                owner: np.ndarray) -> Located:
+    """Second stage: exact candidates of the points :func:`locate_safe` left (-1)."""
+    grid, boundary, cand, extra = _finish(index, lon, lat, owner)
+    return Located(grid, boundary, cand, np.concatenate([index.labels, extra]))
+
+
+def _locate(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
+    return _finish(index, lon, lat, locate_safe(index, lon, lat))
+
+
+def _finish(index: GridIndex, lon: np.ndarray, lat: np.ndarray, owner: np.ndarray):
+    grid = np.where(owner >= 0, owner, -1)
+    cand = grid.copy()
+    boundary = np.zeros(len(lon), dtype=bool)
+    rest = np.flatnonzero(owner == -1)
     extra = np.empty(0, dtype=object)
     if len(rest):
         g, flag, c, extra = _exact(index, lon[rest], lat[rest])
