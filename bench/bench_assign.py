@@ -7,8 +7,11 @@ grid boundary or within 0–15 m of one (as street-geocoded incidents are). Each
 an id, a category, a free-text note and a date besides its coordinates.
 
 (a) end to end: the ``gridgis assign`` process (read CSV, join, write CSV) against
-    pandas.read_csv + geopandas.sjoin + DataFrame.to_csv on the same files;
-(b) the join alone: ``assign_points`` against ``geopandas.sjoin(predicate="intersects")``.
+    pandas.read_csv + geopandas.sjoin + DataFrame.to_csv on the same files, alternating
+    ``repeats`` times (medians; ``ratio`` is the median of the rounds' ratios);
+(b) the join alone: ``assign_points`` against ``geopandas.sjoin(predicate="intersects")``;
+(c) memory: the ``gridgis assign`` process on the points file repeated 4 times (4M rows,
+    267 MB): peak RSS, which a streamed CSV keeps bounded whatever the file size.
 
 Quality metrics: agreement with sjoin on points sjoin assigns to exactly one grid, the
 number of boundary flags, and rows kept (sjoin's left join duplicates rows on shared edges).
@@ -150,31 +153,67 @@ def join_sjoin(points: str, grids: str) -> dict:
             "single_code": single["code"].to_numpy(dtype=object), "rows": len(joined)}
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(quick: bool = False, repeats: int = 3) -> list[dict]:
     n_points, n_grids = (100_000, 2_000) if quick else (1_000_000, 10_000)
     size = f"{n_points}x{n_grids}"
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_assign_") as tmp:
         folder = Path(tmp)
         points, grids = (str(p) for p in prepare(folder, n_points, n_grids))
-        mb = Path(points).stat().st_size / 1e6
-        ours = measure(run_cli, points, grids, str(folder / "ours.csv"))
-        peer = measure(run_geopandas, points, grids, str(folder / "peer.csv"))
-        summary = ours["result"]
-        rows.append(row("assign_e2e", size, "gridgis assign", ours["seconds"],
-                        summary["child_peak_mb"],
-                        points_per_s=round(n_points / ours["seconds"]), csv_mb=round(mb, 1),
-                        assigned=summary["assigned"], boundary=summary["boundary"],
-                        unassigned=summary["unassigned"], rows_out=summary["rows"],
-                        cpu_s=round(summary["cpu_s"], 2),
-                        cpu_ratio=round(peer["result"]["cpu_s"] / summary["cpu_s"], 2),
-                        ratio=round(peer["seconds"] / ours["seconds"], 2)))
-        rows.append(row("assign_e2e", size, "pandas+geopandas.sjoin", peer["seconds"],
-                        peer["peak_mb"], points_per_s=round(n_points / peer["seconds"]),
-                        rows_out=peer["result"]["rows"], assigned=peer["result"]["assigned"],
-                        cpu_s=round(peer["result"]["cpu_s"], 2)))
+        rows += _e2e_rows(folder, points, grids, size, n_points, 1 if quick else repeats)
         rows += _join_rows(points, grids, size, n_points)
+        rows.append(_memory_row(folder, points, grids, copies=2 if quick else 4))
     return rows
+
+
+def _e2e_rows(folder: Path, points: str, grids: str, size: str, n_points: int,
+              repeats: int) -> list[dict]:
+    """Both processes ``repeats`` times, alternating (a shared machine's load drifts);
+    medians of wall and CPU seconds, and the median of the per-round ratios."""
+    ours, peer = [], []
+    for _ in range(repeats):
+        ours.append(measure(run_cli, points, grids, str(folder / "ours.csv")))
+        peer.append(measure(run_geopandas, points, grids, str(folder / "peer.csv")))
+    mid = repeats // 2
+
+    def median(runs, key):
+        return sorted(key(r) for r in runs)[mid]
+
+    o_s, p_s = median(ours, lambda r: r["seconds"]), median(peer, lambda r: r["seconds"])
+    o_cpu, p_cpu = (median(ours, lambda r: r["result"]["cpu_s"]),
+                    median(peer, lambda r: r["result"]["cpu_s"]))
+    ratios = sorted(p["seconds"] / o["seconds"] for o, p in zip(ours, peer))
+    summary, theirs = ours[-1]["result"], peer[-1]["result"]
+    mb = Path(points).stat().st_size / 1e6
+    return [
+        row("assign_e2e", size, "gridgis assign", o_s, median(ours, lambda r: r["result"]["child_peak_mb"]),
+            points_per_s=round(n_points / o_s), csv_mb=round(mb, 1), repeats=repeats,
+            assigned=summary["assigned"], boundary=summary["boundary"],
+            unassigned=summary["unassigned"], rows_out=summary["rows"], cpu_s=round(o_cpu, 2),
+            cpu_ratio=round(p_cpu / o_cpu, 2), ratio=round(ratios[mid], 2),
+            ratios=[round(r, 2) for r in ratios]),
+        row("assign_e2e", size, "pandas+geopandas.sjoin", p_s, median(peer, lambda r: r["peak_mb"]),
+            points_per_s=round(n_points / p_s), rows_out=theirs["rows"],
+            assigned=theirs["assigned"], cpu_s=round(p_cpu, 2)),
+    ]
+
+
+def _memory_row(folder: Path, points: str, grids: str, copies: int) -> dict:
+    """Peak memory of ``gridgis assign`` on the points file repeated ``copies`` times."""
+    big = folder / "big.csv"
+    with open(points, "rb") as src, open(big, "wb") as dst:
+        head = src.readline()
+        body = src.read()
+        dst.write(head)
+        for _ in range(copies):
+            dst.write(body)
+    del body
+    ours = measure(run_cli, str(big), grids, str(folder / "big_out.csv"))
+    summary = ours["result"]
+    return row("assign_memory", f"{summary['rows']} rows", "gridgis assign", ours["seconds"],
+               summary["child_peak_mb"], csv_mb=round(big.stat().st_size / 1e6, 1),
+               points_per_s=round(summary["rows"] / ours["seconds"]),
+               cpu_s=round(summary["cpu_s"], 2))
 
 
 def _join_rows(points: str, grids: str, size: str, n_points: int) -> list[dict]:
