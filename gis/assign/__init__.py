@@ -41,9 +41,12 @@ Boundary flag
     cover the point (rule 3). ``candidates`` lists all of them, joined by ``;``, so that a
     dispatcher can confirm; it equals ``grid`` for an unflagged point.
 
-Speed: grids are prepared once (:func:`build_index`); points deep inside a grid are found
-with ``shapely.contains_xy`` on prepared "safe regions" without building geometries, and
-only the points near a boundary or outside all grids get metric distance work.
+Speed: grids are prepared once (:func:`build_index`). Points deep inside a grid lie in
+its "safe region"; a lattice of lon/lat bins over those regions answers most of them by
+a table look-up, the rest of them with one or two ``shapely.contains_xy`` tests
+(:mod:`gis.assign.lattice`). Only points near a boundary or outside all grids get metric
+distance work, in numpy for grids of few vertices (:mod:`gis.assign.edges`). The file
+path (:mod:`gis.assign.files`) streams CSV in bounded memory without pandas.
 """
 
 from __future__ import annotations
