@@ -135,3 +135,15 @@ def test_a_failed_run_leaves_no_output(tmp_path):
                                    "code", "--out", str(out), "--chunk-size", "2"])
     assert res.exit_code != 0 and isinstance(res.exception, InputError)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grids.gpkg", "pts.csv"]
+
+
+def test_keys_while_another_thread_is_importing_pandas(monkeypatch):
+    # A fresh `gridgis assign ... --out x.gpkg` imports pandas on the main thread while
+    # the grid index, on another, reads keys: pandas is then in sys.modules without NA.
+    import sys
+    import types
+
+    from gis.assign.keys import canonical_keys
+
+    monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))
+    assert canonical_keys([1, "02", None]) == ["1", "2", None]

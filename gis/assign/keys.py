@@ -58,8 +58,9 @@ def canonical_key(value, *, numeric_text: bool = True) -> str | None:
 
 def _is_pandas_na(value) -> bool:
     # pandas is not imported on the CSV path (start-up time); without it there is no NA.
-    pd = sys.modules.get("pandas")
-    return pd is not None and value is pd.NA
+    # (getattr: another thread may be importing pandas right now, NA not yet defined.)
+    na = getattr(sys.modules.get("pandas"), "NA", None)
+    return na is not None and value is na
 
 
 def display_key(value) -> str | None:
