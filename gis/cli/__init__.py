@@ -119,10 +119,11 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)
     except GridgisError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        # Unwrapped: a message names a file, row and field that users copy and grep.
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         if isinstance(exc, InvalidRows):
             for p in exc.problems[:20]:
-                console.print(f"  {p}")
+                console.print(f"  {p}", soft_wrap=True)
         sys.exit(2)
     except SystemExit:
         raise
