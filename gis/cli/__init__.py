@@ -29,6 +29,7 @@ from gis.errors import GridgisError, InvalidRows
 # One module per concern; a module adds its commands when imported.
 COMMAND_MODULES = [
     "db",
+    "db_maintenance",
     "patrol",
     "service",
     "coverage",

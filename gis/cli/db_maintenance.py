@@ -1,0 +1,38 @@
+"""``gridgis db partitions`` and ``gridgis db retention``: the monthly partitions of
+patrol points and incident events (migration 0004)."""
+
+from __future__ import annotations
+
+import typer
+
+from gis.cli.app import JsonOpt, emit
+from gis.cli.db import db_app
+from gis.settings import Settings
+
+
+@db_app.command("partitions")
+def partitions_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Months to "
+                                                    "create from the current one."),
+                   json: bool = JsonOpt) -> None:
+    """Create monthly partitions ahead (run monthly, e.g. from cron) and list them."""
+    from gis.store.db import open_engine, transaction
+    from gis.store.partitions import ensure_partitions, partition_rows
+
+    with transaction(open_engine(Settings())) as session:
+        created = ensure_partitions(session, months_ahead)
+        rows = partition_rows(session)
+    emit({"created": created, "rows": rows}, json, "partitions")
+
+
+@db_app.command("retention")
+def retention_cmd(keep_months: int = typer.Option(..., "--keep-months", help="Months kept: "
+                                                  "the current one and N-1 before it."),
+                  json: bool = JsonOpt) -> None:
+    """Drop patrol points and incident events older than the kept months (whole
+    partitions detached and dropped; one transaction)."""
+    from gis.store.db import open_engine, transaction
+    from gis.store.partitions import apply_retention, cutoff_for
+
+    with transaction(open_engine(Settings())) as session:
+        dropped = apply_retention(session, keep_months)
+    emit({"cutoff": cutoff_for(keep_months).isoformat(), "dropped": dropped}, json, "retention")
