@@ -133,7 +133,9 @@ def _vector_to_file(points, index, out, crs, check, on_progress) -> Counts:
 
 
 def _present(xy: np.ndarray) -> np.ndarray:
-    return np.isfinite(xy).all(axis=1) & ~((xy[:, 0] == 0) & (xy[:, 1] == 0))
+    x, y = xy[:, 0], xy[:, 1]  # elementwise: all(axis=1) over two columns is slow
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
 
 
 def _check_column(columns, check, file) -> None:

@@ -180,12 +180,13 @@ def _exact(index: GridIndex, lon: np.ndarray, lat: np.ndarray):
     pi, gj, d, inside, edge = pi[keep], gj[keep], d[keep], inside[keep], edge[keep]
     rank = np.where(inside & ~edge, 0, 1)  # 0: strictly inside
     d = np.where(d <= ON_EDGE_M, 0.0, d)
-    # One candidate per key (a multi-row grid), the best of its rows.
-    o = np.lexsort((d, rank, index.group[gj], pi))
-    pi, gj, d, rank = pi[o], gj[o], d[o], rank[o]
-    first = np.ones(len(pi), dtype=bool)
-    first[1:] = (pi[1:] != pi[:-1]) | (index.group[gj[1:]] != index.group[gj[:-1]])
-    pi, gj, d, rank = pi[first], gj[first], d[first], rank[first]
+    if len(index.group) and index.group.max() + 1 < len(index.group):
+        # One candidate per key (a multi-row grid), the best of its rows.
+        o = np.lexsort((d, rank, index.group[gj], pi))
+        pi, gj, d, rank = pi[o], gj[o], d[o], rank[o]
+        first = np.ones(len(pi), dtype=bool)
+        first[1:] = (pi[1:] != pi[:-1]) | (index.group[gj[1:]] != index.group[gj[:-1]])
+        pi, gj, d, rank = pi[first], gj[first], d[first], rank[first]
     # Candidate order: strictly inside, then by distance (0 on the boundary), then key.
     o = np.lexsort((index.rank[gj], d, rank, pi))
     pi, gj, d = pi[o], gj[o], d[o]
