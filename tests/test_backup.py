@@ -45,3 +45,17 @@ def test_restore_of_a_broken_file_changes_nothing(db, pg_url, tmp_path):
     assert "error" in out.stderr.lower()
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM admin_units")).scalar() == 1
+
+
+def test_restore_keeps_postgis_so_open_connections_keep_working(db, pg_url, tmp_path):
+    """A running server's pooled connections must survive a restore."""
+    with db.connect() as conn:   # hold a pooled connection that has used spatial operators
+        conn.execute(text("SELECT ST_Intersects(ST_MakePoint(0, 0), ST_MakePoint(0, 0))"))
+        oid = conn.execute(text("SELECT 'geometry'::regtype::oid")).scalar()
+    dump = tmp_path / "gridgis.dump"
+    assert _gridgis(["backup", str(dump)], pg_url).returncode == 0
+    assert _gridgis(["restore", str(dump)], pg_url).returncode == 0
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT 'geometry'::regtype::oid")).scalar() == oid
+        conn.execute(text("SELECT count(*) FROM admin_units WHERE ST_Intersects(geom, "
+                          "ST_MakeEnvelope(0, 0, 1, 1, 4326))")).scalar()

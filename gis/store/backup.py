@@ -4,6 +4,7 @@ or an external server. A restore runs in one transaction: it applies whole or no
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -39,12 +40,29 @@ def backup(url: str, path: str | Path) -> Path:
 
 
 def restore(url: str, path: str | Path) -> None:
-    """Replace the database's contents with the dump, in a single transaction."""
+    """Replace the database's contents with the dump, in a single transaction.
+
+    The PostGIS extension itself is left in place: dropping and re-creating it would
+    give its types new OIDs, and every open connection (a running server's pool)
+    would then fail on spatial operators until it reconnects."""
     path = Path(path)
     if not path.exists():
         raise InputError("backup file not found", file=str(path))
-    proc = subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
-                           "--single-transaction", "--exit-on-error", "--dbname", libpq_url(url),
-                           str(path)], capture_output=True, text=True)
+    listing = subprocess.run([_tool("pg_restore"), "--list", str(path)], capture_output=True,
+                             text=True)
+    if listing.returncode != 0:
+        raise DatabaseUnavailable(f"not a gridgis backup, nothing changed: "
+                                  f"{listing.stderr.strip()[:2000]}")
+    keep = [line for line in listing.stdout.splitlines() if " EXTENSION " not in line]
+    with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as fh:
+        fh.write("\n".join(keep) + "\n")
+        toc = fh.name
+    try:
+        proc = subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
+                               "--single-transaction", "--exit-on-error", "--use-list", toc,
+                               "--dbname", libpq_url(url), str(path)],
+                              capture_output=True, text=True)
+    finally:
+        Path(toc).unlink(missing_ok=True)
     if proc.returncode != 0:
         raise DatabaseUnavailable(f"pg_restore failed, nothing changed: {proc.stderr.strip()[:2000]}")
