@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "coverage",
     "coverage_db",
     "assign",
+    "partition",
     "data",
     "generate",
     "map",
