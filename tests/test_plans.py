@@ -132,3 +132,21 @@ def test_roles_and_scopes(client, district, make_user):
     resp = client.post("/plans", json={"name": "x", "area_code": COMMUNITY, "colour": "red"},
                        headers=make_user("planner", COUNTY, username="p2"))
     assert resp.status_code == 422 and resp.json()["field"] == "colour"
+
+
+def test_edits_are_in_the_audit_log(client, district, make_user, db):
+    planner = make_user("planner", COUNTY)
+    plan = _create(client, planner)
+    codes = [f["properties"]["code"] for f in
+             client.get(f"/plans/{plan['id']}/grids", headers=planner).json()["features"]]
+    for other in codes[1:]:
+        resp = client.post(f"/plans/{plan['id']}/edits", headers=planner,
+                           json={"op": "merge", "code": codes[0], "other": other,
+                                 "version": plan["version"]})
+        if resp.status_code == 200:
+            break
+    with db.connect() as c:
+        row = c.execute(text("SELECT actor, before, after FROM audit_log "
+                             "WHERE action = 'edit:merge'")).one()
+    assert row.actor == "planner-430199000000"
+    assert row.after["grids"] == row.before["grids"] - 1 == len(codes) - 1

@@ -17,6 +17,7 @@ from api.deps import ObjectId, SessionDep, SettingsDep
 from api.limits import check_frame, drawn_geometry
 from gis import plan_edits
 from gis.errors import Forbidden, InputError
+from gis.store import audit
 from gis.store import plans as store
 from gis.store.users import Principal
 
@@ -186,8 +187,12 @@ def edit(plan_id: ObjectId, body: EditIn, session: SessionDep, principal: Planne
         grids = plan_edits.move_area(grids, geom, body.to_code)
     us = store.units(session, plan.area_code)
     grids = plan_edits.recount(grids, us) if len(us) else grids
+    before = {"version": plan.version, "grids": int(store.plan_grid_count(session, plan.id))}
     store.save_grids(session, plan, grids)
     plan.version += 1
+    audit.record(session, principal.username, f"edit:{body.op}", "plan", plan.id, before=before,
+                 after={"version": plan.version, "grids": len(grids), "code": body.code,
+                        "other": body.other, "to_code": body.to_code})
     return _summary(plan)
 
 

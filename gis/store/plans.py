@@ -146,6 +146,11 @@ def get_plan(session: Session, plan_id: int, prefix: str = "", *, for_update: bo
     return plan
 
 
+def plan_grid_count(session: Session, plan_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(PlanGrid)
+                          .where(PlanGrid.plan_id == plan_id)) or 0
+
+
 def plan_grids(session: Session, plan_id: int) -> gpd.GeoDataFrame:
     return _frame(session, "SELECT code, kind, community_code, households, geom FROM plan_grids "
                            "WHERE plan_id = :id ORDER BY code NULLS LAST, id", id=plan_id)
