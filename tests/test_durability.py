@@ -88,3 +88,44 @@ def test_import_killed_while_loading_leaves_the_database_as_before(db, pg_url, t
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incidents WHERE external_id LIKE 'big-%'")
                             ).scalar() == 0
+
+
+def test_database_server_killed_mid_import_recovers_to_before(tmp_path):
+    """The other way to die: the PostgreSQL server itself goes down while an import is
+    loading — an immediate shutdown, which kills every backend at once with no checkpoint,
+    as a crash would. After a restart, crash recovery must leave the tables exactly as
+    before the import."""
+    import shutil
+    import tempfile
+
+    from gis.store.db import make_engine, migrate
+    from gis.store.embedded import EmbeddedCluster
+
+    root = Path(tempfile.mkdtemp(prefix="gg-crash-"))   # pytest's tmp dirs are closed to 'postgres'
+    os.chmod(root, 0o755)
+    cluster = EmbeddedCluster(root, durable=True)   # fsync on: a real crash
+    cluster.start()
+    engine = make_engine(cluster.url())
+    try:
+        migrate(engine)
+        insert_district(engine)
+        before = _state(engine)
+        big = _write_incidents(tmp_path / "BIG.csv", BIG_ROWS, 2, "crash-")
+        proc = _run_import(cluster.url(), big, tmp_path)
+        deadline = time.monotonic() + 120
+        while not _loading(engine):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the import never started loading"
+            time.sleep(0.02)
+        cluster._run("pg_ctl", "stop", "-D", str(cluster.pgdata), "-m", "immediate", "-w")
+        proc.wait(timeout=60)
+        assert proc.returncode != 0           # the import saw its server die
+        engine.dispose()
+        cluster.start()                        # crash recovery replays the WAL
+        log = (cluster.pgdata / "server.log").read_text(errors="replace")
+        assert "not properly shut down" in log and "redo" in log
+        assert _state(engine) == before
+    finally:
+        engine.dispose()
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
