@@ -121,12 +121,20 @@ def chart(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _kept_rows(path: Path, names: list[str]) -> list[dict]:
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    return [r for r in old.get("rows", []) if r.get("module") not in names]
+
+
 def _header(doc: dict, args) -> str:
     m = doc["machine"]
-    command = "python -m bench" + (" --quick" if args.quick else "") + \
-        (" --only " + " ".join(args.only) if args.only else "")
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    partial = (f" (last updated by `{command} --only {' '.join(args.only)}`, which re-runs "
+               f"only those benchmarks and keeps the other rows)" if args.only else "")
     return (f"# Benchmarks ({doc['when']})\n\nReproduce with `{command}` (from the repository "
-            f"root, `.venv/bin/python`). Machine: {m['cpus']} CPUs, Python {m['python']}, "
+            f"root, `.venv/bin/python`){partial}. Machine: {m['cpus']} CPUs, Python {m['python']}, "
             f"{m['platform']}. `ratio_vs_gridgis` is a row's seconds over gridgis' seconds "
             f"for the same benchmark and size (above 1: gridgis is faster). Chart: "
             f"`{doc['chart']}`.\n\n")
@@ -150,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
            "rows": rows, "failures": failures}
     stem = "quick" if args.quick else "latest"
     doc["chart"] = f"{stem}.png"
+    if args.only:  # a partial run replaces its own modules' rows, keeps the others'
+        doc["rows"] = rows = _kept_rows(args.out / f"{stem}.json", names) + rows
     (args.out / f"{stem}.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     table = markdown(rows)
     (args.out / f"{stem}.md").write_text(_header(doc, args) + table + "\n")

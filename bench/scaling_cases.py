@@ -21,6 +21,15 @@ import pandas as pd
 LO, HI = 300, 500  # households per grid
 
 
+def hwm_mb() -> float:
+    """Peak resident memory of this process alone (``VmHWM``: unlike ``ru_maxrss``, it
+    starts afresh at exec, so it does not inherit the benchmark runner's own peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def _read(folder: str, name: str) -> gpd.GeoDataFrame:
     return gpd.read_parquet(Path(folder) / f"{name}.parquet")
 
@@ -49,7 +58,8 @@ def assign_sjoin(folder: str, out: str) -> dict:
     joined = gpd.sjoin(pts, grids, how="left", predicate="intersects")
     joined = joined[~joined.index.duplicated()]
     joined.drop(columns=["geometry", "index_right"]).to_csv(out, index=False)
-    return {"rows": len(joined), "assigned": int(joined["code"].notna().sum())}
+    return {"hwm_mb": hwm_mb(),
+            "rows": len(joined), "assigned": int(joined["code"].notna().sum())}
 
 
 def assign_dask(folder: str) -> dict:
@@ -59,7 +69,8 @@ def assign_dask(folder: str) -> dict:
 
     pts, grids = _read(folder, "incidents"), _read(folder, "grids")
     out = assign_points_dask(pts, grids, "code", scheduler="local")
-    return {"rows": len(out), "assigned": int(out["grid"].notna().sum()),
+    return {"hwm_mb": hwm_mb(),
+            "rows": len(out), "assigned": int(out["grid"].notna().sum()),
             "grid": out["grid"].fillna("").to_numpy(dtype=object)}
 
 
@@ -106,7 +117,8 @@ def partition_gridgis(folder: str) -> dict:
     seconds = time.perf_counter() - t0
     hh = pd.concat(grids)["households"].to_numpy()
     basic = pd.concat(grids)["kind"].to_numpy() == "basic"
-    return {"seconds": seconds, "township": town, "units": len(units), "grids": len(hh),
+    return {"hwm_mb": hwm_mb(),
+            "seconds": seconds, "township": town, "units": len(units), "grids": len(hh),
             "households": int(units["households"].sum()),
             "within_bounds_share": _bounds_share(hh[basic])}
 
@@ -128,7 +140,8 @@ def partition_maxp(folder: str, construction: int = 3, annealing: int = 1) -> di
     model.solve()
     seconds = time.perf_counter() - t0
     hh = units.groupby(np.asarray(model.labels_))["households"].sum().to_numpy()
-    return {"seconds": seconds, "township": town, "units": len(units), "grids": len(hh),
+    return {"hwm_mb": hwm_mb(),
+            "seconds": seconds, "township": town, "units": len(units), "grids": len(hh),
             "households": int(units["households"].sum()),
             "within_bounds_share": _bounds_share(hh),
             "params": f"construction={construction}, annealing={annealing}, KNN k=6 symmetrised"}
@@ -149,7 +162,8 @@ def coverage_gridgis(folder: str) -> dict:
     t0 = time.perf_counter()
     res = coverage(layers.pop("cameras"), layers.pop("buildings"), layers.pop("grids"),
                    **layers)
-    return {"seconds": time.perf_counter() - t0, **_coverage_figures(res)}
+    return {"hwm_mb": hwm_mb(),
+            "seconds": time.perf_counter() - t0, **_coverage_figures(res)}
 
 
 def coverage_dask(folder: str) -> dict:
@@ -160,7 +174,8 @@ def coverage_dask(folder: str) -> dict:
     t0 = time.perf_counter()
     res = run(layers.pop("cameras"), layers.pop("buildings"), layers.pop("grids"),
               scheduler="local", **layers)
-    return {"seconds": time.perf_counter() - t0, **_coverage_figures(res)}
+    return {"hwm_mb": hwm_mb(),
+            "seconds": time.perf_counter() - t0, **_coverage_figures(res)}
 
 
 def _coverage_figures(res) -> dict:
@@ -184,7 +199,8 @@ def patrol_gridgis(folder: str) -> dict:
     res = patrol_presence_file(Path(folder) / "patrol_points.csv", index, params)
     starts = window_starts(params.windows, res.first_ns, res.last_ns)
     table = compliance_table(res.presence, index.keys, params.windows, starts, min_minutes=5.0)
-    return {"seconds": time.perf_counter() - t0, "grid_windows": len(table),
+    return {"hwm_mb": hwm_mb(),
+            "seconds": time.perf_counter() - t0, "grid_windows": len(table),
             "patrolled_share": round(float(table["patrolled"].mean()), 4),
             "minutes": round(float(table["minutes"].sum()), 1)}
 
@@ -204,7 +220,8 @@ def patrol_sjoin(folder: str) -> dict:
     minutes = joined.groupby(["code", "window"])["dt"].sum() / 60
     full = pd.MultiIndex.from_product([grids["code"], sorted(joined["window"].unique())])
     minutes = minutes.reindex(full, fill_value=0)
-    return {"seconds": time.perf_counter() - t0, "grid_windows": len(minutes),
+    return {"hwm_mb": hwm_mb(),
+            "seconds": time.perf_counter() - t0, "grid_windows": len(minutes),
             "patrolled_share": round(float((minutes >= 5).mean()), 4),
             "minutes": round(float(minutes.sum()), 1)}
 
@@ -246,5 +263,6 @@ def import_incidents(folder: str) -> dict:
     finally:
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
-    return {"gridgis_s": ours, "peer_s": peer, "rows": rep.rows_loaded,
+    return {"hwm_mb": hwm_mb(),
+            "gridgis_s": ours, "peer_s": peer, "rows": rep.rows_loaded,
             "assigned": (rep.assignment or {}).get("assigned")}
