@@ -105,11 +105,14 @@ def chart(rows: list[dict], path: Path) -> None:
         if _finite(r.get("seconds")):
             series.setdefault((r["benchmark"], r["impl"]), []).append((size, r["seconds"]))
     fig, ax = plt.subplots(figsize=(9, 6))
-    for (bench, impl), pts in sorted(series.items()):
-        if len(pts) < 2:
-            continue
+    colours = plt.get_cmap("tab20").colors
+    shown = [(k, v) for k, v in sorted(series.items()) if len(v) >= 2]
+    for i, ((bench, impl), pts) in enumerate(shown):
         pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{bench} · {impl}")
+        # gridgis solid, peers dashed: a peer's line beside its gridgis line reads as a ratio
+        style = "-" if impl.startswith("gridgis") else "--"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o",
+                color=colours[i % len(colours)], label=f"{bench} · {impl}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("size (households, points, fixes or cameras)")
