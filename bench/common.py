@@ -1,6 +1,10 @@
 """What every benchmark shares: run a case in a fresh process and measure wall time and
-peak resident memory of that process alone (``ru_maxrss`` of a spawned child), so that
-one case's allocations never inflate another's figure."""
+peak resident memory of that process alone, so that one case's allocations never
+inflate another's figure.
+
+Peak memory is the kernel's high-water mark of the child (``VmHWM``), not ``ru_maxrss``:
+a spawned child is forked before it execs, and ``ru_maxrss`` keeps the parent's peak
+across the exec, so every case used to report at least the runner's own size."""
 
 from __future__ import annotations
 
@@ -16,10 +20,22 @@ def _child(fn: Callable, args: tuple, kwargs: dict, queue) -> None:
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         seconds = time.perf_counter() - t0
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        peak_mb = peak_rss_mb()
         queue.put(("ok", result, seconds, peak_mb))
     except BaseException:  # report, never hang the parent
         queue.put(("error", traceback.format_exc(), 0.0, 0.0))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (Linux ``VmHWM``; ``ru_maxrss`` elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def measure(fn: Callable, *args, **kwargs) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gis.coverage import overlay
 from gis.coverage import blindspots as bs
 from gis.coverage.cameras import defaults_used, normalize_cameras
 from gis.coverage.target import (OPEN_SETBACK_M, grid_keys, road_widths, street_polygons,
@@ -97,7 +98,7 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
     streets = street_polygons(roads, crs) if roads is not None and len(roads) else None
     targets = target_metric(grid_geoms, parts, streets, mode, open_setback)
     covered = bs.covered_per_grid(targets, views)
-    blind = shapely.difference(targets, covered)
+    blind = overlay.difference(targets, covered)
     keys = grid_keys(grids, grid_key).to_numpy()
     inc = bs.filter_period(incidents, period, time_field)
     inc_pts = (shapely.point_on_surface(inc.geometry.to_crs(crs).values._data)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.coverage import overlay
 from gis.coverage.target import grouped_union
 from gis.coverage.visibility import polygonal
 from gis.errors import InputError
@@ -21,7 +22,7 @@ def covered_per_grid(targets: np.ndarray, views: np.ndarray) -> np.ndarray:
     views = views[~shapely.is_empty(views)] if len(views) else views
     g, v = shapely.STRtree(views).query(targets, predicate="intersects")
     merged = grouped_union(views[v], g, len(targets))
-    return shapely.intersection(targets, merged)
+    return overlay.intersection(targets, merged)
 
 
 def explode_blind(blind: np.ndarray, min_area: float):
