@@ -68,7 +68,10 @@ if [ -z "${GRIDGIS_DATABASE_URL:-}" ] && ! have_postgis; then
 fi
 
 # --- Pango and CJK fonts: the monthly report's PDF (WeasyPrint) and Chinese in maps ---
-if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+# (read into variables: 'cmd | grep -q' fails under pipefail when grep stops reading early)
+libs=$(ldconfig -p 2>/dev/null || true)
+fonts=$(fc-list 2>/dev/null || true)
+if [[ "$libs" != *libpangoft2-1.0* || "${fonts,,}" != *"noto sans cjk"* ]]; then
   apt_install libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk fontconfig
 fi
 
