@@ -109,7 +109,7 @@ def serve(database_url: str, workdir: Path):
                                 stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(base, proc, log_path)
+            wait_until_up(base, proc, log_path)
             yield base
         finally:
             proc.terminate()
@@ -120,10 +120,12 @@ def serve(database_url: str, workdir: Path):
                 proc.wait()
 
 
-def _wait_until_up(base: str, proc: subprocess.Popen, log_path: Path) -> None:
+def wait_until_up(base: str, proc: subprocess.Popen, log_path: Path,
+                  timeout: float = 60.0) -> None:
+    """Wait for a gridgis server started as ``proc`` to answer (used by the tests too)."""
     import urllib.request
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
@@ -132,7 +134,7 @@ def _wait_until_up(base: str, proc: subprocess.Popen, log_path: Path) -> None:
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("server did not start within 60 s")
+    raise RuntimeError(f"server did not start within {timeout:.0f} s")
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int, int]:

@@ -20,6 +20,7 @@ import pytest
 from shapely import MultiPolygon, box, MultiLineString, Point
 from sqlalchemy import Engine
 
+from bench.load_test import wait_until_up
 from gis.store.db import transaction
 from gis.store.models import AdminUnit, Building, Camera, Grid, GridStaff, Incident, Road
 
@@ -133,27 +134,12 @@ def live_server(database_url: str, tmp_path):
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, proc, tmp_path / "server.log")
+        wait_until_up(base, proc, tmp_path / "server.log", timeout=30)
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
-
-
-def _wait_until_up(base: str, proc, log_path) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"{base}/conformance", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start within 30 s")
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
