@@ -36,6 +36,16 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
+def page_principal(request: Request, session, path: str):
+    """For HTML pages: the caller, or a redirect to the login page that comes back here."""
+    from fastapi.responses import RedirectResponse
+
+    try:
+        return current_principal(request, session)
+    except Unauthorized:
+        return RedirectResponse(f"/login?next={path}", status_code=303)
+
+
 def require(*roles: str):
     """Dependency: the caller must have one of ``roles`` (admin always passes)."""
 

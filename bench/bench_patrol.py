@@ -40,6 +40,7 @@ from gis.patrol import GridIndex, PatrolParams
 from gis.patrol.engine import patrol_presence_file
 from gis.patrol.compliance import compliance_table, window_starts
 from gis.patrol.distributed import dask_client, patrol_presence_dask
+from bench.peers import patrol_minutes_sjoin
 
 SEED = 6
 STEP_S, STEP_M, LEG = 10, 12.5, 8  # a fix every 10 s, 12.5 m apart, 100 m between corners
@@ -150,15 +151,7 @@ def case_geopandas(tracks: str, grids_path: str) -> dict:
     grids = gpd.read_parquet(grids_path)
     df = pd.read_csv(tracks)
     df["time"] = pd.to_datetime(df["time"]).dt.tz_localize("Asia/Shanghai")
-    df = df.sort_values(["worker", "time"])
-    dt = df.groupby("worker")["time"].diff(-1).dt.total_seconds().abs()
-    df["dt"] = dt.where(dt <= 600, 0).fillna(0)
-    pts = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
-    joined = gpd.sjoin(pts, grids[["code", "geometry"]], predicate="within")
-    joined["window"] = joined["time"].dt.floor("12h")
-    minutes = joined.groupby(["code", "window"])["dt"].sum() / 60
-    full = pd.MultiIndex.from_product([grids["code"], sorted(joined["window"].unique())])
-    minutes = minutes.reindex(full, fill_value=0)
+    minutes = patrol_minutes_sjoin(df, grids)
     return {"verdicts": (minutes >= 5).to_numpy(), "minutes": float(minutes.sum()),
             "rows": len(minutes), "cpu_s": round(_cpu() - cpu, 2)}
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from bench.peers import patrol_minutes_sjoin
 
 LO, HI = 300, 500  # households per grid
 
@@ -211,15 +212,7 @@ def patrol_sjoin(folder: str) -> dict:
     t0 = time.perf_counter()
     df = pd.read_csv(Path(folder) / "patrol_points.csv")
     df["time"] = pd.to_datetime(df["time"], utc=True).dt.tz_convert("Asia/Shanghai")
-    df = df.sort_values(["worker", "time"])
-    dt = df.groupby("worker")["time"].diff(-1).dt.total_seconds().abs()
-    df["dt"] = dt.where(dt <= 600, 0).fillna(0)
-    pts = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
-    joined = gpd.sjoin(pts, grids[["code", "geometry"]], predicate="within")
-    joined["window"] = joined["time"].dt.floor("12h")
-    minutes = joined.groupby(["code", "window"])["dt"].sum() / 60
-    full = pd.MultiIndex.from_product([grids["code"], sorted(joined["window"].unique())])
-    minutes = minutes.reindex(full, fill_value=0)
+    minutes = patrol_minutes_sjoin(df, grids)
     return {"hwm_mb": hwm_mb(),
             "seconds": time.perf_counter() - t0, "grid_windows": len(minutes),
             "patrolled_share": round(float((minutes >= 5).mean()), 4),

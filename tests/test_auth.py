@@ -41,3 +41,10 @@ def test_password_login_sets_a_session_cookie(client, make_user):
     resp = client.post("/auth/login", data={"username": "boss", "password": "s3cret-pass"})
     assert resp.status_code == 200 and "gridgis_session" in resp.cookies
     assert client.get("/auth/me").json()["username"] == "boss"
+
+
+def test_pages_send_a_visitor_without_login_to_the_login_page(client):
+    for page in ("/map", "/overview"):
+        resp = client.get(page, follow_redirects=False)
+        assert resp.status_code == 303
+        assert resp.headers["location"] == f"/login?next={page}"

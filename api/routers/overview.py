@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from api.auth import CurrentUser, Unauthorized, current_principal
+from api.auth import CurrentUser, page_principal
+from gis.store.users import Principal
 from api.deps import SessionDep, SettingsDep
 from gis.store.overview import Rules, overview, resolve_area, root_code
 from gis.store.overview_shapes import unit_shapes
@@ -22,10 +23,9 @@ templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 
 @router.get("/overview", response_class=HTMLResponse, summary="One-screen overview page")
 def overview_page(request: Request, session: SessionDep, settings: SettingsDep):
-    try:
-        principal = current_principal(request, session)
-    except Unauthorized:
-        return RedirectResponse("/login?next=/overview", status_code=303)
+    principal = page_principal(request, session, "/overview")
+    if not isinstance(principal, Principal):
+        return principal  # not logged in: the redirect to /login
     config = {"root": root_code(session, principal), "baseTileUrl": settings.base_tile_url,
               "user": principal.username, "role": principal.role}
     return templates.TemplateResponse(request, "overview.html", {"config": config})

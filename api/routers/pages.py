@@ -8,10 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from api.auth import CurrentUser, Unauthorized, current_principal
+from api.auth import CurrentUser, page_principal
+from gis.store.users import Principal
 from api.deps import SessionDep, SettingsDep
 from gis import schema
 from gis.store.grid_panel import grid_card
@@ -39,10 +40,9 @@ def _bounds(session, principal) -> list[float]:
 
 @router.get("/map", response_class=HTMLResponse, summary="Dispatcher map")
 def map_page(request: Request, session: SessionDep, settings: SettingsDep):
-    try:
-        principal = current_principal(request, session)
-    except Unauthorized:
-        return RedirectResponse("/login?next=/map", status_code=303)
+    principal = page_principal(request, session, "/map")
+    if not isinstance(principal, Principal):
+        return principal  # not logged in: the redirect to /login
     config = {"bounds": _bounds(session, principal), "baseTileUrl": settings.base_tile_url,
               "user": principal.username, "role": principal.role,
               "statuses": list(schema.INCIDENT_STATUSES),
