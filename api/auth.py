@@ -18,12 +18,17 @@ class Unauthorized(GridgisError):
     """No or bad credentials (401)."""
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
+def request_token(authorization: str, session_cookie: str | None) -> str | None:
+    """The caller's token: a Bearer header wins over the session cookie. (The warm-tile
+    path in api/tiles_fast.py reads credentials with this too: same rules.)"""
     token = None
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-    token = token or request.cookies.get(COOKIE)
+    if authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    return token or session_cookie or None
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    token = request_token(request.headers.get("authorization", ""), request.cookies.get(COOKIE))
     if not token:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' "
                            "or log in at /login")

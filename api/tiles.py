@@ -7,13 +7,16 @@
   :data:`MAX_POINTS` points: a tile is never cut at a feature cap.
 * Cached tiles are keyed by the layer, tile, filter, caller's scope and the change
   counters of the tables behind the layer (bumped by triggers, migration 0002), read in
-  the request's transaction: a commit that changes rows changes the key.
+  the request's transaction: a commit that changes rows changes the key. Tiles of live
+  layers also expire after :data:`LIVE_TTL` s (their content depends on the clock).
+* Whole responses are cached as well and answered before FastAPI runs: api/tiles_fast.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,6 +36,9 @@ CLUSTER_CELLS = 32     # cells per tile side for clusters at low zoom (16 px at 
 DENSE_CELLS = 64       # finer cells when a zoomed-in tile is too dense
 SIMPLIFY_UNITS = 2.0   # simplification tolerance in tile units (4096 per tile side)
 MVT = "application/vnd.mapbox-vector-tile"
+# Live layers (incidents: "overdue" turns true as due dates pass) are rebuilt at least
+# this often even when no row changed (their Cache-Control lets clients keep them 5 s).
+LIVE_TTL = 15.0
 
 
 @lru_cache
@@ -100,10 +106,36 @@ def change_counters(session: Session, tables) -> tuple[int, ...]:
     return tuple(int(rows.get(t, 0)) for t in tables)
 
 
+def tables_behind(layer: Layer, query: LayerQuery) -> tuple[str, ...]:
+    """Tables whose changes can change this layer's tile for this query: the layer's own,
+    plus admin_units when a scoped caller is filtered by the scope's polygon."""
+    scoped = query.principal is not None and query.principal.scope_code
+    if layer.scope_geom and scoped and "admin_units" not in layer.watched_tables:
+        return (*layer.watched_tables, "admin_units")
+    return layer.watched_tables
+
+
 @dataclass(frozen=True)
 class Tile:
+    """A built tile, the tables behind it and their counters when it was built, and
+    whether it shows a live layer (whose content also depends on the clock)."""
+
     data: bytes
     etag: str
+    tables: tuple[str, ...] = ()
+    versions: tuple[int, ...] = ()
+    live: bool = False
+
+
+LIVE_CACHE = "private, max-age=5"
+STATIC_CACHE = "private, max-age=3600, stale-while-revalidate=86400"
+
+
+def tile_headers(tile: Tile) -> dict[str, str]:
+    """ETag and caching headers of a tile response (long-lived unless a layer is live;
+    private and varying by credentials: what a tile shows depends on the caller's scope)."""
+    return {"ETag": tile.etag, "Cache-Control": LIVE_CACHE if tile.live else STATIC_CACHE,
+            "Vary": "Authorization, Cookie"}
 
 
 def etag_of(data: bytes) -> str:
@@ -111,34 +143,47 @@ def etag_of(data: bytes) -> str:
 
 
 class TileCache:
-    """A thread-safe LRU of built tiles, bounded in bytes."""
+    """A thread-safe LRU bounded in bytes; values are bytes or objects with ``data``.
+    An entry put with ``ttl`` is ignored (and dropped) once older than ``ttl`` seconds."""
 
     def __init__(self, max_bytes: int = 128 * 2**20):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._items: OrderedDict[tuple, tuple[object, float, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: tuple) -> bytes | None:
+    def get(self, key: tuple):
         with self._lock:
-            data = self._items.get(key)
-            if data is None:
+            item = self._items.get(key)
+            if item is not None and item[1] < time.monotonic():
+                self._drop(key)
+                item = None
+            if item is None:
                 self.misses += 1
                 return None
             self._items.move_to_end(key)
             self.hits += 1
-            return data
+            return item[0]
 
-    def put(self, key: tuple, data: bytes) -> None:
+    def put(self, key: tuple, value, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key``, replacing an older value."""
+        size = len(value) if isinstance(value, bytes) else len(value.data)
+        expires = time.monotonic() + ttl if ttl is not None else float("inf")
         with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = data
-            self._bytes += len(data)
+            self._drop(key)
+            self._items[key] = (value, expires, size)
+            self._bytes += size
             while self._bytes > self.max_bytes and self._items:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= len(old)
+                self._drop(next(iter(self._items)))
+
+    def _drop(self, key: tuple) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._bytes -= item[2]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def clear(self) -> None:
         with self._lock:
@@ -149,18 +194,20 @@ class TileCache:
 def get_tile(session: Session, cache: TileCache | None, layers: list[tuple[Layer, LayerQuery]],
              z: int, x: int, y: int) -> Tile:
     """The tile z/x/y holding ``layers`` (each with its query), from the cache when the
-    tables behind them have not changed since it was built."""
-    tables = sorted({t for layer, _ in layers for t in layer.watched_tables})
+    tables behind them have not changed since it was built (and, for live layers, when
+    it is at most :data:`LIVE_TTL` seconds old: their tiles also depend on the clock)."""
+    behind = [tables_behind(layer, query) for layer, query in layers]
+    tables = tuple(sorted({t for ts in behind for t in ts}))
     versions = dict(zip(tables, change_counters(session, tables)))
     parts = []
-    for layer, query in layers:
-        key = (layer.id, z, x, y, query.key(),
-               tuple(versions[t] for t in layer.watched_tables))
+    for (layer, query), ts in zip(layers, behind):
+        key = (layer.id, z, x, y, query.key(), tuple(versions[t] for t in ts))
         data = cache.get(key) if cache is not None else None
         if data is None:
             data = build_layer_tile(session, layer, z, x, y, query)
             if cache is not None:
-                cache.put(key, data)
+                cache.put(key, data, LIVE_TTL if layer.live else None)
         parts.append(data)
     data = b"".join(parts)  # MVT layers are concatenable protobuf messages
-    return Tile(data, etag_of(data))
+    return Tile(data, etag_of(data), tables, tuple(versions[t] for t in tables),
+                any(layer.live for layer, _ in layers))

@@ -8,6 +8,9 @@ import mapbox_vector_tile
 import pytest
 from sqlalchemy import text
 
+from gis.store.db import transaction
+from gis.store.users import revoke
+
 from api import tiles as svc
 from layers_data import COMM_A, GRIDS, X0, X1, XM, Y0, Y1, YM, load_district, tile_of, \
     tiles_covering
@@ -127,10 +130,10 @@ def test_etag_and_cache_control_by_layer_kind(client, district, admin_headers):
 def test_cache_serves_repeats_and_sees_new_rows(client, district, admin_headers):
     tile = tile_of(XM, YM, 15)
     first = _get(client, admin_headers, "incidents", *tile)
-    cache = client.app.state.tile_cache
-    hits = cache.hits
+    warm = client.app.state.tile_responses.tiles  # the repeat is answered before FastAPI
+    hits = warm.hits
     assert _get(client, admin_headers, "incidents", *tile).content == first.content
-    assert cache.hits == hits + 1
+    assert warm.hits == hits + 1
     with district.begin() as conn:  # a new report, written by another connection
         new_id = conn.execute(text(
             "INSERT INTO incidents (category, status, reported_at, geom) VALUES "
@@ -157,3 +160,63 @@ def test_multi_layer_tile_and_tilejson(client, district, admin_headers):
     assert tj["vector_layers"][0]["id"] == "incidents"
     assert tj["vector_layers"][0]["fields"]["count"] == "Number"
     assert tj["bounds"] == pytest.approx(list(DISTRICT), abs=1e-3)
+
+
+def _warm_hits(client) -> int:
+    return client.app.state.tile_responses.tiles.hits
+
+
+def test_a_warm_tile_is_never_served_to_another_scope(client, district, admin_headers,
+                                                      make_user):
+    tile = tile_of(XM, YM, 14)
+    everything = _features(client, admin_headers, "grids", tile)
+    assert _features(client, admin_headers, "grids", tile) == everything  # warm
+    west = make_user("dispatcher", scope_code=COMM_A)
+    hits = _warm_hits(client)
+    codes = {f["properties"]["code"] for f in _features(client, west, "grids", tile)}
+    assert codes == {c for c in GRIDS if c.startswith(COMM_A)}
+    assert _warm_hits(client) == hits  # built for the west scope, not the admin's tile
+    assert {f["properties"]["code"] for f in _features(client, west, "grids", tile)} == codes
+    assert _warm_hits(client) == hits + 1
+    assert len(_features(client, admin_headers, "grids", tile)) == len(GRIDS)
+
+
+def test_warm_tiles_check_credentials_every_time(client, district, make_user, db):
+    headers = make_user("viewer", scope_code=COMM_A, username="v1")
+    url = T.format(layer="grids", z=14, x=tile_of(XM, YM, 14)[1], y=tile_of(XM, YM, 14)[2])
+    assert client.get(url, headers=headers).status_code == 200
+    assert client.get(url, headers=headers).status_code == 200  # warm
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer gg_forged"}).status_code == 401
+    with transaction(db) as session:
+        revoke(session, "v1")
+    assert client.get(url, headers=headers).status_code == 401
+
+
+def test_warm_path_answers_304_and_cookie_sessions(client, district, make_user):
+    make_user("analyst", scope_code=COMM_A, username="ana", password="pw-ana-123")
+    assert client.post("/auth/login", data={"username": "ana",
+                                            "password": "pw-ana-123"}).status_code == 200
+    tile = tile_of(XM, YM, 15)
+    first = _get(client, {}, "incidents", *tile)  # the session cookie authenticates
+    hits = _warm_hits(client)
+    again = client.get(T.format(layer="incidents", z=tile[0], x=tile[1], y=tile[2]),
+                       headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert "max-age=5" in again.headers["cache-control"]
+    assert _warm_hits(client) == hits + 1
+
+
+def test_an_edited_grid_is_never_served_stale(client, district, admin_headers):
+    tile = tile_of(XM, YM, 14)
+    code = next(iter(GRIDS))
+    for _ in range(2):  # built, then warm
+        feats = _features(client, admin_headers, "grids", tile)
+        assert {f["properties"]["households"] for f in feats
+                if f["properties"]["code"] == code} != {9999}
+    with district.begin() as conn:  # another connection, as another process would
+        conn.execute(text("UPDATE grids SET households = 9999 WHERE code = :c"), {"c": code})
+    feats = _features(client, admin_headers, "grids", tile)
+    assert {f["properties"]["households"] for f in feats
+            if f["properties"]["code"] == code} == {9999}

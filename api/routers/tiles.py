@@ -12,19 +12,18 @@ from fastapi.responses import Response
 
 from api import tiles as svc
 from api.auth import CurrentUser
+from api.tiles_fast import WarmTileRoute, responses_of
 from api.deps import SessionDep
 from api.layer_params import layer_query, prefixed_queries
 from gis.errors import InputError, NotFound
 from gis.store import layer_features as lf
 from gis.store.layer_filters import LayerQuery
-from gis.store.layers_catalog import LAYERS, Layer, get_layer
+from gis.store.layers_catalog import Layer, get_layer
 
 router = APIRouter(tags=["tiles"])
 
 TMS = "WebMercatorQuad"
 TILE_PARAMS = frozenset({"v", "f"})  # v: a cache-busting version the pages add
-LIVE_CACHE = "private, max-age=5"
-STATIC_CACHE = "private, max-age=3600, stale-while-revalidate=86400"
 FIELD_TYPES = {"int": "Number", "float": "Number", "bool": "Boolean"}
 
 
@@ -52,24 +51,35 @@ def _cache(request: Request) -> svc.TileCache:
     return state.tile_cache
 
 
-def _respond(request: Request, tile: svc.Tile, live: bool) -> Response:
-    headers = {"ETag": tile.etag, "Cache-Control": LIVE_CACHE if live else STATIC_CACHE,
-               "Vary": "Authorization, Cookie"}
+def _respond(request: Request, principal, tile: svc.Tile) -> Response:
+    responses_of(request.app).remember(request.scope, principal.scope_code, tile)
+    headers = svc.tile_headers(tile)
     if request.headers.get("if-none-match") == tile.etag:
         return Response(status_code=304, headers=headers)
     return Response(tile.data, media_type=svc.MVT, headers=headers)
 
 
-@router.get(f"/collections/{{collection_id}}/tiles/{TMS}/{{z}}/{{x}}/{{y}}",
-            summary="A vector tile of one layer", response_class=Response,
-            responses={200: {"content": {svc.MVT: {}}}})
+def _tile_route(path: str, summary: str):
+    """Register a tile endpoint; its route answers warm tiles before dependencies run
+    (api/tiles_fast.py) and calls the endpoint for everything else."""
+    def register(endpoint):
+        router.add_api_route(path, endpoint, methods=["GET"], summary=summary,
+                             response_class=Response,
+                             responses={200: {"content": {svc.MVT: {}}}},
+                             route_class_override=WarmTileRoute)
+        return endpoint
+    return register
+
+
+@_tile_route(f"/collections/{{collection_id}}/tiles/{TMS}/{{z}}/{{x}}/{{y}}",
+             "A vector tile of one layer")
 def collection_tile(collection_id: str, z: int, x: int, y: str, request: Request,
                     session: SessionDep, principal: CurrentUser):
     layer = _layer(collection_id)
     z, x, y_ = _tile_xyz(z, x, y)
     query = layer_query(layer, request.query_params, principal, reserved=TILE_PARAMS)
     tile = svc.get_tile(session, _cache(request), [(layer, query)], z, x, y_)
-    return _respond(request, tile, layer.live)
+    return _respond(request, principal, tile)
 
 
 def _layers(spec: str) -> list[Layer]:
@@ -90,15 +100,14 @@ def versions(session: SessionDep, principal: CurrentUser,
     return result
 
 
-@router.get("/tiles/{layers}/{z}/{x}/{y}", summary="A tile holding several layers",
-            response_class=Response, responses={200: {"content": {svc.MVT: {}}}})
+@_tile_route("/tiles/{layers}/{z}/{x}/{y}", "A tile holding several layers")
 def multi_tile(layers: str, z: int, x: int, y: str, request: Request, session: SessionDep,
                principal: CurrentUser):
     chosen = _layers(layers)
     z, x, y_ = _tile_xyz(z, x, y)
     queries = prefixed_queries(chosen, request.query_params, principal, reserved=TILE_PARAMS)
     tile = svc.get_tile(session, _cache(request), queries, z, x, y_)
-    return _respond(request, tile, any(layer.live for layer in chosen))
+    return _respond(request, principal, tile)
 
 
 def _fields(layer: Layer) -> dict[str, str]:
