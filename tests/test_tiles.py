@@ -220,3 +220,19 @@ def test_an_edited_grid_is_never_served_stale(client, district, admin_headers):
     feats = _features(client, admin_headers, "grids", tile)
     assert {f["properties"]["households"] for f in feats
             if f["properties"]["code"] == code} == {9999}
+
+
+def test_moving_a_scope_boundary_refreshes_tiles_scoped_by_location(client, district,
+                                                                    make_user):
+    west = make_user("dispatcher", scope_code=COMM_A)
+
+    def camera_codes():
+        return {f["properties"]["code"] for t in tiles_covering(DISTRICT, 13)
+                for f in _features(client, west, "cameras", t)}
+
+    assert camera_codes() == camera_codes() == {"CAM-1"}  # built, then warm
+    with district.begin() as conn:  # the west community now takes in the whole district
+        conn.execute(text("UPDATE admin_units SET geom = ST_Multi(ST_MakeEnvelope("
+                          ":a, :b, :c, :d, 4326)) WHERE code = :code"),
+                     dict(a=X0, b=Y0, c=X1, d=Y1, code=COMM_A))
+    assert camera_codes() == {"CAM-1", "CAM-2"}
