@@ -78,17 +78,16 @@ def fixed_grids(atoms: Atoms, excl_atom, hi):
 def cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small,
                   budget) -> Cut:
     """Grids of one community (metric CRS) from its units, compounds and roads."""
+    from gis.partition.streetcut import street_cut
+
     geoms = np.asarray(geoms, dtype=object)
-    atoms = build_atoms(geoms, hh, parent, roads, max_households=hi, groups=excl)
-    ok = atoms.unit_atom >= 0
-    excl_atom = np.array([None] * len(atoms.cells), dtype=object)
-    excl_atom[atoms.unit_atom[ok]] = excl[ok]
-    labels, kinds, notes = fixed_grids(atoms, excl_atom, hi)
-    g = atom_graph(atoms, geoms, roads)
-    labels = _free_regions(g, labels, kinds, notes, lo, hi, target, budget)
-    if atoms.mode == "faces":
-        atoms, g, labels = _second_pass(atoms, g, labels, kinds, geoms, hh, roads, lo, hi,
-                                        budget)
+    blocks = build_atoms(geoms, hh, parent, roads, max_households=None, groups=excl)
+    exact = street_cut(blocks, geoms, hh, excl, parent, roads, lo, hi, target)
+    if exact is not None:
+        atoms, g, labels, kinds, notes = exact
+    else:
+        atoms, g, labels, kinds, notes = _bisected(blocks, geoms, hh, excl, parent, roads,
+                                                   lo, hi, target, budget)
     labels = attach_empty(g, labels, kinds)
     from gis.partition.pockets import join_pockets
 
@@ -101,6 +100,23 @@ def cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small,
     if merge_small:
         labels, kinds, notes = merge_small_grids(g, labels, kinds, notes, lo, hi)
     return Cut(atoms, labels, kinds, notes)
+
+
+def _bisected(blocks, geoms, hh, excl, parent, roads, lo, hi, target, budget):
+    """Blocks over the maximum split between buildings, regions by bisection, then the
+    blocks of grids still out of bounds split too (see :func:`_second_pass`)."""
+    atoms = blocks if blocks.mode != "faces" else \
+        build_atoms(geoms, hh, parent, roads, max_households=hi, groups=excl)
+    ok = atoms.unit_atom >= 0
+    excl_atom = np.array([None] * len(atoms.cells), dtype=object)
+    excl_atom[atoms.unit_atom[ok]] = excl[ok]
+    labels, kinds, notes = fixed_grids(atoms, excl_atom, hi)
+    g = atom_graph(atoms, geoms, roads)
+    labels = _free_regions(g, labels, kinds, notes, lo, hi, target, budget)
+    if atoms.mode == "faces":
+        atoms, g, labels = _second_pass(atoms, g, labels, kinds, geoms, hh, roads, lo, hi,
+                                        budget)
+    return atoms, g, labels, kinds, notes
 
 
 def _free_regions(g: Graph, labels, kinds, notes, lo, hi, target, budget) -> np.ndarray:

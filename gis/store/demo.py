@@ -64,13 +64,21 @@ def _load(session, district, settings: Settings) -> None:
     import_frame(session, "incidents", district.incidents)
 
 
+RESIDENTIAL_KINDS = ("highrise", "lowrise")
+
+
 def demo_grids(district, *, code_width: int = 4) -> gpd.GeoDataFrame:
     """Partition every community of the district into 300–500-household grids."""
     from gis.partition import partition
 
     # Rural households come only as address points (the generator does not repeat them as
-    # buildings); compounds name the exclusive grids.
-    units = pd.concat([district.buildings[["households", "compound", "community_code", "geometry"]],
+    # buildings). Exclusive grids are the campuses, markets, offices and hospitals; a
+    # residential compound (小区) is grouped with its neighbours into basic grids like any
+    # other housing, or the 300–500 rule would leave 100-household grids and orphaned
+    # pockets between the compounds.
+    buildings = district.buildings.copy()
+    buildings.loc[buildings["kind"].isin(RESIDENTIAL_KINDS), "compound"] = None
+    units = pd.concat([buildings[["households", "compound", "community_code", "geometry"]],
                        district.address_points[["households", "community_code", "geometry"]]],
                       ignore_index=True)
     units = gpd.GeoDataFrame(units, geometry="geometry", crs=district.buildings.crs)
