@@ -59,11 +59,12 @@ def find_column(columns: list[str], wanted: str | None, names, file: str, what: 
 class _Throttled(io.RawIOBase):
     """A file that lets its reader get at most ``WINDOW`` blocks past what was granted."""
 
-    def __init__(self, path: Path, block: int):
+    def __init__(self, path: Path, block: int, start: int = 0):
         self._fh = open(path, "rb", buffering=0)
+        self._fh.seek(start)
         self._block = block
-        self._allowed = WINDOW * block
-        self.pos = 0
+        self._allowed = start + WINDOW * block
+        self.pos = start
         self.waiting = False  # the consumer is waiting for rows
         self._cond = threading.Condition()
 
@@ -94,15 +95,19 @@ class _Throttled(io.RawIOBase):
 
 def batches(path: Path, names: list[str], delimiter: str, chunk_size: int,
             on_progress: Callable[[int, int], None] | None = None, *,
-            encoding: str = "utf8", block: int = BLOCK) -> Iterator[pa.Table]:
-    """Tables of about ``chunk_size`` rows (at least one table), every column as text."""
+            encoding: str = "utf8", block: int = BLOCK, start: int = 0) -> Iterator[pa.Table]:
+    """Tables of about ``chunk_size`` rows (at least one table), every column as text.
+
+    ``start``: a file offset at a row boundary to read from (0: the start, past the header).
+    """
     total = path.stat().st_size
-    source = _Throttled(path, block)
+    source = _Throttled(path, block, start)
     try:
         reader = pacsv.open_csv(
             source,
             read_options=pacsv.ReadOptions(block_size=block, encoding=encoding,
-                                           use_threads=True, column_names=names, skip_rows=1),
+                                           use_threads=True, column_names=names,
+                                           skip_rows=0 if start else 1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             # Empty fields as nulls: written back empty, and numbers parse without a pass
             # to blank them out (parsing and casting both twice as fast).

@@ -31,8 +31,10 @@ from pyproj import Transformer
 from gis.assign import OUTPUT_COLUMNS, lonlat_of, with_results
 from gis.assign.csvread import batches, find_column, header, numbers
 from gis.assign.index import GridIndex
-from gis.assign.keys import _is_pandas_na, key_matches
+from gis.assign.keys import reproduced
 from gis.assign.locate import Located, locate_lonlat, locate_rest, locate_safe
+from gis.assign.rawcsv import RawChunk, raw_chunks, tail
+from gis.assign.rawcsv import with_results as raw_rows
 from gis.assign.sinks import open_sink
 from gis.crs import WGS84, SourceCRS, bd09_to_wgs84, gcj02_to_wgs84, parse_crs
 from gis.errors import InputError
@@ -75,7 +77,7 @@ class Counts:
 
 def assign_file(points: str | Path, index: GridIndex | Future, out: str | Path, *,
                 lon: str | None = None, lat: str | None = None, crs=None,
-                chunk_size: int = 200_000, check: str | None = None,
+                chunk_size: int = 100_000, check: str | None = None,
                 on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Assign the points of a file to ``index``'s grids and write ``out`` (format by suffix).
 
@@ -123,17 +125,18 @@ def _vector_to_file(points, index, out, crs, check, on_progress) -> Counts:
     found = locate_lonlat(index, lon, lat)
     result = with_results(gdf, found, index)
     counts = Counts()
-    xy = np.column_stack([lon, lat])
-    counts.add(found, _present(xy))
-    _count_check(counts, result, check, xy)
+    present = _present(lon, lat)
+    counts.add(found, present)
+    if check:
+        _count_check(counts, gdf[check].to_numpy(dtype=object), found, index, present)
     write_layer(result, out)
     if on_progress:
         on_progress(len(gdf), len(gdf))
     return counts
 
 
-def _present(xy: np.ndarray) -> np.ndarray:
-    x, y = xy[:, 0], xy[:, 1]  # elementwise: all(axis=1) over two columns is slow
+def _present(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Coordinates that are numbers and not (0, 0)."""
     with np.errstate(invalid="ignore"):
         return np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
 
@@ -144,17 +147,13 @@ def _check_column(columns, check, file) -> None:
                          field=check)
 
 
-def _count_check(counts: Counts, frame, check, xy: np.ndarray) -> None:
-    if check is None:
-        return
-    geocoded = _present(xy)
-    recorded = np.asarray(frame[check], dtype=object)[geocoded]
-    has = np.array([v is not None and not _is_pandas_na(v)
-                    and str(v).strip() not in ("", "nan") for v in recorded], dtype=bool)
-    ok = key_matches(recorded[has], np.asarray(frame["grid"], dtype=object)[geocoded][has],
-                     np.asarray(frame["candidates"], dtype=object)[geocoded][has])
-    counts.checked += int(has.sum())
-    counts.reproduced += int(ok.sum())
+def _count_check(counts: Counts, recorded, found: Located, index: GridIndex,
+                 geocoded: np.ndarray) -> None:
+    """Count geocoded rows with a recorded key, and those whose key is reproduced."""
+    has, ok = reproduced(recorded, index.labels, found.grid, found.candidates,
+                         found.dictionary)
+    counts.checked += int((has & geocoded).sum())
+    counts.reproduced += int((ok & geocoded).sum())
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -190,21 +189,29 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
     schema = pa.schema([(n, pa.string()) for n in keep]
                        + [("grid", pa.string()), ("boundary", pa.bool_()),
                           ("candidates", pa.string())])
-    sink = open_sink(out, fmt, schema)
+    # CSV to CSV copies the input rows' bytes (gis.assign.rawcsv) unless old results are
+    # to be replaced or the names repeat (then columns must be chosen by position).
+    raw = (fmt == "csv" and delimiter == "," and keep == names
+           and len(set(names)) == len(names))
+    if raw:
+        wanted = list(dict.fromkeys([*xy_names, *([check] if check else [])]))
+        tables = raw_chunks(path, names, wanted, chunk_size, on_progress)
+    else:
+        tables = batches(path, names, delimiter, chunk_size, on_progress, encoding=encoding)
+    sink = open_sink(out, fmt, schema, raw_tail=tail(path) if raw else None)
     # Three stages overlap: reading and parsing the next chunk, the safe-region stage
     # of this one, the exact stage and writing of the last (pyarrow, GEOS and numpy
     # release the GIL); memory holds about three chunks.
-    chunks = _prefetch(_parsed(batches(path, names, delimiter, chunk_size, on_progress,
-                                       encoding=encoding), xy_names, source))
+    chunks = _prefetch(_parsed(tables, xy_names, source))
     try:
         with ThreadPoolExecutor(1) as finisher:
             finishing = None
-            for table, x, y in chunks:
+            for chunk, x, y in chunks:
                 index = _ready(index)
                 owner = locate_safe(index, x, y)
                 if finishing is not None:
                     finishing.result()
-                finishing = finisher.submit(_finish_chunk, table, x, y, owner, index, keep,
+                finishing = finisher.submit(_finish_chunk, chunk, x, y, owner, index, keep,
                                             counts, check, sink)
             if finishing is not None:
                 finishing.result()
@@ -215,22 +222,30 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
     return counts
 
 
-def _parsed(tables: Iterator[pa.Table], xy_names, source: SourceCRS):
-    """Each table with its points' WGS 84 lon/lat."""
-    for table in tables:
-        yield (table, *_to_lonlat(numbers(table[xy_names[0]]), numbers(table[xy_names[1]]),
+def _parsed(tables: Iterator[pa.Table | RawChunk], xy_names, source: SourceCRS):
+    """Each table (or raw chunk) with its points' WGS 84 lon/lat."""
+    for chunk in tables:
+        table = chunk.columns if isinstance(chunk, RawChunk) else chunk
+        yield (chunk, *_to_lonlat(numbers(table[xy_names[0]]), numbers(table[xy_names[1]]),
                                   source))
 
 
-def _finish_chunk(table, x, y, owner, index, keep, counts: Counts, check, sink) -> None:
+def _finish_chunk(chunk, x, y, owner, index, keep, counts: Counts, check, sink) -> None:
     """Exact candidates, counts and writing of one chunk (in the finishing thread)."""
     found = locate_rest(index, x, y, owner)
-    counts.add(found, _present(np.column_stack([x, y])))
-    table = table.select(keep)
+    present = _present(x, y)
+    counts.add(found, present)
+    if isinstance(chunk, RawChunk):
+        if check:
+            _count_check(counts, chunk.columns[check], found, index, present)
+        sink.write_raw(raw_rows(chunk, found, index))
+        chunk.release()
+        return
+    if check:
+        _count_check(counts, chunk[check], found, index, present)
+    table = chunk.select(keep)
     for name, col in zip(OUTPUT_COLUMNS, _result_columns(found, index)):
         table = table.append_column(name, col)
-    if check:
-        _count_check(counts, _frame_for_check(table, check), check, np.column_stack([x, y]))
     sink.write(table, x, y)
 
 
@@ -271,8 +286,3 @@ def _prefetch(items: Iterator, depth: int = 1) -> Iterator:
                 q.get(timeout=0.05)
             except queue.Empty:
                 pass
-
-
-def _frame_for_check(table: pa.Table, check: str) -> dict:
-    return {name: table[name].to_numpy(zero_copy_only=False)
-            for name in (check, "grid", "candidates")}

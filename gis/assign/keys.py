@@ -116,3 +116,49 @@ def key_matches(recorded, grid, candidates) -> np.ndarray:
         pool = [canonical_key(g)] + [canonical_key(p) for p in str(c or "").split(";")]
         out[i] = r in {_loose(p) for p in pool if p is not None}
     return out
+
+
+def reproduced(recorded, labels, grid: np.ndarray, candidates: np.ndarray,
+               dictionary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: whether an area is recorded, and whether it is the assigned grid or one of
+    the candidates (:func:`key_matches` vectorised over the distinct recorded values).
+
+    ``recorded`` is a pyarrow or pandas/numpy column; ``grid`` and ``candidates`` are codes
+    into ``labels`` and ``dictionary`` (:class:`gis.assign.locate.Located`).
+    """
+    codes, uniques = _factorize(recorded)
+    ids: dict[str, int] = {}
+    label_id = np.array([ids.setdefault(_loose(canonical_key(v)), len(ids)) for v in labels]
+                        + [-3], dtype=np.int64)  # -3: no grid
+    loose = [_loose(canonical_key(v)) for v in uniques]
+    value_id = np.array([-1 if k is None or k == "nan" else ids.get(k, -2) for k in loose]
+                        + [-1], dtype=np.int64)  # -1: nothing recorded, -2: no such grid
+    row_id = value_id[codes]  # code -1 (missing) takes the last entry
+    ok = row_id == label_id[grid]
+    lists = np.flatnonzero((candidates >= len(labels)) & ~ok & (row_id >= 0))
+    if len(lists):
+        pools = {}
+        for i in lists:
+            c = candidates[i]
+            if c not in pools:
+                pools[c] = {ids.get(_loose(canonical_key(p)), -4)
+                            for p in str(dictionary[c]).split(";")}
+            ok[i] = row_id[i] in pools[c]
+    return row_id != -1, ok
+
+
+def _factorize(values) -> tuple[np.ndarray, list]:
+    """Codes (-1 for missing) and distinct values of a column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        enc = pc.dictionary_encode(values)
+        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, enc.dictionary.to_pylist()
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return codes.astype(np.int64), list(uniques)

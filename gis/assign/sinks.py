@@ -33,10 +33,14 @@ _SPECIAL = (b'"', b",", b"\r", b"\n")
 _POINT = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])  # 21 bytes
 
 
-def open_sink(out: Path, fmt: str, schema: pa.Schema) -> "Sink":
-    """A sink writing ``out`` in format ``fmt`` (``gis.io.format_of``) for ``schema``."""
+def open_sink(out: Path, fmt: str, schema: pa.Schema, raw_tail: bytes | None = None) -> "Sink":
+    """A sink writing ``out`` in format ``fmt`` (``gis.io.format_of``) for ``schema``.
+
+    ``raw_tail``: a CSV sink that also takes rows as raw bytes (:meth:`CsvSink.write_raw`),
+    closed by this line ending.
+    """
     if fmt == "csv":
-        return CsvSink(out, schema)
+        return CsvSink(out, schema, raw_tail)
     if fmt == "parquet":
         return ParquetSink(out, schema)
     return OgrSink(out, schema, _OGR_DRIVERS[fmt])
@@ -79,21 +83,36 @@ class Sink:
 
 
 class CsvSink(Sink):
-    def __init__(self, out: Path, schema: pa.Schema):
+    """Rows from tables (pyarrow's writer) or, with a ``raw_tail``, as bytes that start with
+    the line ending of the row before (:mod:`gis.assign.rawcsv`): the last line then stays
+    open until the next table or the end."""
+
+    def __init__(self, out: Path, schema: pa.Schema, raw_tail: bytes | None = None):
         super().__init__(out, schema)
         self.fh = pa.OSFile(str(self.tmp), "wb")
+        self.tail = raw_tail
         head = io.StringIO()
-        csv.writer(head, lineterminator="\n").writerow(schema.names)
+        csv.writer(head, lineterminator="" if raw_tail else "\n").writerow(schema.names)
         self.fh.write(head.getvalue().encode("utf8"))
+        self.open_line = raw_tail is not None
 
     def write(self, table, x, y) -> None:
+        if self.open_line:
+            self.fh.write(b"\n")
+            self.open_line = False
         # Arrow's "needed" style quotes every text value; most chunks need no quotes.
         style = "needed" if _needs_quotes(table) else "none"
         pacsv.write_csv(table, self.fh, write_options=pacsv.WriteOptions(
             include_header=False, quoting_style=style))
 
+    def write_raw(self, data: pa.Buffer) -> None:
+        """Rows as bytes, the line ending of the row before first."""
+        self.fh.write(data)
+
     def finish(self) -> None:
         if not self.fh.closed:
+            if self.open_line:
+                self.fh.write(self.tail)
             self.fh.close()
 
     def close(self) -> None:

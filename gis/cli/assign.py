@@ -26,7 +26,7 @@ def assign_command(
                                   "declares none or a wrong one."),
     tolerance: float = typer.Option(10.0, "--tolerance", help="Metres within which another "
                                     "grid makes a point a boundary case."),
-    chunk_size: int = typer.Option(200_000, "--chunk-size", help="CSV rows per chunk "
+    chunk_size: int = typer.Option(100_000, "--chunk-size", help="CSV rows per chunk "
                                    "(bounds memory)."),
     check: str = typer.Option(None, "--check", help="Column with a recorded grid key: report "
                               "how many geocoded rows reproduce it (grid or candidate)."),
