@@ -27,11 +27,19 @@ def request_token(authorization: str, session_cookie: str | None) -> str | None:
     return token or session_cookie or None
 
 
+# Request scope key: (token, Principal) of a token a route checked earlier in this same
+# request (the tile routes check it together with the change counters, one query).
+VERIFIED = "gridgis.verified"
+
+
 def current_principal(request: Request, session: SessionDep) -> Principal:
     token = request_token(request.headers.get("authorization", ""), request.cookies.get(COOKIE))
     if not token:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' "
                            "or log in at /login")
+    verified = request.scope.get(VERIFIED)
+    if verified is not None and verified[0] == token:
+        return verified[1]
     principal = principal_for_token(session, token)
     if principal is None:
         raise Unauthorized("invalid, expired or revoked credentials")

@@ -192,13 +192,15 @@ class TileCache:
 
 
 def get_tile(session: Session, cache: TileCache | None, layers: list[tuple[Layer, LayerQuery]],
-             z: int, x: int, y: int) -> Tile:
+             z: int, x: int, y: int, counters: dict | None = None) -> Tile:
     """The tile z/x/y holding ``layers`` (each with its query), from the cache when the
     tables behind them have not changed since it was built (and, for live layers, when
-    it is at most :data:`LIVE_TTL` seconds old: their tiles also depend on the clock)."""
+    it is at most :data:`LIVE_TTL` seconds old: their tiles also depend on the clock).
+    ``counters`` (all of them, read before this transaction began) saves reading them."""
     behind = [tables_behind(layer, query) for layer, query in layers]
     tables = tuple(sorted({t for ts in behind for t in ts}))
-    versions = dict(zip(tables, change_counters(session, tables)))
+    versions = {t: int(counters.get(t, 0)) for t in tables} if counters is not None \
+        else dict(zip(tables, change_counters(session, tables)))
     parts = []
     for (layer, query), ts in zip(layers, behind):
         key = (layer.id, z, x, y, query.key(), tuple(versions[t] for t in ts))

@@ -1,10 +1,10 @@
 """Warm tiles answered before FastAPI resolves dependencies (issue 7: ≥ 500 req/s).
 
-The tile endpoints are registered with :class:`WarmTileRoute`. A GET whose path and
-query string were answered before is checked in ONE query on a dedicated connection
-(api/sql/tile_warm_check.sql): the caller's token, by the same rules as
-``principal_for_token`` (not revoked, not expired, user active), and the current change
-counters of every watched table. If the response cached for the caller's scope was built
+The tile endpoints are registered with :class:`WarmTileRoute`. Every tile GET is first
+checked in ONE query on a dedicated connection (api/sql/tile_warm_check.sql): the
+caller's token, by the same rules as ``principal_for_token`` (not revoked, not expired,
+user active), and the current change counters of every watched table. If the response
+cached for the caller's path, query string and scope was built
 at exactly those counters (and, for a live layer, less than 2 x LIVE_TTL ago), it
 is sent as it is: 200, or 304 for a matching If-None-Match.
 
@@ -31,13 +31,13 @@ from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
 from api import tiles as svc
-from api.auth import COOKIE, request_token
-from gis.store.users import token_digest
+from api.auth import COOKIE, VERIFIED, request_token
+from gis.store.users import Principal, token_digest
 
 log = logging.getLogger(__name__)
 SQL = Path(__file__).with_name("sql") / "tile_warm_check.sql"
 MAX_SEEN = 200_000  # remembered (path, query) pairs before the set starts over
-VARY = b"Authorization, Cookie"
+COUNTERS = "gridgis.counters"  # request scope key: the change counters the check read
 
 
 class WarmTileRoute(APIRoute):
@@ -83,18 +83,24 @@ def responses_of(app) -> WarmResponses:
 
 
 async def send_warm(scope: Scope, send: Send) -> bool:
-    """Answer from the warm cache if the caller and the data allow it; False otherwise."""
+    """Answer from the warm cache if the caller and the data allow it; False otherwise.
+
+    A caller the check recognised is left in the request scope with the counters, so the
+    endpoint, if it runs, neither looks the token up again nor re-reads the counters
+    (read before its own snapshot: a tile built from newer rows is only ever filed under
+    older counters, which no later request presents)."""
     app = scope.get("app")
-    warm = getattr(app.state, "tile_responses", None) if app is not None else None
-    if warm is None or not warm.may_have(scope):
-        return False
     token, if_none_match = _credentials(scope["headers"])
-    if not token:
+    if app is None or not token:
         return False
     found = checker_for(app.state.engine).check(token_digest(token))
     if found is None:
         return False
-    tile = warm.current(scope, *found)
+    principal, counters = found
+    scope[VERIFIED], scope[COUNTERS] = (token, principal), counters
+    warm = getattr(app.state, "tile_responses", None)
+    tile = warm.current(scope, principal.scope_code, counters) \
+        if warm is not None and warm.may_have(scope) else None
     if tile is None:
         return False
     headers = [(k.lower().encode(), v.encode()) for k, v in svc.tile_headers(tile).items()]
@@ -129,8 +135,8 @@ class _Checker:
         self._conn = None
         self._lock = threading.Lock()  # TestClient portals run on other threads
 
-    def check(self, digest: str) -> tuple[str | None, dict] | None:
-        """(scope code, counters) of the caller, or None (unknown caller or any failure)."""
+    def check(self, digest: str) -> tuple[Principal, dict] | None:
+        """The caller and every change counter, or None (unknown caller or any failure)."""
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
@@ -140,7 +146,7 @@ class _Checker:
                 log.warning("warm tile check failed; using the normal path", exc_info=True)
                 self._close()
                 return None
-        return None if row is None else (row[0], row[1] or {})
+        return None if row is None else (Principal(*row[:4]), row[4] or {})
 
     def _close(self) -> None:
         if self._conn is not None:

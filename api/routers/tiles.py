@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from api import tiles as svc
 from api.auth import CurrentUser
-from api.tiles_fast import WarmTileRoute, responses_of
+from api.tiles_fast import COUNTERS, WarmTileRoute, responses_of
 from api.deps import SessionDep
 from api.layer_params import layer_query, prefixed_queries
 from gis.errors import InputError, NotFound
@@ -78,7 +78,8 @@ def collection_tile(collection_id: str, z: int, x: int, y: str, request: Request
     layer = _layer(collection_id)
     z, x, y_ = _tile_xyz(z, x, y)
     query = layer_query(layer, request.query_params, principal, reserved=TILE_PARAMS)
-    tile = svc.get_tile(session, _cache(request), [(layer, query)], z, x, y_)
+    tile = svc.get_tile(session, _cache(request), [(layer, query)], z, x, y_,
+                        request.scope.get(COUNTERS))
     return _respond(request, principal, tile)
 
 
@@ -106,7 +107,8 @@ def multi_tile(layers: str, z: int, x: int, y: str, request: Request, session: S
     chosen = _layers(layers)
     z, x, y_ = _tile_xyz(z, x, y)
     queries = prefixed_queries(chosen, request.query_params, principal, reserved=TILE_PARAMS)
-    tile = svc.get_tile(session, _cache(request), queries, z, x, y_)
+    tile = svc.get_tile(session, _cache(request), queries, z, x, y_,
+                        request.scope.get(COUNTERS))
     return _respond(request, principal, tile)
 
 
