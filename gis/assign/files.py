@@ -158,13 +158,13 @@ def _count_check(counts: Counts, recorded, found: Located, index: GridIndex,
 
 # --- CSV ---------------------------------------------------------------------------------
 
-def _to_lonlat(x: np.ndarray, y: np.ndarray, source: SourceCRS):
+def _converter(source: SourceCRS):
+    """A function from the CSV's x, y to WGS 84 lon/lat (None: already lon/lat)."""
     if source.offset:
-        convert = gcj02_to_wgs84 if source.offset == "gcj02" else bd09_to_wgs84
-        return convert(x, y)
+        return gcj02_to_wgs84 if source.offset == "gcj02" else bd09_to_wgs84
     if not source.crs.equals(WGS84):
-        return Transformer.from_crs(source.crs, WGS84, always_xy=True).transform(x, y)
-    return x, y
+        return Transformer.from_crs(source.crs, WGS84, always_xy=True).transform
+    return None
 
 
 def _result_columns(found: Located, index: GridIndex) -> list[pa.Array]:
@@ -223,11 +223,20 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
 
 
 def _parsed(tables: Iterator[pa.Table | RawChunk], xy_names, source: SourceCRS):
-    """Each table (or raw chunk) with its points' WGS 84 lon/lat."""
+    """Each table (or raw chunk) with its points' WGS 84 lon/lat.
+
+    (0, 0) in the file's own CRS is how many exports write "unknown" (state plane X/Y
+    too): those rows get no coordinates, rather than a point off the coast of Africa or
+    wherever a projection's origin lies.
+    """
+    convert = _converter(source)
     for chunk in tables:
         table = chunk.columns if isinstance(chunk, RawChunk) else chunk
-        yield (chunk, *_to_lonlat(numbers(table[xy_names[0]]), numbers(table[xy_names[1]]),
-                                  source))
+        x, y = numbers(table[xy_names[0]]), numbers(table[xy_names[1]])
+        zero = (x == 0) & (y == 0)
+        if zero.any():
+            x, y = np.where(zero, np.nan, x), np.where(zero, np.nan, y)
+        yield (chunk, *(convert(x, y) if convert else (x, y)))
 
 
 def _finish_chunk(chunk, x, y, owner, index, keep, counts: Counts, check, sink) -> None:

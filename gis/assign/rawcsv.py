@@ -88,28 +88,28 @@ def raw_chunks(path: Path, names: list[str], wanted: list[str], chunk_size: int,
     rows = 0  # rows handed out (error messages count from 1 after the header)
     try:
         done = _header_end(mm, delim)
-        block = _block_size(mm, done, chunk_size)
+        block = first_block = _block_size(mm, done, chunk_size)
         while done < size:
-            end = min(done + block, size)
+            base, end = done, min(done + block, size)
             if on_progress:
                 on_progress(end, size)
-            view = np.frombuffer(mm, dtype=np.uint8, count=end - done, offset=done)
-            ends = _row_ends(view, mm.find(b'"', done, end) >= 0, delim, end == size)
+            view = np.frombuffer(mm, dtype=np.uint8, count=end - base, offset=base)
+            ends = _row_ends(view, mm.find(b'"', base, end) >= 0, delim, end == size)
             del view  # no view may outlive the map's use
             if not len(ends):
                 if end == size:
                     break
-                if end - done > 8 * block:
+                if block > 64 * first_block:
                     raise _Irregular  # no line feed in sight: CR-only line endings?
                 block *= 2  # a row longer than a block
                 continue
             for lo, hi in _groups(len(ends), chunk_size):
-                chunk = _chunk(mm, done, ends, lo, hi, names, wanted, delimiter,
+                chunk = _chunk(mm, base, ends, lo, hi, names, wanted, delimiter,
                                (str(path), rows))
                 if chunk is not None:
                     rows += chunk.num_rows
                     yield chunk
-            done += int(ends[-1])
+                done = base + int(ends[hi - 1])
     except _Irregular:
         yield from batches(path, names, delimiter, chunk_size, on_progress, start=done)
 
