@@ -8,7 +8,9 @@ an id, a category, a free-text note and a date besides its coordinates.
 
 (a) end to end: the ``gridgis assign`` process (read CSV, join, write CSV) against
     pandas.read_csv + geopandas.sjoin + DataFrame.to_csv on the same files, alternating
-    ``repeats`` times (medians; ``ratio`` is the median of the rounds' ratios);
+    ``repeats`` times (medians; ``ratio`` is the median of the rounds' ratios). The peer
+    reads with pandas' C engine: on this file it is its fastest reader (0.12 s against
+    0.29 s for ``engine="pyarrow"``, pandas 3.1, measured 2026-11);
 (b) the join alone: ``assign_points`` against ``geopandas.sjoin(predicate="intersects")``;
 (c) memory: the ``gridgis assign`` process on the points file repeated 4 times (4M rows,
     267 MB): peak RSS, which a streamed CSV keeps bounded whatever the file size.
