@@ -47,3 +47,16 @@ def test_crosswalk_shares_households_and_area():
     assert cw["households"].sum() == buildings["households"].sum()
     assert cw.groupby("old_code")["area_share"].sum().round(6).eq(1.0).all()
     assert set(cw["new_code"]) <= set(grids["code"])
+
+
+def test_grid_the_counts_cannot_fit_is_left_as_it_is():
+    # 520 households: one grid 20 over the maximum is the least miss; no redraw can fit
+    buildings, roads, parent = street_town(n=3, per_block=4)
+    buildings["households"] = 0
+    buildings.loc[buildings.index[:8], "households"] = 65
+    before = partition(buildings, roads=roads, parent=parent).grids
+    assert sorted(before.loc[before["households"] > 0, "households"]) == [520]
+    res = rebalance(before, buildings, roads=roads)
+    assert res.report["grids_changed"] == 0
+    assert shapely.equals(res.grids.set_index("code").loc[before["code"]].geometry.values,
+                          before.geometry.values).all()

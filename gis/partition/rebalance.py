@@ -63,6 +63,12 @@ def _redraw(group, grids_m, units_m, hh, where, roads_m, lo, hi, target):
     return frame, mine, at
 
 
+def _miss(h, lo, hi) -> float:
+    """Households by which grids miss the bounds, summed."""
+    h = np.asarray(h, dtype=float)
+    return float(np.maximum(h - hi, 0).sum() + np.maximum(lo - h, 0).sum())
+
+
 def _plan_groups(grids_m, h, lo, hi, kinds, max_neighbours):
     """Groups of grids to redraw: each bad grid plus the fewest neighbours needed."""
     nbrs = _neighbours(grids_m.geometry.values)
@@ -151,10 +157,14 @@ def _rebalance_one(grids, units, roads_m, lo, hi, target, max_neighbours, retire
         for n_extra in range(len(extra) + 1):
             trial = group + extra[:n_extra]
             frame, mine, at = _redraw(trial, grids_m, units_m, hh, where, roads_m, lo, hi, target)
-            best = (trial, frame, mine, at)
+            miss = _miss(frame["households"].to_numpy(), lo, hi) - _miss(h[trial], lo, hi)
+            if best is None or miss < best[0]:
+                best = (miss, trial, frame, mine, at)
             if _fits(frame["households"].to_numpy(), lo, hi):
                 break
-        trial, frame, mine, at = best
+        miss, trial, frame, mine, at = best
+        if miss >= 0:  # no redraw misses the bounds by less (a village of 550): leave it be
+            continue
         frame["code"] = _inherit(frame, codes, trial, where[mine], at, hh[mine])
         replaced.update(trial)
         frames.append(frame)
