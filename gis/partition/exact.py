@@ -22,6 +22,7 @@ from scipy.sparse import csr_matrix
 MAX_ATOMS = 150  # more atoms than this: the enumeration could explode, use bisection
 MAX_VISITS = 60_000  # connected sets visited before giving up on the exact search
 FINEST = 10  # atoms holding a tenth of the maximum or less are too fine to enumerate
+FEW = 40  # ... unless there are only this many of them
 TIME_LIMIT = 3.0  # seconds for the MILP solver
 WEIGHTS = {"grid": 1.0, "shape": 1.0, "balance": 0.5, "off_street": 2.0}
 
@@ -102,7 +103,7 @@ def exact_regions(g, nodes, lo: float, hi: float, target: float, origin=None, ra
     if len(nodes) > MAX_ATOMS or g.w[nodes].sum() < lo:
         return None
     loaded = g.w[nodes][g.w[nodes] > 0]
-    if np.median(loaded) < hi / FINEST:  # grids of dozens of atoms: too many groups to list
+    if len(nodes) > FEW and np.median(loaded) < hi / FINEST:  # too many groups to list
         return None
     sets = connected_sets(g.nbrs, g.w, nodes, hi)
     if not sets:

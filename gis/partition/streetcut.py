@@ -105,8 +105,10 @@ def street_cut(atoms, geoms, hh, excl, parent, roads, lo, hi, target):
             return cut, g, labels, kinds, notes
     if atoms.mode != "faces":
         return None
-    fine = build_atoms(geoms, hh, parent, roads, max_households=0, groups=excl)
-    if len(fine.cells) <= MAX_ATOMS and not _crowded(fine, _excl_per_atom(fine, excl), hi):
+    for split_above in (hi, 0):  # over-full blocks between their buildings, then all blocks
+        fine = build_atoms(geoms, hh, parent, roads, max_households=split_above, groups=excl)
+        if len(fine.cells) > MAX_ATOMS or _crowded(fine, _excl_per_atom(fine, excl), hi):
+            continue
         labels, kinds, notes = fixed_grids(fine, _excl_per_atom(fine, excl), hi)
         g = atom_graph(fine, geoms, roads)
         labels = _exact_free(g, labels, kinds, notes, lo, hi, target, None, None)
