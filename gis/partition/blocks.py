@@ -42,6 +42,14 @@ class Atoms:
     mode: str  # "blocks" | "faces" | "voronoi"
 
 
+def per_atom(atoms: "Atoms", values) -> np.ndarray:
+    """A per-unit value (a compound name) carried to each atom (None where no unit)."""
+    ok = atoms.unit_atom >= 0
+    out = np.array([None] * len(atoms.cells), dtype=object)
+    out[atoms.unit_atom[ok]] = np.asarray(values, dtype=object)[ok]
+    return out
+
+
 def clean_units(units: gpd.GeoDataFrame, households: str) -> gpd.GeoDataFrame:
     """Repair geometry and household counts as real files bring them.
 

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis.partition.blocks import Atoms, build_atoms, polygonal, union_by
+from gis.partition.blocks import Atoms, build_atoms, per_atom, polygonal, union_by
 from gis.partition.graph import OFF_STREET_COST, adjacency, components
 from gis.partition.regions import Graph, balanced_regions, choose_k
 from gis.partition.split import gap_price, split_cells
@@ -107,16 +107,22 @@ def _bisected(blocks, geoms, hh, excl, parent, roads, lo, hi, target, budget):
     blocks of grids still out of bounds split too (see :func:`_second_pass`)."""
     atoms = blocks if blocks.mode != "faces" else \
         build_atoms(geoms, hh, parent, roads, max_households=hi, groups=excl)
-    ok = atoms.unit_atom >= 0
-    excl_atom = np.array([None] * len(atoms.cells), dtype=object)
-    excl_atom[atoms.unit_atom[ok]] = excl[ok]
-    labels, kinds, notes = fixed_grids(atoms, excl_atom, hi)
+    labels, kinds, notes = fixed_grids(atoms, per_atom(atoms, excl), hi)
     g = atom_graph(atoms, geoms, roads)
     labels = _free_regions(g, labels, kinds, notes, lo, hi, target, budget)
     if atoms.mode == "faces":
         atoms, g, labels = _second_pass(atoms, g, labels, kinds, geoms, hh, roads, lo, hi,
                                         budget)
     return atoms, g, labels, kinds, notes
+
+
+def below_min_note(grid: int, total: float, lo: float, *, alone: bool):
+    """The note for a group of atoms below the minimum: the whole parent (``alone``) or
+    an island cut off from the other grids."""
+    short = f"{total:g} households, fewer than {lo:g}"
+    if alone:
+        return grid, "parent_below_min", f"{short}, in the whole parent"
+    return grid, "island", f"{short}, cut off from other grids"
 
 
 def _free_regions(g: Graph, labels, kinds, notes, lo, hi, target, budget) -> np.ndarray:
@@ -131,10 +137,9 @@ def _free_regions(g: Graph, labels, kinds, notes, lo, hi, target, budget) -> np.
         share = budget * len(grp) / max(free.sum(), 1)
         sub, k = _regions(g, grp, total, lo, hi, target, share)
         labels[grp] = sub[grp] + len(kinds)
-        rule = "island" if len(loaded) > 1 or len(kinds) else "parent_below_min"
         if total < lo:
-            notes.append((len(kinds), rule, f"{total:g} households, fewer than {lo:g}, "
-                          f"{'cut off from other grids' if rule == 'island' else 'in the whole parent'}"))
+            notes.append(below_min_note(len(kinds), total, lo, alone=len(loaded) == 1
+                                        and not kinds))
         kinds.extend(["basic"] * k)
     return labels
 

@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gis.partition.blocks import Atoms, build_atoms
+from gis.partition.blocks import Atoms, build_atoms, per_atom
 from gis.partition.exact import MAX_ATOMS, exact_regions
 from gis.partition.graph import components
 from gis.partition.regions import choose_k
 from gis.partition.strips import strip_atoms
 
 STRIP_ALL_FROM = 100.0  # households: smaller blocks are never worth splitting
-
-
-def _excl_per_atom(atoms: Atoms, excl) -> np.ndarray:
-    ok = atoms.unit_atom >= 0
-    out = np.array([None] * len(atoms.cells), dtype=object)
-    out[atoms.unit_atom[ok]] = np.asarray(excl, dtype=object)[ok]
-    return out
 
 
 def _stripped(atoms: Atoms, geoms, hh, excl_atom, which, span, roads):
@@ -42,6 +35,8 @@ def _stripped(atoms: Atoms, geoms, hh, excl_atom, which, span, roads):
 def _exact_free(g, labels, kinds, notes, lo, hi, target, origin, rank):
     """Like :func:`.community._free_regions`, exactly; None when a group that could meet
     the bounds finds no exact cover."""
+    from gis.partition.community import below_min_note
+
     free = labels < 0
     _n, comp = components(g.n, g.i, g.j, free)
     groups = [np.flatnonzero(free & (comp == c)) for c in np.unique(comp[free])]
@@ -57,9 +52,8 @@ def _exact_free(g, labels, kinds, notes, lo, hi, target, origin, rank):
             k = int(sub[grp].max()) + 1
         labels[grp] = np.where(sub[grp] >= 0, sub[grp] + len(kinds), -1)
         if total < lo:
-            rule = "island" if len(loaded) > 1 or len(kinds) else "parent_below_min"
-            notes.append((len(kinds), rule, f"{total:g} households, fewer than {lo:g}, "
-                          f"{'cut off from other grids' if rule == 'island' else 'in the whole parent'}"))
+            notes.append(below_min_note(len(kinds), total, lo, alone=len(loaded) == 1
+                                        and not kinds))
         kinds.extend(["basic"] * k)
     return labels
 
@@ -82,36 +76,41 @@ def _tiers(atoms, geoms, hh, excl_atom, lo, hi, roads):
         yield _stripped(atoms, geoms, hh, excl_atom, which, hi - lo, roads)
 
 
+def _search(cut, excl_cut, geoms, roads, lo, hi, target, origin=None, rank=None):
+    """(atoms, graph, labels, kinds, notes) for one set of atoms, or None."""
+    from gis.partition.community import atom_graph, fixed_grids
+
+    labels, kinds, notes = fixed_grids(cut, excl_cut, hi)
+    g = atom_graph(cut, geoms, roads)
+    labels = _exact_free(g, labels, kinds, notes, lo, hi, target, origin, rank)
+    return None if labels is None else (cut, g, labels, kinds, notes)
+
+
 def street_cut(atoms, geoms, hh, excl, parent, roads, lo, hi, target):
     """(atoms, graph, labels, kinds, notes) of grids made of whole blocks, straight strips
     of blocks or, failing those, buildings, found exactly; None when the bounds cannot be
     met that way or the community is too large to search. ``atoms``: the blocks (street
     faces not split for being over the maximum)."""
-    from gis.partition.community import atom_graph, fixed_grids
-
     hh = np.asarray(hh, dtype=float)
     if atoms.mode == "voronoi" or len(atoms.cells) > MAX_ATOMS * 4:
         return None
-    excl_atom = _excl_per_atom(atoms, excl)
+    excl_atom = per_atom(atoms, excl)
     seen = -1
     for cut, excl_cut, origin, rank in _tiers(atoms, geoms, hh, excl_atom, lo, hi, roads):
         if _crowded(cut, excl_cut, hi) or len(cut.cells) == seen:
             continue  # cut too coarse, or no finer than the tier before
         seen = len(cut.cells)
-        labels, kinds, notes = fixed_grids(cut, excl_cut, hi)
-        g = atom_graph(cut, geoms, roads)
-        labels = _exact_free(g, labels, kinds, notes, lo, hi, target, origin, rank)
-        if labels is not None:
-            return cut, g, labels, kinds, notes
+        found = _search(cut, excl_cut, geoms, roads, lo, hi, target, origin, rank)
+        if found is not None:
+            return found
     if atoms.mode != "faces":
         return None
     for split_above in (hi, 0):  # over-full blocks between their buildings, then all blocks
         fine = build_atoms(geoms, hh, parent, roads, max_households=split_above, groups=excl)
-        if len(fine.cells) > MAX_ATOMS or _crowded(fine, _excl_per_atom(fine, excl), hi):
+        excl_fine = per_atom(fine, excl)
+        if len(fine.cells) > MAX_ATOMS or _crowded(fine, excl_fine, hi):
             continue
-        labels, kinds, notes = fixed_grids(fine, _excl_per_atom(fine, excl), hi)
-        g = atom_graph(fine, geoms, roads)
-        labels = _exact_free(g, labels, kinds, notes, lo, hi, target, None, None)
-        if labels is not None:
-            return fine, g, labels, kinds, notes
+        found = _search(fine, excl_fine, geoms, roads, lo, hi, target)
+        if found is not None:
+            return found
     return None
