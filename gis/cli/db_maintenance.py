@@ -15,13 +15,10 @@ def partitions_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="M
                                                     "create from the current one."),
                    json: bool = JsonOpt) -> None:
     """Create monthly partitions ahead (run monthly, e.g. from cron) and list them."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.partitions import ensure_partitions, partition_rows
+    from gis.services import imports
 
-    with transaction(open_engine(Settings())) as session:
-        created = ensure_partitions(session, months_ahead)
-        rows = partition_rows(session)
-    emit({"created": created, "rows": rows}, json, "partitions")
+    emit(imports.monthly_tables(imports.open_database(Settings()), months_ahead), json,
+         "partitions")
 
 
 @db_app.command("retention")
@@ -30,9 +27,6 @@ def retention_cmd(keep_months: int = typer.Option(..., "--keep-months", help="Mo
                   json: bool = JsonOpt) -> None:
     """Drop patrol points and incident events older than the kept months (whole
     partitions detached and dropped; one transaction)."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.partitions import apply_retention, cutoff_for
+    from gis.services import imports
 
-    with transaction(open_engine(Settings())) as session:
-        dropped = apply_retention(session, keep_months)
-    emit({"cutoff": cutoff_for(keep_months).isoformat(), "dropped": dropped}, json, "retention")
+    emit(imports.retention(imports.open_database(Settings()), keep_months), json, "retention")
