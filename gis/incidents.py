@@ -33,7 +33,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from gis.errors import Conflict, InputError
-from gis.schema import ADMIN_LEVELS, INCIDENT_CATEGORIES
+from gis.vocabulary import ADMIN_LEVELS, INCIDENT_CATEGORIES
 
 # status -> {action: next status}; the level changes only on escalate and on a return of
 # an escalated incident (see :func:`next_state`).
@@ -66,7 +66,7 @@ MUST_ATTEND = ("dispute", "safety_hazard")  # 3必到
 
 
 def validate_category(category: str | None, subcategory: str | None) -> tuple[str, str | None]:
-    """Check ``category`` and ``subcategory`` against :data:`gis.schema.INCIDENT_CATEGORIES`.
+    """Check ``category`` and ``subcategory`` against :data:`gis.vocabulary.INCIDENT_CATEGORIES`.
 
     Raises :class:`~gis.errors.InputError` naming the field; returns the pair, trimmed.
     """

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import SessionDep
-from gis.schema import CAMERA_TYPES
+from gis.vocabulary import CAMERA_TYPES
 from gis.store import coverage as store
 from gis.store import coverage_queries as queries
 from gis.store.users import Principal

@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from api.auth import CurrentUser, page_principal
 from gis.store.users import Principal
 from api.deps import SessionDep, SettingsDep
-from gis import schema
+from gis import vocabulary
 from gis.store.grid_panel import grid_card
 from gis.store.layer_features import layer_extent
 from gis.store.layer_filters import LayerQuery
@@ -45,9 +45,9 @@ def map_page(request: Request, session: SessionDep, settings: SettingsDep):
         return principal  # not logged in: the redirect to /login
     config = {"bounds": _bounds(session, principal), "baseTileUrl": settings.base_tile_url,
               "user": principal.username, "role": principal.role,
-              "statuses": list(schema.INCIDENT_STATUSES),
-              "categories": list(schema.INCIDENT_CATEGORIES), "pollSeconds": 5,
-              "cameraDefaults": {k: v[:2] for k, v in schema.CAMERA_DEFAULTS.items()}}
+              "statuses": list(vocabulary.INCIDENT_STATUSES),
+              "categories": list(vocabulary.INCIDENT_CATEGORIES), "pollSeconds": 5,
+              "cameraDefaults": {k: v[:2] for k, v in vocabulary.CAMERA_DEFAULTS.items()}}
     return templates.TemplateResponse(request, "map.html", {"config": config})
 
 

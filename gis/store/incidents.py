@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gis import incidents as loop
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gis.errors import Conflict, Forbidden, InputError, NotFound
-from gis.schema import INCIDENT_STATUSES
+from gis.vocabulary import INCIDENT_STATUSES
 from gis.store import audit
 from gis.store.assignment import assign_incidents
 from gis.store.models import Incident, IncidentEvent

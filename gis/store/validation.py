@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis import schema
+from gis import vocabulary
 from gis.errors import InputError
 from gis.store.layers import Field, Layer
 
@@ -213,7 +213,7 @@ def _cross_field_rules(out: pd.DataFrame, rows) -> pd.DataFrame:
     """Incident subcategories must belong to their category."""
     if "subcategory" not in out or "category" not in out:
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
-    known = {(c, s) for c, subs in schema.INCIDENT_CATEGORIES.items() for s in subs}
+    known = {(c, s) for c, subs in vocabulary.INCIDENT_CATEGORIES.items() for s in subs}
     pairs = list(zip(out["category"].astype(object), out["subcategory"].astype(object)))
     bad = np.array([isinstance(s, str) and isinstance(c, str) and (c, s) not in known
                     for c, s in pairs], dtype=bool)
