@@ -16,7 +16,7 @@ def partitions_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="M
                    json: bool = JsonOpt) -> None:
     """Create monthly partitions ahead (run monthly, e.g. from cron) and list them."""
     from gis.store.db import open_engine, transaction
-    from gis.store.partitions import ensure_partitions, partition_rows
+    from gis.store.month_tables import ensure_partitions, partition_rows
 
     with transaction(open_engine(Settings())) as session:
         created = ensure_partitions(session, months_ahead)
@@ -31,7 +31,7 @@ def retention_cmd(keep_months: int = typer.Option(..., "--keep-months", help="Mo
     """Drop patrol points and incident events older than the kept months (whole
     partitions detached and dropped; one transaction)."""
     from gis.store.db import open_engine, transaction
-    from gis.store.partitions import apply_retention, cutoff_for
+    from gis.store.month_tables import apply_retention, cutoff_for
 
     with transaction(open_engine(Settings())) as session:
         dropped = apply_retention(session, keep_months)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from gis.store.db import transaction
-from gis.store.partitions import apply_retention, cutoff_for, ensure_partitions, partition_rows
+from gis.store.month_tables import apply_retention, cutoff_for, ensure_partitions, partition_rows
 
 SH = ZoneInfo("Asia/Shanghai")
 
