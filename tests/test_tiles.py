@@ -11,7 +11,7 @@ from sqlalchemy import text
 from gis.store.db import transaction
 from gis.store.users import revoke
 
-from api import tiles as svc
+from api.tiles import mvt as svc
 from layers_data import COMM_A, GRIDS, X0, X1, XM, Y0, Y1, YM, load_district, tile_of, \
     tiles_covering
 

@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
-from api import tiles as svc
+from api.tiles import mvt as svc
 from api.auth import COOKIE, VERIFIED, request_token
 from gis.store.users import Principal, token_digest
 

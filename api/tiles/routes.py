@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api import tiles as svc
+from api.tiles import mvt as svc
 from api.auth import CurrentUser
-from api.tiles_fast import COUNTERS, WarmTileRoute, responses_of
+from api.tiles.warm import COUNTERS, WarmTileRoute, responses_of
 from api.deps import SessionDep
 from api.layer_params import layer_query, prefixed_queries
 from gis.errors import InputError, NotFound
