@@ -61,7 +61,7 @@ def _respond(request: Request, principal, tile: svc.Tile) -> Response:
 
 def _tile_route(path: str, summary: str):
     """Register a tile endpoint; its route answers warm tiles before dependencies run
-    (api/tiles_fast.py) and calls the endpoint for everything else."""
+    (api/tiles/warm.py) and calls the endpoint for everything else."""
     def register(endpoint):
         router.add_api_route(path, endpoint, methods=["GET"], summary=summary,
                              response_class=Response,
