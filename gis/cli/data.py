@@ -49,7 +49,7 @@ def import_cmd(
     from gis.settings import Settings
     from gis.store.db import open_engine
     from gis.store.importer import import_file
-    from gis.store.layers import get_layer
+    from gis.store.registry import get_layer
 
     get_layer(layer)  # an unknown layer fails before the database starts
     if report is not None and not skip_invalid:
@@ -81,7 +81,7 @@ def export_cmd(
     from gis.settings import Settings
     from gis.store.db import open_engine
     from gis.store.exporter import export_layer
-    from gis.store.layers import get_layer
+    from gis.store.registry import get_layer
 
     get_layer(layer)
     wanted = _parse_filters(filters)

@@ -1,4 +1,4 @@
-"""Checking rows of a user's file against a layer of :mod:`gis.store.layers` before
+"""Checking rows of a user's file against a layer of :mod:`gis.store.registry` before
 anything is written: column resolution, casting, vocabularies, ranges and geometry.
 
 Pure: DataFrames in, DataFrames out; no database. Every problem is one row of a
@@ -16,7 +16,7 @@ import shapely
 
 from gis import vocabulary
 from gis.errors import InputError
-from gis.store.layers import Field, Layer
+from gis.store.registry import Field, Layer
 
 GEOM = "geom"
 PROBLEM_COLUMNS = ["row", "field", "reason"]
