@@ -21,7 +21,7 @@ class Unauthorized(GridgisError):
 
 def request_token(authorization: str, session_cookie: str | None) -> str | None:
     """The caller's token: a Bearer header wins over the session cookie. (The warm-tile
-    path in api/tiles_fast.py reads credentials with this too: same rules.)"""
+    path in api/tiles/warm.py reads credentials with this too: same rules.)"""
     token = None
     if authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()

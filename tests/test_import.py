@@ -391,7 +391,7 @@ def test_phone_coordinates_in_gcj02_and_bd09_import_as_the_reference_wgs84(db, t
 
 def test_generated_district_loads_for_every_layer(db, tmp_path):
     from gis.generate import generate_district, write_district
-    from gis.store.layers import LAYERS
+    from gis.store.registry import LAYERS
 
     paths = write_district(generate_district(5000, seed=3), tmp_path / "demo")
     layers = [name for name in LAYERS if name in paths]  # registry order: parents first

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId
 from gis.errors import InputError
-from gis.schema import CAMERA_STATUSES, CAMERA_TYPES
+from gis.vocabulary import CAMERA_STATUSES, CAMERA_TYPES
 from gis.services import cameras as service
 from gis.services.accounts import Principal
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import EngineDep
-from gis.schema import CAMERA_TYPES
+from gis.vocabulary import CAMERA_TYPES
 from gis.services import coverage as service
 from gis.services.accounts import Principal
 

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.auth import CurrentUser, page_principal
 from api.deps import EngineDep, SettingsDep
-from gis import schema
+from gis import vocabulary
 from gis.services import layers, overview
 from gis.services.accounts import Principal
 
@@ -34,9 +34,9 @@ def map_page(request: Request, engine: EngineDep, settings: SettingsDep):
         return principal  # not logged in: the redirect to /login
     config = {"bounds": layers.map_bounds(engine, principal), "baseTileUrl": settings.base_tile_url,
               "user": principal.username, "role": principal.role,
-              "statuses": list(schema.INCIDENT_STATUSES),
-              "categories": list(schema.INCIDENT_CATEGORIES), "pollSeconds": 5,
-              "cameraDefaults": {k: v[:2] for k, v in schema.CAMERA_DEFAULTS.items()}}
+              "statuses": list(vocabulary.INCIDENT_STATUSES),
+              "categories": list(vocabulary.INCIDENT_CATEGORIES), "pollSeconds": 5,
+              "cameraDefaults": {k: v[:2] for k, v in vocabulary.CAMERA_DEFAULTS.items()}}
     return templates.TemplateResponse(request, "map.html", {"config": config})
 
 

@@ -1,5 +1,6 @@
-"""``gridgis db partitions`` and ``gridgis db retention``: the monthly partitions of
-patrol points and incident events (migration 0004)."""
+"""``gridgis db months`` and ``gridgis db retention``: the month tables (PostgreSQL monthly
+partitions) of patrol points and incident events (migration 0004). ``gridgis db partitions``
+is the old, hidden name of ``db months``."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ from gis.cli.db import db_app
 from gis.settings import Settings
 
 
-@db_app.command("partitions")
-def partitions_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Months to "
+@db_app.command("months")
+@db_app.command("partitions", hidden=True)  # the old name, kept for existing cron jobs
+def months_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Months to "
                                                     "create from the current one."),
                    json: bool = JsonOpt) -> None:
-    """Create monthly partitions ahead (run monthly, e.g. from cron) and list them."""
+    """Create month tables ahead (run monthly, e.g. from cron) and count rows in each."""
     from gis.services import imports
 
     emit(imports.monthly_tables(imports.open_database(Settings()), months_ahead), json,
-         "partitions")
+         "months")
 
 
 @db_app.command("retention")

@@ -1,8 +1,8 @@
 """Files in and out of the database, and its upkeep: import a file into a layer (one
 transaction, committed before the call returns), export a layer, back up and restore,
-monthly table partitions and retention, the database's versions. The loaders and SQL are
+month tables and retention, the database's versions. The loaders and SQL are
 :mod:`gis.store.importer`, :mod:`gis.store.exporter`, :mod:`gis.store.backup`,
-:mod:`gis.store.partitions` and :mod:`gis.store.db`."""
+:mod:`gis.store.month_tables` and :mod:`gis.store.db`."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from sqlalchemy import Engine
 from gis.services.uow import unit_of_work
 from gis.settings import Settings
 from gis.store import backup as dumps
-from gis.store import exporter, partitions
+from gis.store import exporter, month_tables
 from gis.store.db import database_url, open_engine, versions
 from gis.store.importer import ImportReport, load_file
-from gis.store.layers import LAYERS, get_layer
+from gis.store.registry import LAYERS, get_layer
 
 __all__ = ["LAYERS", "ImportReport", "backup", "check_layer", "database_versions",
            "embedded_cluster", "export_layer", "import_file", "monthly_tables", "open_database",
@@ -94,13 +94,13 @@ def restore(settings: Settings, path: str | Path) -> None:
 def monthly_tables(engine: Engine, months_ahead: int = 3) -> dict:
     """Create the monthly tables ahead; return those created and the rows per table."""
     with unit_of_work(engine) as session:
-        created = partitions.ensure_partitions(session, months_ahead)
-        rows = partitions.partition_rows(session)
+        created = month_tables.ensure_months(session, months_ahead)
+        rows = month_tables.rows_per_month(session)
     return {"created": created, "rows": rows}
 
 
 def retention(engine: Engine, keep_months: int) -> dict:
     """Drop patrol points and incident events older than the kept months (one transaction)."""
     with unit_of_work(engine) as session:
-        dropped = partitions.apply_retention(session, keep_months)
-    return {"cutoff": partitions.cutoff_for(keep_months).isoformat(), "dropped": dropped}
+        dropped = month_tables.apply_retention(session, keep_months)
+    return {"cutoff": month_tables.cutoff_for(keep_months).isoformat(), "dropped": dropped}

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from gis.crs import WGS84, parse_crs, to_wgs84, wgs84_to_offset
 from gis.errors import InputError, InvalidRows, RowProblem
 from gis.io import CSV_SUFFIXES, apply_mapping, iter_csv_points, read_layer
-from gis.store.layers import Layer, get_layer
+from gis.store.registry import Layer, get_layer
 from gis.store.models import Base
 from gis.store.rejects import RejectWriter
 from gis.store.validation import GEOM, check_rows, resolve_columns
@@ -359,7 +359,7 @@ def load_file(session: Session, layer: str, path: str | Path, *,
     Parameters
     ----------
     session : the open transaction.
-    layer : one of :data:`gis.store.layers.LAYERS` (``incidents``, ``buildings``, ...).
+    layer : one of :data:`gis.store.registry.LAYERS` (``incidents``, ``buildings``, ...).
     path : GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet or CSV (lon/lat columns).
     source_layer : layer name inside a multi-layer file.
     crs : source CRS overriding the file's: EPSG code, ``"gcj02"`` or ``"bd09"``.
