@@ -10,7 +10,7 @@ from gis.store import users as repo
 from gis.store.users import ROLES, Principal, scope_prefix, token_digest
 
 __all__ = ["ROLES", "Principal", "add_user", "authenticate", "list_users", "login", "revoke",
-           "scope_prefix", "token_digest"]
+           "scope_prefix", "token_digest", "warm_check"]
 
 
 def authenticate(engine: Engine, token: str) -> Principal | None:
@@ -45,3 +45,13 @@ def revoke(engine: Engine, username: str) -> int:
     """Deactivate the account and revoke all its tokens; returns tokens revoked."""
     with unit_of_work(engine) as session:
         return repo.revoke(session, username)
+
+
+def warm_check(engine: Engine, token: str) -> tuple[Principal, dict] | None:
+    """For the warm tile path: the caller of ``token`` and every table's change counter, in
+    one query on the engine's dedicated autocommit connection (no unit of work: nothing is
+    written, and a failure only sends the request down the normal path). None: unknown
+    caller or any failure."""
+    from gis.store.warm_check import checker_for
+
+    return checker_for(engine).check(token_digest(token))
