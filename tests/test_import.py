@@ -20,7 +20,8 @@ from gis.crs import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84
                      wgs84_to_gcj02)
 from gis.errors import InputError, InvalidRows
 from gis.store.db import transaction
-from gis.store.importer import import_file, import_frame
+from gis.services.imports import import_file
+from gis.store.importer import import_frame
 
 GRIDGIS = str(Path(sys.executable).with_name("gridgis"))
 COUNTY, STREET, COMMUNITY, VILLAGE = ("430102000000", "430102001000", "430102001001",

@@ -17,13 +17,10 @@ def months_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Month
                                                     "create from the current one."),
                    json: bool = JsonOpt) -> None:
     """Create month tables ahead (run monthly, e.g. from cron) and count rows in each."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.month_tables import ensure_months, rows_per_month
+    from gis.services import imports
 
-    with transaction(open_engine(Settings())) as session:
-        created = ensure_months(session, months_ahead)
-        rows = rows_per_month(session)
-    emit({"created": created, "rows": rows}, json, "months")
+    emit(imports.monthly_tables(imports.open_database(Settings()), months_ahead), json,
+         "months")
 
 
 @db_app.command("retention")
@@ -32,9 +29,6 @@ def retention_cmd(keep_months: int = typer.Option(..., "--keep-months", help="Mo
                   json: bool = JsonOpt) -> None:
     """Drop patrol points and incident events older than the kept months (whole
     partitions detached and dropped; one transaction)."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.month_tables import apply_retention, cutoff_for
+    from gis.services import imports
 
-    with transaction(open_engine(Settings())) as session:
-        dropped = apply_retention(session, keep_months)
-    emit({"cutoff": cutoff_for(keep_months).isoformat(), "dropped": dropped}, json, "retention")
+    emit(imports.retention(imports.open_database(Settings()), keep_months), json, "retention")
