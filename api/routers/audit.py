@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.auth import require
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, Timestamp
 from gis.errors import InputError
 from gis.store import audit as store
 from gis.store.users import Principal
@@ -56,8 +56,8 @@ def audit_log(session: SessionDep, settings: SettingsDep, principal: Admin,
               entity: Annotated[str | None, Query(max_length=200, description=
                                                   "plan, incident, camera, ...")] = None,
               entity_id: Text = None, actor: Text = None, action: Text = None,
-              since: Annotated[datetime | None, Query(description="at or after")] = None,
-              until: Annotated[datetime | None, Query(description="before")] = None,
+              since: Annotated[Timestamp | None, Query(description="at or after")] = None,
+              until: Annotated[Timestamp | None, Query(description="before")] = None,
               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict:
     since, until = _aware(since, settings.timezone), _aware(until, settings.timezone)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import SessionDep
+from api.deps import SessionDep, Timestamp
 from gis.schema import CAMERA_TYPES
 from gis.store import coverage as store
 from gis.store import coverage_queries as queries
@@ -19,7 +19,7 @@ from gis.store.users import Principal
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
 Analyst = Annotated[Principal, Depends(require("analyst"))]
-Area = Annotated[str | None, Query(max_length=40, description="admin or grid code")]
+Area = Annotated[str | None, Query(pattern=r"^[0-9]{6,40}$", description="admin or grid code")]
 
 
 class RunIn(BaseModel):
@@ -30,8 +30,8 @@ class RunIn(BaseModel):
     include_offline: bool = False
     only_stale: bool = Field(False, description="recompute only grids marked stale by "
                              "camera, building or road changes (and never computed ones)")
-    since: datetime | None = Field(None, description="count incidents reported from")
-    until: datetime | None = Field(None, description="... and before")
+    since: Timestamp | None = Field(None, description="count incidents reported from")
+    until: Timestamp | None = Field(None, description="... and before")
 
 
 class SitesIn(BaseModel):

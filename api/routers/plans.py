@@ -98,7 +98,13 @@ def _read_upload(file: UploadFile) -> gpd.GeoDataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(file.file.read())
-        return check_frame(read_layer(path), file.filename)
+        try:
+            frame = read_layer(path)
+        except InputError as exc:  # name the upload and the form field, not the temp path
+            name = file.filename or "upload"
+            raise InputError(exc.problem.reason.replace(str(path), name), file=name,
+                             field="file") from exc
+        return check_frame(frame, file.filename)
 
 
 @router.post("/upload", status_code=201, summary="Create a plan from a drawn file (GeoPackage/GeoJSON)")
