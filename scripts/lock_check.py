@@ -3,7 +3,8 @@
 Prints one line per difference (a pin missing or at another version, a package installed
 that the lock does not name) and exits 1 if there is any; ``--prune`` first uninstalls the
 packages the lock does not name (a re-install after a lock dropped something). Markers are
-evaluated for this interpreter, so one universal lock checks on 3.11, 3.12 and 3.13.
+evaluated for this interpreter, so one universal lock checks on 3.11, 3.12 and 3.13;
+``--pins`` prints just those pins, normalised, to diff against ``pip freeze``.
 pip itself, the project's own editable install and ``--ignore`` names are not compared."""
 
 from __future__ import annotations
@@ -54,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lock")
     parser.add_argument("--prune", action="store_true", help="uninstall what the lock lacks")
     parser.add_argument("--ignore", nargs="*", default=[], help="names not compared")
+    parser.add_argument("--pins", action="store_true",
+                        help="only print the pins for this interpreter (name==version, sorted)")
     args = parser.parse_args(argv)
+    if args.pins:
+        print("\n".join(f"{n}=={v}" for n, v in sorted(locked(args.lock).items())))
+        return 0
     ignore = {"pip", "gridgis", *map(canonical, args.ignore)}
     want = locked(args.lock)
     if args.prune:
