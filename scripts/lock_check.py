@@ -27,12 +27,13 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def locked(path: str) -> dict[str, str]:
-    """The lock's pins that apply to this interpreter and platform."""
+def locked(path: str, environment: dict[str, str] | None = None) -> dict[str, str]:
+    """The lock's pins that apply to this interpreter and platform (or to ``environment``:
+    marker variables that override this interpreter's, e.g. another python_version)."""
     pins = {}
     for line in open(path, encoding="utf-8"):
         m = PIN.match(line)
-        if m and (not m.group(3) or Marker(m.group(3)).evaluate()):
+        if m and (not m.group(3) or Marker(m.group(3)).evaluate(environment)):
             pins[canonical(m.group(1))] = m.group(2)
     return pins
 
