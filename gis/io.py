@@ -209,10 +209,27 @@ def _read_csv(path: Path, columns) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep=_csv_sep(path), usecols=columns, low_memory=False,
                            encoding_errors="replace")
+    except pd.errors.EmptyDataError as exc:  # (a ValueError: caught first)
+        raise InputError("the file is empty (no header line)", file=str(path)) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"cannot parse CSV: {exc}", file=str(path)) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InputError("the file is empty", file=str(path)) from exc
+
+
+def require_features(gdf: gpd.GeoDataFrame, path: str | Path, what: str) -> gpd.GeoDataFrame:
+    """Refuse a layer a command cannot work without when it holds no feature with a
+    geometry (an empty export, a layer of nulls)."""
+    geoms = gdf.geometry
+    if not len(gdf) or bool((geoms.isna() | geoms.is_empty).all()):
+        raise InputError(f"no {what} in the file ({len(gdf)} rows, none with a geometry)",
+                         file=str(path), field="geometry")
+    return gdf
+
+
+def with_file(exc: InputError, path: str | Path) -> InputError:
+    """The same error, naming ``path`` when it named no file (domain code checking a
+    layer does not know where it came from)."""
+    p = exc.problem
+    return InputError(p.reason, file=p.file or str(path), row=p.row, field=p.field)
 
 
 def _read_parquet(path: Path, columns) -> gpd.GeoDataFrame:

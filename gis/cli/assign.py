@@ -83,8 +83,8 @@ def _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance, c
     with ThreadPoolExecutor(1) as builder:
         # Grids not through geopandas: the CSV path then never imports it (a second of
         # start-up); the index is built while the rest loads and the points are read.
-        building = builder.submit(lambda: index_polygons(
-            *read_grids(grids, grid_key, grids_crs, grids_layer), tolerance, key=grid_key))
+        building = builder.submit(_grid_index, grids, grid_key, grids_crs, grids_layer,
+                                  tolerance)
         from gis.assign.files import assign_file
 
         with progress(f"assigning {points.name}", quiet=as_json) as advance:
@@ -102,6 +102,20 @@ def _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance, c
     summary["grids"] = int(len(set(index.labels)))
     summary["out"] = str(out)
     emit(summary, as_json, title="gridgis assign")
+
+
+def _grid_index(grids, grid_key, grids_crs, grids_layer, tolerance):
+    """The grids' index; a problem found in them names the grids file."""
+    from gis.assign import index_polygons
+    from gis.assign.grids import read_grids
+    from gis.errors import InputError
+
+    try:
+        return index_polygons(*read_grids(grids, grid_key, grids_crs, grids_layer), tolerance,
+                              key=grid_key)
+    except InputError as exc:
+        p = exc.problem
+        raise InputError(p.reason, file=p.file or str(grids), row=p.row, field=p.field) from exc
 
 
 def _settle_pyarrow_pandas_check() -> None:

@@ -9,7 +9,7 @@ import typer
 
 from gis.cli.app import JsonOpt, app, emit, progress
 from gis.errors import InputError, InvalidRows
-from gis.io import is_csv, parse_mapping, read_layer, write_layer
+from gis.io import is_csv, parse_mapping, read_layer, require_features, with_file, write_layer
 
 
 INPUTS = ("cameras", "buildings", "grids", "roads", "incidents", "key_places", "exclude")
@@ -125,6 +125,7 @@ def coverage_cmd(
         layers = {name: _read(p, crs, layer=chosen.get(name)) for name, p in (
             ("buildings", buildings), ("grids", grids), ("roads", roads),
             ("incidents", incidents), ("key_places", key_places), ("exclude", exclude))}
+        require_features(layers["grids"], grids, "grids")
         advance(1, description="views and blind spots")
         period = (since, until) if since or until else None
         extra = {"exclude": layers["exclude"]} if exclude is not None else {}

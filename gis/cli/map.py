@@ -48,7 +48,7 @@ def map_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write an HTML map of grids (and incidents) that opens offline in any browser."""
-    from gis.io import choose_layer, is_csv, read_layer, split_layer_path
+    from gis.io import choose_layer, is_csv, read_layer, require_features, split_layer_path
     from gis.maps import MAX_POINTS, make_map, write_map
 
     t0 = time.perf_counter()
@@ -56,7 +56,7 @@ def map_command(
     if grids.exists() and not is_csv(grids) and grids.suffix.lower() not in (".parquet",
                                                                           ".geoparquet"):
         layer = choose_layer(grids, layer, prefer=MAP_LAYERS)
-    grid_frame = read_layer(grids, layer=layer)
+    grid_frame = require_features(read_layer(grids, layer=layer), grids, "grids")
     points = read_layer(incidents, lon=lon, lat=lat, crs=crs, layer=incidents_layer) \
         if incidents else None
     if choropleth == "incidents" and points is None:

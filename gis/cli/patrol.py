@@ -19,7 +19,7 @@ import typer
 
 from gis.cli.app import JsonOpt, app, console, emit, progress
 from gis.errors import InputError
-from gis.io import format_of, read_layer, write_layer
+from gis.io import format_of, read_layer, require_features, with_file, write_layer
 from gis.patrol.cleaning import CYCLING_SPEED
 from gis.patrol.compliance import (DEFAULT_MIN_MINUTES, compliance_chunks, compliance_layer,
                                    grid_summary, window_starts, worker_rates)
@@ -197,14 +197,22 @@ def patrol_cmd(
                           patrol_speed_max=patrol_speed / 3.6 if patrol_speed else None)
     windows = params.windows
     cols = Columns(worker_col, time_col, lon_col, lat_col, accuracy_col, seq_col)
-    grid_gdf = read_layer(grids, layer=grids_layer)
-    index = GridIndex(grid_gdf, grid_key)
+    grid_gdf = require_features(read_layer(grids, layer=grids_layer), grids, "grids")
+    try:
+        index = GridIndex(grid_gdf, grid_key)
+    except InputError as exc:
+        raise with_file(exc, grids) from exc
     if tracks_layer:
         tracks = Path(f"{tracks}:{tracks_layer}")
     res = _presence(tracks, index, params, cols, crs, scheduler, strict)
-    starts = window_starts(windows, res.first_ns, res.last_ns,
-                           parse_instant(start, tz, "from") if start else None,
-                           parse_instant(end, tz, "to") if end else None)
+    try:
+        starts = window_starts(windows, res.first_ns, res.last_ns,
+                               parse_instant(start, tz, "from") if start else None,
+                               parse_instant(end, tz, "to") if end else None)
+    except InputError as exc:
+        if res.first_ns is None:  # nothing usable in the tracks: say which file
+            raise with_file(exc, tracks) from exc
+        raise
     period = _period(windows, starts, bool(start or end), window)
     rows = len(index) * len(starts)
     if not as_json:
