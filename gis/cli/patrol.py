@@ -190,6 +190,8 @@ def patrol_cmd(
             format_of(path)  # refuse an unknown output format before any work
     if max_gap * 60 > parse_window(window).total_seconds():
         raise InputError("--max-gap must not exceed the window", field="max-gap")
+    if strict and scheduler:
+        raise InputError("--strict is not available with --scheduler", field="strict")
     if patrol_speed < 0:
         raise InputError("--patrol-speed-max must be >= 0 km/h", field="patrol-speed-max")
     params = PatrolParams(window=window, tz=tz, speed_max=speed_max, max_gap_s=max_gap * 60,
