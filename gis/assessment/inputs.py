@@ -64,8 +64,8 @@ def lonlat(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Positions of a GeoDataFrame's points (converted to WGS 84), else of its ``lon``/
     ``lat`` columns (taken as WGS 84); NaN where there is none."""
     n = len(df)
-    if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df and df.geometry.notna().any():
-        geo = df.geometry
+    geo = df.geometry if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df else None
+    if geo is not None and not shapely.is_missing(geo.to_numpy()).all():
         if geo.crs is not None and not geo.crs.equals(WGS84):
             geo = geo.to_crs(WGS84)
         g = geo.to_numpy()
@@ -129,7 +129,9 @@ def incident_table(incidents: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, dict
     out["valid"] = ~invalid
     bad_time = out["reported_at"].to_numpy() == NAT
     dropped = {"missing_category": int(out["category"].isna().sum()),
-               "bad_time": int((bad_time & out["category"].notna()).sum())}
+               "bad_time": int((bad_time & out["category"].notna()).sum()),
+               # kept: still a report by its reporter, but never a case in a grid
+               "no_position_kept_as_report": int((np.isnan(lon) | np.isnan(lat)).sum())}
     return out[out["category"].notna() & ~bad_time].reset_index(drop=True), dropped
 
 

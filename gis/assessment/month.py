@@ -55,7 +55,7 @@ class Month:
         first = pd.Timestamp(int(found.group(1)), int(found.group(2)), 1)
         start = int(first.tz_localize(tz).tz_convert("UTC").value)
         end = int((first + pd.offsets.MonthBegin(1)).tz_localize(tz).tz_convert("UTC").value)
-        days = Windows.of("1d", tz)
+        days = Windows.of("24h", tz)
         starts = days.span(start, end - 1)
         labels = tuple(days.label(s)[:10] for s in starts)
         weeks = [_iso_week(d) for d in labels]

@@ -18,9 +18,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def neutralise(df):
     """Text cells a spreadsheet would run as a formula get a leading apostrophe; numbers
     stay numbers (a negative number is not a formula)."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
     return out
 
