@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 PURE = ["gis/partition", "gis/assign", "gis/coverage", "gis/patrol", "gis/generate",
         "gis/crs.py", "gis/io.py", "gis/plan_edits.py", "gis/hotspots.py", "gis/incidents.py",
-        "gis/schema.py", "gis/errors.py"]
+        "gis/schema.py", "gis/errors.py", "gis/assessment"]
 
 
 def _imports(path: Path) -> set[str]:
