@@ -28,7 +28,10 @@ Cases, each in a fresh process (wall time and peak memory of that process alone)
 Quality: ``agree`` is the share of workers whose every integer column is identical in the
 two tables, ``differ`` the number of cells that are not.
 
-``python -m bench.bench_assess [--scale 0.1]`` (the runner's ``--quick`` is scale 0.01).
+``python -m bench --only assess`` runs 1/10 with the peer, then the full county month with
+gridgis alone (the peer would need ~36 GB of memory there); ``--quick`` is 1/100 with the
+peer. ``python -m bench.bench_assess --scale 0.1 [--scale 1 --peer-max-fixes N]`` runs
+chosen sizes.
 """
 
 from __future__ import annotations
@@ -348,15 +351,28 @@ def _compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, int]:
     return float(same.all(axis=1).mean()), int((~same).sum())
 
 
-def run(quick: bool = False, scale: float | None = None) -> list[dict]:
-    scale = scale or (0.01 if quick else 1.0)
+PEER_MAX_FIXES = 10_000_000  # the peer holds ~1.2 GB per million fixes (3.7 GB at 3 M)
+
+
+def run(quick: bool = False, scales: list[float] | None = None,
+        peer_max_fixes: int = PEER_MAX_FIXES) -> list[dict]:
+    """Quick: 1/100 of the county month. Full: 1/10 with the peer (the ratio), then the
+    whole county month with gridgis alone: the peer would need ~36 GB at 30 M fixes."""
+    rows = []
+    for scale in scales or ([0.01] if quick else [0.1, 1.0]):
+        rows += run_scale(scale, peer=FULL["fixes"] * scale <= peer_max_fixes)
+    return rows
+
+
+def run_scale(scale: float, peer: bool = True) -> list[dict]:
     n = {k: int(v * scale) for k, v in FULL.items()}
     size = (f"{n['grids']:,} workers' grids, {n['fixes'] / 1e6:g} M fixes, "
             f"{n['visits']:,} visits, {n['incidents']:,} incidents")
+    cases = [("gridgis", case_gridgis)] + ([("geopandas", case_geopandas)] if peer else [])
     with tempfile.TemporaryDirectory(prefix="bench_assess_") as tmp:
         paths = measure(make_files, tmp, scale)["result"]  # in a child: its memory is its own
         rows, ref = [], None
-        for impl, fn in (("gridgis", case_gridgis), ("geopandas", case_geopandas)):
+        for impl, fn in cases:
             m = measure(fn, paths)
             res = m["result"]
             ref = res["table"] if ref is None else ref
@@ -375,7 +391,10 @@ def run(quick: bool = False, scale: float | None = None) -> list[dict]:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scale", type=float, default=1.0, help="share of the full county month")
+    ap.add_argument("--scale", type=float, action="append",
+                    help="share of the full county month (repeat for several; default 0.1 and 1)")
+    ap.add_argument("--peer-max-fixes", type=int, default=PEER_MAX_FIXES,
+                    help="run the GeoPandas peer only up to this many fixes (memory)")
     a = ap.parse_args()
-    for r in run(scale=a.scale):
+    for r in run(scales=a.scale, peer_max_fixes=a.peer_max_fixes):
         print(json.dumps(r, default=str))

@@ -109,7 +109,6 @@ def assess(fixes: pd.DataFrame | Fixes, staff: pd.DataFrame, grids: gpd.GeoDataF
     pairs = _case_pairs(inc, staff_t, m, norms)
     f = fixes if isinstance(fixes, Fixes) else Fixes.from_frame(fixes_from_frame(fixes, tz=tz))
     f, other = only_workers(f, staff_t["worker"].unique())
-    f = _time_order(f)
     windows = Windows.of(norms.window, tz)
     res = run_fixes(f, index, windows, m, pairs, speed_max=norms.speed_max,
                     max_gap_s=norms.max_gap_s, radius=norms.attend_radius_m, advance=advance)
@@ -124,16 +123,6 @@ def assess(fixes: pd.DataFrame | Fixes, staff: pd.DataFrame, grids: gpd.GeoDataF
     counts = {"workers": len(table), "grids": len(index), "fixes_read": res.fixes_read,
               "fixes_of_other_workers": other, "incidents": len(inc), "cases": len(cases)}
     return Assessment(table, cases, days, weeks, dropped, counts)
-
-
-def _time_order(f: Fixes) -> Fixes:
-    """Each worker's fixes in time order, whatever the file's order: an export merged from
-    phones that uploaded late is not out of order, so the cleaning's ``out_of_order``
-    rule (file order) never fires here; duplicates are still dropped."""
-    order = np.lexsort((f.t, f.code))
-    g = f.take(order)
-    g.row = np.arange(1, len(g) + 1, dtype=np.int64)
-    return g
 
 
 def _grid_key(grids: gpd.GeoDataFrame, key: str | None) -> str:
