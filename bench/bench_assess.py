@@ -82,34 +82,53 @@ def _text_time(epoch_s: np.ndarray) -> pa.Array:
                     .astype("datetime64[s]").astype(str)).cast(pa.string())
 
 
-def make_tracks(n_fixes: int, hx, hy, rng, path: Path) -> dict:
-    workers = len(hx)
-    sessions = workers * DAYS * 2
-    mean_len = n_fixes / (sessions * 0.85)
+def _walks(w0: int, w1: int, mean_len: float, hx, hy, rng) -> dict:
+    """Patrol walks of workers ``w0 .. w1 - 1`` (see the module docstring), in time order."""
+    sessions = (w1 - w0) * DAYS * 2
     keep = rng.random(sessions) < 0.85
     length = np.where(keep, rng.integers(10, max(11, int(2 * mean_len - 10)), sessions), 0)
     sid = np.repeat(np.arange(sessions), length)
-    step = np.arange(len(sid)) - np.repeat(np.cumsum(length) - length, length)
+    first = np.cumsum(length) - length
+    step = np.arange(len(sid)) - np.repeat(first, length)
     w, rest = np.divmod(sid, DAYS * 2)
+    w += w0
     day, half = np.divmod(rest, 2)
     start = _local(day, np.where(half == 0, 8 * 3600, 15 * 3600)) + rng.integers(0, 3600, sessions)[sid]
-    t = start + step * STEP_S
     angle = rng.uniform(0, 2 * np.pi, len(sid))
-    dx, dy = np.cos(angle) * SPEED * STEP_S, np.sin(angle) * SPEED * STEP_S
-    dx[step == 0], dy[step == 0] = 0, 0
-    cx, cy = np.cumsum(dx), np.cumsum(dy)
-    first = np.cumsum(length) - length
-    ox = rng.uniform(-100, 100, sessions)[sid] + cx - np.repeat(cx[np.minimum(first, len(cx) - 1)], length)
-    oy = rng.uniform(-100, 100, sessions)[sid] + cy - np.repeat(cy[np.minimum(first, len(cy) - 1)], length)
-    lon, lat = hx[w] + ox * M_LON, hy[w] + oy * M_LAT
-    dup = rng.choice(len(t), len(t) // 1000, replace=False)
-    order = np.argsort(np.concatenate([t, t[dup]]), kind="stable")
-    cols = [np.concatenate([a, a[dup]])[order] for a in (w, t, lon, lat)]
+    walk = np.where(step == 0, 0.0, SPEED * STEP_S)
+    xy = [np.cumsum(np.cos(angle) * walk), np.cumsum(np.sin(angle) * walk)]
+    for k in (0, 1):  # from the session's own start, plus a start up to 100 m from home
+        xy[k] += rng.uniform(-100, 100, sessions)[sid] - np.repeat(
+            xy[k][np.minimum(first, max(len(sid) - 1, 0))], length)
+    out = {"w": w, "t": start + step * STEP_S, "lon": hx[w] + xy[0] * M_LON,
+           "lat": hy[w] + xy[1] * M_LAT}
+    dup = rng.choice(len(sid), len(sid) // 1000, replace=False)  # 0.1 % rows sent twice
+    order = np.argsort(np.concatenate([out["t"], out["t"][dup]]), kind="stable")
+    return {k: np.concatenate([v, v[dup]])[order] for k, v in out.items()}
+
+
+def make_tracks(n_fixes: int, hx, hy, rng, path: Path, block: int = 1_000) -> dict:
+    """The tracks CSV, written a block of ``block`` workers at a time (each block in time
+    order, as one server's log), so memory stays bounded at 30 M fixes; returns a 1 %
+    sample of the fixes (for incidents placed beside them) and the row count."""
+    workers = len(hx)
+    mean_len = n_fixes / (workers * DAYS * 2 * 0.85)
     names = pa.array([f"w{i:05d}" for i in range(workers)])
-    pacsv.write_csv(pa.table({
-        "worker": pa.DictionaryArray.from_arrays(pa.array(cols[0], pa.int32()), names).cast(pa.string()),
-        "time": _text_time(cols[1]), "lon": np.round(cols[2], 7), "lat": np.round(cols[3], 7)}), path)
-    return {"w": w, "t": t, "lon": lon, "lat": lat, "rows": len(order)}
+    schema = pa.schema([("worker", pa.string()), ("time", pa.string()),
+                        ("lon", pa.float64()), ("lat", pa.float64())])
+    sample, rows = [], 0
+    with pacsv.CSVWriter(str(path), schema) as out:
+        for w0 in range(0, workers, block):
+            f = _walks(w0, min(w0 + block, workers), mean_len, hx, hy, rng)
+            out.write_table(pa.table({
+                "worker": pa.DictionaryArray.from_arrays(pa.array(f["w"], pa.int32()), names
+                                                         ).cast(pa.string()),
+                "time": _text_time(f["t"]), "lon": np.round(f["lon"], 7),
+                "lat": np.round(f["lat"], 7)}, schema=schema))
+            pick = rng.random(len(f["t"])) < 0.01
+            sample.append({k: v[pick] for k, v in f.items()})
+            rows += len(f["t"])
+    return {k: np.concatenate([s[k] for s in sample]) for k in ("w", "t", "lon", "lat")} | {"rows": rows}
 
 
 def make_buildings(hx, hy, rng, per: int = 20) -> pd.DataFrame:

@@ -228,3 +228,17 @@ def test_cli_refuses_a_bad_month(tmp_path):
                               "--worker-col", "userid", "--time-col", "gps_time"])
     assert res.exit_code != 0 and "2026-13" in str(res.exception)
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_bench_peer_gives_the_same_answers(tmp_path):
+    """The benchmark's plain GeoPandas implementation and gis.assessment agree on every
+    figure of a small synthetic county month (the ratio in bench/results compares equals)."""
+    from bench.bench_assess import INT_COLUMNS, case_geopandas, case_gridgis, make_files
+
+    paths = make_files(str(tmp_path), 0.002)
+    ours, peer = case_gridgis(paths)["table"], case_geopandas(paths)["table"]
+    assert len(ours) == 20 and ours["patrol_windows_done"].sum() > 0
+    assert ours["must_attend_verified"].sum() > 0 and ours["visit_days_ok"].sum() > 0
+    pd.testing.assert_frame_equal(ours.reset_index(drop=True)[["worker"] + INT_COLUMNS],
+                                  peer.reset_index(drop=True)[["worker"] + INT_COLUMNS],
+                                  check_dtype=False)
