@@ -1,7 +1,7 @@
 """A hand-built month (October 2026, Asia/Shanghai) whose 123456 figures are known.
 
 Grids: three 0.01° squares side by side near (113, 28): G-A, G-B, G-C.
-Staff: w1 → G-A, w2 → G-B, w3 → G-Z (not in the grids file), w4 → G-C.
+Staff: w1 → G-A, w2 → G-B, w3 → G-Z (not among the grids), w4 → G-C.
 
 w1  patrols G-A ten minutes every morning Oct 1–20 and every afternoon Oct 1–5; three
     minutes on the afternoon of Oct 6 (too short); ten minutes on the morning of Oct 31,

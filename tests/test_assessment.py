@@ -98,7 +98,7 @@ def test_notes_name_what_is_missing_and_the_days_off(month):
     notes = month.workers.set_index("worker")["notes"]
     assert "off duty 2026-10-30, 2026-10-31" in notes["w1"]
     assert "no fixes in the month" in notes["w2"]
-    assert "grid G-Z not in the grids file" in notes["w3"]
+    assert "grid G-Z not among the grids" in notes["w3"]
     assert "no key households" in notes["w4"] and "no fixes" not in notes["w4"]
     assert month.counts["fixes_of_other_workers"] == 210  # the stranger's walks
 

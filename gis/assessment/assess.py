@@ -140,7 +140,7 @@ def _staff_grids(staff: pd.DataFrame, index: GridIndex) -> tuple[pd.DataFrame, d
     staff = staff.assign(g=staff["grid"].map(pos))
     notes: dict[str, list[str]] = {}
     for w, g in staff.loc[staff["g"].isna(), ["worker", "grid"]].itertuples(index=False):
-        notes.setdefault(w, []).append(f"grid {g} not in the grids file")  # a handful at most
+        notes.setdefault(w, []).append(f"grid {g} not among the grids")  # a handful at most
     return staff.dropna(subset=["g"]).astype({"g": np.int64}).reset_index(drop=True), notes
 
 

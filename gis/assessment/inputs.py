@@ -28,7 +28,8 @@ def text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all():
         s = s.astype("Int64")
     out = s.astype("string").str.strip()
-    return out.where(out.notna() & (out != ""), None).astype(object)
+    keep = (out.notna() & (out != "")).to_numpy(dtype=bool, na_value=False)
+    return pd.Series(np.where(keep, out.astype(object), None), index=out.index, dtype=object)
 
 
 def times(values: pd.Series, tz: str) -> np.ndarray:

@@ -12,28 +12,17 @@ import typer
 
 from gis.cli.app import JsonOpt, app, emit, progress
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(df):
-    """Text cells a spreadsheet would run as a formula get a leading apostrophe; numbers
-    stay numbers (a negative number is not a formula)."""
-    import pandas as pd
-
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
-    return out
-
 
 def write_csv(df, out: Path) -> None:
-    """Neutralised, and atomic: a temporary file beside ``out``, then renamed."""
+    """Neutralised (:func:`gis.io.csv_safe`), and atomic: a temporary file beside
+    ``out``, then renamed."""
+    from gis.io import csv_safe
+
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
-        neutralise(df).to_csv(tmp, index=False)
+        csv_safe(df).to_csv(tmp, index=False)
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
