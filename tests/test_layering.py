@@ -50,6 +50,8 @@ def _copy_tree(tmp: Path) -> Path:
     ("gis/partition/cells.py", "    from gis.settings import Settings",
      "gis.partition.cells -> gis.settings"),
     ("gis/store/scope.py", "from api import errors", "gis.store.scope -> api.errors"),
+    ("gis/store/audit.py", "from gis.services import uow", "gis.store.audit -> gis.services.uow"),
+    ("gis/services/uow.py", "import fastapi", "gis.services.uow -> fastapi"),
     ("gis/cli/db.py", "from api import deps", "gis.cli.db -> api.deps"),
     ("api/routers/health.py", "from gis.store import db", "api.routers.health -> gis.store.db"),
     ("gis/cli/db.py", "    from gis.store import users", "gis.cli.db -> gis.store.users"),
