@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 
 from api.auth import COOKIE, current_principal
 from gis.incidents import ACTIONS
-from gis.schema import INCIDENT_CATEGORIES, INCIDENT_STATUSES
+from gis.vocabulary import INCIDENT_CATEGORIES, INCIDENT_STATUSES
 
 PROBLEM = {
     "type": "object",
