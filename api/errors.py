@@ -73,8 +73,22 @@ async def _validation(request: Request, exc: RequestValidationError):
 
 async def _http(request: Request, exc: StarletteHTTPException):
     # keep the exception's headers: a 405 names the allowed methods (Allow), a 401 its scheme
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
     return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None,
-                   headers=getattr(exc, "headers", None))
+                   headers=headers or None)
+
+
+def _allowed(request: Request) -> str:
+    """Every method of every route on this path: the router names only the first route
+    that matched the path (GET /cameras/{id}, not its PATCH and DELETE siblings)."""
+    from api.openapi import api_routes
+
+    path = request.url.path
+    methods = {m for route in api_routes(request.app.routes)
+               if route.path_regex.match(path) for m in route.methods}
+    return ", ".join(sorted(methods))
 
 
 def _title(status: int) -> str:
