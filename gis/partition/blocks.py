@@ -28,6 +28,7 @@ from gis.errors import InputError
 COVER_SHARE = 0.99  # units covering this share of the parent are blocks, not buildings
 SITE_SPACING = 8.0  # metres between Voronoi sites along building outlines
 SPECK_AREA = 0.1  # m²: holes and parts smaller than this are noise of overlays
+HULL_MARGIN = 15.0  # metres around the units' hull when no parent is given
 END_SNAP = 1.0  # metres: road ends are extended this far so that lines which stop a hair
 #                 short of a junction or the parent's edge (clipping, reprojection) still node
 
@@ -82,13 +83,14 @@ def is_polygonal(geoms) -> bool:
 
 def default_parent(geoms) -> shapely.Geometry:
     """The area the units stand for: their union when they cover it (blocks), else their
-    hull widened a little (buildings, address points)."""
+    hull widened by ``HULL_MARGIN`` metres (buildings, address points). ``geoms`` must be
+    in a metric CRS: the margin is metres, never degrees or feet."""
     if is_polygonal(geoms):
         union = shapely.union_all(geoms)
         hull = shapely.convex_hull(union)
         if union.area >= 0.5 * hull.area:
             return union
-    return shapely.buffer(shapely.convex_hull(shapely.union_all(geoms)), 15.0)
+    return shapely.buffer(shapely.convex_hull(shapely.union_all(geoms)), HULL_MARGIN)
 
 
 def anchor_points(geoms) -> np.ndarray:

@@ -52,12 +52,17 @@ def as_geometry(parent):
     return parent
 
 
-def _parents(parent, units, community_code) -> gpd.GeoDataFrame:
-    """One row per community: geometry (EPSG:4326) and its code."""
+def _parents(parent, units_m, community_code) -> gpd.GeoDataFrame:
+    """One row per community: geometry and its code, in the units' metric CRS (the
+    default parent is drawn there: its widening is metres, whatever the input's units)."""
     if parent is None:
-        geom = default_parent(units.geometry.values)
+        geom = default_parent(units_m.geometry.values)
         return gpd.GeoDataFrame({"community_code": [community_code or ""]},
-                                geometry=[geom], crs=WGS84)
+                                geometry=[geom], crs=units_m.crs)
+    return _given_parents(parent, community_code).to_crs(units_m.crs)
+
+
+def _given_parents(parent, community_code) -> gpd.GeoDataFrame:
     if not isinstance(parent, (gpd.GeoDataFrame, gpd.GeoSeries)):
         return gpd.GeoDataFrame({"community_code": [community_code or ""]},
                                 geometry=[parent], crs=WGS84)
@@ -151,12 +156,11 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
     units = clean_units(as_wgs84(units), households)
     if not len(units):
         raise InputError("no units with geometry", field="geometry")
-    parents = _parents(parent, units, community_code)
     crs = metric_crs_for(units)
     units_m = units.to_crs(crs)
+    parents_m = _parents(parent, units_m, community_code)
     roads_m = None if roads is None else np.asarray(as_wgs84(roads).to_crs(crs).geometry.values)
     previous_m = None if previous is None else as_wgs84(previous).to_crs(crs)
-    parents_m = parents.to_crs(crs)
     where = locate(anchor_points(units_m.geometry.values), parents_m.geometry.values)
     excl = _exclusive_labels(units, exclusive)
     frames, rows = [], []
@@ -182,10 +186,11 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
         frames.append(grids)
         if progress is not None:
             progress(p + 1, len(parents_m))
-    return _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0)
+    return _result(frames, rows, units_m, unit_grid, roads_m, lo, hi, t0)
 
 
-def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> PartitionResult:
+def _result(frames, rows, units_m, unit_grid, roads_m, lo, hi, t0) -> PartitionResult:
+    crs = units_m.crs
     grids_m = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
     g = np.asarray(grids_m.geometry.values, dtype=object)
     codes = grids_m["code"].to_numpy()
@@ -195,10 +200,14 @@ def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> Partiti
                                                grids_m["households"][basic], lo, hi)
              + quality._shape_rows(g, codes) if (r["code"], r["rule"]) not in noted
              and not ((r["code"], "island") in noted or (r["code"], "parent_below_min") in noted)]
+    rows += quality.extent_rows(g, codes, units_m.total_bounds)
     rep = quality.report(g, grids_m["households"], grids_m["kind"], lo=lo, hi=hi,
                          roads=roads_m, seconds=time.perf_counter() - t0,
                          groups=grids_m["community_code"].to_numpy())
     rep["units_outside_parent"] = int(sum(c is None for c in unit_grid))
+    rep["units_extent_m"] = round(quality.span(units_m.total_bounds), 1)
+    rep["grid_extent_max_m"] = round(max((quality.span(shapely.bounds(x)) for x in g),
+                                         default=0.0), 1)
     grids = grids_m.to_crs(WGS84)
     # reprojection can make a ring touch itself: repair (1e-11 deg² is about 0.1 m²)
     grids = grids.set_geometry(list(polygonal(grids.geometry.values, min_area=1e-11)), crs=WGS84)
@@ -206,4 +215,4 @@ def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> Partiti
     rep["violations"] = int(len(violations))
     rep["seconds"] = round(time.perf_counter() - t0, 3)
     return PartitionResult(grids=grids, report=rep, violations=violations,
-                           unit_grid=pd.Series(unit_grid, index=units.index, name="code"))
+                           unit_grid=pd.Series(unit_grid, index=units_m.index, name="code"))
