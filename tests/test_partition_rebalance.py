@@ -31,7 +31,12 @@ def test_new_compound_changes_few_grids_and_most_households_keep_their_code():
     changed = set(res.changes.loc[res.changes["change"] != "kept", "code"])
     untouched = before[~before["code"].isin(changed)].set_index("code")
     now = res.grids.set_index("code").loc[untouched.index]
-    assert shapely.equals(now.geometry.values, untouched.geometry.values).all()
+    # untouched grids keep their outline: a neighbour of a redrawn grid gains at most the
+    # vertices its seam needs to stay a valid coverage (无缝覆盖), moving nothing by 1 mm
+    moved = gpd.GeoSeries(now.geometry.values, crs=4326).to_crs(4544).hausdorff_distance(
+        gpd.GeoSeries(untouched.geometry.values, crs=4326).to_crs(4544))
+    assert moved.max() < 1e-3
+    assert shapely.coverage_is_valid(res.grids.geometry.values)
     assert validate(res.grids, parent, after).empty
 
 

@@ -34,6 +34,20 @@ def _read(path: Path | None, crs: str | None):
     return read_layer(path, crs=use)
 
 
+OutCrsOpt = typer.Option(None, "--out-crs", help="CRS to write the grids in (default: the "
+                         "input's own CRS; 4326, EPSG:2263, gcj02...).")
+
+
+def _write_grids(grids, out: Path, target) -> None:
+    """Write grids in ``target`` as a valid polygonal coverage (无缝覆盖): reprojected
+    vertex by vertex, checked there and cleaned again if a seam broke."""
+    from gis.crs import from_wgs84
+    from gis.partition import seamless
+
+    frame = from_wgs84(grids, target)
+    write_layer(seamless.in_crs(frame, frame.crs), out)
+
+
 def _check_code_prefix(prefix: str | None) -> None:
     if prefix and not (prefix.isdigit() and len(prefix) == 12):
         raise InputError(f"--code-prefix must be the community's 12-digit admin code "
@@ -64,9 +78,11 @@ def partition_cmd(
                                      help="Merge grids below --min into a neighbour."),
     violations: Path = typer.Option(None, "--violations",
                                     help="Also write the violations layer to this file."),
+    out_crs: str = OutCrsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Partition units into grids of --min..--max households and print the quality report."""
+    from gis.crs import from_wgs84, output_crs
     from gis.partition import partition
 
     format_of(out)  # fail before the work on an unknown output format
@@ -87,11 +103,12 @@ def partition_cmd(
         advance(2, description="writing")
         grids = res.grids[["code", "kind", "households", "community_code", "geometry"]].copy()
         grids["households"] = grids["households"].round().astype("int64")
-        write_layer(grids, out)
+        target = output_crs(out_crs, unit_gdf.attrs.get("source_crs"))
+        _write_grids(grids, out, target)
         if violations is not None:
-            write_layer(res.violations, violations)
+            write_layer(from_wgs84(res.violations, target), violations)
         advance(1, description="done")
-    emit({**res.report, "out": str(out)}, as_json, title="partition")
+    emit({**res.report, "out": str(out), "out_crs": target.label}, as_json, title="partition")
 
 
 GRID_FIELDS = ["code", "kind", "households", "community_code", "geometry"]
@@ -112,10 +129,12 @@ def rebalance_cmd(
     code_width: int = typer.Option(4, "--code-width", help="Digits of the grid serial."),
     changes: Path = typer.Option(None, "--changes", help="Also write what changed per code "
                                  "(CSV)."),
+    out_crs: str = OutCrsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Repair grids whose households left --min..--max; only those grids and their
     neighbours change, the others keep geometry and code."""
+    from gis.crs import output_crs
     from gis.partition import rebalance
 
     format_of(out)
@@ -130,12 +149,14 @@ def rebalance_cmd(
         fields = [c for c in GRID_FIELDS if c in res.grids.columns]
         result = res.grids[fields].copy()
         result["households"] = result["households"].round().astype("int64")
-        write_layer(result, out)
+        target = output_crs(out_crs, grid_gdf.attrs.get("source_crs"))
+        _write_grids(result, out, target)
         if changes is not None:
             _write_csv(res.changes, changes)
         advance(1, description="done")
     moved = res.changes[res.changes["change"] != "kept"]
-    summary = {**res.report, "changes": moved.to_dict("records"), "out": str(out)}
+    summary = {**res.report, "changes": moved.to_dict("records"), "out": str(out),
+               "out_crs": target.label}
     emit(summary, as_json, title="rebalance")
 
 

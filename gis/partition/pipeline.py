@@ -19,7 +19,7 @@ import shapely
 
 from gis.crs import WGS84, metric_crs_for
 from gis.errors import InputError
-from gis.partition import quality
+from gis.partition import quality, seamless
 from gis.partition.blocks import anchor_points, clean_units, default_parent, locate, \
     polygonal
 from gis.partition.codes import assign_codes, match_previous
@@ -192,7 +192,8 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
 def _result(frames, rows, units_m, unit_grid, roads_m, lo, hi, t0) -> PartitionResult:
     crs = units_m.crs
     grids_m = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
-    g = np.asarray(grids_m.geometry.values, dtype=object)
+    g = seamless.clean(grids_m.geometry.values, crs)  # 无缝覆盖: shared edges identical
+    grids_m = grids_m.set_geometry(gpd.GeoSeries(list(g), index=grids_m.index, crs=crs))
     codes = grids_m["code"].to_numpy()
     noted = {(r["code"], r["rule"]) for r in rows}
     basic = (grids_m["kind"] == "basic").to_numpy()  # exclusive grids: kept whole, no bounds
@@ -208,9 +209,7 @@ def _result(frames, rows, units_m, unit_grid, roads_m, lo, hi, t0) -> PartitionR
     rep["units_extent_m"] = round(quality.span(units_m.total_bounds), 1)
     rep["grid_extent_max_m"] = round(max((quality.span(shapely.bounds(x)) for x in g),
                                          default=0.0), 1)
-    grids = grids_m.to_crs(WGS84)
-    # reprojection can make a ring touch itself: repair (1e-11 deg² is about 0.1 m²)
-    grids = grids.set_geometry(list(polygonal(grids.geometry.values, min_area=1e-11)), crs=WGS84)
+    grids = seamless.in_crs(grids_m, WGS84)
     violations = quality.violations_frame(rows, crs).to_crs(WGS84)
     rep["violations"] = int(len(violations))
     rep["seconds"] = round(time.perf_counter() - t0, 3)
