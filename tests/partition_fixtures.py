@@ -79,3 +79,20 @@ def state_plane_blocks(nx=12, ny=10, size=400.0, total=6_000, seed=3, crs=2263):
     return gpd.GeoDataFrame({"HOUSING20": hh,
                              "GEOID20": [f"36059{i:010d}" for i in range(len(polys))]},
                             geometry=polys, crs=crs)
+
+
+def assert_seamless(path, input_crs) -> gpd.GeoDataFrame:
+    """What a user checks on a written grid file: every grid a valid polygon, together a
+    valid polygonal coverage (无缝覆盖) in the file's own CRS, after reprojection to the
+    input's CRS and in lon/lat, which GEOS can union; codes unique within a community."""
+    grids = gpd.read_file(path)
+    assert len(grids), f"{path}: no grids"
+    for crs in dict.fromkeys([grids.crs, input_crs, 4326]):
+        geoms = grids.to_crs(crs).geometry.values
+        assert shapely.is_valid(geoms).all(), f"invalid grid in {crs}"
+        assert shapely.coverage_is_valid(geoms), f"not a seamless coverage in {crs}"
+        assert not shapely.union_all(geoms).is_empty
+    community = grids["community_code"].fillna("") if "community_code" in grids else ""
+    twice = grids.assign(_c=community).duplicated(["_c", "code"], keep=False)
+    assert not twice.any(), f"codes used twice: {sorted(set(grids.loc[twice, 'code']))}"
+    return grids

@@ -173,9 +173,14 @@ def crosswalk_cmd(
     old_code: str = typer.Option("code", "--old-code", help="Code field of the old grids."),
     new_code: str = typer.Option("code", "--new-code", help="Code field of the new grids."),
     crs: str = typer.Option(None, "--crs", help="CRS of input files that declare none."),
+    min_area: float = typer.Option(1.0, "--min-area", help="Pairs sharing less area (m²) and "
+                                   "no households are slivers, left out."),
+    min_share: float = typer.Option(0.001, "--min-share", help="... or less than this share "
+                                    "of the old grid's area."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Old grid -> new grid pairs with the households and area they share (多网合一)."""
+    from gis.cli.app import console
     from gis.partition import crosswalk
 
     if out.suffix.lower() != ".csv":
@@ -187,12 +192,18 @@ def crosswalk_cmd(
             raise InputError(f"no code field {field!r} (columns: "
                              f"{', '.join(map(str, gdf.columns))})", file=str(path), field=field)
     table = crosswalk(old_gdf, new_gdf, unit_gdf, households, old_code=old_code,
-                      new_code=new_code)
+                      new_code=new_code, min_area=min_area, min_share=min_share)
     _write_csv(table, out)
-    matched = table.groupby("old_code")["households"].sum() if len(table) else table
-    emit({"rows": len(table), "old_grids": int(old_gdf[old_code].nunique()),
-          "new_grids": int(table["new_code"].nunique()) if len(table) else 0,
-          "households": float(matched.sum()) if len(table) else 0.0, "out": str(out)},
+    report = table.attrs["report"]
+    for side, path, field in (("old", old, old_code), ("new", new, new_code)):
+        rows = report[f"{side}_rows_without_code"]
+        if rows:  # kept apart, each under its own name: say so
+            console.print(f"warning: {path}: {len(rows)} row(s) without a {field!r} code kept "
+                          f"apart as '(no code, row N)': rows {', '.join(map(str, rows[:10]))}"
+                          f"{' ...' if len(rows) > 10 else ''}")
+    emit({"rows": len(table), "old_grids": int(table["old_code"].nunique()),
+          "new_grids": int(table["new_code"].nunique()),
+          "households": float(table["households"].sum()), **report, "out": str(out)},
          as_json, title="crosswalk")
 
 

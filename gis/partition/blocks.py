@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.coverage import overlay
 from gis.errors import InputError
 
 COVER_SHARE = 0.99  # units covering this share of the parent are blocks, not buildings
@@ -68,12 +69,68 @@ def clean_units(units: gpd.GeoDataFrame, households: str) -> gpd.GeoDataFrame:
     out["households"] = hh
     geoms = out.geometry.values
     bad = ~shapely.is_valid(geoms)
+    repairs = {"geometries_repaired": int(bad.sum()), "rows_without_geometry":
+               int(len(units) - len(out))}
     if bad.any():
         fixed = np.asarray(geoms, dtype=object)
         fixed[bad] = shapely.make_valid(fixed[bad], method="structure", keep_collapsed=False)
         out = out.set_geometry(gpd.GeoSeries(fixed, index=out.index, crs=out.crs))
-        out = out[~out.geometry.is_empty]
+        empty = out.geometry.is_empty
+        repairs["rows_without_geometry"] += int(empty.sum())
+        out = out[~empty]
+    out, merged = dissolve_parts(out)
+    out.attrs["repairs"] = {**repairs, **merged}
     return out
+
+
+PART_SHARE = 0.9  # a footprint this much inside a larger one is a part of it (or a copy)
+SAME_AREA = 0.95  # ... and a copy when their areas differ by less than this ratio
+
+
+def _roots(host: dict) -> np.ndarray:
+    """For each part (in order), the building it ends in when hosts are parts too."""
+    out = []
+    for h in host.values():
+        seen = set()
+        while h in host and h not in seen:
+            seen.add(h)
+            h = host[h]
+        out.append(h)
+    return np.array(out, dtype=int)
+
+
+def dissolve_parts(units: gpd.GeoDataFrame):
+    """Footprints inside another footprint (OSM ``building:part`` inside its building)
+    or listed twice are dissolved into the building holding them: one unit, with the
+    households of both summed, so no household is lost (parts rarely carry any; a copy
+    that does is counted twice, and reported so the user can check). Returns the units
+    and the counts (parts_dissolved, duplicate_footprints, households_moved)."""
+    geoms = np.asarray(units.geometry.values, dtype=object)
+    area = shapely.area(geoms)
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & (area > 0)
+    none = {"parts_dissolved": 0, "duplicate_footprints": 0, "households_moved": 0.0}
+    if poly.sum() < 2:
+        return units, none
+    idx = np.flatnonzero(poly)
+    i, j = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="intersects")
+    i, j = idx[i], idx[j]
+    bigger = (area[j] > area[i]) | ((area[j] == area[i]) & (j < i))
+    i, j = i[bigger], j[bigger]
+    share = shapely.area(overlay.intersection(geoms[i], geoms[j])) / area[i]
+    inside = share >= PART_SHARE
+    if not inside.any():
+        return units, none
+    pairs = pd.DataFrame({"part": i[inside], "host": j[inside], "area": area[j[inside]]})
+    host = pairs.sort_values("area").groupby("part")["host"].last()  # the outermost
+    part, host = host.index.to_numpy(), _roots(dict(zip(host.index, host)))
+    copies = area[part] / area[host] >= SAME_AREA
+    hh = units["households"].to_numpy(dtype=float).copy()
+    np.add.at(hh, host, hh[part])
+    out = units.assign(households=hh)
+    out = out.drop(index=out.index[part])
+    return out, {"parts_dissolved": int((~copies).sum()),
+                 "duplicate_footprints": int(copies.sum()),
+                 "households_moved": float(units["households"].to_numpy(float)[part].sum())}
 
 
 def is_polygonal(geoms) -> bool:

@@ -139,7 +139,7 @@ def exact_regions(g, nodes, lo: float, hi: float, target: float, origin=None, ra
     loaded = g.w[nodes][g.w[nodes] > 0]
     if len(nodes) > FEW and np.median(loaded) < hi / FINEST:  # too many groups to list
         return None
-    if estimated_sets(g.nbrs, g.w, nodes, hi) > 2 * MAX_VISITS:
+    if estimated_sets(g.nbrs, g.w, nodes, hi) > MAX_VISITS:  # it underestimates big trees
         return None  # the enumeration would overflow: do not pay for finding out
     sets = connected_sets(g.nbrs, g.w, nodes, hi)
     if not sets:

@@ -23,7 +23,7 @@ from gis.partition import quality, seamless
 from gis.partition.blocks import anchor_points, clean_units, default_parent, locate, \
     polygonal
 from gis.partition.codes import assign_codes, match_previous
-from gis.partition.community import cut_community, grid_frame
+from gis.partition.community import grid_frame, robust_cut
 
 CODE_FIELDS = ("community_code", "admin_code", "code")
 
@@ -175,8 +175,9 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
                          "detail": "no households in the parent", "geometry": geom})
             frames.append(grids)
             continue
-        cut = cut_community(units_m.geometry.values[mine], units["households"].to_numpy()[mine],
-                             excl[mine], geom, roads_m, lo, hi, target, merge_small, time_budget)
+        cut = robust_cut(f"community {code or p + 1}", units_m.geometry.values[mine],
+                         units["households"].to_numpy()[mine], excl[mine], geom, roads_m,
+                         lo, hi, target, merge_small, time_budget)
         grids = grid_frame(cut, crs, code)
         grids.insert(0, "code", _codes(grids, code, code_width, previous_m, retired_codes))
         at = cut.atoms.unit_atom
@@ -206,6 +207,7 @@ def _result(frames, rows, units_m, unit_grid, roads_m, lo, hi, t0) -> PartitionR
                          roads=roads_m, seconds=time.perf_counter() - t0,
                          groups=grids_m["community_code"].to_numpy())
     rep["units_outside_parent"] = int(sum(c is None for c in unit_grid))
+    rep.update(units_m.attrs.get("repairs", {}))
     rep["units_extent_m"] = round(quality.span(units_m.total_bounds), 1)
     rep["grid_extent_max_m"] = round(max((quality.span(shapely.bounds(x)) for x in g),
                                          default=0.0), 1)

@@ -24,7 +24,7 @@ from gis.partition.blocks import anchor_points, clean_units, locate, polygonal
 from gis.partition import seamless
 from gis.partition.codes import assign_codes, common_prefix
 from gis.partition.graph import shared_edges
-from gis.partition.community import cut_community, grid_frame
+from gis.partition.community import grid_frame, robust_cut
 from gis.partition.pipeline import as_wgs84
 
 
@@ -54,9 +54,10 @@ def _redraw(group, grids_m, units_m, hh, where, roads_m, lo, hi, target):
     """Re-partition the union of ``group``; None when the result breaks the bounds."""
     parent = polygonal([shapely.union_all(grids_m.geometry.values[list(group)])])[0]
     mine = np.flatnonzero(np.isin(where, list(group)))
-    cut = cut_community(units_m.geometry.values[mine], hh[mine],
-                         np.array([None] * len(mine), dtype=object), parent, roads_m,
-                         lo, hi, target, False, 2.0)
+    cut = robust_cut(f"grids {', '.join(grids_m['code'].astype(str).iloc[list(group)])}",
+                     units_m.geometry.values[mine], hh[mine],
+                     np.array([None] * len(mine), dtype=object), parent, roads_m,
+                     lo, hi, target, False, 2.0)
     frame = grid_frame(cut, grids_m.crs, "")
     at = np.full(len(mine), -1)
     ok = cut.atoms.unit_atom >= 0
@@ -154,6 +155,9 @@ def _rebalance_one(grids, units, roads_m, lo, hi, target, max_neighbours, retire
     codes = grids["code"].astype(str).to_numpy()
     frames, replaced = [], set()
     for group, extra in _plan_groups(grids_m, h, lo, hi, kinds, max_neighbours):
+        if replaced.intersection(group):  # redrawn already, as another group's neighbour
+            continue
+        extra = [n for n in extra if n not in replaced]  # a grid is redrawn once at most
         best = None
         for n_extra in range(len(extra) + 1):
             trial = group + extra[:n_extra]
@@ -229,7 +233,8 @@ def _finish(grids, crs, frames, replaced, codes, units_m, hh, where, lo, hi, ret
     fresh["community_code"] = _community(grids, codes, width)
     # the redrawn grids were cut in the metric CRS: fit their seams to the untouched
     # grids here (those keep their outline, gaining only a vertex a new seam needs)
-    fresh = fresh.to_crs(WGS84)
+    fresh = fresh.set_geometry(gpd.GeoSeries(list(seamless.clean(fresh.geometry.values, crs)),
+                                             index=fresh.index, crs=crs)).to_crs(WGS84)
     kept_g, fresh_g = seamless.join(keep.geometry.values, fresh.geometry.values, WGS84)
     keep = keep.set_geometry(gpd.GeoSeries(list(kept_g), index=keep.index, crs=WGS84))
     fresh = fresh.set_geometry(gpd.GeoSeries(list(fresh_g), index=fresh.index, crs=WGS84))

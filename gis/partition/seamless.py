@@ -76,10 +76,10 @@ def clean(geoms, crs, *, only=None) -> np.ndarray:
 
 def join(kept, fresh, crs) -> tuple[np.ndarray, np.ndarray]:
     """Redrawn grids ``fresh`` fitted to the untouched grids ``kept`` around them: their
-    vertices within a millimetre of an untouched grid's vertex or edge take its exact
-    vertex, and an untouched grid gains a vertex only where a new seam meets the middle
-    of its edge (its outline does not move). Falls back to :func:`clean` of the redrawn
-    grids and their neighbours when that does not give a valid coverage."""
+    vertices within a millimetre of an untouched grid's vertex take its exact vertex,
+    and an untouched grid gains a vertex only where a new seam meets the middle of its
+    edge (its outline does not move). Falls back to :func:`clean` of all the grids when
+    that does not give a valid coverage."""
     kept = np.asarray(kept, dtype=object)
     fresh = polygonal(np.asarray(fresh, dtype=object))
     if not len(fresh) or not len(kept):
@@ -93,9 +93,8 @@ def join(kept, fresh, crs) -> tuple[np.ndarray, np.ndarray]:
         out[near] = polygonal(shapely.snap(kept[near], shapely.GeometryCollection(list(fitted)),
                                            tol))
     both = np.concatenate([out, fitted])
-    if not is_seamless(both, tol):
-        both = clean(np.concatenate([kept, fresh]), crs,
-                     only=np.arange(len(both)) >= len(kept))
+    if not is_seamless(both, tol):  # the cleaner then nodes every seam
+        both = clean(np.concatenate([kept, fresh]), crs)
     return both[:len(kept)], both[len(kept):]
 
 
