@@ -81,11 +81,12 @@ def state_plane_blocks(nx=12, ny=10, size=400.0, total=6_000, seed=3, crs=2263):
                             geometry=polys, crs=crs)
 
 
-def assert_seamless(path, input_crs) -> gpd.GeoDataFrame:
-    """What a user checks on a written grid file: every grid a valid polygon, together a
-    valid polygonal coverage (无缝覆盖) in the file's own CRS, after reprojection to the
-    input's CRS and in lon/lat, which GEOS can union; codes unique within a community."""
-    grids = gpd.read_file(path)
+def assert_seamless(path, input_crs=4326) -> gpd.GeoDataFrame:
+    """What a user checks on a written grid file (or a result's grids): every grid a
+    valid polygon, together a valid polygonal coverage (无缝覆盖) in the file's own CRS,
+    after reprojection to the input's CRS and in lon/lat, which GEOS can union; codes
+    unique within a community."""
+    grids = path if isinstance(path, gpd.GeoDataFrame) else gpd.read_file(path)
     assert len(grids), f"{path}: no grids"
     for crs in dict.fromkeys([grids.crs, input_crs, 4326]):
         geoms = grids.to_crs(crs).geometry.values

@@ -79,10 +79,12 @@ def test_building_parts_inside_buildings_with_roads_are_dissolved_and_reported(t
 
 
 def _with_seam_faults(blocks):
-    """Blocks as a county GIS hands them out: one pair overlapping by a metre, one edge
-    with a vertex its neighbour lacks (a T-junction)."""
+    """Blocks as a county GIS hands them out: blocks overlapping their neighbours by a
+    metre and by 9 m (rounded corners), one edge with a vertex its neighbour lacks (a
+    T-junction)."""
     out = blocks.copy()
     out.loc[5, "geometry"] = out.geometry.iat[5].buffer(3.0, join_style="mitre")
+    out.loc[40, "geometry"] = out.geometry.iat[40].buffer(30.0)
     ring = np.asarray(out.geometry.iat[30].exterior.coords)
     mid = (ring[0] + ring[1]) / 2
     out.loc[30, "geometry"] = shapely.Polygon(np.vstack([ring[:1], [mid], ring[1:]]))
@@ -95,9 +97,9 @@ def test_state_plane_feet_blocks_give_a_seamless_coverage_in_every_crs(tmp_path)
     blocks.to_file(tmp_path / "tabblock20.gpkg")
     report = _run("partition", "--units", tmp_path / "tabblock20.gpkg", "--households",
                   "HOUSING20", "--out", tmp_path / "grids.gpkg")
-    assert report["out_crs"] == "EPSG:2263"
     grids = assert_seamless(tmp_path / "grids.gpkg", 2263)
     assert grids.crs.to_epsg() == 2263  # the units' CRS, not lon/lat
+    assert report["out_crs"] == "EPSG:2263"
     assert grids["households"].sum() == blocks["HOUSING20"].sum()
     _run("partition", "--units", tmp_path / "tabblock20.gpkg", "--households", "HOUSING20",
          "--out", tmp_path / "grids.geojson", "--out-crs", "4326")

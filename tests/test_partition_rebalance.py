@@ -7,7 +7,7 @@ import pandas as pd
 import shapely
 
 from gis.partition import crosswalk, partition, rebalance, validate
-from partition_fixtures import street_town
+from partition_fixtures import assert_seamless, street_town
 
 
 def _with_compound(buildings, households=400):
@@ -25,6 +25,7 @@ def test_new_compound_changes_few_grids_and_most_households_keep_their_code():
     before = partition(buildings, roads=roads, parent=parent).grids
     after = _with_compound(buildings)
     res = rebalance(before, after, roads=roads)
+    assert_seamless(res.grids)
     assert res.report["grids_changed"] <= 4
     assert res.report["households_kept_share"] >= 0.95
     assert res.report["within_bounds_share"] == 1.0
@@ -62,6 +63,7 @@ def test_grid_the_counts_cannot_fit_is_left_as_it_is():
     before = partition(buildings, roads=roads, parent=parent).grids
     assert sorted(before.loc[before["households"] > 0, "households"]) == [520]
     res = rebalance(before, buildings, roads=roads)
+    assert_seamless(res.grids)
     assert res.report["grids_changed"] == 0
     assert shapely.equals(res.grids.set_index("code").loc[before["code"]].geometry.values,
                           before.geometry.values).all()
