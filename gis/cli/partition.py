@@ -48,6 +48,18 @@ def _write_grids(grids, out: Path, target) -> None:
     write_layer(seamless.in_crs(frame, frame.crs), out)
 
 
+UNIT_FIELDS = ("households", "geometry", "exclusive")
+
+
+def _naming(path: Path, exc: InputError, fields=UNIT_FIELDS) -> InputError:
+    """An error about the units' rows, with the units file named (the analysis does not
+    know the file it was handed)."""
+    p = exc.problem
+    if p.file is None and (p.field in fields or p.row is not None):
+        return InputError(p.reason, file=str(path), row=p.row, field=p.field)
+    return exc
+
+
 def _check_code_prefix(prefix: str | None) -> None:
     if prefix and not (prefix.isdigit() and len(prefix) == 12):
         raise InputError(f"--code-prefix must be the community's 12-digit admin code "
@@ -94,12 +106,15 @@ def partition_cmd(
         unit_gdf = _read(units, crs)
         road_gdf, parent_gdf = _read(roads, crs), _read(parent, crs)
         advance(1, description="partitioning")
-        res = partition(unit_gdf, households, parent=parent_gdf, roads=road_gdf,
-                        min_households=min_households, max_households=max_households,
-                        exclusive=exclusive, community_code=code_prefix,
-                        code_width=code_width, merge_small=merge_small,
-                        progress=lambda done, total: advance(0, description=f"community "
-                                                             f"{done}/{total}"))
+        try:
+            res = partition(unit_gdf, households, parent=parent_gdf, roads=road_gdf,
+                            min_households=min_households, max_households=max_households,
+                            exclusive=exclusive, community_code=code_prefix,
+                            code_width=code_width, merge_small=merge_small,
+                            progress=lambda done, total: advance(
+                                0, description=f"community {done}/{total}"))
+        except InputError as exc:
+            raise _naming(units, exc, UNIT_FIELDS + (households, exclusive)) from exc
         advance(2, description="writing")
         grids = res.grids[["code", "kind", "households", "community_code", "geometry"]].copy()
         grids["households"] = grids["households"].round().astype("int64")
@@ -142,9 +157,13 @@ def rebalance_cmd(
         advance(0, description="reading")
         grid_gdf, unit_gdf, road_gdf = _read(grids, crs), _read(units, crs), _read(roads, crs)
         advance(1, description="rebalancing")
-        res = rebalance(grid_gdf, unit_gdf, households, roads=road_gdf,
-                        min_households=min_households, max_households=max_households,
-                        code_width=code_width)
+        try:
+            res = rebalance(grid_gdf, unit_gdf, households, roads=road_gdf,
+                            min_households=min_households, max_households=max_households,
+                            code_width=code_width)
+        except InputError as exc:
+            raise _naming(grids if exc.problem.field == "code" else units, exc,
+                          UNIT_FIELDS + (households, "code")) from exc
         advance(1, description="writing")
         fields = [c for c in GRID_FIELDS if c in res.grids.columns]
         result = res.grids[fields].copy()
@@ -188,6 +207,8 @@ def crosswalk_cmd(
                          field="out")
     old_gdf, new_gdf, unit_gdf = _read(old, crs), _read(new, crs), _read(units, crs)
     for gdf, field, path in ((old_gdf, old_code, old), (new_gdf, new_code, new)):
+        if not len(gdf):
+            raise InputError("the layer has no features", file=str(path), field="geometry")
         if field not in gdf.columns:
             raise InputError(f"no code field {field!r} (columns: "
                              f"{', '.join(map(str, gdf.columns))})", file=str(path), field=field)

@@ -55,22 +55,27 @@ def per_atom(atoms: "Atoms", values) -> np.ndarray:
 def clean_units(units: gpd.GeoDataFrame, households: str) -> gpd.GeoDataFrame:
     """Repair geometry and household counts as real files bring them.
 
-    Missing or non-numeric counts become 0 (a unit without households still takes space);
-    negative counts are an error naming the row. Empty geometries are dropped.
+    Missing or non-numeric counts become 0 (a unit without households still takes space)
+    and are counted; negative counts are an error naming the row (1-based, as in the
+    file). Empty geometries are dropped and counted (``attrs["repairs"]``).
     """
+    if not len(units):
+        raise InputError("no units: the layer has no features", field="geometry")
     if households not in units.columns:
         raise InputError(f"no household field {households!r} (columns: "
                          f"{', '.join(map(str, units.columns))})", field=households)
-    out = units[~(units.geometry.isna() | units.geometry.is_empty)].copy()
-    hh = pd.to_numeric(out[households], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    if (hh < 0).any():
-        row = int(np.flatnonzero(hh < 0)[0])
-        raise InputError(f"negative household count {hh[row]:g}", row=row + 1, field=households)
-    out["households"] = hh
+    raw = pd.to_numeric(units[households], errors="coerce").to_numpy(dtype=float)
+    if (raw < 0).any():
+        row = int(np.flatnonzero(raw < 0)[0])
+        raise InputError(f"negative household count {raw[row]:g}", row=row + 1, field=households)
+    has_geom = ~(units.geometry.isna() | units.geometry.is_empty).to_numpy()
+    out = units[has_geom].copy()
+    hh = raw[has_geom]
+    out["households"] = np.nan_to_num(hh, nan=0.0)
     geoms = out.geometry.values
     bad = ~shapely.is_valid(geoms)
     repairs = {"geometries_repaired": int(bad.sum()), "rows_without_geometry":
-               int(len(units) - len(out))}
+               int((~has_geom).sum()), "households_missing": int(np.isnan(hh).sum())}
     if bad.any():
         fixed = np.asarray(geoms, dtype=object)
         fixed[bad] = shapely.make_valid(fixed[bad], method="structure", keep_collapsed=False)

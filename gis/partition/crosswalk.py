@@ -50,14 +50,15 @@ def crosswalk(old_grids, new_grids, units=None, households: str = "households", 
     """
     old, new = as_wgs84(old_grids), as_wgs84(new_grids)
     crs = metric_crs_for(new)
-    og = _usable(old.to_crs(crs).geometry.values)
-    ng = _usable(new.to_crs(crs).geometry.values)
+    og, old_fixed, old_skipped = _usable(old.to_crs(crs).geometry.values)
+    ng, new_fixed, new_skipped = _usable(new.to_crs(crs).geometry.values)
     i, j = shapely.STRtree(ng).query(og, predicate="intersects")
     area = shapely.area(overlay.intersection(og[i], ng[j])) if len(i) else np.zeros(0)
     table = pd.DataFrame({"o": i, "n": j, "area_m2": area})
     table["households"] = 0.0
+    total = 0.0
     if units is not None and len(units):
-        table = _with_households(table, units, households, og, ng, crs)
+        table, total = _with_households(table, units, households, og, ng, crs)
     table = table[(table["area_m2"] > 1e-3) | (table["households"] > 0)]
     tot = table.groupby("o")[["households", "area_m2"]].transform("sum")
     table["households_share"] = table["households"] / tot["households"].where(tot["households"] > 0)
@@ -68,7 +69,11 @@ def crosswalk(old_grids, new_grids, units=None, households: str = "households", 
     new_names, new_null = _names(new[new_code])
     report = {"pairs": int((~sliver).sum()), "slivers_dropped": int(sliver.sum()),
               "sliver_area_m2": round(float(table.loc[sliver, "area_m2"].sum()), 3),
-              "old_rows_without_code": old_null, "new_rows_without_code": new_null}
+              "old_rows_without_code": old_null, "new_rows_without_code": new_null,
+              "old_rows_repaired": old_fixed, "new_rows_repaired": new_fixed,
+              "old_rows_not_polygons": old_skipped, "new_rows_not_polygons": new_skipped,
+              "households_units": total,
+              "households_unmatched": round(total - float(table["households"].sum()), 3)}
     table = table[~sliver].copy()
     table["old_code"] = old_names[table["o"].astype(int)]
     table["new_code"] = new_names[table["n"].astype(int)]
@@ -78,12 +83,15 @@ def crosswalk(old_grids, new_grids, units=None, households: str = "households", 
     return out
 
 
-def _usable(geoms) -> np.ndarray:
-    """Valid polygons (an invalid or empty one shares nothing rather than failing)."""
-    geoms = np.asarray(geoms, dtype=object)
+def _usable(geoms):
+    """Valid polygons, and the counts of rows repaired and of rows that are no polygon
+    (a point, a line, nothing: they share nothing, rather than failing the run)."""
+    geoms = np.asarray(geoms, dtype=object).copy()
     missing = shapely.is_missing(geoms)
     geoms[missing] = shapely.Polygon()
-    return polygonal(geoms)
+    fixed = int((~shapely.is_valid(geoms)).sum())
+    geoms = polygonal(geoms)
+    return geoms, fixed, int(shapely.is_empty(geoms).sum())
 
 
 def _with_households(table, units, households, og, ng, crs):
@@ -91,9 +99,10 @@ def _with_households(table, units, households, og, ng, crs):
     pts = anchor_points(u.geometry.values)
     shared = pd.DataFrame({"o": locate(pts, og), "n": locate(pts, ng),
                            "households": u["households"].to_numpy(float)})
+    total = float(shared["households"].sum())
     shared = shared[(shared["o"] >= 0) & (shared["n"] >= 0)].groupby(["o", "n"]).sum()
     return table.drop(columns="households").merge(shared.reset_index(), on=["o", "n"],
-                                                  how="outer").fillna(0.0)
+                                                  how="outer").fillna(0.0), total
 
 
 def _names(codes: pd.Series):
