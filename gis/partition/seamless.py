@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS
 
 from gis.errors import InputError
-from gis.partition.blocks import polygonal
+from gis.partition.cells import polygonal
 
 SNAP_M = 0.001  # metres: vertices and edges closer than this are one
 METRES_PER_DEGREE = 111_320.0
