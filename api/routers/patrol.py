@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import SessionDep, SettingsDep
-from gis.errors import Forbidden, InputError
+from gis.errors import InputError
 from gis.patrol.windows import parse_window
 from gis.store import patrol as store
+from gis.store import write_scope
+from gis.store.incidents import to_wgs84
 from gis.store.users import Principal
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
@@ -126,11 +128,10 @@ class PointsIn(BaseModel):
 @router.post("/points", status_code=201, summary="Upload GPS fixes from a grid worker's phone")
 def upload(body: PointsIn, session: SessionDep, settings: SettingsDep,
            principal: Uploader) -> dict:
-    worker = principal.username
-    if body.worker and body.worker != principal.username:
-        if principal.role == "grid_worker":
-            raise Forbidden("a grid worker uploads their own fixes only")
-        worker = body.worker
+    worker = body.worker or principal.username
+    write_scope.check_worker(session, principal, worker)
+    write_scope.check_points_inside(session, principal, [
+        to_wgs84(f.lon, f.lat, body.crs) for f in body.points], "fix(es)")
     fixes = [store.Fix(_aware(f.time, settings.timezone, "time"), f.lon, f.lat, f.accuracy)
              for f in body.points]
     n = store.add_points(session, worker, fixes, body.crs)
