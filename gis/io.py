@@ -20,6 +20,7 @@ import pandas as pd
 import pyogrio
 import pyproj
 
+from gis import csvsafe
 from gis.crs import WGS84, SourceCRS, check_lonlat, offset_to_wgs84, parse_crs, to_wgs84
 from gis.errors import InputError
 
@@ -320,4 +321,4 @@ def _to_csv(gdf: gpd.GeoDataFrame, path: Path) -> None:
         df["lat"] = geoms.y
     else:
         df["wkt"] = geoms.to_wkt()
-    df.to_csv(path, index=False)
+    csvsafe.to_csv(df, path)  # spreadsheet formulas neutralised

@@ -16,6 +16,7 @@ from api.auth import CurrentUser, require
 from api.deps import ObjectId, SessionDep, SettingsDep
 from api.limits import check_frame, drawn_geometry
 from gis import plan_edits
+from gis.csvsafe import csv_text
 from gis.errors import Forbidden, InputError
 from gis.store import audit
 from gis.store import plans as store
@@ -112,7 +113,7 @@ def upload(session: SessionDep, principal: Planner, file: UploadFile = File(...)
     grids = plan_edits.recount(grids, us) if len(us) else grids.assign(households=0)
     plan = store.create_plan(session, area_code, grids, name=name, source="upload",
                              actor=principal.username)
-    return _summary(plan)
+    return {**_summary(plan), "repaired": grids.attrs.get("repaired", [])}
 
 
 @router.post("/rebalance", status_code=201,
@@ -139,11 +140,16 @@ def crosswalk(session: SessionDep, principal: Analyst, file: UploadFile = File(.
               code_field: str = Form("code", min_length=1),
               format: Literal["json", "csv"] = Form("json")):
     _in_scope(principal, area_code)
-    table = store.crosswalk_area(session, area_code, _read_upload(file), code_field)
+    other = _read_upload(file)
+    repaired = other.attrs.get("repaired", [])
+    table = store.crosswalk_area(session, area_code, other, code_field)
     if format == "csv":
-        return Response(table.to_csv(index=False), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="crosswalk.csv"'})
-    return {"count": len(table), "rows": json.loads(table.to_json(orient="records"))}
+        return Response(csv_text(table), media_type="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="crosswalk.csv"',
+            "X-Gridgis-Repaired": "; ".join(f"{r['feature']}: {r['reason']}" for r in repaired)
+            .encode("ascii", "backslashreplace").decode()[:2000] or "none"})
+    return {"count": len(table), "rows": json.loads(table.to_json(orient="records")),
+            "repaired": repaired}
 
 
 @router.get("/{plan_id}", summary="A plan and its quality report")

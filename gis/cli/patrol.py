@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from gis import csvsafe
 from gis.cli.app import JsonOpt, app, emit, progress
 from gis.errors import InputError
 from gis.io import format_of, read_layer, write_layer
@@ -27,7 +28,7 @@ def _write_csv(table, out: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
-        table.to_csv(tmp, index=False)
+        csvsafe.to_csv(table, tmp)  # spreadsheet formulas neutralised
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
