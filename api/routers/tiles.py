@@ -19,6 +19,7 @@ from gis.errors import InputError, NotFound
 from gis.store import layer_features as lf
 from gis.store.layer_filters import LayerQuery
 from gis.store.layers_catalog import Layer, get_layer
+from gis.store.scoped_versions import scoped_version
 
 router = APIRouter(tags=["tiles"])
 
@@ -52,7 +53,7 @@ def _cache(request: Request) -> svc.TileCache:
 
 
 def _respond(request: Request, principal, tile: svc.Tile) -> Response:
-    responses_of(request.app).remember(request.scope, principal.scope_code, tile)
+    responses_of(request.app).remember(request.scope, principal.view, tile)
     headers = svc.tile_headers(tile)
     if request.headers.get("if-none-match") == tile.etag:
         return Response(status_code=304, headers=headers)
@@ -96,6 +97,9 @@ def versions(session: SessionDep, principal: CurrentUser,
              layers: Annotated[str, Query(description="comma-separated ids")]) -> dict:
     result = {}
     for layer in _layers(layers):
+        if principal.scope_code:  # no county-wide activity for scoped callers
+            result[layer.id] = scoped_version(session, layer, principal)
+            continue
         result[layer.id] = ".".join(str(v) for v in svc.change_counters(
             session, layer.watched_tables))
     return result
@@ -161,7 +165,7 @@ def multi_tilejson(layers: str, request: Request, session: SessionDep,
 
 
 @router.get("/collections/{collection_id}/tiles", summary="Tilesets of one layer")
-def tilesets(collection_id: str, request: Request) -> dict:
+def tilesets(collection_id: str, request: Request, principal: CurrentUser) -> dict:
     layer = _layer(collection_id)
     base = f"{str(request.base_url).rstrip('/')}/collections/{layer.id}/tiles/{TMS}"
     return {"tilesets": [{

@@ -39,6 +39,7 @@ class Layer:
     live: bool = False
     scope_code: str | None = None    # prefix-filter this code column
     scope_geom: bool = False         # ... or intersect with the scope's polygon
+    owner_column: str | None = None  # a grid worker sees only rows with their user name
     where: str | None = None         # fixed condition (e.g. only current grids)
     datetime: tuple[str, str] | None = None  # (start, end) columns; end == start for instants
     minzoom: int = 0
@@ -130,7 +131,7 @@ LAYERS: dict[str, Layer] = {layer.id: layer for layer in (
           description="The union of camera views per grid (one row per grid, migration "
                       "0003) with the grid's figures: ratio = covered_m2 / target_m2."),
     Layer("patrol_tracks", "Patrol tracks", "patrol_tracks", "id", "LineString", live=True,
-          scope_geom=True, datetime=("started_at", "ended_at"),
+          scope_geom=True, owner_column="worker", datetime=("started_at", "ended_at"),
           props=(_p("worker"), _p("day", kind="date"), _p("started_at", kind="time"),
                  _p("ended_at", kind="time"))),
     Layer("plan_grids", "Plan grids (drafts)", "plan_grids", "id", "MultiPolygon", live=True,

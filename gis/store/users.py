@@ -33,6 +33,14 @@ class Principal:
         12 for a community (grid codes extend community codes)."""
         return scope_prefix(self.scope_code)
 
+    @property
+    def view(self) -> str | None:
+        """What decides the rows this caller sees (cache keys of answers): the scope, and
+        for a grid worker also who they are (they see their own patrol tracks only)."""
+        if self.role == "grid_worker":
+            return f"{self.scope_code}/{self.username}"
+        return self.scope_code
+
 
 def scope_prefix(code: str | None) -> str:
     if not code:
