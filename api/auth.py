@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import EngineDep, SettingsDep
 from api.login_throttle import LoginThrottle
 from gis.errors import Forbidden, GridgisError
-from gis.store.users import Principal, login, principal_for_token, revoke_token
+from gis.services import accounts
+from gis.services.accounts import Principal
 
 COOKIE = "gridgis_session"
 
@@ -21,7 +22,7 @@ class Unauthorized(GridgisError):
 
 def request_token(authorization: str, session_cookie: str | None) -> str | None:
     """The caller's token: a Bearer header wins over the session cookie. (The warm-tile
-    path in api/tiles_fast.py reads credentials with this too: same rules.)"""
+    path in api/tiles/warm.py reads credentials with this too: same rules.)"""
     token = None
     if authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
@@ -33,7 +34,7 @@ def request_token(authorization: str, session_cookie: str | None) -> str | None:
 VERIFIED = "gridgis.verified"
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
+def current_principal(request: Request, engine: EngineDep) -> Principal:
     token = request_token(request.headers.get("authorization", ""), request.cookies.get(COOKIE))
     if not token:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' "
@@ -41,7 +42,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
     verified = request.scope.get(VERIFIED)
     if verified is not None and verified[0] == token:
         return verified[1]
-    principal = principal_for_token(session, token)
+    principal = accounts.authenticate(engine, token)
     if principal is None:
         raise Unauthorized("invalid, expired or revoked credentials")
     return principal
@@ -50,12 +51,12 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def page_principal(request: Request, session, path: str):
+def page_principal(request: Request, path: str):
     """For HTML pages: the caller, or a redirect to the login page that comes back here."""
     from fastapi.responses import RedirectResponse
 
     try:
-        return current_principal(request, session)
+        return current_principal(request, request.app.state.engine)
     except Unauthorized:
         return RedirectResponse(f"/login?next={path}", status_code=303)
 
@@ -94,14 +95,14 @@ class TooManyAttempts(GridgisError):
 
 @router.post("/login", summary="Log in with a password; sets a session cookie",
              responses={429: {"description": "too many failed logins (see Retry-After)"}})
-def do_login(request: Request, response: Response, session: SessionDep,
+def do_login(request: Request, response: Response, engine: EngineDep,
              settings: SettingsDep, username: Annotated[str, Form()],
              password: Annotated[str, Form()]) -> dict:
     throttle, address = _throttle(request), request.client.host if request.client else None
     wait = throttle.retry_after(username, address)
     if wait:
         raise TooManyAttempts(wait)
-    token = login(session, username, password, hours=settings.session_hours)
+    token = accounts.login(engine, username, password, hours=settings.session_hours)
     if token is None:
         throttle.failed(username, address)
         raise Unauthorized("wrong user name or password")
@@ -114,10 +115,10 @@ def do_login(request: Request, response: Response, session: SessionDep,
 
 
 @router.post("/logout", summary="Log out: revoke this session's token and clear the cookie")
-def do_logout(request: Request, response: Response, session: SessionDep,
+def do_logout(request: Request, response: Response, engine: EngineDep,
               settings: SettingsDep, principal: CurrentUser) -> dict:
     token = request_token(request.headers.get("authorization", ""), request.cookies.get(COOKIE))
-    revoke_token(session, token)
+    accounts.logout(engine, token)
     response.delete_cookie(COOKIE, httponly=True, samesite="lax",
                            secure=settings.secure_cookies)
     return {"logged_out": principal.username}

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (Conflict, DatabaseUnavailable, Forbidden, GridgisError, InputError,
-                        InvalidRows, NotFound)
+                        InvalidRows, NotFound, NotStored)
 
 log = logging.getLogger("gridgis.api")
 
@@ -26,6 +26,7 @@ STATUS = {
     Forbidden: (403, "Forbidden"),
     Conflict: (409, "Conflict"),
     DatabaseUnavailable: (503, "Database unavailable"),
+    NotStored: (503, "Not stored"),
     GridgisError: (400, "Bad request"),
 }
 
@@ -46,7 +47,8 @@ def hide_paths(text):
     return _TEMP_PATH.sub("", text) if isinstance(text, str) else text
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra) -> JSONResponse:
+def problem(status: int, title: str, detail: str | None = None, headers: dict | None = None,
+            **extra) -> JSONResponse:
     body = {"type": "about:blank", "status": status, "title": title}
     if detail:
         body["detail"] = hide_paths(detail)
@@ -54,7 +56,8 @@ def problem(status: int, title: str, detail: str | None = None, **extra) -> JSON
     for err in body.get("errors") or []:
         if isinstance(err, dict):
             err.update({k: hide_paths(v) for k, v in err.items()})
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers=headers)
 
 
 def _status_for(exc: GridgisError) -> tuple[int, str]:
@@ -96,7 +99,9 @@ async def _validation(request: Request, exc: RequestValidationError):
 
 
 async def _http(request: Request, exc: StarletteHTTPException):
-    return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None)
+    # keep the exception's headers: a 405 names the allowed methods (Allow), a 401 its scheme
+    return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None,
+                   headers=getattr(exc, "headers", None))
 
 
 def _title(status: int) -> str:

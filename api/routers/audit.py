@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.auth import require
-from api.deps import SessionDep, SettingsDep
+from api.deps import EngineDep, SettingsDep, Timestamp
 from gis.errors import InputError
-from gis.store import audit as store
-from gis.store.users import Principal
+from gis.services import audit as service
+from gis.services.accounts import Principal
 
 router = APIRouter(tags=["audit"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -52,20 +52,18 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 @router.get("/audit", summary="The audit log (administrators only), newest first",
             response_model=AuditPage)
-def audit_log(session: SessionDep, settings: SettingsDep, principal: Admin,
+def audit_log(engine: EngineDep, settings: SettingsDep, principal: Admin,
               entity: Annotated[str | None, Query(max_length=200, description=
                                                   "plan, incident, camera, ...")] = None,
               entity_id: Text = None, actor: Text = None, action: Text = None,
-              since: Annotated[datetime | None, Query(description="at or after")] = None,
-              until: Annotated[datetime | None, Query(description="before")] = None,
+              since: Annotated[Timestamp | None, Query(description="at or after")] = None,
+              until: Annotated[Timestamp | None, Query(description="before")] = None,
               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict:
     since, until = _aware(since, settings.timezone), _aware(until, settings.timezone)
-    if since is not None and until is not None and since > until:
-        raise InputError("since must not be after until", field="since")
-    total, rows = store.query(session, entity=entity, entity_id=entity_id, actor=actor,
-                              action=action, since=since, until=until, limit=limit,
-                              offset=offset)
+    total, rows = service.entries(engine, entity=entity, entity_id=entity_id, actor=actor,
+                                  action=action, since=since, until=until, limit=limit,
+                                  offset=offset)
     end = offset + len(rows)
     return {"entries": rows, "numberMatched": total, "numberReturned": len(rows),
             "next_offset": end if end < total else None}

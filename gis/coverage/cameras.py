@@ -3,7 +3,7 @@
 Files name the fields ``type``, ``status``, ``azimuth`` (degrees clockwise from north),
 ``fov`` (horizontal field of view, degrees), ``range`` (metres) and ``height`` (metres);
 other names are mapped with ``mapping={"FOV_DEG": "fov"}``. Missing values are filled
-from :data:`gis.schema.CAMERA_DEFAULTS` by camera type, and the result says which
+from :data:`gis.vocabulary.CAMERA_DEFAULTS` by camera type, and the result says which
 defaults it used (``attrs["defaults_used"]``), so an analyst knows how much of the
 coverage rests on assumed figures rather than surveyed ones.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InvalidRows, RowProblem
-from gis.schema import CAMERA_DEFAULTS, CAMERA_STATUSES, CAMERA_TYPES
+from gis.vocabulary import CAMERA_DEFAULTS, CAMERA_STATUSES, CAMERA_TYPES
 
 FIELDS = ("type", "status", "azimuth", "fov", "range", "height")
 # A record without a type is treated as the most common street camera class.
@@ -46,7 +46,8 @@ def normalize_cameras(cameras: gpd.GeoDataFrame, mapping: Mapping[str, str] | No
     each row got by default (``"fov,range"``), and ``attrs["defaults_used"]``, a dict
     ``{"fov": {"xueliang_b": 12}, "status": {"dome": 3}}`` counting them by type.
     Domes and PTZ cameras get a 360° field of view; a directional camera without an
-    azimuth is kept as omnidirectional and counted under ``"azimuth"``.
+    azimuth becomes a 360° disc of the same area as its sector (range × √(fov/360)) and
+    is counted under ``"azimuth"``.
 
     Raises
     ------
@@ -55,9 +56,13 @@ def normalize_cameras(cameras: gpd.GeoDataFrame, mapping: Mapping[str, str] | No
 
     Examples
     --------
-    >>> cams = normalize_cameras(gdf, {"FOV_DEG": "fov"})      # doctest: +SKIP
-    >>> cams.attrs["defaults_used"]                            # doctest: +SKIP
-    {'range': {'dome': 4}}
+    Cameras without a field of view and with the range under another name (the names
+    are one community of ``generate_district(2000, seed=1)``: see tests/test_doctests.py):
+
+    >>> raw = cameras.drop(columns=["fov"]).rename(columns={"range": "RANGE_M"})
+    >>> cams = normalize_cameras(raw, {"RANGE_M": "range"})
+    >>> cams.attrs["defaults_used"]["fov"]["dome"], bool(cams["fov"].notna().all())
+    (4, True)
     """
     df = cameras.rename(columns=dict(mapping or {})).copy()
     problems: list[RowProblem] = []
@@ -156,8 +161,12 @@ def _fill_defaults(df, used) -> None:
     df.loc[omni, "fov"] = 360.0
     no_azimuth = df["azimuth"].isna().to_numpy() & (df["fov"].to_numpy() < 360.0)
     if no_azimuth.any():
-        # Without a direction we cannot place the sector; keep the camera as a 360°
-        # view of its range (an optimistic assumption the summary makes visible).
+        # Without a direction we cannot place the sector. A full circle of its range
+        # would overstate what it sees by 360/fov (six times for a 60° camera); a disc of
+        # the sector's own area keeps the area honest. Counted under "azimuth".
+        fov = df.loc[no_azimuth, "fov"].clip(lower=0.0).to_numpy(dtype=float)
+        rng = df.loc[no_azimuth, "range"].to_numpy(dtype=float)
+        df.loc[no_azimuth, "range"] = rng * np.sqrt(fov / 360.0)
         df.loc[no_azimuth, "fov"] = 360.0
         used["azimuth"] = no_azimuth
     df["azimuth"] = df["azimuth"].fillna(0.0) % 360.0

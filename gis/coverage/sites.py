@@ -23,7 +23,7 @@ import shapely
 
 from gis.coverage.visibility import footprint_parts, polygonal, views_metric, working_crs
 from gis.errors import InputError
-from gis.schema import CAMERA_DEFAULTS, CAMERA_TYPES
+from gis.vocabulary import CAMERA_DEFAULTS, CAMERA_TYPES
 
 WEIGHTS = ("incidents", "area")
 _TIE = 1e-6  # with incident weights, area breaks ties (and fills in once incidents run out)
@@ -138,7 +138,7 @@ def suggest_sites(blind_spots: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, k: int
     buildings : footprints occluding the new cameras' views (strongly advised).
     weight : ``"incidents"`` (incident density × area) or ``"area"`` (m²).
     camera_type, fov, range_m, height : the camera to install (defaults by type,
-        :data:`gis.schema.CAMERA_DEFAULTS`; the default dome sees 360°).
+        :data:`gis.vocabulary.CAMERA_DEFAULTS`; the default dome sees 360°).
     spacing : metres between candidate points along a street.
     crs : metric CRS to measure in (default: chosen from the blind spots).
 
@@ -154,8 +154,13 @@ def suggest_sites(blind_spots: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, k: int
 
     Examples
     --------
+    The blind spots of a coverage run (the names are one community of ``generate_district(2000, seed=1)``: see tests/test_doctests.py), three sites:
+
+    >>> from gis.coverage import coverage
     >>> res = coverage(cameras, buildings, grids, roads=roads, incidents=incidents)
-    >>> sites = suggest_sites(res.blind_spots, roads, 10, buildings=buildings)  # doctest: +SKIP
+    >>> sites = suggest_sites(res.blind_spots, roads, 3, buildings=buildings)
+    >>> sites["rank"].tolist(), bool(sites["cumulative_m2"].is_monotonic_increasing)
+    ([1, 2, 3], True)
     """
     crs = crs or blind_spots.attrs.get("metric_crs") or working_crs(blind_spots)
     polys = polygonal(blind_spots.geometry.to_crs(crs).values._data)

@@ -13,17 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import (ColumnElement, and_, case, func, insert, literal, or_, select, text,
+from sqlalchemy import (ColumnElement, and_, func, insert, literal, or_, select, text,
                         update)
 from sqlalchemy.orm import Session
 
 from gis import incidents as loop
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gis.errors import Conflict, Forbidden, InputError, NotFound
-from gis.schema import INCIDENT_STATUSES
+from gis.vocabulary import INCIDENT_STATUSES
 from gis.store import audit
 from gis.store.assignment import assign_incidents
 from gis.store.models import Incident, IncidentEvent
+from gis.store.overdue import default_due, overdue_case
 from gis.store.scope import code_in_scope, geom_in_scope
 from gis.store.users import Principal
 
@@ -39,21 +40,10 @@ def in_scope(principal: Principal | None) -> ColumnElement[bool]:
                and_(Incident.community_code.is_(None), geom_in_scope(Incident.geom, principal)))
 
 
-def _hours(table: dict[str, tuple[float, float]], which: int):
-    return case({c: limits[which] for c, limits in table.items()}, value=Incident.category,
-                else_=literal(0.0))
-
-
 def overdue_expr(now: datetime) -> ColumnElement:
-    """SQL for :func:`gis.incidents.overdue`: the reason an incident is overdue, or NULL."""
-    hour = text("interval '1 hour'")
-    accept_due = Incident.reported_at + _hours(loop.TIME_LIMITS_H, 0) * hour
-    return case(
-        (Incident.closed_at.is_not(None),
-         case((Incident.closed_at > Incident.due_at, literal("closed late")))),
-        (literal(now) > Incident.due_at, literal("not closed in time")),
-        (and_(Incident.status == "reported", literal(now) > accept_due),
-         literal("not accepted in time")))
+    """SQL for :func:`gis.incidents.overdue`: the reason an incident is overdue, or NULL
+    (generated from the rule's table of cases, :mod:`gis.store.overdue`)."""
+    return overdue_case(Incident, literal(now))
 
 
 def _columns(now: datetime) -> list:
@@ -290,8 +280,7 @@ def after_import(session: Session, first_id: int, *, actor: str | None = None,
     ids = list(session.scalars(select(Incident.id).where(Incident.id > first_id)))
     counts = assign_incidents(session, ids, tolerance_m=tolerance_m)
     session.execute(update(Incident).where(Incident.id > first_id, Incident.due_at.is_(None))
-                    .values(due_at=Incident.reported_at
-                            + _hours(loop.TIME_LIMITS_H, 1) * text("interval '1 hour'")))
+                    .values(due_at=default_due(Incident)))
     session.execute(insert(IncidentEvent).from_select(
         ["incident_id", "action", "from_status", "to_status", "actor", "note", "grid_code"],
         select(Incident.id, literal("report"), literal(None), Incident.status, literal(actor),
