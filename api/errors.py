@@ -4,6 +4,9 @@ problem details. Nothing raw from the database or a traceback reaches a client."
 from __future__ import annotations
 
 import logging
+import os
+import re
+import tempfile
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,12 +31,31 @@ STATUS = {
 }
 
 
+def _temp_roots() -> list[str]:
+    roots = {tempfile.gettempdir(), "/tmp", "/var/tmp"}
+    return sorted({os.path.realpath(r) for r in roots} | roots, key=len, reverse=True)
+
+
+# A path under a temporary directory, up to its last component (kept: the user's file name).
+_TEMP_PATH = re.compile("(?:" + "|".join(re.escape(r) for r in _temp_roots())
+                        + r")/(?:[^\s'\"/]+/)*")
+
+
+def hide_paths(text):
+    """Uploads are read from server temp folders; their paths never reach a client (they
+    tell an attacker the layout of the machine): ``/tmp/gg-import-x1/a.csv`` -> ``a.csv``."""
+    return _TEMP_PATH.sub("", text) if isinstance(text, str) else text
+
+
 def problem(status: int, title: str, detail: str | None = None, headers: dict | None = None,
             **extra) -> JSONResponse:
     body = {"type": "about:blank", "status": status, "title": title}
     if detail:
-        body["detail"] = detail
-    body.update({k: v for k, v in extra.items() if v is not None})
+        body["detail"] = hide_paths(detail)
+    body.update({k: hide_paths(v) for k, v in extra.items() if v is not None})
+    for err in body.get("errors") or []:
+        if isinstance(err, dict):
+            err.update({k: hide_paths(v) for k, v in err.items()})
     return JSONResponse(body, status_code=status, media_type="application/problem+json",
                         headers=headers)
 
@@ -41,6 +63,8 @@ def problem(status: int, title: str, detail: str | None = None, headers: dict | 
 def _status_for(exc: GridgisError) -> tuple[int, str]:
     if type(exc).__name__ == "Unauthorized":  # defined in api.auth, which imports us
         return 401, "Unauthorized"
+    if type(exc).__name__ == "TooManyAttempts":
+        return 429, "Too many requests"
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
@@ -56,7 +80,10 @@ async def _domain(request: Request, exc: GridgisError):
         extra = {"errors": [p.as_dict() for p in exc.problems[:100]]}
     elif isinstance(exc, Conflict):
         extra = {"current_version": exc.current_version, "allowed": exc.allowed or None}
-    return problem(status, title, str(exc), **extra)
+    response = problem(status, title, str(exc), **extra)
+    if getattr(exc, "retry_after", None):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _loc(err: dict) -> str:

@@ -43,7 +43,8 @@ class WarmTileRoute(APIRoute):
 
 
 class WarmResponses:
-    """Tiles as answered, keyed by (path, query string, caller's scope code)."""
+    """Tiles as answered, keyed by (path, query string, what the caller may see:
+    ``Principal.view``)."""
 
     def __init__(self, max_bytes: int = 128 * 2**20):
         self.tiles = svc.TileCache(max_bytes)
@@ -92,7 +93,7 @@ async def send_warm(scope: Scope, send: Send) -> bool:
     principal, counters = found
     scope[VERIFIED], scope[COUNTERS] = (token, principal), counters
     warm = getattr(app.state, "tile_responses", None)
-    tile = warm.current(scope, principal.scope_code, counters) \
+    tile = warm.current(scope, principal.view, counters) \
         if warm is not None and warm.may_have(scope) else None
     if tile is None:
         return False
