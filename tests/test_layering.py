@@ -8,7 +8,8 @@ ROOT = Path(__file__).parents[1]
 PURE = ["gis/partition", "gis/assign", "gis/coverage", "gis/patrol", "gis/generate",
         "gis/crs.py", "gis/io.py", "gis/plan_edits.py", "gis/hotspots.py", "gis/incidents.py",
         "gis/schema.py", "gis/errors.py"]
-PURE += ["gis/csv_tables.py", "gis/clocks.py", "gis/attachments.py"]  # issue 16
+PURE += ["gis/csv_tables.py", "gis/clocks.py", "gis/attachments.py",
+         "gis/duplicates.py"]  # issue 16
 
 
 def _imports(path: Path) -> set[str]:
