@@ -9,7 +9,8 @@ PURE = ["gis/partition", "gis/assign", "gis/coverage", "gis/patrol", "gis/genera
         "gis/crs.py", "gis/io.py", "gis/plan_edits.py", "gis/hotspots.py", "gis/incidents.py",
         "gis/schema.py", "gis/errors.py"]
 PURE += ["gis/csv_tables.py", "gis/clocks.py", "gis/attachments.py",
-         "gis/duplicates.py", "gis/routing.py", "gis/department_performance.py"]  # issue 16
+         "gis/duplicates.py", "gis/routing.py", "gis/department_performance.py",
+         "gis/supervision.py"]  # issue 16
 
 
 def _imports(path: Path) -> set[str]:
