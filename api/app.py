@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(ConcurrencyLimit, limit=24)  # below threads (40) and connections (30)
     app.include_router(auth.router)
     for name in ROUTERS:
-        app.include_router(importlib.import_module(f"api.routers.{name}").router)
+        app.include_router(importlib.import_module(name).router)
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

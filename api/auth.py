@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
-from api.deps import SessionDep
+from api.deps import EngineDep
 from gis.errors import Forbidden, GridgisError
-from gis.store.users import Principal, login, principal_for_token
+from gis.services import accounts
+from gis.services.accounts import Principal
 
 COOKIE = "gridgis_session"
 
@@ -20,7 +21,7 @@ class Unauthorized(GridgisError):
 
 def request_token(authorization: str, session_cookie: str | None) -> str | None:
     """The caller's token: a Bearer header wins over the session cookie. (The warm-tile
-    path in api/tiles_fast.py reads credentials with this too: same rules.)"""
+    path in api/tiles/warm.py reads credentials with this too: same rules.)"""
     token = None
     if authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
@@ -32,7 +33,7 @@ def request_token(authorization: str, session_cookie: str | None) -> str | None:
 VERIFIED = "gridgis.verified"
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
+def current_principal(request: Request, engine: EngineDep) -> Principal:
     token = request_token(request.headers.get("authorization", ""), request.cookies.get(COOKIE))
     if not token:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' "
@@ -40,7 +41,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
     verified = request.scope.get(VERIFIED)
     if verified is not None and verified[0] == token:
         return verified[1]
-    principal = principal_for_token(session, token)
+    principal = accounts.authenticate(engine, token)
     if principal is None:
         raise Unauthorized("invalid, expired or revoked credentials")
     return principal
@@ -49,12 +50,12 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def page_principal(request: Request, session, path: str):
+def page_principal(request: Request, path: str):
     """For HTML pages: the caller, or a redirect to the login page that comes back here."""
     from fastapi.responses import RedirectResponse
 
     try:
-        return current_principal(request, session)
+        return current_principal(request, request.app.state.engine)
     except Unauthorized:
         return RedirectResponse(f"/login?next={path}", status_code=303)
 
@@ -75,9 +76,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login", summary="Log in with a password; sets a session cookie")
-def do_login(response: Response, session: SessionDep, username: Annotated[str, Form()],
+def do_login(response: Response, engine: EngineDep, username: Annotated[str, Form()],
              password: Annotated[str, Form()]) -> dict:
-    token = login(session, username, password)
+    token = accounts.login(engine, username, password)
     if token is None:
         raise Unauthorized("wrong user name or password")
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=12 * 3600)

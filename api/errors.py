@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (Conflict, DatabaseUnavailable, Forbidden, GridgisError, InputError,
-                        InvalidRows, NotFound)
+                        InvalidRows, NotFound, NotStored)
 
 log = logging.getLogger("gridgis.api")
 
@@ -23,6 +23,7 @@ STATUS = {
     Forbidden: (403, "Forbidden"),
     Conflict: (409, "Conflict"),
     DatabaseUnavailable: (503, "Database unavailable"),
+    NotStored: (503, "Not stored"),
     GridgisError: (400, "Bad request"),
 }
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gis.errors import InputError
-from gis.store import layer_features as lf
-from gis.store.layer_filters import LayerQuery, parse_bbox, parse_filters, parse_interval
-from gis.store.layers_catalog import Layer
+from gis.services import layers as lf
+from gis.services.layers import Layer, LayerQuery, parse_bbox, parse_filters, parse_interval
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"

@@ -232,7 +232,8 @@ def import_incidents(folder: str) -> dict:
 
     from gis.store.db import make_engine, migrate, transaction
     from gis.store.embedded import EmbeddedCluster
-    from gis.store.importer import import_file, import_frame
+    from gis.services.imports import import_file
+    from gis.store.importer import import_frame
 
     root = Path(tempfile.mkdtemp(prefix="gg-bench-"))
     os.chmod(root, 0o755)  # the server user must enter it when we run as root

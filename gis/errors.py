@@ -74,3 +74,8 @@ class Forbidden(GridgisError):
 
 class DatabaseUnavailable(GridgisError):
     """PostgreSQL/PostGIS could not be started or reached."""
+
+
+class NotStored(GridgisError):
+    """A change could not be committed (the database refused it at commit for a reason that
+    is not a conflict): nothing was stored. The API answers 5xx, the CLI exits non-zero."""

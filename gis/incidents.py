@@ -30,10 +30,11 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gis.errors import Conflict, InputError
-from gis.schema import ADMIN_LEVELS, INCIDENT_CATEGORIES
+from gis.vocabulary import ADMIN_LEVELS, INCIDENT_CATEGORIES
 
 # status -> {action: next status}; the level changes only on escalate and on a return of
 # an escalated incident (see :func:`next_state`).
@@ -66,7 +67,7 @@ MUST_ATTEND = ("dispute", "safety_hazard")  # 3必到
 
 
 def validate_category(category: str | None, subcategory: str | None) -> tuple[str, str | None]:
-    """Check ``category`` and ``subcategory`` against :data:`gis.schema.INCIDENT_CATEGORIES`.
+    """Check ``category`` and ``subcategory`` against :data:`gis.vocabulary.INCIDENT_CATEGORIES`.
 
     Raises :class:`~gis.errors.InputError` naming the field; returns the pair, trimmed.
     """
@@ -126,18 +127,52 @@ def accept_due_at(category: str, reported_at: datetime) -> datetime:
     return reported_at + timedelta(hours=TIME_LIMITS_H[category][0])
 
 
+@dataclass(frozen=True)
+class OverdueCase:
+    """One way to be overdue. It applies to closed incidents (``closed``) or to open ones,
+    optionally only in ``statuses``; the incident is overdue when its moment (the closing
+    time if closed, else now) is past its deadline: ``"close"`` is the due time (from
+    :func:`due_at` when none is stored), ``"accept"`` the accept limit."""
+
+    reason: str
+    closed: bool
+    deadline: str  # "close" | "accept"
+    statuses: tuple[str, ...] | None = None
+
+
+# The overdue rule, written once: the first case that holds gives the reason. Python reads
+# it in :func:`overdue`; the SQL that lists, counts, serves and tiles incidents is generated
+# from it (gis/store/overdue.py), so every view marks the same incidents.
+OVERDUE_CASES = (
+    OverdueCase("closed late", closed=True, deadline="close"),
+    OverdueCase("not closed in time", closed=False, deadline="close"),
+    OverdueCase("not accepted in time", closed=False, deadline="accept", statuses=("reported",)),
+)
+
+
 def overdue(status: str, category: str, reported_at: datetime, due: datetime | None,
             closed_at: datetime | None, now: datetime) -> str | None:
-    """Why an incident is overdue, or None.
+    """Why an incident is overdue, or None (the first of :data:`OVERDUE_CASES` that holds).
 
     ``"not accepted in time"``: still ``reported`` after the accept limit;
     ``"not closed in time"``: open after its due time; ``"closed late"``: closed after it.
+
+    Examples
+    --------
+    >>> t0 = datetime(2025, 5, 1, 8, 0)
+    >>> overdue("reported", "dispute", t0, None, None, t0 + timedelta(hours=1))
+    'not accepted in time'
+    >>> overdue("handling", "dispute", t0, None, None, t0 + timedelta(hours=25))
+    'not closed in time'
+    >>> overdue("closed", "dispute", t0, None, t0 + timedelta(hours=2), t0 + timedelta(days=9))
     """
-    due = due or due_at(category, reported_at)
-    if closed_at is not None:
-        return "closed late" if closed_at > due else None
-    if now > due:
-        return "not closed in time"
-    if status == "reported" and now > accept_due_at(category, reported_at):
-        return "not accepted in time"
+    deadlines = {"close": due or due_at(category, reported_at),
+                 "accept": accept_due_at(category, reported_at)}
+    for case in OVERDUE_CASES:
+        if case.closed != (closed_at is not None):
+            continue
+        if case.statuses is not None and status not in case.statuses:
+            continue
+        if (closed_at if case.closed else now) > deadlines[case.deadline]:
+            return case.reason
     return None

@@ -180,3 +180,20 @@ def browser(tmp_path):
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+def overdue_ids(engine, statuses=None) -> set[int]:
+    """Incidents overdue now by the pure rule (gis.incidents.overdue), read row by row:
+    the reference the SQL renderings are checked against."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from gis.incidents import overdue
+
+    now = datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, category, reported_at, due_at, closed_at "
+                                 "FROM incidents")).all()
+    return {r.id for r in rows if (statuses is None or r.status in statuses)
+            and overdue(r.status, r.category, r.reported_at, r.due_at, r.closed_at, now)}

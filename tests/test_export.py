@@ -16,7 +16,7 @@ from gis.crs import wgs84_to_offset
 from gis.errors import InputError
 from gis.io import read_layer, write_layer
 from gis.store.exporter import export_layer, read_table
-from gis.store.importer import import_file
+from gis.services.imports import import_file
 
 FORMATS = ["gpkg", "geojson", "shp", "fgb", "parquet", "csv"]
 TOL_DEG = 1e-7

@@ -19,7 +19,7 @@ import shapely
 from gis.crs import metric_crs_for
 from gis.generate import generate_district, write_district
 from gis.io import read_layer
-from gis.schema import (BUILDING_KINDS, CAMERA_TYPES, INCIDENT_CATEGORIES, INCIDENT_STATUSES,
+from gis.vocabulary import (BUILDING_KINDS, CAMERA_TYPES, INCIDENT_CATEGORIES, INCIDENT_STATUSES,
                         ROAD_CLASSES)
 
 HH = 5000

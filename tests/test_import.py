@@ -20,7 +20,8 @@ from gis.crs import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84
                      wgs84_to_gcj02)
 from gis.errors import InputError, InvalidRows
 from gis.store.db import transaction
-from gis.store.importer import import_file, import_frame
+from gis.services.imports import import_file
+from gis.store.importer import import_frame
 
 GRIDGIS = str(Path(sys.executable).with_name("gridgis"))
 COUNTY, STREET, COMMUNITY, VILLAGE = ("430102000000", "430102001000", "430102001001",
@@ -390,7 +391,7 @@ def test_phone_coordinates_in_gcj02_and_bd09_import_as_the_reference_wgs84(db, t
 
 def test_generated_district_loads_for_every_layer(db, tmp_path):
     from gis.generate import generate_district, write_district
-    from gis.store.layers import LAYERS
+    from gis.store.registry import LAYERS
 
     paths = write_district(generate_district(5000, seed=3), tmp_path / "demo")
     layers = [name for name in LAYERS if name in paths]  # registry order: parents first

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from conftest import TABLES
 from gis.errors import GridgisError
-from gis.store.importer import import_file
+from gis.services.imports import import_file
 from roles_fixtures import COMM1, COUNTY, TOWN1
 
 CX, CY = 113.005, 28.005  # inside community 1

@@ -262,7 +262,7 @@ def test_bulk_import_assigns_every_row(client, dispatcher, tmp_path):
 
 def test_the_loop_reaches_every_status_and_closed_is_final():
     from gis import incidents as loop
-    from gis.schema import INCIDENT_STATUSES
+    from gis.vocabulary import INCIDENT_STATUSES
 
     seen, todo = {("reported", "community")}, [("reported", "community")]
     while todo:

@@ -1,47 +1,123 @@
-"""The layer rule of shared/DESIGN.md, checked on the source: api may import gis; gis never
-imports api; the pure analyses import neither the store nor the settings."""
+"""The layer rule of shared/DESIGN.md, checked by import-linter with the contracts in
+pyproject.toml ([tool.importlinter]; no exemptions), and no import cycles among the gis
+modules. grimp (import-linter's graph) sees imports inside functions too, so a cycle or a
+forbidden import cannot hide in a function body."""
 
-import ast
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import grimp
+import pytest
+
 ROOT = Path(__file__).parents[1]
-PURE = ["gis/partition", "gis/assign", "gis/coverage", "gis/patrol", "gis/generate",
-        "gis/crs.py", "gis/io.py", "gis/plan_edits.py", "gis/hotspots.py", "gis/incidents.py",
-        "gis/schema.py", "gis/errors.py"]
-PURE += ["gis/csv_tables.py", "gis/clocks.py", "gis/attachments.py",
-         "gis/duplicates.py", "gis/routing.py", "gis/department_performance.py",
-         "gis/supervision.py"]  # issue 16
+LINT = Path(sys.executable).with_name("lint-imports")
+# gis/cli/service.py starts the web service and imports api.app; the service-layer branch
+# removes it. Until then these two lines are the only breaks allowed, and only while the
+# file exists: the check below names them exactly, anything else fails.
+KNOWN = {"gis.cli.service -> api.app"}
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run([str(LINT), "--config", str(cwd / "pyproject.toml"), "--no-cache"],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def _files(rel: str):
-    p = ROOT / rel
-    return [p] if p.suffix == ".py" else sorted(p.rglob("*.py"))
+def _violations(output: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"^-?\s*([\w.]+ -> [\w.]+) \(l\.\d+", output, re.M)}
 
 
-def test_gis_never_imports_api():
-    offenders = [str(f.relative_to(ROOT)) for f in (ROOT / "gis").rglob("*.py")
-                 if any(n == "api" or n.startswith("api.") for n in _imports(f))
-                 and "gis/cli" not in str(f)]   # the CLI wires the service: it may start it
-    assert offenders == []
+def test_import_contracts_hold():
+    res = _lint(ROOT)
+    print(res.stdout, res.stderr)
+    if res.returncode != 0 and (ROOT / "gis/cli/service.py").exists() \
+            and _violations(res.stdout) == KNOWN:
+        pytest.xfail("gis/cli/service.py imports api.app (removed by the service layer branch)")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "BROKEN" not in res.stdout
 
 
-def test_pure_analyses_import_neither_store_nor_settings():
-    offenders = []
-    for rel in PURE:
-        for f in _files(rel):
-            bad = {n for n in _imports(f) if n.startswith(("gis.store", "gis.settings", "gis.cli",
-                                                            "sqlalchemy", "fastapi"))}
-            if bad:
-                offenders.append(f"{f.relative_to(ROOT)}: {sorted(bad)}")
-    assert offenders == []
+def _copy_tree(tmp: Path) -> Path:
+    for pkg in ("gis", "api"):
+        shutil.copytree(ROOT / pkg, tmp / pkg, ignore=shutil.ignore_patterns(
+            "__pycache__", "static", "templates", "*.sql", "migrations"))
+    shutil.copy(ROOT / "pyproject.toml", tmp / "pyproject.toml")
+    service = tmp / "gis/cli/service.py"  # the known break (see KNOWN), out of the way
+    service.write_text("")
+    return tmp
+
+
+@pytest.mark.parametrize("module, line, broken", [
+    ("gis/crs.py", "from gis.store import db", "gis.crs -> gis.store.db"),
+    ("gis/incidents.py", "import sqlalchemy", "gis.incidents -> sqlalchemy"),
+    ("gis/partition/cells.py", "    from gis.settings import Settings",
+     "gis.partition.cells -> gis.settings"),
+    ("gis/store/scope.py", "from api import errors", "gis.store.scope -> api.errors"),
+    ("gis/cli/db.py", "from api import deps", "gis.cli.db -> api.deps"),
+])
+def test_a_forbidden_import_breaks_the_contracts(tmp_path, module, line, broken):
+    """The same contracts over a copy of the code with one forbidden import added (inside a
+    function for the settings case: the linter sees those too) must fail and name it."""
+    tree = _copy_tree(tmp_path)
+    assert _lint(tree).returncode == 0  # the copy alone passes
+    path = tree / module
+    body = f"\n\ndef _added():\n{line}\n" if line.startswith(" ") else f"\n{line}\n"
+    path.write_text(path.read_text(encoding="utf8") + body, encoding="utf8")
+    res = _lint(tree)
+    assert res.returncode != 0
+    assert broken in _violations(res.stdout), res.stdout
+
+
+def _cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), i.e. import cycles."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.find_modules_directly_imported_by(v) & modules:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while (w := stack.pop()) != v:
+                group.append(w)
+            if group:
+                out.append(sorted([v, *group]))
+
+    for m in sorted(modules):
+        if m not in index:
+            visit(m)
+    return out
+
+
+def test_no_import_cycles_among_gis_modules():
+    graph = grimp.build_graph("gis", cache_dir=None)
+    modules = {m for m in graph.modules if m.startswith("gis")}
+    assert len(modules) > 100
+    assert _cycles(graph, modules) == []
+
+
+def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path, monkeypatch):
+    pkg = tmp_path / "loopy"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from loopy import b\n")
+    (pkg / "b.py").write_text("def f():\n    from loopy import c\n")
+    (pkg / "c.py").write_text("import loopy.a\n")
+    (pkg / "d.py").write_text("import loopy.a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = grimp.build_graph("loopy", cache_dir=None)
+    assert _cycles(graph, set(graph.modules)) == [["loopy.a", "loopy.b", "loopy.c"]]

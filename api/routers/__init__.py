@@ -1,16 +1,16 @@
 """One module per resource; each exposes ``router``. :data:`ROUTERS` is the order they
-are mounted in."""
+are mounted in (the tile router lives in the tile package, :mod:`api.tiles`)."""
 
 ROUTERS = [
-    "health",
-    "incidents",
-    "plans",
-    "features",
-    "tiles",
-    "pages",
-    "cameras",
-    "coverage",
-    "audit",
-    "overview",
-    "patrol",
+    "api.routers.health",
+    "api.routers.incidents",
+    "api.routers.plans",
+    "api.routers.features",
+    "api.tiles.routes",
+    "api.routers.pages",
+    "api.routers.cameras",
+    "api.routers.coverage",
+    "api.routers.audit",
+    "api.routers.overview",
+    "api.routers.patrol",
 ]

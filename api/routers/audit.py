@@ -12,10 +12,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.auth import require
-from api.deps import SessionDep, SettingsDep
-from gis.errors import InputError
-from gis.store import audit as store
-from gis.store.users import Principal
+from api.deps import EngineDep, SettingsDep
+from gis.services import audit as service
+from gis.services.accounts import Principal
 
 router = APIRouter(tags=["audit"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -52,7 +51,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 @router.get("/audit", summary="The audit log (administrators only), newest first",
             response_model=AuditPage)
-def audit_log(session: SessionDep, settings: SettingsDep, principal: Admin,
+def audit_log(engine: EngineDep, settings: SettingsDep, principal: Admin,
               entity: Annotated[str | None, Query(max_length=200, description=
                                                   "plan, incident, camera, ...")] = None,
               entity_id: Text = None, actor: Text = None, action: Text = None,
@@ -61,11 +60,9 @@ def audit_log(session: SessionDep, settings: SettingsDep, principal: Admin,
               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict:
     since, until = _aware(since, settings.timezone), _aware(until, settings.timezone)
-    if since is not None and until is not None and since > until:
-        raise InputError("since must not be after until", field="since")
-    total, rows = store.query(session, entity=entity, entity_id=entity_id, actor=actor,
-                              action=action, since=since, until=until, limit=limit,
-                              offset=offset)
+    total, rows = service.entries(engine, entity=entity, entity_id=entity_id, actor=actor,
+                                  action=action, since=since, until=until, limit=limit,
+                                  offset=offset)
     end = offset + len(rows)
     return {"entries": rows, "numberMatched": total, "numberReturned": len(rows),
             "next_offset": end if end < total else None}

@@ -1,5 +1,5 @@
 """Cameras: list (GeoJSON within your area), read, add, move/rotate/switch with optimistic
-locking (409 with the current version), delete. Queries are in gis.store.cameras."""
+locking (409 with the current version), delete. Use cases: gis.services.cameras."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import ObjectId, SessionDep
+from api.deps import EngineDep, ObjectId
 from gis.errors import InputError
-from gis.schema import CAMERA_STATUSES, CAMERA_TYPES
-from gis.store import cameras as store
-from gis.store.users import Principal
+from gis.vocabulary import CAMERA_STATUSES, CAMERA_TYPES
+from gis.services import cameras as service
+from gis.services.accounts import Principal
 
 router = APIRouter(tags=["cameras"])
 Editor = Annotated[Principal, Depends(require("analyst"))]
@@ -63,49 +63,39 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return box  # type: ignore[return-value]
 
 
-def _with_stale(session, principal: Principal, feature: dict) -> dict:
-    """Add the grids of your area whose coverage is now out of date (POST /coverage/run
-    with only_stale recomputes them)."""
-    return {**feature, "stale_grids": store.stale_grids(session, principal.scope_prefix)}
-
-
 @router.get("/cameras", summary="Cameras in your area as GeoJSON")
-def list_(session: SessionDep, principal: CurrentUser, status: Status | None = None,
+def list_(engine: EngineDep, principal: CurrentUser, status: Status | None = None,
           type: CameraType | None = None,
           bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-          limit: Annotated[int, Query(ge=1, le=store.MAX_PAGE)] = 1000,
+          limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 1000,
           offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    total, rows = store.list_cameras(session, principal, status=status, type_=type,
-                                     bbox=_bbox(bbox), limit=limit, offset=offset)
-    return {"type": "FeatureCollection", "features": [store.feature(r) for r in rows],
+    total, rows = service.list_page(engine, principal, status=status, type_=type,
+                                    bbox=_bbox(bbox), limit=limit, offset=offset)
+    return {"type": "FeatureCollection", "features": rows,
             "numberMatched": total, "numberReturned": len(rows),
             "next_offset": offset + len(rows) if offset + len(rows) < total else None}
 
 
 @router.get("/cameras/{camera_id}", summary="One camera")
-def get(camera_id: ObjectId, session: SessionDep, principal: CurrentUser) -> dict:
-    return store.feature(store.get_camera(session, camera_id, principal))
+def get(camera_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dict:
+    return service.get(engine, camera_id, principal)
 
 
 @router.post("/cameras", status_code=201, summary="Add a camera")
-def create(body: CameraIn, session: SessionDep, principal: Editor) -> dict:
-    row = store.create_camera(session, store.as_fields(body.model_dump()), principal,
-                              actor=principal.username)
-    return _with_stale(session, principal, store.feature(row))
+def create(body: CameraIn, engine: EngineDep, principal: Editor) -> dict:
+    return service.create(engine, principal, body.model_dump())
 
 
 @router.patch("/cameras/{camera_id}",
               summary="Move, rotate or switch a camera (409 with current_version if stale)")
-def patch(camera_id: ObjectId, body: CameraPatch, session: SessionDep, principal: Editor) -> dict:
-    data = body.model_dump(exclude={"version"})
-    row = store.update_camera(session, camera_id, body.version, store.as_fields(data),
-                              principal, actor=principal.username)
-    return _with_stale(session, principal, store.feature(row))
+def patch(camera_id: ObjectId, body: CameraPatch, engine: EngineDep, principal: Editor) -> dict:
+    return service.update(engine, principal, camera_id, body.version,
+                          body.model_dump(exclude={"version"}))
 
 
 @router.delete("/cameras/{camera_id}", status_code=204, response_class=Response,
                summary="Delete a camera (409 with current_version if stale)")
-def delete(camera_id: ObjectId, session: SessionDep, principal: Editor,
+def delete(camera_id: ObjectId, engine: EngineDep, principal: Editor,
            version: Annotated[int, Query(ge=1)]) -> Response:
-    store.delete_camera(session, camera_id, version, principal, actor=principal.username)
+    service.delete(engine, principal, camera_id, version)
     return Response(status_code=204)

@@ -1,6 +1,6 @@
 """Camera coverage: run (all grids or only the stale ones), per-grid figures, blind spots
-ranked by incidents, key places, and suggested new camera sites. Queries are in
-gis.store.coverage and gis.store.coverage_queries."""
+ranked by incidents, key places, and suggested new camera sites. Use cases:
+gis.services.coverage."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import SessionDep
-from gis.schema import CAMERA_TYPES
-from gis.store import coverage as store
-from gis.store import coverage_queries as queries
-from gis.store.users import Principal
+from api.deps import EngineDep
+from gis.vocabulary import CAMERA_TYPES
+from gis.services import coverage as service
+from gis.services.accounts import Principal
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
 Analyst = Annotated[Principal, Depends(require("analyst"))]
@@ -44,41 +43,42 @@ class SitesIn(BaseModel):
 
 
 @router.post("/run", summary="Compute and store coverage for an area (analysts)")
-def run(body: RunIn, session: SessionDep, principal: Analyst) -> dict:
+def run(body: RunIn, engine: EngineDep, principal: Analyst) -> dict:
     period = (body.since, body.until) if body.since or body.until else None
-    opts = store.RunOptions(mode=body.mode, min_area=body.min_area,
+    opts = service.RunOptions(mode=body.mode, min_area=body.min_area,
                             include_offline=body.include_offline, period=period,
                             only_stale=body.only_stale)
-    return store.run_coverage(session, body.area_code, opts, principal=principal)
+    return service.run(engine, body.area_code, opts, principal=principal)
 
 
 @router.get("/grids", summary="Per-grid coverage figures, worst covered first")
-def grids(session: SessionDep, principal: CurrentUser, area: Area = None,
-          limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 1000,
+def grids(engine: EngineDep, principal: CurrentUser, area: Area = None,
+          limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 1000,
           offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    return queries.grid_stats(session, principal, area=area, limit=limit, offset=offset)
+    return service.grid_figures(engine, principal, area=area, limit=limit, offset=offset)
 
 
 @router.get("/blind-spots", summary="Blind spots as GeoJSON, most incidents first")
-def blind_spots(session: SessionDep, principal: CurrentUser, area: Area = None,
+def blind_spots(engine: EngineDep, principal: CurrentUser, area: Area = None,
                 min_area: Annotated[float, Query(ge=0)] = 0.0,
                 min_incidents: Annotated[int, Query(ge=0)] = 0,
-                limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 500,
+                limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 500,
                 offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    return queries.blind_spots(session, principal, area=area, min_area=min_area,
+    return service.blind_spots(engine, principal, area=area, min_area=min_area,
                                min_incidents=min_incidents, limit=limit, offset=offset)
 
 
 @router.get("/key-places", summary="Key places with their coverage, least covered first")
-def key_places(session: SessionDep, principal: CurrentUser, area: Area = None,
+def key_places(engine: EngineDep, principal: CurrentUser, area: Area = None,
                max_ratio: Annotated[float | None, Query(ge=0, le=1)] = None,
-               limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 1000,
+               limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 1000,
                offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    return queries.key_places(session, principal, area=area, max_ratio=max_ratio,
+    return service.key_places(engine, principal, area=area, max_ratio=max_ratio,
                               limit=limit, offset=offset)
 
 
 @router.post("/sites", summary="Suggest k new camera sites with their marginal gains")
-def sites(body: SitesIn, session: SessionDep, principal: Analyst) -> dict:
-    return queries.suggest(session, principal, body.area_code, body.k, weight=body.weight,
-                           camera_type=body.camera_type, spacing=body.spacing)
+def sites(body: SitesIn, engine: EngineDep, principal: Analyst) -> dict:
+    return service.suggest_sites(engine, principal, body.area_code, body.k,
+                                 weight=body.weight, camera_type=body.camera_type,
+                                 spacing=body.spacing)

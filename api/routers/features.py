@@ -18,13 +18,12 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
 from api.auth import CurrentUser
-from api.deps import SessionDep
+from api.deps import EngineDep
 from api.layer_params import CRS84_URI, crs_list, layer_query, parse_crs, srid_uri
 from gis.errors import InputError, NotFound
 from gis.io import write_layer
-from gis.store import layer_features as lf
-from gis.store.layer_filters import LayerQuery
-from gis.store.layers_catalog import LAYERS, Layer, get_layer
+from gis.services import layers as service
+from gis.services.layers import LAYERS, Layer, get_layer
 
 router = APIRouter(tags=["features"])
 
@@ -86,9 +85,8 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _collection(request: Request, session, layer: Layer, principal, metric) -> dict:
+def _collection(request: Request, layer: Layer, extent: dict, metric) -> dict:
     base, cid = _base(request), layer.id
-    extent = lf.layer_extent(session, layer, LayerQuery(principal=principal))
     info = {"id": cid, "title": layer.title, "description": layer.description or layer.title,
             "itemType": "feature", "crs": crs_list(metric), "storageCrs": CRS84_URI,
             "extent": {"spatial": {"bbox": [extent["bbox"] or [-180, -90, 180, 90]],
@@ -109,23 +107,24 @@ def _collection(request: Request, session, layer: Layer, principal, metric) -> d
 
 
 @router.get("/collections", summary="The served layers")
-def collections(request: Request, session: SessionDep, principal: CurrentUser) -> dict:
-    metric = lf.area_metric_srid(session)
+def collections(request: Request, engine: EngineDep, principal: CurrentUser) -> dict:
+    metric, extents = service.catalogue(engine, list(LAYERS.values()), principal)
     base = _base(request)
     return {"links": [_link(f"{base}/collections", "self")],
             "crs": crs_list(metric),
-            "collections": [_collection(request, session, layer, principal, metric)
+            "collections": [_collection(request, layer, extents[layer.id], metric)
                             for layer in LAYERS.values()]}
 
 
 @router.get("/collections/{collection_id}", summary="One layer's description")
-def collection(collection_id: str, request: Request, session: SessionDep,
+def collection(collection_id: str, request: Request, engine: EngineDep,
                principal: CurrentUser) -> dict:
     layer = _layer(collection_id)
-    return _collection(request, session, layer, principal, lf.area_metric_srid(session))
+    metric, extents = service.catalogue(engine, [layer], principal)
+    return _collection(request, layer, extents[layer.id], metric)
 
 
-def item_query(request: Request, layer: Layer, principal, metric: int | None) -> LayerQuery:
+def item_query(request: Request, layer: Layer, principal, metric: int | None):
     """Validate the query string of an items request (unknown parameters are errors)."""
     return layer_query(layer, request.query_params, principal, metric=metric,
                        reserved=ITEM_PARAMS)
@@ -147,24 +146,23 @@ def _page_links(request: Request, returned: int, matched: int, limit: int, offse
 
 @router.get("/collections/{collection_id}/items", summary="Features of a layer",
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-def items(collection_id: str, request: Request, session: SessionDep, principal: CurrentUser,
+def items(collection_id: str, request: Request, engine: EngineDep, principal: CurrentUser,
           limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
           offset: Annotated[int, Query(ge=0)] = 0,
           bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy")] = None,
           datetime_: Annotated[str | None, Query(alias="datetime")] = None,
           crs: str | None = None, f: str | None = None):
     layer = _layer(collection_id)
-    metric = lf.area_metric_srid(session)
+    metric = service.metric_srid(engine)
     query = item_query(request, layer, principal, metric)
     out_srid = parse_crs(crs, metric, "crs")
     if f in DOWNLOADS:
         explicit = "limit" in request.query_params
-        return _download(session, layer, query, f, limit if explicit else None, out_srid)
+        return _download(engine, layer, query, f, limit if explicit else None, out_srid)
     if f not in (None, "json", "geojson"):
         raise InputError(f"unknown format {f!r} (json, {', '.join(DOWNLOADS)})", field="f")
-    features = lf.feature_page(session, layer, query, limit=limit, offset=offset,
-                               out_srid=out_srid)
-    matched = lf.count_features(session, layer, query)
+    features, matched = service.features_page(engine, layer, query, limit=limit,
+                                              offset=offset, out_srid=out_srid)
     head = {"type": "FeatureCollection", "numberMatched": matched,
             "numberReturned": len(features),
             "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -174,9 +172,9 @@ def items(collection_id: str, request: Request, session: SessionDep, principal: 
                     headers={"Content-Crs": f"<{srid_uri(out_srid)}>"})
 
 
-def _download(session, layer: Layer, query: LayerQuery, fmt: str, limit: int | None,
+def _download(engine, layer: Layer, query, fmt: str, limit: int | None,
               out_srid: int) -> FileResponse:
-    gdf = lf.layer_frame(session, layer, query, limit=limit, out_srid=out_srid)
+    gdf = service.layer_frame(engine, layer, query, limit=limit, out_srid=out_srid)
     mime, suffix = DOWNLOADS[fmt]
     tmpdir = Path(tempfile.mkdtemp(prefix="gridgis-download-"))
     path = write_layer(gdf, tmpdir / f"{layer.id}{suffix}", layer=layer.id)
@@ -186,13 +184,12 @@ def _download(session, layer: Layer, query: LayerQuery, fmt: str, limit: int | N
 
 @router.get("/collections/{collection_id}/items/{fid}", summary="One feature",
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-def item(collection_id: str, fid: str, request: Request, session: SessionDep,
+def item(collection_id: str, fid: str, request: Request, engine: EngineDep,
          principal: CurrentUser, crs: str | None = None):
     layer = _layer(collection_id)
-    metric = lf.area_metric_srid(session) if crs else None
+    metric = service.metric_srid(engine) if crs else None
     out_srid = parse_crs(crs, metric, "crs")
-    feature = json.loads(lf.one_feature(session, layer, fid, LayerQuery(principal=principal),
-                                        out_srid=out_srid))
+    feature = json.loads(service.feature(engine, layer, fid, principal, out_srid=out_srid))
     base = _base(request)
     feature["links"] = [_link(str(request.url), "self", GEOJSON),
                         _link(f"{base}/collections/{layer.id}", "collection")]

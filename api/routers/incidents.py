@@ -1,5 +1,5 @@
 """Incidents for dispatchers: report, the closed loop, lists, statistics, hot spots,
-locate, and bulk import. Queries are in gis.store.incidents / incident_queries."""
+locate, and bulk import. Each endpoint calls one use case of gis.services.incidents."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import ObjectId, SessionDep, SettingsDep
-from gis.errors import Forbidden, InputError
-from gis.store import incident_queries as queries
-from gis.store import incidents as store
-from gis.store.users import Principal
+from api.deps import EngineDep, ObjectId, SettingsDep
+from gis.errors import InputError
+from gis.services import incidents as service
+from gis.services.accounts import Principal
 
 router = APIRouter(tags=["incidents"])
 Reporter = Annotated[Principal, Depends(require("dispatcher", "grid_worker"))]
@@ -59,61 +58,56 @@ def filters(settings: SettingsDep,
             category: str | None = None,
             status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
             overdue: bool | None = None, boundary: bool | None = None,
-            unassigned: bool | None = None) -> store.IncidentFilter:
+            unassigned: bool | None = None) -> service.IncidentFilter:
     statuses = [s.strip() for s in status.split(",") if s.strip()] if status else None
-    return store.IncidentFilter(area=area, start=_aware(start, settings.timezone),
+    return service.IncidentFilter(area=area, start=_aware(start, settings.timezone),
                                 end=_aware(end, settings.timezone), category=category,
                                 status=statuses, overdue=overdue, boundary=boundary,
                                 unassigned=unassigned)
 
 
-Filters = Annotated[store.IncidentFilter, Depends(filters)]
+Filters = Annotated[service.IncidentFilter, Depends(filters)]
 
 
 @router.post("/incidents", status_code=201, summary="Report an incident (上报)")
-def create(body: IncidentIn, session: SessionDep, settings: SettingsDep,
+def create(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
            principal: Reporter) -> dict:
-    new = store.NewIncident(**body.model_dump())
+    new = service.NewIncident(**body.model_dump())
     new.reported_at = _aware(new.reported_at, settings.timezone)
-    row = store.create_incident(session, new, actor=principal.username,
-                                tolerance_m=settings.tolerance_m, principal=principal)
-    return store.feature(row)
+    return service.create(engine, settings, new, principal)
 
 
 @router.get("/incidents", summary="Incidents in your area as GeoJSON, filtered and paged")
-def list_(session: SessionDep, principal: CurrentUser, flt: Filters,
-          limit: Annotated[int, Query(ge=1, le=store.MAX_PAGE)] = 100,
+def list_(engine: EngineDep, principal: CurrentUser, flt: Filters,
+          limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
           offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    total, rows = store.list_incidents(session, principal, flt, limit=limit, offset=offset)
-    return {"type": "FeatureCollection", "features": [store.feature(r) for r in rows],
+    total, rows = service.list_page(engine, principal, flt, limit=limit, offset=offset)
+    return {"type": "FeatureCollection", "features": rows,
             "numberMatched": total, "numberReturned": len(rows), "limit": limit,
             "offset": offset,
             "next_offset": offset + len(rows) if offset + len(rows) < total else None}
 
 
 @router.get("/incidents/stats", summary="Per-grid statistics for the filtered incidents")
-def stats(session: SessionDep, principal: CurrentUser, flt: Filters) -> dict:
-    return queries.grid_stats(session, principal, flt)
+def stats(engine: EngineDep, principal: CurrentUser, flt: Filters) -> dict:
+    return service.stats(engine, principal, flt)
 
 
 @router.get("/incidents/hotspots", summary="Hexagon hot spots for a period (GeoJSON)")
-def hotspots(session: SessionDep, principal: CurrentUser, flt: Filters,
+def hotspots(engine: EngineDep, principal: CurrentUser, flt: Filters,
              size_m: Annotated[float, Query(ge=10, le=50_000,
                                             description="hexagon edge in metres")] = 250.0,
              limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict:
-    return queries.hotspots(session, principal, flt, size_m=size_m, limit=limit)
+    return service.hotspots(engine, principal, flt, size_m=size_m, limit=limit)
 
 
 @router.post("/incidents/import", summary="Bulk import incidents (CSV, GeoJSON, GeoPackage)")
-def import_(session: SessionDep, settings: SettingsDep, principal: Reporter,
+def import_(engine: EngineDep, settings: SettingsDep, principal: Reporter,
             file: Annotated[UploadFile, File()],
             crs: Annotated[str | None, Form()] = None,
             lon: Annotated[str | None, Form()] = None,
             lat: Annotated[str | None, Form()] = None,
             skip_invalid: Annotated[bool, Form()] = False) -> dict:
-    from gis.io import read_layer
-    from gis.store.importer import import_frame
-
     name = Path(file.filename or "upload").name
     suffix = Path(name).suffix.lower()
     if suffix not in IMPORT_SUFFIXES:
@@ -124,37 +118,28 @@ def import_(session: SessionDep, settings: SettingsDep, principal: Reporter,
         with open(path, "wb") as out:
             while chunk := file.file.read(1 << 20):
                 out.write(chunk)
-        gdf = read_layer(path, crs=crs, lon=lon, lat=lat)
-        first_id = store.max_incident_id(session)
-        report = import_frame(session, "incidents", gdf, skip_invalid=skip_invalid, file=name,
-                              timezone=settings.timezone, actor=principal.username,
-                              tolerance_m=settings.tolerance_m)
-    outside = store.outside_scope(session, first_id, principal)
-    if outside:  # the request's transaction is rolled back: nothing of the file is kept
-        raise Forbidden(f"{outside} incident(s) of the file lie outside your area; "
-                        "nothing was imported")
-    return report.as_dict()
+        return service.import_upload(engine, settings, principal, path, name=name, crs=crs,
+                                     lon=lon, lat=lat, skip_invalid=skip_invalid)
 
 
 @router.get("/incidents/{incident_id}", summary="One incident with its events")
-def get(incident_id: ObjectId, session: SessionDep, principal: CurrentUser) -> dict:
-    return store.feature(store.get_incident(session, incident_id, principal))
+def get(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dict:
+    return service.get(engine, incident_id, principal)
 
 
 @router.post("/incidents/{incident_id}/transitions",
              summary="Move an incident through the loop (409 lists the allowed actions)")
-def transition(incident_id: ObjectId, body: TransitionIn, session: SessionDep,
+def transition(incident_id: ObjectId, body: TransitionIn, engine: EngineDep,
                principal: Dispatcher) -> dict:
-    row = store.transition(session, incident_id, body.action, version=body.version,
-                           principal=principal, note=body.note)
-    return store.feature(row)
+    return service.transition(engine, incident_id, body.action, version=body.version,
+                              principal=principal, note=body.note)
 
 
 @router.get("/locate", summary="Grid, community, township, staff and nearest worker of a place")
-def locate(session: SessionDep, settings: SettingsDep, principal: CurrentUser,
+def locate(engine: EngineDep, settings: SettingsDep, principal: CurrentUser,
            lon: Annotated[float, Query(ge=-180, le=180)],
            lat: Annotated[float, Query(ge=-90, le=90)],
            crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84",
            patrol_hours: Annotated[float, Query(gt=0, le=168)] = 12.0) -> dict:
-    return queries.locate(session, lon, lat, principal, crs=crs,
-                          tolerance_m=settings.tolerance_m, patrol_hours=patrol_hours)
+    return service.locate(engine, settings, principal, lon, lat, crs=crs,
+                          patrol_hours=patrol_hours)

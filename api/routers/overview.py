@@ -12,37 +12,34 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.auth import CurrentUser, page_principal
-from gis.store.users import Principal
-from api.deps import SessionDep, SettingsDep
-from gis.store.overview import Rules, overview, resolve_area, root_code
-from gis.store.overview_shapes import unit_shapes
+from api.deps import EngineDep, SettingsDep
+from gis.services import overview as service
+from gis.services.accounts import Principal
 
 router = APIRouter(tags=["overview"])
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 
 
 @router.get("/overview", response_class=HTMLResponse, summary="One-screen overview page")
-def overview_page(request: Request, session: SessionDep, settings: SettingsDep):
-    principal = page_principal(request, session, "/overview")
+def overview_page(request: Request, engine: EngineDep, settings: SettingsDep):
+    principal = page_principal(request, "/overview")
     if not isinstance(principal, Principal):
         return principal  # not logged in: the redirect to /login
-    config = {"root": root_code(session, principal), "baseTileUrl": settings.base_tile_url,
+    config = {"root": service.start_code(engine, principal), "baseTileUrl": settings.base_tile_url,
               "user": principal.username, "role": principal.role}
     return templates.TemplateResponse(request, "overview.html", {"config": config})
 
 
 @router.get("/overview/{code}", summary="Figures of an area and of its units one level down")
-def area_overview(code: str, session: SessionDep, settings: SettingsDep,
+def area_overview(code: str, engine: EngineDep, settings: SettingsDep,
                   principal: CurrentUser,
                   weeks: Annotated[int, Query(ge=1, le=104)] = 12,
                   half_days: Annotated[int, Query(ge=1, le=366)] = 14) -> dict:
-    return overview(session, code, principal, weeks=weeks, half_days=half_days,
-                    rules=Rules(tz=settings.timezone))
+    return service.area_figures(engine, settings, code, principal, weeks=weeks,
+                                half_days=half_days)
 
 
 @router.get("/overview/{code}/units", summary="Outlines of the units one level down (GeoJSON)")
-def area_units(code: str, session: SessionDep, principal: CurrentUser) -> dict:
-    area = resolve_area(session, code, principal)
-    # about 10 m: enough for a county-wide screen, light enough to send whole
-    shapes = unit_shapes(session, area, simplify_deg=0.0001 if area.level != "grid" else 0.0)
+def area_units(code: str, engine: EngineDep, principal: CurrentUser) -> dict:
+    shapes = service.unit_outlines(engine, code, principal)
     return json.loads(shapes.to_json(drop_id=True))

@@ -1,5 +1,5 @@
 """Patrol (半日一巡): compliance per grid and window, rates, missed grids, track lines,
-and the phone upload of GPS fixes. Queries and analyses are in gis.store.patrol."""
+and the phone upload of GPS fixes. Use cases: gis.services.patrol."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import SessionDep, SettingsDep
-from gis.errors import Forbidden, InputError
+from api.deps import EngineDep, SettingsDep
+from gis.errors import InputError
 from gis.patrol.windows import parse_window
-from gis.store import patrol as store
-from gis.store.users import Principal
+from gis.services import patrol as service
+from gis.services.accounts import Principal
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
 Uploader = Annotated[Principal, Depends(require("grid_worker", "dispatcher"))]
@@ -39,15 +39,15 @@ def period(settings: SettingsDep, area: Area = None,
            start: Annotated[datetime | None, Query(alias="from", description="period start")] = None,
            end: Annotated[datetime | None, Query(alias="to", description="period end (exclusive)")] = None,
            window: Annotated[str, Query(max_length=10, description="window length, e.g. 12h")] = "12h",
-           min_minutes: Annotated[float | None, Query(ge=0, le=720)] = store.DEFAULT_MIN_MINUTES,
-           min_metres: Annotated[float | None, Query(ge=0, le=100_000)] = None) -> store.Period:
+           min_minutes: Annotated[float | None, Query(ge=0, le=720)] = service.DEFAULT_MIN_MINUTES,
+           min_metres: Annotated[float | None, Query(ge=0, le=100_000)] = None) -> service.Period:
     parse_window(window)  # 422 naming the field before any query
-    return store.Period(area=area, start=_aware(start, settings.timezone, "from"),
+    return service.Period(area=area, start=_aware(start, settings.timezone, "from"),
                         end=_aware(end, settings.timezone, "to"), window=window, tz=settings.timezone,
                         min_minutes=min_minutes, min_metres=min_metres)
 
 
-PeriodDep = Annotated[store.Period, Depends(period)]
+PeriodDep = Annotated[service.Period, Depends(period)]
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -56,9 +56,9 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 @router.get("/compliance", summary="Patrolled or not, per grid and window (JSON or GeoJSON)")
-def compliance(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+def compliance(engine: EngineDep, principal: CurrentUser, p: PeriodDep,
                f: Literal["json", "geojson"] = "json") -> dict:
-    res = store.compliance(session, principal, p)
+    res = service.compliance(engine, principal, p)
     if f == "geojson":
         return _choropleth(res)
     t = res.table
@@ -68,9 +68,9 @@ def compliance(session: SessionDep, principal: CurrentUser, p: PeriodDep,
             "items": _records(t)}
 
 
-def _choropleth(res: store.Result) -> dict:
+def _choropleth(res: service.Result) -> dict:
     """One feature per grid: windows, patrolled windows and their share."""
-    per = store.rates_by(res, "grid", store.Period()).set_index("grid")
+    per = service.rates_by(res, "grid", service.Period()).set_index("grid")
     minutes = res.table.groupby("grid")["minutes"].sum()
     feats = []
     for code, geom in zip(res.grids["code"], res.grids.geometry):
@@ -82,23 +82,23 @@ def _choropleth(res: store.Result) -> dict:
 
 
 @router.get("/rates", summary="Share of windows patrolled per grid, community, township or worker")
-def rates(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+def rates(engine: EngineDep, principal: CurrentUser, p: PeriodDep,
           by: Literal["grid", "community", "township", "worker"] = "grid") -> dict:
-    res = store.compliance(session, principal, p)
-    return {"by": by, "windows": len(res.starts), "items": _records(store.rates_by(res, by, p))}
+    res = service.compliance(engine, principal, p)
+    return {"by": by, "windows": len(res.starts), "items": _records(service.rates_by(res, by, p))}
 
 
 @router.get("/missed", summary="Grids not patrolled in the last N complete windows")
-def missed(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+def missed(engine: EngineDep, principal: CurrentUser, p: PeriodDep,
            last: Annotated[int, Query(ge=1, le=60)] = 2) -> dict:
-    out = store.missed(session, principal, p, last)
+    out = service.missed(engine, principal, p, last)
     return {"last": last, "items": _records(out)}
 
 
 @router.get("/tracks", summary="Track lines by worker and day in your area (GeoJSON)")
-def tracks(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+def tracks(engine: EngineDep, principal: CurrentUser, p: PeriodDep,
            worker: Annotated[str | None, Query(max_length=200)] = None) -> dict:
-    lines = store.tracks(session, principal, p, worker=worker)
+    lines = service.tracks(engine, principal, p, worker=worker)
     feats = [{"type": "Feature", "geometry": g.__geo_interface__,
               "properties": {"worker": w, "day": d, "start": pd.Timestamp(s).isoformat(),
                              "end": pd.Timestamp(e).isoformat(), "fixes": int(n)}}
@@ -120,33 +120,27 @@ class PointsIn(BaseModel):
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     worker: str | None = Field(None, min_length=1, max_length=200,
                                description="dispatchers only; a grid worker uploads as self")
-    points: list[FixIn] = Field(min_length=1, max_length=store.MAX_UPLOAD)
+    points: list[FixIn] = Field(min_length=1, max_length=service.MAX_UPLOAD)
 
 
 @router.post("/points", status_code=201, summary="Upload GPS fixes from a grid worker's phone")
-def upload(body: PointsIn, session: SessionDep, settings: SettingsDep,
+def upload(body: PointsIn, engine: EngineDep, settings: SettingsDep,
            principal: Uploader) -> dict:
-    worker = principal.username
-    if body.worker and body.worker != principal.username:
-        if principal.role == "grid_worker":
-            raise Forbidden("a grid worker uploads their own fixes only")
-        worker = body.worker
-    fixes = [store.Fix(_aware(f.time, settings.timezone, "time"), f.lon, f.lat, f.accuracy)
+    fixes = [service.Fix(_aware(f.time, settings.timezone, "time"), f.lon, f.lat, f.accuracy)
              for f in body.points]
-    n = store.add_points(session, worker, fixes, body.crs)
-    return {"worker": worker, "added": n}
+    return service.upload(engine, principal, fixes, crs=body.crs, worker=body.worker)
 
 
 @router.get("/streets", summary="Share of each grid's street length patrolled within a distance")
-def streets(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+def streets(engine: EngineDep, principal: CurrentUser, p: PeriodDep,
             distance: Annotated[float, Query(ge=1, le=500, description="metres")] = 20.0) -> dict:
     return {"distance": distance,
-            "items": _records(store.streets(session, principal, p, distance=distance))}
+            "items": _records(service.streets(engine, principal, p, distance=distance))}
 
 
 @router.get("/visits", summary="Household visits (stops near buildings) per worker and day")
-def visits(session: SessionDep, principal: CurrentUser, p: PeriodDep,
+def visits(engine: EngineDep, principal: CurrentUser, p: PeriodDep,
            radius: Annotated[float, Query(ge=5, le=200, description="metres")] = 30.0,
            stop_minutes: Annotated[float, Query(ge=1, le=120)] = 3.0) -> dict:
-    out = store.visits(session, principal, p, radius=radius, min_minutes=stop_minutes)
-    return {"norm": store.DAILY_VISIT_NORM, "items": _records(out)}
+    out = service.visits(engine, principal, p, radius=radius, min_minutes=stop_minutes)
+    return {"norm": service.DAILY_VISIT_NORM, "items": _records(out)}

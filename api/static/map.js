@@ -75,10 +75,11 @@
                "circle-opacity": 0.8, "circle-stroke-color": "#fff", "circle-stroke-width": 1}},
       {id: "incidents", type: "circle", source: "incidents", "source-layer": "incidents",
        filter: ["!", ["has", "cluster"]],
-       paint: {"circle-radius": ["case", ["get", "overdue"], 7, 5],
+       // "overdue" is the reason (absent when not overdue), as in the incident list
+       paint: {"circle-radius": ["case", ["has", "overdue"], 7, 5],
                "circle-color": STATUS_COLOURS,
-               "circle-stroke-color": ["case", ["get", "overdue"], "#ff0000", "#ffffff"],
-               "circle-stroke-width": ["case", ["get", "overdue"], 3, 1]}},
+               "circle-stroke-color": ["case", ["has", "overdue"], "#ff0000", "#ffffff"],
+               "circle-stroke-width": ["case", ["has", "overdue"], 3, 1]}},
     ]);
   }
 
@@ -159,7 +160,7 @@
     const p = event.features[0].properties;
     new maplibregl.Popup().setLngLat(event.lngLat).setHTML(rows([["#", event.features[0].id],
       ["状态 Status", p.status], ["类别 Category", p.category], ["网格 Grid", p.grid_code],
-      ["超期 Overdue", p.overdue ? "是 yes" : "否 no"]])).addTo(map);
+      ["超期 Overdue", p.overdue ? `是 yes: ${p.overdue}` : "否 no"]])).addTo(map);
   });
   for (const id of ["grids-fill", "incidents", "incident-clusters"]) {
     map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });

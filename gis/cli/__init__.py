@@ -71,6 +71,9 @@ def _load_for(argv: list[str]) -> None:
             return
     elif (module := _module_of(words[0])) is not None:
         importlib.import_module(f"gis.cli.{module}")
+        for other in COMMAND_MODULES:  # modules adding commands to its group (db_maintenance)
+            if f"from gis.cli.{module} import" in (_HERE / f"{other}.py").read_text("utf8"):
+                importlib.import_module(f"gis.cli.{other}")
         return
     _load()
 

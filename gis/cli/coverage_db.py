@@ -39,19 +39,17 @@ def coverage_db(
     as_json: bool = JsonOpt,
 ) -> None:
     """Compute camera coverage for an area in the database and store it."""
+    from gis.services import coverage, imports
     from gis.settings import Settings
-    from gis.store.coverage import RunOptions, run_coverage
-    from gis.store.db import open_engine, transaction
 
     start, end = _when(since, "since"), _when(until, "until")
-    opts = RunOptions(mode=mode, min_area=min_area, include_offline=include_offline,
-                      period=(start, end) if start or end else None, only_stale=stale)
-    engine = open_engine(Settings())
+    opts = coverage.RunOptions(mode=mode, min_area=min_area, include_offline=include_offline,
+                               period=(start, end) if start or end else None, only_stale=stale)
+    engine = imports.open_database(Settings())
     try:
         with progress(f"coverage {area}", total=len(_STEPS), quiet=as_json) as advance:
-            with transaction(engine) as session:
-                summary = run_coverage(session, area, opts,
-                                       on_step=lambda s: advance(1, description=_STEPS[s]))
+            summary = coverage.run(engine, area, opts,
+                                   on_step=lambda s: advance(1, description=_STEPS[s]))
     finally:
         engine.dispose()
     if not as_json:  # the table stays readable; --json keeps the codes for scripts

@@ -46,18 +46,16 @@ def import_cmd(
     """Import a file into a layer, in one transaction: every row is checked first; on any
     bad row nothing is written (unless --skip-invalid)."""
     from gis.io import parse_mapping
+    from gis.services import imports
     from gis.settings import Settings
-    from gis.store.db import open_engine
-    from gis.store.importer import import_file
-    from gis.store.layers import get_layer
 
-    get_layer(layer)  # an unknown layer fails before the database starts
+    imports.check_layer(layer)  # an unknown layer fails before the database starts
     if report is not None and not skip_invalid:
         raise InputError("--report only makes sense with --skip-invalid", field="report")
     settings = Settings()
-    engine = open_engine(settings)
+    engine = imports.open_database(settings)
     with progress(f"importing {layer}", _count_rows(file), quiet=json) as advance:
-        result = import_file(engine, layer, file, source_layer=source_layer, crs=crs,
+        result = imports.import_file(engine, layer, file, source_layer=source_layer, crs=crs,
                              mapping=parse_mapping(mapping), lon=lon, lat=lat,
                              skip_invalid=skip_invalid, report=report, replace=replace,
                              timezone=settings.timezone, progress=advance,
@@ -78,16 +76,14 @@ def export_cmd(
     json: bool = JsonOpt,
 ) -> None:
     """Export a layer with gridgis field names (re-importable as is)."""
+    from gis.services import imports
     from gis.settings import Settings
-    from gis.store.db import open_engine
-    from gis.store.exporter import export_layer
-    from gis.store.layers import get_layer
 
-    get_layer(layer)
+    imports.check_layer(layer)
     wanted = _parse_filters(filters)
     box = _parse_bbox(bbox)
-    engine = open_engine(Settings())
-    n = export_layer(engine, layer, file, crs=crs, bbox=box, **wanted)
+    engine = imports.open_database(Settings())
+    n = imports.export_layer(engine, layer, file, crs=crs, bbox=box, **wanted)
     emit({"layer": layer, "file": str(file), "rows": n}, json, f"export {layer}")
 
 

@@ -13,22 +13,23 @@ app.add_typer(db_app, name="db")
 
 
 def _cluster(settings: Settings):
-    from gis.store.embedded import EmbeddedCluster
+    from gis.services import imports
 
     if not settings.embedded:
         console.print("GRIDGIS_DATABASE_URL is set: gridgis uses that server, not its own.")
         raise typer.Exit(1)
-    return EmbeddedCluster(settings.data_dir)
+    return imports.embedded_cluster(settings)
 
 
 @db_app.command("start")
 def start(json: bool = JsonOpt) -> None:
     """Initialise (first time) and start the embedded PostGIS, then apply migrations."""
-    from gis.store.db import open_engine, versions
+    from gis.services import imports
 
     settings = Settings()
-    engine = open_engine(settings)
-    info = {"database": "embedded" if settings.embedded else "external", **versions(engine)}
+    engine = imports.open_database(settings)
+    info = {"database": "embedded" if settings.embedded else "external",
+            **imports.database_versions(engine)}
     if settings.embedded:
         info["data_dir"] = str(settings.data_dir)
     emit(info, json, "database")
@@ -57,9 +58,9 @@ def status(json: bool = JsonOpt) -> None:
 @db_app.command("url")
 def url() -> None:
     """Print the SQLAlchemy URL (starting the embedded cluster if needed)."""
-    from gis.store.db import database_url
+    from gis.services import imports
 
-    print(database_url(Settings()))
+    print(imports.url(Settings()))
 
 
 @app.command("backup")
@@ -68,10 +69,9 @@ def backup_cmd(file: str = typer.Argument(..., help="Dump file to write (pg_dump
     """Back up the whole database (embedded or external) with pg_dump."""
     from pathlib import Path
 
-    from gis.store.backup import backup
-    from gis.store.db import database_url
+    from gis.services import imports
 
-    path = backup(database_url(Settings()), file)
+    path = imports.backup(Settings(), file)
     emit({"backup": str(path), "bytes": Path(path).stat().st_size}, json)
 
 
@@ -79,8 +79,7 @@ def backup_cmd(file: str = typer.Argument(..., help="Dump file to write (pg_dump
 def restore_cmd(file: str = typer.Argument(..., help="A dump written by 'gridgis backup'."),
                 json: bool = JsonOpt) -> None:
     """Restore a backup, replacing the database's contents (all or nothing)."""
-    from gis.store.backup import restore
-    from gis.store.db import database_url
+    from gis.services import imports
 
-    restore(database_url(Settings()), file)
+    imports.restore(Settings(), file)
     emit({"restored": file}, json)

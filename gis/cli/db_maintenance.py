@@ -1,5 +1,6 @@
-"""``gridgis db partitions`` and ``gridgis db retention``: the monthly partitions of
-patrol points and incident events (migration 0004)."""
+"""``gridgis db months`` and ``gridgis db retention``: the month tables (PostgreSQL monthly
+partitions) of patrol points and incident events (migration 0004). ``gridgis db partitions``
+is the old, hidden name of ``db months``."""
 
 from __future__ import annotations
 
@@ -10,18 +11,16 @@ from gis.cli.db import db_app
 from gis.settings import Settings
 
 
-@db_app.command("partitions")
-def partitions_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Months to "
+@db_app.command("months")
+@db_app.command("partitions", hidden=True)  # the old name, kept for existing cron jobs
+def months_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Months to "
                                                     "create from the current one."),
                    json: bool = JsonOpt) -> None:
-    """Create monthly partitions ahead (run monthly, e.g. from cron) and list them."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.partitions import ensure_partitions, partition_rows
+    """Create month tables ahead (run monthly, e.g. from cron) and count rows in each."""
+    from gis.services import imports
 
-    with transaction(open_engine(Settings())) as session:
-        created = ensure_partitions(session, months_ahead)
-        rows = partition_rows(session)
-    emit({"created": created, "rows": rows}, json, "partitions")
+    emit(imports.monthly_tables(imports.open_database(Settings()), months_ahead), json,
+         "months")
 
 
 @db_app.command("retention")
@@ -30,9 +29,6 @@ def retention_cmd(keep_months: int = typer.Option(..., "--keep-months", help="Mo
                   json: bool = JsonOpt) -> None:
     """Drop patrol points and incident events older than the kept months (whole
     partitions detached and dropped; one transaction)."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.partitions import apply_retention, cutoff_for
+    from gis.services import imports
 
-    with transaction(open_engine(Settings())) as session:
-        dropped = apply_retention(session, keep_months)
-    emit({"cutoff": cutoff_for(keep_months).isoformat(), "dropped": dropped}, json, "retention")
+    emit(imports.retention(imports.open_database(Settings()), keep_months), json, "retention")

@@ -36,17 +36,14 @@ def report(
 ) -> None:
     """Monthly report of an area: figures against last month, maps, rankings worst first."""
     from gis.report import render_html, render_pdf
+    from gis.services import imports, overview
     from gis.settings import Settings
-    from gis.store.db import open_engine, transaction
-    from gis.store.monthly import monthly_data
-    from gis.store.overview import Rules
 
     settings = Settings()
-    engine = open_engine(settings)
+    engine = imports.open_database(settings)
     try:
         with progress(f"report {area} {month}", total=3 if pdf else 2, quiet=as_json) as step:
-            with transaction(engine) as session:
-                data = monthly_data(session, area, month, rules=Rules(tz=settings.timezone))
+            data = overview.monthly_report(engine, settings, area, month)
             step(1, description="drawing")
             html = render_html(data)
             _write_atomic(out, html.encode("utf-8"))

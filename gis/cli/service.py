@@ -12,16 +12,20 @@ app.add_typer(user_app, name="user")
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    import uvicorn
+    """Run the service. The app is named by its import string (``api`` sits beside the CLI,
+    above ``gis``: gis never imports it); ``create_app()`` reads its Settings from the
+    environment, so the host and port chosen here are put there first."""
+    import os
 
-    from api.app import create_app
+    import uvicorn
 
     host = host or settings.host
     port = port or settings.port
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]listening on {host}: reachable from other machines[/]")
     console.print(f"gridgis on http://{host}:{port}  (API docs: /docs, map: /map)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    os.environ["GRIDGIS_HOST"], os.environ["GRIDGIS_PORT"] = host, str(port)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 
 @app.command("serve")
@@ -39,11 +43,11 @@ def demo(households: int = typer.Option(30_000, help="Size of the generated dist
          json: bool = JsonOpt) -> None:
     """Generate and load a demo district (first run only), create one account per role,
     and serve it on http://127.0.0.1:8000."""
-    from gis.store.db import open_engine
-    from gis.store.demo import ensure_demo
+    from gis.services import imports
+    from gis.services.demo import ensure_demo
 
     settings = Settings()
-    engine = open_engine(settings)
+    engine = imports.open_database(settings)
     summary = ensure_demo(engine, settings, households=households, seed=seed)
     engine.dispose()
     accounts = summary.pop("accounts", [])
@@ -66,24 +70,19 @@ def user_add(username: str, role: str = typer.Option(..., help="admin, planner, 
              days: float = typer.Option(90, help="API token lifetime in days (0: no expiry)."),
              json: bool = JsonOpt) -> None:
     """Create an account and print a new API token for it (shown once)."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.users import add_user, issue_token
+    from gis.services import accounts, imports
 
-    engine = open_engine(Settings())
-    with transaction(engine) as session:
-        user = add_user(session, username, role, scope_code=scope, password=password)
-        token = issue_token(session, user, days=days or None)
-    emit({"username": username, "role": role, "scope": scope, "token": token}, json)
+    engine = imports.open_database(Settings())
+    emit(accounts.add_user(engine, username, role, scope_code=scope, password=password,
+                           days=days or None), json)
 
 
 @user_app.command("list")
 def user_list(json: bool = JsonOpt) -> None:
     """List accounts."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.users import list_users
+    from gis.services import accounts, imports
 
-    with transaction(open_engine(Settings())) as session:
-        users = list_users(session)
+    users = accounts.list_users(imports.open_database(Settings()))
     if json:
         emit({"users": users}, True)
         return
@@ -95,9 +94,7 @@ def user_list(json: bool = JsonOpt) -> None:
 @user_app.command("revoke")
 def user_revoke(username: str, json: bool = JsonOpt) -> None:
     """Deactivate an account and revoke all its tokens."""
-    from gis.store.db import open_engine, transaction
-    from gis.store.users import revoke
+    from gis.services import accounts, imports
 
-    with transaction(open_engine(Settings())) as session:
-        n = revoke(session, username)
+    n = accounts.revoke(imports.open_database(Settings()), username)
     emit({"username": username, "tokens_revoked": n}, json)

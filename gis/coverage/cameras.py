@@ -3,7 +3,7 @@
 Files name the fields ``type``, ``status``, ``azimuth`` (degrees clockwise from north),
 ``fov`` (horizontal field of view, degrees), ``range`` (metres) and ``height`` (metres);
 other names are mapped with ``mapping={"FOV_DEG": "fov"}``. Missing values are filled
-from :data:`gis.schema.CAMERA_DEFAULTS` by camera type, and the result says which
+from :data:`gis.vocabulary.CAMERA_DEFAULTS` by camera type, and the result says which
 defaults it used (``attrs["defaults_used"]``), so an analyst knows how much of the
 coverage rests on assumed figures rather than surveyed ones.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InvalidRows, RowProblem
-from gis.schema import CAMERA_DEFAULTS, CAMERA_STATUSES, CAMERA_TYPES
+from gis.vocabulary import CAMERA_DEFAULTS, CAMERA_STATUSES, CAMERA_TYPES
 
 FIELDS = ("type", "status", "azimuth", "fov", "range", "height")
 # A record without a type is treated as the most common street camera class.

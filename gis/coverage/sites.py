@@ -23,7 +23,7 @@ import shapely
 
 from gis.coverage.visibility import footprint_parts, polygonal, views_metric, working_crs
 from gis.errors import InputError
-from gis.schema import CAMERA_DEFAULTS, CAMERA_TYPES
+from gis.vocabulary import CAMERA_DEFAULTS, CAMERA_TYPES
 
 WEIGHTS = ("incidents", "area")
 _TIE = 1e-6  # with incident weights, area breaks ties (and fills in once incidents run out)
@@ -138,7 +138,7 @@ def suggest_sites(blind_spots: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, k: int
     buildings : footprints occluding the new cameras' views (strongly advised).
     weight : ``"incidents"`` (incident density × area) or ``"area"`` (m²).
     camera_type, fov, range_m, height : the camera to install (defaults by type,
-        :data:`gis.schema.CAMERA_DEFAULTS`; the default dome sees 360°).
+        :data:`gis.vocabulary.CAMERA_DEFAULTS`; the default dome sees 360°).
     spacing : metres between candidate points along a street.
     crs : metric CRS to measure in (default: chosen from the blind spots).
 

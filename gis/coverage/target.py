@@ -3,7 +3,7 @@
 Modes:
 
 * ``"public"`` (default): public space, i.e. streets buffered by their class width
-  (:data:`gis.schema.ROAD_CLASSES`) plus open ground, minus building footprints. Open
+  (:data:`gis.vocabulary.ROAD_CLASSES`) plus open ground, minus building footprints. Open
   ground is land at least ``open_setback`` metres from every footprint and within
   ``OPEN_REACH_M`` of a street (squares, forecourts, roadside plazas): the narrow gaps
   between buildings inside compounds, and fields far from any road, are not public
@@ -24,7 +24,7 @@ import shapely
 
 from gis.coverage.visibility import footprint_parts, polygonal, working_crs
 from gis.errors import InputError
-from gis.schema import ROAD_CLASSES
+from gis.vocabulary import ROAD_CLASSES
 
 MODES = ("public", "grid", "streets")
 OPEN_SETBACK_M = 5.0
@@ -128,7 +128,7 @@ def target_area(grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
     ----------
     grids : grid polygons (any CRS).
     buildings : footprints; they are never target (cameras do not see indoors).
-    roads : street lines with ``class`` (see :data:`gis.schema.ROAD_CLASSES`) or a
+    roads : street lines with ``class`` (see :data:`gis.vocabulary.ROAD_CLASSES`) or a
         numeric ``width``; roads with neither get the residential width.
     mode : ``"public"``, ``"grid"`` or ``"streets"`` (see the module docstring).
     grid_key : column naming grids (default ``code``, else the index).

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from gis.schema import ROAD_CLASSES
+from gis.vocabulary import ROAD_CLASSES
 
 SETBACK = {"urban": 3.0, "rural": 4.0}
 

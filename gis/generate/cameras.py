@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 
 from gis.generate.geom import azimuth_on
-from gis.schema import CAMERA_DEFAULTS
+from gis.vocabulary import CAMERA_DEFAULTS
 
 HH_PER_CAMERA = 90
 MISSING_SHARE = 0.04

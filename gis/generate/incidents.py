@@ -13,7 +13,7 @@ import shapely
 
 from gis.generate.geom import segments
 
-from gis.schema import INCIDENT_CATEGORIES, INCIDENT_STATUSES
+from gis.vocabulary import INCIDENT_CATEGORIES, INCIDENT_STATUSES
 
 TZ = timezone(timedelta(hours=8))
 END = datetime(2026, 11, 1, tzinfo=TZ)        # exclusive: the window ends with 31 October

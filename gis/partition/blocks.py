@@ -24,10 +24,10 @@ import pandas as pd
 import shapely
 
 from gis.errors import InputError
+from gis.partition.cells import compact, locate, polygonal, voronoi_cells
+from gis.partition.split import split_cells
 
 COVER_SHARE = 0.99  # units covering this share of the parent are blocks, not buildings
-SITE_SPACING = 8.0  # metres between Voronoi sites along building outlines
-SPECK_AREA = 0.1  # m²: holes and parts smaller than this are noise of overlays
 END_SNAP = 1.0  # metres: road ends are extended this far so that lines which stop a hair
 #                 short of a junction or the parent's edge (clipping, reprojection) still node
 
@@ -96,16 +96,6 @@ def anchor_points(geoms) -> np.ndarray:
     return shapely.point_on_surface(geoms)
 
 
-def locate(points, cells) -> np.ndarray:
-    """Index of the cell holding each point (-1 when none); points on a shared edge go to
-    the first cell found."""
-    tree = shapely.STRtree(cells)
-    pi, ci = tree.query(points, predicate="intersects")
-    out = np.full(len(points), -1, dtype=int)
-    out[pi[::-1]] = ci[::-1]  # the first hit wins
-    return out
-
-
 def end_stubs(lines, reach: float = END_SNAP) -> np.ndarray:
     """Short segments prolonging each line beyond both ends by ``reach`` metres, in the
     direction of its last few metres. Overshoots are dangles that polygonize ignores; an
@@ -144,115 +134,6 @@ def road_faces(roads, parent) -> np.ndarray:
     return faces[inside & (shapely.area(faces) > 1e-6)]
 
 
-def union_by(geoms, labels, n: int, *, coverage: bool = False) -> np.ndarray:
-    """Union of geometries grouped by integer label 0..n-1 (empty for unused labels).
-    ``coverage=True`` is much faster for pieces that only share edges (Voronoi cells)."""
-    merge = shapely.coverage_union_all if coverage else shapely.union_all
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(n + 1))
-    out = np.empty(n, dtype=object)
-    for g in range(n):
-        part = geoms[order[bounds[g]:bounds[g + 1]]]
-        out[g] = part[0] if len(part) == 1 else (merge(part) if len(part) else shapely.Polygon())
-    return out
-
-
-def polygonal(geoms, min_area: float = None) -> np.ndarray:
-    """Valid (Multi)Polygons: unions and differences of touching cells can leave a
-    collapsed ring or a stray line behind; those are repaired and dropped, and so are
-    holes and parts smaller than ``min_area`` (m², metric CRS; 0 in degrees: none)."""
-    geoms = np.asarray(geoms, dtype=object).copy()
-    bad = ~shapely.is_valid(geoms) | ~np.isin(shapely.get_type_id(geoms), (3, 6))
-    for k in np.flatnonzero(bad & ~shapely.is_empty(geoms)):
-        fixed = shapely.make_valid(geoms[k], method="structure", keep_collapsed=False)
-        parts = shapely.get_parts(fixed)
-        parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
-        geoms[k] = shapely.union_all(parts) if len(parts) else shapely.Polygon()
-    holed = np.flatnonzero(shapely.get_num_interior_rings(geoms) > 0)
-    multi = np.flatnonzero(shapely.get_type_id(geoms) == 6)
-    for k in np.union1d(holed, multi) if min_area != 0 else ():
-        geoms[k] = _drop_specks(geoms[k], SPECK_AREA if min_area is None else min_area)
-    return geoms
-
-
-def _drop_specks(geom, min_area: float = SPECK_AREA):
-    """Without holes and parts smaller than ``min_area`` (m²): slivers of float noise
-    where cells almost tile, which reprojection can turn into invalid rings."""
-    out = []
-    for poly in shapely.get_parts(geom):
-        if poly.area < min_area:
-            continue
-        holes = [h for h in poly.interiors if shapely.Polygon(h).area >= min_area]
-        out.append(shapely.Polygon(poly.exterior, holes) if len(holes) < len(poly.interiors)
-                   else poly)
-    if not out:
-        return geom
-    return out[0] if len(out) == 1 else shapely.MultiPolygon(out)
-
-
-def _sites(geoms, spacing: float):
-    """Points along each unit's outline (or the point itself) and the unit they belong to."""
-    outline = np.where(np.isin(shapely.get_type_id(geoms), (3, 6)),
-                       shapely.boundary(geoms), geoms)
-    dense = shapely.segmentize(outline, spacing)
-    coords, owner = shapely.get_coordinates(dense, return_index=True)
-    keys = np.round(coords, 2)
-    _, first = np.unique(keys, axis=0, return_index=True)
-    first.sort()
-    return coords[first], owner[first]
-
-
-def voronoi_cells(geoms, parent, spacing: float = SITE_SPACING) -> np.ndarray:
-    """Share the parent out between units by nearest outline: one cell per unit (empty for
-    a unit entirely hidden under another). Each cell holds its own building whole."""
-    n = len(geoms)
-    if n == 1:
-        return np.array([parent], dtype=object)
-    coords, owner = _sites(geoms, spacing)
-    if len(np.unique(owner)) == 1:
-        out = np.array([shapely.Polygon()] * n, dtype=object)
-        out[owner[0]] = parent
-        return out
-    # in local coordinates: with metric eastings/northings in the millions GEOS can emit
-    # an invalid cell and lose the order of the cells
-    shift = coords.mean(axis=0)
-    frame = shapely.transform(parent, lambda c: c - shift)
-    diagram = shapely.voronoi_polygons(shapely.multipoints(coords - shift), extend_to=frame,
-                                       ordered=True)
-    polys = shapely.transform(shapely.get_parts(diagram), lambda c: c + shift)
-    # GEOS can emit a self-touching cell, or a collection, for collinear sites
-    bad = ~shapely.is_valid(polys) | (shapely.get_type_id(polys) != 3)
-    polys[bad] = polygonal(shapely.make_valid(polys[bad]))
-    cells = union_by(polys, owner, n, coverage=not bad.any())
-    try:
-        shapely.prepare(parent)
-        cells = shapely.intersection(cells, parent)
-    except shapely.errors.GEOSException:  # a parent with near-touching rings: repair, snap
-        cells = shapely.intersection(polygonal(shapely.make_valid(cells)),
-                                     polygonal([shapely.make_valid(parent)])[0], grid_size=1e-6)
-    return keep_buildings_whole(cells, geoms)
-
-
-def keep_buildings_whole(cells, geoms) -> np.ndarray:
-    """Give back to each polygon unit the parts of it that fell into another unit's cell
-    (a wide building's middle can be nearer a neighbour's wall than its own). The cells
-    still tile the same area."""
-    cells = np.asarray(cells, dtype=object).copy()
-    poly = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))
-    if not len(poly):
-        return cells
-    b, c = shapely.STRtree(cells).query(geoms[poly], predicate="intersects")
-    b = poly[b]
-    other = b != c
-    b, c = b[other], c[other]
-    piece = shapely.intersection(cells[c], geoms[b])
-    real = shapely.area(piece) > 1e-4
-    for u, k, part in zip(b[real], c[real], piece[real]):
-        cells[k] = shapely.difference(cells[k], part)
-        cells[u] = shapely.union(cells[u], part)
-    return cells
-
-
 def fill_slivers(cells, parent) -> np.ndarray:
     """Give each piece of the parent not covered by a cell to the neighbour sharing the
     longest edge with it (or make it its own cell when it touches none)."""
@@ -281,15 +162,6 @@ def remove_overlaps(cells) -> np.ndarray:
     for a, b in zip(i[i < j], j[i < j]):
         cells[b] = shapely.difference(cells[b], cells[a])
     return cells
-
-
-def compact(cells, unit_atom):
-    """Drop empty cells and renumber the atoms units point to."""
-    keep = ~(shapely.is_empty(cells) | (shapely.area(cells) <= 1e-6))
-    new = np.cumsum(keep) - 1
-    mapped = np.where(unit_atom >= 0, new[np.maximum(unit_atom, 0)], -1)
-    mapped[(unit_atom >= 0) & ~keep[np.maximum(unit_atom, 0)]] = -1
-    return cells[keep], mapped
 
 
 def _block_cells(geoms, parent):
@@ -324,8 +196,6 @@ def cover_share(geoms, parent) -> float:
 
 
 def _split_faces(cells, unit_atom, households, geoms, points, max_households, groups):
-    from gis.partition.split import split_cells
-
     ok = unit_atom >= 0
     load = np.bincount(unit_atom[ok], weights=households[ok], minlength=len(cells))
     which = load > (np.inf if max_households is None else max_households)

@@ -18,10 +18,14 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis.partition.blocks import Atoms, build_atoms, per_atom, polygonal, union_by
-from gis.partition.graph import OFF_STREET_COST, adjacency, components
+from gis.partition.blocks import Atoms, build_atoms, per_atom
+from gis.partition.cells import polygonal, union_by
+from gis.partition.graph import components
+from gis.partition.labels import atom_graph, below_min_note, fixed_grids, renumber
+from gis.partition.pockets import join_pockets
 from gis.partition.regions import Graph, balanced_regions, choose_k
-from gis.partition.split import gap_price, split_cells
+from gis.partition.split import split_cells
+from gis.partition.streetcut import street_cut
 
 EXTRA_K_TRIES = 4  # when atoms are too coarse for k grids, try up to this many more
 
@@ -36,50 +40,9 @@ class Cut:
     notes: list  # (grid index, rule, detail)
 
 
-def owners(atoms: Atoms) -> np.ndarray:
-    """The unit of each atom holding exactly one unit (-1 for the others)."""
-    ok = atoms.unit_atom >= 0
-    count = np.bincount(atoms.unit_atom[ok], minlength=len(atoms.cells))
-    out = np.full(len(atoms.cells), -1)
-    out[atoms.unit_atom[ok]] = np.flatnonzero(ok)
-    out[count != 1] = -1
-    return out
-
-
-def atom_graph(atoms: Atoms, geoms, roads) -> Graph:
-    """The atom graph; cutting off street costs more, less across a wide gap."""
-    edges = adjacency(atoms.cells, roads)
-    price = gap_price(edges.i, edges.j, owners(atoms), np.asarray(geoms, dtype=object))
-    if edges.street is None:
-        cost = edges.length * price
-    else:
-        cost = edges.street + OFF_STREET_COST * (edges.length - edges.street) * price
-    xy = shapely.get_coordinates(shapely.point_on_surface(atoms.cells))
-    return Graph(atoms.households, xy, shapely.area(atoms.cells), shapely.length(atoms.cells),
-                 edges.i, edges.j, cost, edges.length)
-
-
-def fixed_grids(atoms: Atoms, excl_atom, hi):
-    """Exclusive compounds and over-full atoms become grids of their own."""
-    labels = np.full(len(atoms.cells), -1)
-    kinds, notes = [], []
-    for name in sorted({x for x in excl_atom if x is not None}):
-        labels[excl_atom == name] = len(kinds)
-        kinds.append("exclusive")
-    over = np.flatnonzero((atoms.households > hi) & (labels < 0))
-    for a in over:
-        labels[a] = len(kinds)
-        notes.append((len(kinds), "above_max", f"one indivisible unit of {atoms.households[a]:g} "
-                      f"households (more than {hi:g})"))
-        kinds.append("basic")
-    return labels, kinds, notes
-
-
 def cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small,
                   budget) -> Cut:
     """Grids of one community (metric CRS) from its units, compounds and roads."""
-    from gis.partition.streetcut import street_cut
-
     geoms = np.asarray(geoms, dtype=object)
     blocks = build_atoms(geoms, hh, parent, roads, max_households=None, groups=excl)
     exact = street_cut(blocks, geoms, hh, excl, parent, roads, lo, hi, target)
@@ -89,8 +52,6 @@ def cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small,
         atoms, g, labels, kinds, notes = _bisected(blocks, geoms, hh, excl, parent, roads,
                                                    lo, hi, target, budget)
     labels = attach_empty(g, labels, kinds)
-    from gis.partition.pockets import join_pockets
-
     n_atoms = len(atoms.cells)
     atoms, g, labels, kinds, notes = join_pockets(atoms, g, labels, kinds, notes, geoms,
                                                   roads, lo, hi)
@@ -114,15 +75,6 @@ def _bisected(blocks, geoms, hh, excl, parent, roads, lo, hi, target, budget):
         atoms, g, labels = _second_pass(atoms, g, labels, kinds, geoms, hh, roads, lo, hi,
                                         budget)
     return atoms, g, labels, kinds, notes
-
-
-def below_min_note(grid: int, total: float, lo: float, *, alone: bool):
-    """The note for a group of atoms below the minimum: the whole parent (``alone``) or
-    an island cut off from the other grids."""
-    short = f"{total:g} households, fewer than {lo:g}"
-    if alone:
-        return grid, "parent_below_min", f"{short}, in the whole parent"
-    return grid, "island", f"{short}, cut off from other grids"
 
 
 def _free_regions(g: Graph, labels, kinds, notes, lo, hi, target, budget) -> np.ndarray:
@@ -255,15 +207,6 @@ def merge_small_grids(g: Graph, labels, kinds, notes, lo, hi):
             notes = [(s if i == r else i, rule, d) for i, rule, d in notes
                      if not (i == r and rule in ("island", "parent_below_min"))]
     return renumber(labels, kinds, notes)
-
-
-def renumber(labels, kinds, notes):
-    """Drop unused grid labels, keeping kinds and notes in step."""
-    used = np.unique(labels)
-    remap = np.full(len(kinds), -1)
-    remap[used] = np.arange(len(used))
-    notes = [(int(remap[i]), rule, d) for i, rule, d in notes if remap[i] >= 0]
-    return remap[labels], [kinds[i] for i in used], notes
 
 
 def grid_frame(cut: Cut, crs, community_code: str) -> gpd.GeoDataFrame:

@@ -8,8 +8,9 @@ import pandas as pd
 import shapely
 
 from gis.crs import metric_crs_for
-from gis.partition.blocks import anchor_points, locate
-from gis.partition.pipeline import as_wgs84
+from gis.partition.blocks import anchor_points
+from gis.partition.cells import locate
+from gis.partition.inputs import as_wgs84
 
 COLUMNS = ["old_code", "new_code", "households", "area_m2", "households_share", "area_share"]
 

@@ -20,10 +20,11 @@ import shapely
 from gis.crs import WGS84, metric_crs_for
 from gis.errors import InputError
 from gis.partition import quality
-from gis.partition.blocks import anchor_points, clean_units, default_parent, locate, \
-    polygonal
+from gis.partition.blocks import anchor_points, clean_units, default_parent
+from gis.partition.cells import locate, polygonal
 from gis.partition.codes import assign_codes, match_previous
 from gis.partition.community import cut_community, grid_frame
+from gis.partition.inputs import as_wgs84
 
 CODE_FIELDS = ("community_code", "admin_code", "code")
 
@@ -36,20 +37,6 @@ class PartitionResult:
     report: dict
     violations: gpd.GeoDataFrame
     unit_grid: pd.Series = field(default=None)  # grid code of each input unit (None: outside)
-
-
-def as_wgs84(gdf):
-    """A GeoDataFrame/GeoSeries in EPSG:4326 (no CRS is taken as lon/lat)."""
-    if gdf.crs is None:
-        return gdf.set_crs(WGS84)
-    return gdf if gdf.crs.equals(WGS84) else gdf.to_crs(WGS84)
-
-
-def as_geometry(parent):
-    """One shapely geometry (EPSG:4326) from a geometry, GeoSeries or GeoDataFrame."""
-    if isinstance(parent, (gpd.GeoDataFrame, gpd.GeoSeries)):
-        return shapely.union_all(as_wgs84(parent).geometry.values)
-    return parent
 
 
 def _parents(parent, units, community_code) -> gpd.GeoDataFrame:

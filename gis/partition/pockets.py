@@ -14,7 +14,9 @@ import numpy as np
 import shapely
 from shapely.ops import substring
 
-from gis.partition.blocks import Atoms, polygonal, union_by
+from gis.partition.blocks import Atoms
+from gis.partition.cells import polygonal, union_by
+from gis.partition.labels import atom_graph, renumber
 
 CORRIDOR_WIDTH = 2.5  # metres each side of the compound's outline (within street tolerance)
 CLEARANCE = 1.0  # metres the corridor keeps off the compound's buildings
@@ -81,8 +83,6 @@ def _pockets(g, labels, kinds, lo):
 def join_pockets(atoms: Atoms, g, labels, kinds, notes, geoms, roads, lo, hi):
     """Join each pocket to a basic grid through a corridor in a bordering exclusive grid.
     Returns atoms, graph, labels, kinds and notes (renumbered)."""
-    from gis.partition.community import atom_graph, renumber
-
     pockets, nbrs = _pockets(g, labels, kinds, lo)
     if not pockets:
         return atoms, g, labels, kinds, notes

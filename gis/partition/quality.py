@@ -14,7 +14,9 @@ import pandas as pd
 import shapely
 
 from gis.crs import WGS84, metric_crs_for
+from gis.partition.cells import locate, polygonal
 from gis.partition.graph import shared_edges, street_length
+from gis.partition.inputs import as_geometry, as_wgs84
 
 AREA_TOLERANCE = 1.0  # m²: gaps, overlaps and spills smaller than this are floating-point noise
 CUT_SHARE = 0.01  # a unit with more than 1 % of its area outside its main grid is cut
@@ -178,12 +180,8 @@ def validate(grids: gpd.GeoDataFrame, parent, units: gpd.GeoDataFrame | None = N
     >>> bad = validate(plan, community, buildings)            # doctest: +SKIP
     >>> bad[bad.rule == "gap"].area                            # doctest: +SKIP
     """
-    from gis.partition.pipeline import as_geometry, as_wgs84
-
     grids = as_wgs84(grids)
     crs = metric_crs_for(grids)
-    from gis.partition.blocks import polygonal
-
     # reprojection can leave rings touching within nanometres: repair before overlaying
     g = polygonal(np.asarray(grids.to_crs(crs).geometry.values, dtype=object))
     codes = grids["code"].astype(str).to_numpy() if "code" in grids else \
@@ -194,8 +192,6 @@ def validate(grids: gpd.GeoDataFrame, parent, units: gpd.GeoDataFrame | None = N
         units = as_wgs84(units)
         um = np.asarray(units.to_crs(crs).geometry.values, dtype=object)
         hh = pd.to_numeric(units[households], errors="coerce").fillna(0).to_numpy(float)
-        from gis.partition.blocks import locate
-
         at = locate(shapely.point_on_surface(um), g)
         counts = np.bincount(at[at >= 0], weights=hh[at >= 0], minlength=len(g))
         rows += cut_rows(g, codes, um)

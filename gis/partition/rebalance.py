@@ -20,11 +20,12 @@ import shapely
 
 from gis.crs import WGS84, metric_crs_for
 from gis.errors import InputError
-from gis.partition.blocks import anchor_points, clean_units, locate, polygonal
+from gis.partition.blocks import anchor_points, clean_units
+from gis.partition.cells import locate, polygonal
 from gis.partition.codes import assign_codes, split_code
 from gis.partition.graph import shared_edges
 from gis.partition.community import cut_community, grid_frame
-from gis.partition.pipeline import as_wgs84
+from gis.partition.inputs import as_wgs84
 
 
 @dataclass

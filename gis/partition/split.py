@@ -3,7 +3,7 @@
 A block is split when it holds more households than one grid may, when it mixes an
 exclusive compound with other buildings, or (on a second pass) when the grids around it
 cannot meet their bounds with whole blocks. It is shared out between its buildings by
-nearest outline (a Voronoi diagram of points along the walls, :func:`.blocks.voronoi_cells`),
+nearest outline (a Voronoi diagram of points along the walls, :func:`.cells.voronoi_cells`),
 so every new line runs between buildings, never through one. Units of one group (one
 compound) stay in one piece. The partitioner prices the new edges by how street-like
 they are (:func:`gap_price`): a wide gap or an internal lane is cheap to cut along, a
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from gis.partition.blocks import compact, locate, union_by, voronoi_cells
+from gis.partition.cells import compact, locate, union_by, voronoi_cells
 
 GAP_REFERENCE = 8.0  # metres: a gap this wide between buildings costs the full off-street price
 GAP_FLOOR = 0.35  # the cheapest a very wide gap gets, as a share of the off-street price

@@ -16,6 +16,7 @@ import numpy as np
 from gis.partition.blocks import Atoms, build_atoms, per_atom
 from gis.partition.exact import MAX_ATOMS, exact_regions
 from gis.partition.graph import components
+from gis.partition.labels import atom_graph, below_min_note, fixed_grids
 from gis.partition.regions import choose_k
 from gis.partition.strips import strip_atoms
 
@@ -35,8 +36,6 @@ def _stripped(atoms: Atoms, geoms, hh, excl_atom, which, span, roads):
 def _exact_free(g, labels, kinds, notes, lo, hi, target, origin, rank):
     """Like :func:`.community._free_regions`, exactly; None when a group that could meet
     the bounds finds no exact cover."""
-    from gis.partition.community import below_min_note
-
     free = labels < 0
     _n, comp = components(g.n, g.i, g.j, free)
     groups = [np.flatnonzero(free & (comp == c)) for c in np.unique(comp[free])]
@@ -78,8 +77,6 @@ def _tiers(atoms, geoms, hh, excl_atom, lo, hi, roads):
 
 def _search(cut, excl_cut, geoms, roads, lo, hi, target, origin=None, rank=None):
     """(atoms, graph, labels, kinds, notes) for one set of atoms, or None."""
-    from gis.partition.community import atom_graph, fixed_grids
-
     labels, kinds, notes = fixed_grids(cut, excl_cut, hi)
     g = atom_graph(cut, geoms, roads)
     labels = _exact_free(g, labels, kinds, notes, lo, hi, target, origin, rank)

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, Forbidden, InputError, NotFound
-from gis.schema import CAMERA_STATUSES, CAMERA_TYPES
+from gis.vocabulary import CAMERA_STATUSES, CAMERA_TYPES
 from gis.store import audit
 from gis.store.incidents import to_wgs84
 from gis.store.models import Camera, CoverageStale

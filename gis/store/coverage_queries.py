@@ -135,7 +135,7 @@ def suggest(session: Session, principal: Principal | None, area_code: str | None
                    .where(BlindSpot.grid_code.startswith(prefix, autoescape=True)))
     if not len(spots):
         raise NotFound(f"no stored blind spots in {area_code or 'your area'}: run coverage first")
-    from gis.schema import CAMERA_DEFAULTS
+    from gis.vocabulary import CAMERA_DEFAULTS
 
     if camera_type not in CAMERA_DEFAULTS:
         raise InputError(f"unknown camera type {camera_type!r}", field="camera_type")

@@ -1,50 +1,26 @@
-"""Build the demo database: generate a district (deterministic per seed), partition each
-community into grids, load every layer in one transaction, and create one account per
-role. A second run finds the data and only reports it."""
+"""The demo database's parts: generate a district (deterministic per seed), partition each
+community into grids, load every layer into the caller's transaction, and create one
+account per role. The use case that commits is :func:`gis.services.demo.ensure_demo`."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
-import time
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
 from gis.settings import Settings
-from gis.store.db import transaction
 from gis.store.models import AdminUnit, Camera, Grid, Incident, PatrolPoint
 from gis.store.users import add_user, issue_token
 
 DEMO_ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer")
 
 
-def ensure_demo(engine: Engine, settings: Settings, *, households: int = 30_000,
-                seed: int = 1) -> dict:
-    """Load the demo district unless the database already holds data; return a summary
-    with counts and the demo accounts (tokens and passwords)."""
-    t0 = time.perf_counter()
-    demo_dir = settings.data_dir / "demo"
-    with transaction(engine) as session:
-        loaded = session.scalar(select(func.count()).select_from(AdminUnit)) > 0
-    if not loaded:
-        district = _generate(demo_dir, households, seed)
-        with transaction(engine) as session:
-            _load(session, district, settings)
-            accounts = _accounts(session, district)
-        _save_accounts(demo_dir, accounts)
-    with transaction(engine) as session:
-        summary = _counts(session)
-    summary["seconds"] = round(time.perf_counter() - t0, 1)
-    summary["files"] = str(demo_dir)
-    summary["accounts"] = _read_accounts(demo_dir)
-    return summary
-
-
-def _generate(demo_dir: Path, households: int, seed: int):
+def generate(demo_dir: Path, households: int, seed: int):
     from gis.generate import generate_district, write_district
 
     district = generate_district(households, seed)
@@ -52,7 +28,7 @@ def _generate(demo_dir: Path, households: int, seed: int):
     return district
 
 
-def _load(session, district, settings: Settings) -> None:
+def load(session, district, settings: Settings) -> None:
     from gis.store.importer import import_frame
 
     for layer in ("admin_units", "roads", "buildings", "address_points", "key_places", "cameras"):
@@ -113,7 +89,7 @@ def _patrol_frame(points: pd.DataFrame) -> gpd.GeoDataFrame:
                             crs=4326)
 
 
-def _accounts(session, district) -> list[dict]:
+def create_accounts(session, district) -> list[dict]:
     units = district.admin_units
     county = units.loc[units["level"] == "county", "code"].iloc[0]
     township = sorted(units.loc[units["level"] == "township", "code"])[0]
@@ -130,21 +106,21 @@ def _accounts(session, district) -> list[dict]:
     return out
 
 
-def _save_accounts(demo_dir: Path, accounts: list[dict]) -> None:
+def save_accounts(demo_dir: Path, accounts: list[dict]) -> None:
     demo_dir.mkdir(parents=True, exist_ok=True)
     path = demo_dir / "accounts.json"
     path.write_text(json.dumps(accounts, indent=1))
     os.chmod(path, 0o600)  # demo credentials: readable by the owner only
 
 
-def _read_accounts(demo_dir: Path) -> list[dict]:
+def read_accounts(demo_dir: Path) -> list[dict]:
     try:
         return json.loads((demo_dir / "accounts.json").read_text())
     except (OSError, ValueError):
         return []
 
 
-def _counts(session) -> dict:
+def counts(session) -> dict:
     def count(model, *where):
         return session.scalar(select(func.count()).select_from(model).where(*where))
 

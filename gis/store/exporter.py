@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from gis.crs import WGS84, parse_crs, wgs84_to_offset
 from gis.errors import InputError
 from gis.io import format_of, write_layer
-from gis.store.layers import Layer, get_layer
+from gis.store.registry import Layer, get_layer
 
 # Columns worth exporting that are not import fields (set by gridgis itself).
 EXTRA = {"incidents": ("grid_code",)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis import schema
+from gis import vocabulary
 from gis.errors import NotFound
 from gis.store.models import AdminUnit, Grid, GridStaff
 from gis.store.scope import code_in_scope
@@ -29,5 +29,5 @@ def grid_card(session: Session, code: str, principal: Principal | None) -> dict:
         .where(GridStaff.grid_code == code).order_by(GridStaff.role, GridStaff.name)
     ).mappings().all()
     return {**dict(row), "area_m2": round(float(row["area_m2"]), 1),
-            "staff": [{**dict(s), "role_label": schema.STAFF_ROLES.get(s["role"], s["role"])}
+            "staff": [{**dict(s), "role_label": vocabulary.STAFF_ROLES.get(s["role"], s["role"])}
                       for s in staff]}

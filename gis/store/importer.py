@@ -23,14 +23,13 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from psycopg import sql
-from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from gis.crs import WGS84, parse_crs, to_wgs84, wgs84_to_offset
 from gis.errors import InputError, InvalidRows, RowProblem
 from gis.io import CSV_SUFFIXES, apply_mapping, iter_csv_points, read_layer
-from gis.store.layers import Layer, get_layer
+from gis.store.registry import Layer, get_layer
 from gis.store.models import Base
 from gis.store.rejects import RejectWriter
 from gis.store.validation import GEOM, check_rows, resolve_columns
@@ -347,19 +346,20 @@ def _csv_chunks(path: Path, layer: Layer, *, crs, lon, lat, chunksize):
         yield df
 
 
-def import_file(engine: Engine, layer: str, path: str | Path, *, source_layer: str | None = None,
-                crs=None, mapping: Mapping[str, str] | None = None, lon: str | None = None,
-                lat: str | None = None, skip_invalid: bool = False,
-                report: str | Path | None = None, replace: bool = False,
-                timezone: str = "Asia/Shanghai", chunksize: int = 200_000,
-                progress: Callable[[int], None] | None = None, actor: str | None = None,
-                tolerance_m: float = 10.0) -> ImportReport:
-    """Import a file into a layer's table in one transaction.
+def load_file(session: Session, layer: str, path: str | Path, *,
+              source_layer: str | None = None, crs=None, mapping: Mapping[str, str] | None = None,
+              lon: str | None = None, lat: str | None = None, skip_invalid: bool = False,
+              report: str | Path | None = None, replace: bool = False,
+              timezone: str = "Asia/Shanghai", chunksize: int = 200_000,
+              progress: Callable[[int], None] | None = None, actor: str | None = None,
+              tolerance_m: float = 10.0) -> ImportReport:
+    """Load a file into a layer's table inside the caller's transaction (flushed, not
+    committed: :func:`gis.services.imports.import_file` is the use case that commits).
 
     Parameters
     ----------
-    engine : the database.
-    layer : one of :data:`gis.store.layers.LAYERS` (``incidents``, ``buildings``, ...).
+    session : the open transaction.
+    layer : one of :data:`gis.store.registry.LAYERS` (``incidents``, ``buildings``, ...).
     path : GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet or CSV (lon/lat columns).
     source_layer : layer name inside a multi-layer file.
     crs : source CRS overriding the file's: EPSG code, ``"gcj02"`` or ``"bd09"``.
@@ -372,28 +372,21 @@ def import_file(engine: Engine, layer: str, path: str | Path, *, source_layer: s
     ------
     InvalidRows : some rows were rejected (and ``skip_invalid`` is not set); nothing written.
     InputError : the file cannot be read or lacks a required column.
-
-    Examples
-    --------
-    >>> import_file(engine, "incidents", "events.csv", crs="gcj02")  # doctest: +SKIP
     """
-    from gis.store.db import transaction
-
     started = time.perf_counter()
     spec, path = get_layer(layer), Path(path)
     report_path = Path(report) if report else path.with_name(path.name + ".rejected.csv")
     csv_source = path.suffix.lower() in CSV_SUFFIXES
-    with transaction(engine) as session:
-        loader = _Loader(session, spec, file=str(path), skip_invalid=skip_invalid,
-                         replace=replace, timezone=timezone, report_path=report_path,
-                         csv_source=csv_source, actor=actor, tolerance_m=tolerance_m)
-        for chunk, first_row in read_chunks(path, spec, source_layer=source_layer, crs=crs,
-                                            lon=lon, lat=lat, mapping=mapping,
-                                            chunksize=chunksize):
-            loader.add(chunk, first_row)
-            if progress:
-                progress(len(chunk))
-        result = loader.finish()
+    loader = _Loader(session, spec, file=str(path), skip_invalid=skip_invalid,
+                     replace=replace, timezone=timezone, report_path=report_path,
+                     csv_source=csv_source, actor=actor, tolerance_m=tolerance_m)
+    for chunk, first_row in read_chunks(path, spec, source_layer=source_layer, crs=crs,
+                                        lon=lon, lat=lat, mapping=mapping,
+                                        chunksize=chunksize):
+        loader.add(chunk, first_row)
+        if progress:
+            progress(len(chunk))
+    result = loader.finish()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -408,7 +401,7 @@ def import_frame(session: Session, layer: str, gdf: pd.DataFrame, *, skip_invali
 
     Examples
     --------
-    >>> with transaction(engine) as s:                          # doctest: +SKIP
+    >>> with unit_of_work(engine) as s:                         # doctest: +SKIP
     ...     import_frame(s, "cameras", cameras_gdf)
     """
     started = time.perf_counter()

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from gis import incidents as loop
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gis.errors import Conflict, Forbidden, InputError, NotFound
-from gis.schema import INCIDENT_STATUSES
+from gis.vocabulary import INCIDENT_STATUSES
 from gis.store import audit
 from gis.store.assignment import assign_incidents
 from gis.store.models import Incident, IncidentEvent
+from gis.store.overdue import overdue_case
 from gis.store.scope import code_in_scope, geom_in_scope
 from gis.store.users import Principal
 
@@ -45,15 +46,9 @@ def _hours(table: dict[str, tuple[float, float]], which: int):
 
 
 def overdue_expr(now: datetime) -> ColumnElement:
-    """SQL for :func:`gis.incidents.overdue`: the reason an incident is overdue, or NULL."""
-    hour = text("interval '1 hour'")
-    accept_due = Incident.reported_at + _hours(loop.TIME_LIMITS_H, 0) * hour
-    return case(
-        (Incident.closed_at.is_not(None),
-         case((Incident.closed_at > Incident.due_at, literal("closed late")))),
-        (literal(now) > Incident.due_at, literal("not closed in time")),
-        (and_(Incident.status == "reported", literal(now) > accept_due),
-         literal("not accepted in time")))
+    """SQL for :func:`gis.incidents.overdue`: the reason an incident is overdue, or NULL
+    (generated from the rule's table of cases, :mod:`gis.store.overdue`)."""
+    return overdue_case(Incident, literal(now))
 
 
 def _columns(now: datetime) -> list:

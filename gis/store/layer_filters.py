@@ -77,7 +77,8 @@ def layer_condition(layer: Layer, query: LayerQuery) -> ColumnElement[bool]:
             parts.append(_col(f"t.{first}") <= bindparam("dt_end", end))
     for name, values in sorted(query.filters.items()):
         prop = layer.prop(name)  # validated by parse_filters
-        parts.append(_col(prop.sql).in_(bindparam(f"f_{name}", values, expanding=True)))
+        parts.append(_col(prop.filter_sql or prop.sql)
+                     .in_(bindparam(f"f_{name}", values, expanding=True)))
     return and_(true(), *parts)
 
 
@@ -94,22 +95,23 @@ def where_sql(layer: Layer, query: LayerQuery) -> tuple[str, dict]:
 
 def parse_value(prop: Prop, raw: str):
     """A filter value from a query string, typed by the property's kind (422 if bad)."""
+    kind = prop.filter_kind or prop.kind
     try:
-        if prop.kind == "int":
+        if kind == "int":
             return int(raw)
-        if prop.kind == "float":
+        if kind == "float":
             return float(raw)
-        if prop.kind == "bool":
+        if kind == "bool":
             low = raw.strip().lower()
             if low not in _TRUE | _FALSE:
                 raise ValueError
             return low in _TRUE
-        if prop.kind == "time":
+        if kind == "time":
             return parse_instant(raw, prop.name)
-        if prop.kind == "date":
+        if kind == "date":
             return date.fromisoformat(raw)
     except ValueError:
-        raise InputError(f"{raw!r} is not a valid {prop.kind} value", field=prop.name) from None
+        raise InputError(f"{raw!r} is not a valid {kind} value", field=prop.name) from None
     return raw
 
 

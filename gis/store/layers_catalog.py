@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gis.store.overdue import overdue_sql
+
 CLOSED_STATUSES_SQL = "('closed')"  # statuses that stop the clock of an incident
 
 
@@ -24,6 +26,8 @@ class Prop:
     kind: str = "text"
     minzoom: int = 0
     filterable: bool = True
+    filter_sql: str | None = None   # filter on this instead (e.g. overdue: reason IS NOT NULL)
+    filter_kind: str | None = None  # ... with values of this kind
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,8 @@ def _p(name, sql=None, kind="text", minzoom=0, filterable=True) -> Prop:
     return Prop(name, sql or f"t.{name}", kind, minzoom, filterable)
 
 
-_OVERDUE = (f"(t.due_at IS NOT NULL AND t.status NOT IN {CLOSED_STATUSES_SQL} "
-            "AND t.due_at < now())")
+# Why an incident is overdue now (NULL if it is not): gis.incidents.overdue, generated.
+_OVERDUE = overdue_sql("t.", "now()")
 
 LAYERS: dict[str, Layer] = {layer.id: layer for layer in (
     Layer("admin_units", "Admin units (county, townships, communities)", "admin_units",
@@ -93,9 +97,11 @@ LAYERS: dict[str, Layer] = {layer.id: layer for layer in (
     Layer("incidents", "Incidents", "incidents", "id", "Point", live=True,
           scope_code="community_code", scope_geom=True, cluster_below=14,
           cluster_counts=(("open", f"t.status NOT IN {CLOSED_STATUSES_SQL}"),
-                          ("overdue", _OVERDUE)),
+                          ("overdue", f"({_OVERDUE} IS NOT NULL)")),
           datetime=("reported_at", "reported_at"),
-          props=(_p("status"), _p("category"), _p("overdue", _OVERDUE, "bool"),
+          props=(_p("status"), _p("category"),
+                 Prop("overdue", _OVERDUE, filter_sql=f"({_OVERDUE} IS NOT NULL)",
+                      filter_kind="bool"),
                  _p("grid_code"), _p("subcategory", minzoom=15), _p("level", minzoom=15),
                  _p("community_code", minzoom=15), _p("township_code", minzoom=15),
                  _p("boundary", kind="bool", minzoom=15),

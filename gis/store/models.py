@@ -1,6 +1,6 @@
 """The PostGIS data model (see shared/DESIGN.md). Geometry is EPSG:4326; every geometry
 column has a GiST index (GeoAlchemy2 adds it) and a validity check; every foreign key is
-indexed; vocabularies come from :mod:`gis.schema` so the database refuses unknown values."""
+indexed; vocabularies come from :mod:`gis.vocabulary` so the database refuses unknown values."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Computed, Date, Da
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gis import schema
+from gis import vocabulary
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -55,8 +55,8 @@ class AdminUnit(Base):
     geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),
-        CheckConstraint(_in("level", schema.ADMIN_LEVELS), name="level"),
-        CheckConstraint(_in("kind", ("county", *schema.TOWNSHIP_KINDS, *schema.COMMUNITY_KINDS)),
+        CheckConstraint(_in("level", vocabulary.ADMIN_LEVELS), name="level"),
+        CheckConstraint(_in("kind", ("county", *vocabulary.TOWNSHIP_KINDS, *vocabulary.COMMUNITY_KINDS)),
                         name="kind"),
         _valid(),
     )
@@ -75,7 +75,7 @@ class Building(Base):
     __table_args__ = (
         CheckConstraint("households >= 0", name="households_nonneg"),
         CheckConstraint("floors IS NULL OR floors >= 0", name="floors_nonneg"),
-        CheckConstraint(f"kind IS NULL OR {_in('kind', schema.BUILDING_KINDS)}", name="kind"),
+        CheckConstraint(f"kind IS NULL OR {_in('kind', vocabulary.BUILDING_KINDS)}", name="kind"),
         _valid(),
     )
 
@@ -97,7 +97,7 @@ class Road(Base):
     road_class: Mapped[str] = mapped_column("class", String(16), server_default="residential")
     name: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(_geom("MULTILINESTRING"), nullable=False)
-    __table_args__ = (CheckConstraint(_in("class", schema.ROAD_CLASSES), name="class"),)
+    __table_args__ = (CheckConstraint(_in("class", vocabulary.ROAD_CLASSES), name="class"),)
 
 
 class Plan(Base):
@@ -130,7 +130,7 @@ class PlanGrid(Base):
     community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
     households: Mapped[int] = mapped_column(Integer, server_default="0")
     geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
-    __table_args__ = (CheckConstraint(_in("kind", schema.GRID_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", vocabulary.GRID_KINDS), name="kind"),)
 
 
 class Grid(Base):
@@ -149,7 +149,7 @@ class Grid(Base):
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), index=True)
     geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
     __table_args__ = (
-        CheckConstraint(_in("kind", schema.GRID_KINDS), name="kind"),
+        CheckConstraint(_in("kind", vocabulary.GRID_KINDS), name="kind"),
         CheckConstraint("households >= 0", name="households_nonneg"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity"),
         _valid(),
@@ -166,7 +166,7 @@ class GridStaff(Base):
     grid_code: Mapped[str | None] = mapped_column(Text, index=True)
     worker_id: Mapped[str | None] = mapped_column(Text, index=True)  # links patrol tracks
     phone: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (CheckConstraint(_in("role", schema.STAFF_ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(_in("role", vocabulary.STAFF_ROLES), name="role"),)
 
 
 class KeyPlace(Base):
@@ -175,7 +175,7 @@ class KeyPlace(Base):
     name: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
     geom = mapped_column(_geom("GEOMETRY"), nullable=False)
-    __table_args__ = (CheckConstraint(_in("kind", schema.KEY_PLACE_KINDS), name="kind"), _valid())
+    __table_args__ = (CheckConstraint(_in("kind", vocabulary.KEY_PLACE_KINDS), name="kind"), _valid())
 
 
 class Incident(Base):
@@ -207,9 +207,9 @@ class Incident(Base):
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     geom = mapped_column(_geom("POINT"), nullable=False)
     __table_args__ = (
-        CheckConstraint(_in("category", schema.INCIDENT_CATEGORIES), name="category"),
-        CheckConstraint(_in("status", schema.INCIDENT_STATUSES), name="status"),
-        CheckConstraint(_in("level", schema.ADMIN_LEVELS), name="level"),
+        CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
+        CheckConstraint(_in("status", vocabulary.INCIDENT_STATUSES), name="status"),
+        CheckConstraint(_in("level", vocabulary.ADMIN_LEVELS), name="level"),
         CheckConstraint("ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
                         name="lonlat"),
     )
@@ -244,8 +244,8 @@ class Camera(Base):
     updated_at: Mapped[datetime] = _now()
     geom = mapped_column(_geom("POINT"), nullable=False)
     __table_args__ = (
-        CheckConstraint(_in("type", schema.CAMERA_TYPES), name="type"),
-        CheckConstraint(_in("status", schema.CAMERA_STATUSES), name="status"),
+        CheckConstraint(_in("type", vocabulary.CAMERA_TYPES), name="type"),
+        CheckConstraint(_in("status", vocabulary.CAMERA_STATUSES), name="status"),
         CheckConstraint("azimuth IS NULL OR (azimuth >= 0 AND azimuth < 360)", name="azimuth"),
         CheckConstraint("fov IS NULL OR (fov > 0 AND fov <= 360)", name="fov"),
         CheckConstraint("range_m IS NULL OR range_m >= 0", name="range"),
@@ -411,7 +411,7 @@ class RoutingRule(Base):
         ForeignKey("departments.code", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = _now()
     __table_args__ = (
-        CheckConstraint(_in("category", schema.INCIDENT_CATEGORIES), name="category"),
+        CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
         Index("uq_routing_rules_key", "category", text("coalesce(subcategory, '')"),
               "area_code", unique=True),
     )

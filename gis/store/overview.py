@@ -8,8 +8,9 @@ Definitions (the same for the page and the monthly report; ``[a, b)`` is the per
 - ``out_of_bounds``: basic grids outside ``min_households``–``max_households`` (exclusive
   grids are kept whole whatever their size, so they never count).
 - ``incidents``: reported in the period; ``closed``: of those, closed before ``b``;
-  ``resolution_rate`` = closed / incidents; ``open``: not closed at ``b``; ``overdue``: open
-  at ``b`` and past the due time; ``late``: reported in the period and closed after the
+  ``resolution_rate`` = closed / incidents; ``open``: not closed at ``b``; ``overdue``: the
+  rule of :func:`gis.incidents.overdue` at ``b`` (open past the due time, still reported
+  past the accept limit, or closed late), the same rule as the list and the map; ``late``: reported in the period and closed after the
   due time or still open past it; ``per_1000`` = incidents per 1,000 households.
 - ``coverage_ratio`` and ``blind_spots``: the stored camera coverage analysis (table
   ``coverage``; current only, no history); ``None`` when no analysis is stored.
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InputError, NotFound
 from gis.store.models import AdminUnit, Grid
+from gis.store.overdue import overdue_sql
 from gis.store.scope import code_in_scope
 from gis.store.users import Principal
 
@@ -45,9 +47,15 @@ COUNTS = ("grids", "households", "basic_grids", "below_min", "above_max", "incid
           "patrolled_windows")  # the counts of sql/overview_units.sql
 
 
+# The overdue rule at the period's end :b, for an incident as it stood then (closed only
+# if closed before :b; the status is today's: a status history is not kept per instant).
+OVERDUE_AT_B = overdue_sql("i.", ":b",
+                           closed_at="(CASE WHEN i.closed_at < :b THEN i.closed_at END)")
+
+
 @cache
 def _sql(name: str):
-    return text((SQL_DIR / f"{name}.sql").read_text())
+    return text((SQL_DIR / f"{name}.sql").read_text().replace("/*overdue_at_b*/", OVERDUE_AT_B))
 
 
 @dataclass(frozen=True)

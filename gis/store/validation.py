@@ -1,4 +1,4 @@
-"""Checking rows of a user's file against a layer of :mod:`gis.store.layers` before
+"""Checking rows of a user's file against a layer of :mod:`gis.store.registry` before
 anything is written: column resolution, casting, vocabularies, ranges and geometry.
 
 Pure: DataFrames in, DataFrames out; no database. Every problem is one row of a
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis import schema
+from gis import vocabulary
 from gis.errors import InputError
-from gis.store.layers import Field, Layer
+from gis.store.registry import Field, Layer
 
 GEOM = "geom"
 PROBLEM_COLUMNS = ["row", "field", "reason"]
@@ -213,7 +213,7 @@ def _cross_field_rules(out: pd.DataFrame, rows) -> pd.DataFrame:
     """Incident subcategories must belong to their category."""
     if "subcategory" not in out or "category" not in out:
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
-    known = {(c, s) for c, subs in schema.INCIDENT_CATEGORIES.items() for s in subs}
+    known = {(c, s) for c, subs in vocabulary.INCIDENT_CATEGORIES.items() for s in subs}
     pairs = list(zip(out["category"].astype(object), out["subcategory"].astype(object)))
     bad = np.array([isinstance(s, str) and isinstance(c, str) and (c, s) not in known
                     for c, s in pairs], dtype=bool)

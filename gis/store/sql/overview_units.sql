@@ -23,7 +23,8 @@ grid_figs AS (
 inc AS (
   SELECT CASE WHEN :clen = 0 THEN i.grid_code
               ELSE rpad(left(i.community_code, :clen), 12, '0') END AS unit,
-         i.reported_at, i.closed_at, i.due_at
+         i.reported_at, i.closed_at, i.due_at,
+         /*overdue_at_b*/ AS overdue_reason  -- gis.incidents.overdue at :b (generated)
   FROM incidents i
   WHERE CASE WHEN :is_grid THEN i.grid_code = :prefix
              ELSE left(i.community_code, :plen) = :prefix END
@@ -35,8 +36,7 @@ inc_figs AS (
          count(*) FILTER (WHERE reported_at >= :a) AS incidents,
          count(*) FILTER (WHERE reported_at >= :a AND closed_at < :b) AS closed,
          count(*) FILTER (WHERE closed_at IS NULL OR closed_at >= :b) AS open,
-         count(*) FILTER (WHERE (closed_at IS NULL OR closed_at >= :b) AND due_at < :b)
-           AS overdue,
+         count(*) FILTER (WHERE overdue_reason IS NOT NULL) AS overdue,
          -- reported in the period and closed after the limit, or still open past it
          count(*) FILTER (WHERE reported_at >= :a AND due_at < least(closed_at, :b)) AS late
   FROM inc GROUP BY GROUPING SETS ((unit), ())

@@ -27,7 +27,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-# Frozen copy of gis.schema.CAMERA_DEFAULTS ranges at the time of writing (a migration
+# Frozen copy of gis.vocabulary.CAMERA_DEFAULTS ranges at the time of writing (a migration
 # must not change meaning when the module does).
 DEFAULT_RANGE = {"xueliang_a": 80, "xueliang_b": 50, "tianwang": 100, "huiyan": 40,
                  "checkpoint": 60, "face": 25, "school": 40, "hospital": 40, "dome": 50,

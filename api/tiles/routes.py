@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api import tiles as svc
+from api.tiles import mvt as svc
 from api.auth import CurrentUser
-from api.tiles_fast import COUNTERS, WarmTileRoute, responses_of
+from api.tiles.warm import COUNTERS, WarmTileRoute, responses_of
 from api.deps import SessionDep
 from api.layer_params import layer_query, prefixed_queries
 from gis.errors import InputError, NotFound
@@ -61,7 +61,7 @@ def _respond(request: Request, principal, tile: svc.Tile) -> Response:
 
 def _tile_route(path: str, summary: str):
     """Register a tile endpoint; its route answers warm tiles before dependencies run
-    (api/tiles_fast.py) and calls the endpoint for everything else."""
+    (api/tiles/warm.py) and calls the endpoint for everything else."""
     def register(endpoint):
         router.add_api_route(path, endpoint, methods=["GET"], summary=summary,
                              response_class=Response,

@@ -1,5 +1,6 @@
-"""Monthly partitions of the tables that only grow (migration 0004): create months
-ahead, drop months past retention, and count rows per partition.
+"""Month tables: the PostgreSQL monthly partitions of the tables that only grow (migration
+0004): create months ahead, drop months past retention, and count rows per month table.
+(Not to be confused with :mod:`gis.partition`, which partitions communities into grids.)
 
 The work is done by two SQL functions the migration installs
 (``gridgis_ensure_month_partitions`` and ``gridgis_drop_months_before``), so a cron
@@ -15,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InputError
 
-# partitioned table -> its partition column (see migration 0004)
-PARTITIONED = {"patrol_points": "time", "incident_events": "at"}
+# table split into month tables -> the column that picks the month (see migration 0004)
+MONTHLY_TABLES = {"patrol_points": "time", "incident_events": "at"}
 TZ = "Asia/Shanghai"  # month boundaries, as in the migration
 
 
-def ensure_partitions(session: Session, months_ahead: int = 3,
+def ensure_months(session: Session, months_ahead: int = 3,
                       start: datetime | None = None) -> dict[str, int]:
     """Create the monthly partitions from the month of ``start`` (default now) for
     ``months_ahead`` months; returns how many were created per table."""
@@ -30,7 +31,7 @@ def ensure_partitions(session: Session, months_ahead: int = 3,
     return {table: int(session.execute(
         text("SELECT gridgis_ensure_month_partitions(:t, :c, :start, :n)"),
         {"t": table, "c": col, "start": start, "n": months_ahead}).scalar_one())
-        for table, col in PARTITIONED.items()}
+        for table, col in MONTHLY_TABLES.items()}
 
 
 def cutoff_for(keep_months: int, now: datetime | None = None) -> datetime:
@@ -53,13 +54,13 @@ def apply_retention(session: Session, keep_months: int,
     return {table: list(session.execute(
         text("SELECT gridgis_drop_months_before(:t, :c, :cutoff)"),
         {"t": table, "c": col, "cutoff": cutoff}).scalars())
-        for table, col in PARTITIONED.items()}
+        for table, col in MONTHLY_TABLES.items()}
 
 
-def partition_rows(session: Session) -> dict[str, int]:
+def rows_per_month(session: Session) -> dict[str, int]:
     """Rows per partition of every partitioned table, by partition name."""
     out = {}
-    for table in PARTITIONED:
+    for table in MONTHLY_TABLES:
         parts = session.execute(text(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = CAST(:t AS regclass) ORDER BY c.relname"), {"t": table})

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gis import schema
+from gis import vocabulary
 from gis.errors import InputError
 
 # Field types understood by the importer's casting step.
@@ -87,7 +87,7 @@ COMMUNITY = Field("community_code", "code12", references=("admin_units", "code")
 HOUSEHOLDS = ("HOUSING20", "HOUSING10", "hh", "households_n", "housing", "户数", "住户数",
               "hu", "units")
 
-ADMIN_KINDS = ("county", *schema.TOWNSHIP_KINDS, *schema.COMMUNITY_KINDS)
+ADMIN_KINDS = ("county", *vocabulary.TOWNSHIP_KINDS, *vocabulary.COMMUNITY_KINDS)
 ADMIN_KIND_WORDS = {"县": "county", "区": "county", "县级": "county", "街道": "street",
                     "镇": "town", "乡": "township", "社区": "community", "村": "village",
                     "居委会": "community", "村委会": "village"}
@@ -110,7 +110,7 @@ ROAD_WORDS = {
 }
 GRID_WORDS = {"基础网格": "basic", "基本网格": "basic", "专属网格": "exclusive",
               "专属": "exclusive", "基础": "basic"}
-ROLE_WORDS = {cn: key for key, cn in schema.STAFF_ROLES.items()} | {
+ROLE_WORDS = {cn: key for key, cn in vocabulary.STAFF_ROLES.items()} | {
     "leader": "grid_leader", "网格员": "fulltime_worker", "专职": "fulltime_worker",
     "兼职": "parttime_worker", "警长": "police", "民警": "police", "社区民警": "police"}
 PLACE_WORDS = {"clinic": "hospital", "kindergarten": "school", "college": "school",
@@ -140,9 +140,9 @@ CAMERA_STATUS_WORDS = {"在线": "online", "离线": "offline", "1": "online", "
 
 
 def _camera_defaults(df):
-    """Fill missing fov/range/height from the camera type's defaults (gis.schema)."""
+    """Fill missing fov/range/height from the camera type's defaults (gis.vocabulary)."""
     for i, name in enumerate(("fov", "range_m", "height_m")):
-        default = df["type"].map({k: v[i] for k, v in schema.CAMERA_DEFAULTS.items()})
+        default = df["type"].map({k: v[i] for k, v in vocabulary.CAMERA_DEFAULTS.items()})
         df[name] = df[name].fillna(default)
     # 360° is north too, and the table wants [0, 360).
     df["azimuth"] = pd.to_numeric(df["azimuth"], errors="coerce") % 360
@@ -172,7 +172,7 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
         Field("code", "code12", required=True, unique=True,
               aliases=("admin_code", "adcode", "区划代码", "行政区划代码", "代码", "统计用区划代码")),
         Field("name", required=True, aliases=("NAME", "名称", "name_zh", "行政区名称")),
-        Field("level", choices=schema.ADMIN_LEVELS, values=_ci(LEVEL_WORDS), aliases=("级别",)),
+        Field("level", choices=vocabulary.ADMIN_LEVELS, values=_ci(LEVEL_WORDS), aliases=("级别",)),
         Field("kind", choices=ADMIN_KINDS, values=_ci(ADMIN_KIND_WORDS), aliases=("type", "类型")),
         Field("parent_code", "code12", references=("admin_units", "code"),
               aliases=("parent", "上级代码")),
@@ -183,7 +183,7 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
         Field("households", "int", default=0, minimum=0, aliases=HOUSEHOLDS),
         Field("floors", "int", minimum=0, aliases=("levels", "building:levels", "building_levels",
                                                    "floor", "层数", "楼层")),
-        Field("kind", choices=schema.BUILDING_KINDS, aliases=("building_kind", "类型")),
+        Field("kind", choices=vocabulary.BUILDING_KINDS, aliases=("building_kind", "类型")),
         Field("compound", aliases=("小区", "compound_name", "estate")),
         COMMUNITY,
     )),
@@ -194,14 +194,14 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     )),
     Layer("roads", "roads", "line", True, (
         SOURCE_ID,
-        Field("class", default="residential", choices=tuple(schema.ROAD_CLASSES),
+        Field("class", default="residential", choices=tuple(vocabulary.ROAD_CLASSES),
               values=_ci(ROAD_WORDS), column="class",
               aliases=("road_class", "MTFCC", "highway", "fclass", "等级", "道路等级")),
         Field("name", aliases=("NAME", "FULLNAME", "名称", "路名", "road_name")),
     )),
     Layer("grids", "grids", "polygon", True, (
         Field("code", required=True, aliases=("grid_code", "网格编码", "网格代码")),
-        Field("kind", default="basic", choices=schema.GRID_KINDS, values=_ci(GRID_WORDS),
+        Field("kind", default="basic", choices=vocabulary.GRID_KINDS, values=_ci(GRID_WORDS),
               aliases=("grid_kind", "type", "网格类型")),
         Field("name", aliases=("grid_name", "网格名称", "名称")),
         Field("community_code", "code12", required=True, references=("admin_units", "code"),
@@ -212,7 +212,7 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     )),
     Layer("grid_staff", "grid_staff", None, False, (
         Field("name", required=True, aliases=("姓名", "staff_name")),
-        Field("role", required=True, choices=tuple(schema.STAFF_ROLES), values=_ci(ROLE_WORDS),
+        Field("role", required=True, choices=tuple(vocabulary.STAFF_ROLES), values=_ci(ROLE_WORDS),
               aliases=("职务", "角色", "position")),
         Field("grid_code", aliases=("grid", "网格编码")),
         Field("worker_id", aliases=("worker", "staff_id", "工号", "user_id")),
@@ -220,31 +220,31 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     )),
     Layer("key_places", "key_places", "any", False, (
         Field("name", aliases=("NAME", "名称")),
-        Field("kind", required=True, choices=schema.KEY_PLACE_KINDS, values=_ci(PLACE_WORDS),
+        Field("kind", required=True, choices=vocabulary.KEY_PLACE_KINDS, values=_ci(PLACE_WORDS),
               aliases=("type", "amenity", "fclass", "类型", "场所类型")),
     )),
     Layer("incidents", "incidents", "point", False, (
         Field("external_id", unique=True, aliases=("id", "incident_id", "case_id", "event_id",
                                                        "事件编号")),
-        Field("category", required=True, choices=tuple(schema.INCIDENT_CATEGORIES),
+        Field("category", required=True, choices=tuple(vocabulary.INCIDENT_CATEGORIES),
               values=_ci(CATEGORY_WORDS), aliases=("type", "事件类型", "大类")),
         Field("subcategory", aliases=("subtype", "小类")),
         Field("description", aliases=("desc", "content", "描述", "事件描述")),
         Field("reporter", aliases=("reported_by", "上报人")),
         Field("reported_at", "datetime", required=True,
               aliases=("time", "datetime", "date", "report_time", "created", "上报时间")),
-        Field("status", default="reported", choices=schema.INCIDENT_STATUSES,
+        Field("status", default="reported", choices=vocabulary.INCIDENT_STATUSES,
               values=_ci(STATUS_WORDS), aliases=("state", "状态")),
-        Field("level", default="community", choices=schema.ADMIN_LEVELS,
+        Field("level", default="community", choices=vocabulary.ADMIN_LEVELS,
               values=_ci(LEVEL_WORDS)),
         Field("due_at", "datetime", aliases=("deadline", "时限")),
         Field("closed_at", "datetime", aliases=("closed", "结案时间")),
     )),
     Layer("cameras", "cameras", "point", False, (
         Field("code", unique=True, aliases=("camera_id", "device_id", "id", "设备编号", "编号")),
-        Field("type", required=True, choices=schema.CAMERA_TYPES, values=_ci(CAMERA_WORDS),
+        Field("type", required=True, choices=vocabulary.CAMERA_TYPES, values=_ci(CAMERA_WORDS),
               aliases=("camera_type", "类型", "设备类型")),
-        Field("status", default="online", choices=schema.CAMERA_STATUSES,
+        Field("status", default="online", choices=vocabulary.CAMERA_STATUSES,
               values=_ci(CAMERA_STATUS_WORDS), aliases=("online", "状态")),
         Field("azimuth", "float", minimum=0, maximum=360,
               aliases=("direction", "bearing", "heading", "方位角", "朝向")),

@@ -1,4 +1,5 @@
-"""Monthly partitions of patrol_points and incident_events (migration 0004): rows land
+"""Month tables (PostgreSQL monthly partitions) of patrol_points and incident_events
+(migration 0004): rows land
 in their month's partition (or the default one), creating a month moves its waiting
 rows out of the default, and retention drops the old months only."""
 
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from gis.store.db import transaction
-from gis.store.partitions import apply_retention, cutoff_for, ensure_partitions, partition_rows
+from gis.store.month_tables import apply_retention, cutoff_for, ensure_months, rows_per_month
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -31,7 +32,7 @@ def _where(conn, table: str) -> dict:
 
 def test_fixes_land_in_their_local_month_and_unknown_months_in_default(db):
     with transaction(db) as s:
-        ensure_partitions(s, 2, start=datetime(2025, 3, 10, tzinfo=SH))
+        ensure_months(s, 2, start=datetime(2025, 3, 10, tzinfo=SH))
     with db.begin() as conn:
         _fix(conn, "w1", "2025-03-01 00:30:00+08")  # 16:30 UTC on 28 Feb: March in Shanghai
         _fix(conn, "w1", "2025-03-31 23:59:59+08")
@@ -49,7 +50,7 @@ def test_creating_a_month_moves_its_rows_out_of_the_default(db):
         _fix(conn, "w1", "2030-05-20 10:00:00+08")
         _fix(conn, "w1", "2030-06-02 10:00:00+08")
     with transaction(db) as s:
-        created = ensure_partitions(s, 1, start=datetime(2030, 5, 1, tzinfo=SH))
+        created = ensure_months(s, 1, start=datetime(2030, 5, 1, tzinfo=SH))
     assert created["patrol_points"] == 1
     with db.begin() as conn:
         assert _where(conn, "patrol_points") == {"patrol_points_default": 1,
@@ -58,7 +59,7 @@ def test_creating_a_month_moves_its_rows_out_of_the_default(db):
 
 def test_incident_events_partition_by_time_and_still_cascade(db):
     with transaction(db) as s:
-        ensure_partitions(s, 1, start=datetime(2025, 8, 1, tzinfo=SH))
+        ensure_months(s, 1, start=datetime(2025, 8, 1, tzinfo=SH))
     with db.begin() as conn:
         inc = conn.execute(text(
             "INSERT INTO incidents (category, reported_at, geom) VALUES ('dispute', "
@@ -73,7 +74,7 @@ def test_incident_events_partition_by_time_and_still_cascade(db):
 
 def test_retention_drops_the_old_month_only(db):
     with transaction(db) as s:
-        ensure_partitions(s, 3, start=datetime(2024, 1, 1, tzinfo=SH))
+        ensure_months(s, 3, start=datetime(2024, 1, 1, tzinfo=SH))
     with db.begin() as conn:
         for month in (1, 2, 3):
             _fix(conn, "w1", f"2024-{month:02d}-10 08:00:00+08")
@@ -90,7 +91,7 @@ def test_retention_drops_the_old_month_only(db):
         assert left == ["2024-02", "2024-03"]
         assert conn.execute(text("SELECT to_regclass('patrol_points_p202401')")).scalar() is None
     with transaction(db) as s:
-        assert partition_rows(s)["patrol_points_p202402"] == 1
+        assert rows_per_month(s)["patrol_points_p202402"] == 1
 
 
 def test_retention_refuses_zero_months(db):
@@ -106,7 +107,7 @@ def test_db_retention_command(db, pg_url, monkeypatch):
 
     monkeypatch.setenv("GRIDGIS_DATABASE_URL", pg_url)
     with transaction(db) as s:
-        ensure_partitions(s, 1, start=datetime(2022, 2, 1, tzinfo=SH))
+        ensure_months(s, 1, start=datetime(2022, 2, 1, tzinfo=SH))
     with db.begin() as conn:
         _fix(conn, "w9", "2022-02-02 08:00:00+08")
         _fix(conn, "w9", datetime.now(SH).isoformat())
@@ -117,3 +118,28 @@ def test_db_retention_command(db, pg_url, monkeypatch):
         assert conn.execute(text("SELECT worker FROM patrol_points")).scalars().all() == ["w9"]
         assert conn.execute(text("SELECT count(*) FROM patrol_points WHERE time < now() - "
                                  "interval '1 year'")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("name", ["months", "partitions"])  # partitions: the old, hidden name
+def test_db_months_command_creates_month_tables_ahead(db, pg_url, monkeypatch, name):
+    import gis.cli  # noqa: F401  (registers the commands)
+    from gis.cli.app import app
+
+    monkeypatch.setenv("GRIDGIS_DATABASE_URL", pg_url)
+    res = CliRunner().invoke(app, ["db", name, "--months-ahead", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    month = datetime.now(SH).strftime("%Y%m")
+    assert f"patrol_points_p{month}" in res.stdout and f"incident_events_p{month}" in res.stdout
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass(:t)"),
+                            {"t": f"patrol_points_p{month}"}).scalar_one() is not None
+
+
+def test_gridgis_db_lists_months_and_retention_but_not_the_old_name():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "gis.cli", "db", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "│ months " in out and "│ retention " in out
+    assert "│ partitions " not in out  # the old name still works but is hidden

@@ -9,7 +9,7 @@
   counters of the tables behind the layer (bumped by triggers, migration 0002), read in
   the request's transaction: a commit that changes rows changes the key. Tiles of live
   layers also expire after :data:`LIVE_TTL` s (their content depends on the clock).
-* Whole responses are cached as well and answered before FastAPI runs: api/tiles_fast.py.
+* Whole responses are cached as well and answered before FastAPI runs: api/tiles/warm.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Warm tiles answered before FastAPI resolves dependencies (issue 7: ≥ 500 req/s).
 
 The tile endpoints are registered with :class:`WarmTileRoute`. Every tile GET is first
-checked in ONE query on a dedicated connection (api/sql/tile_warm_check.sql): the
+checked in ONE query on a dedicated connection (api/tiles/sql/tile_warm_check.sql): the
 caller's token, by the same rules as ``principal_for_token`` (not revoked, not expired,
 user active), and the current change counters of every watched table. If the response
 cached for the caller's path, query string and scope was built
@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
-from api import tiles as svc
+from api.tiles import mvt as svc
 from api.auth import COOKIE, VERIFIED, request_token
 from gis.store.users import Principal, token_digest
 

@@ -1,0 +1,47 @@
+"""Accounts: who is calling (token check), logging in, and managing users and API tokens.
+Passwords and token digests are :mod:`gis.store.users`."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from gis.services.uow import unit_of_work
+from gis.store import users as repo
+from gis.store.users import ROLES, Principal, scope_prefix, token_digest
+
+__all__ = ["ROLES", "Principal", "add_user", "authenticate", "list_users", "login", "revoke",
+           "scope_prefix", "token_digest"]
+
+
+def authenticate(engine: Engine, token: str) -> Principal | None:
+    """The principal of a valid, unexpired, unrevoked token of an active user, else None."""
+    with unit_of_work(engine, read_only=True) as session:
+        return repo.principal_for_token(session, token)
+
+
+def login(engine: Engine, username: str, password: str, *, hours: float = 12) -> str | None:
+    """A new session token for a right password (committed before it is handed out), else
+    None."""
+    with unit_of_work(engine) as session:
+        return repo.login(session, username, password, hours=hours)
+
+
+def add_user(engine: Engine, username: str, role: str, *, scope_code: str | None = None,
+             password: str | None = None, days: float | None = 90) -> dict:
+    """Create an account and its first API token (shown once)."""
+    with unit_of_work(engine) as session:
+        user = repo.add_user(session, username, role, scope_code=scope_code,
+                             password=password)
+        token = repo.issue_token(session, user, days=days)
+    return {"username": username, "role": role, "scope": scope_code, "token": token}
+
+
+def list_users(engine: Engine) -> list[dict]:
+    with unit_of_work(engine, read_only=True) as session:
+        return repo.list_users(session)
+
+
+def revoke(engine: Engine, username: str) -> int:
+    """Deactivate the account and revoke all its tokens; returns tokens revoked."""
+    with unit_of_work(engine) as session:
+        return repo.revoke(session, username)

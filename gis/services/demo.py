@@ -1,0 +1,38 @@
+"""The demo district: generated (deterministic per seed), loaded in one transaction with one
+account per role, on the first run only; a second run finds the data and reports it. The
+parts are :mod:`gis.store.demo`."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine, func, select
+
+from gis.services.uow import unit_of_work
+from gis.settings import Settings
+from gis.store import demo as parts
+from gis.store.models import AdminUnit
+
+__all__ = ["ensure_demo"]
+
+
+def ensure_demo(engine: Engine, settings: Settings, *, households: int = 30_000,
+                seed: int = 1) -> dict:
+    """Load the demo district unless the database already holds data; return a summary
+    with counts and the demo accounts (tokens and passwords)."""
+    t0 = time.perf_counter()
+    demo_dir = settings.data_dir / "demo"
+    with unit_of_work(engine, read_only=True) as session:
+        loaded = session.scalar(select(func.count()).select_from(AdminUnit)) > 0
+    if not loaded:
+        district = parts.generate(demo_dir, households, seed)
+        with unit_of_work(engine) as session:
+            parts.load(session, district, settings)
+            accounts = parts.create_accounts(session, district)
+        parts.save_accounts(demo_dir, accounts)  # only once the accounts are stored
+    with unit_of_work(engine, read_only=True) as session:
+        summary = parts.counts(session)
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    summary["files"] = str(demo_dir)
+    summary["accounts"] = parts.read_accounts(demo_dir)
+    return summary

@@ -1,0 +1,78 @@
+"""The served layers (OGC API – Features, downloads, the map page's extent): reads of the
+layer catalogue within the caller's scope. The catalogue and the SQL are
+:mod:`gis.store.layers_catalog`, :mod:`gis.store.layer_filters` and
+:mod:`gis.store.layer_features`; every use case here is read-only."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+from sqlalchemy import Engine
+
+from gis.services.uow import unit_of_work
+from gis.store import layer_features as lf
+from gis.store.layer_features import CRS84, north_first
+from gis.store.layer_filters import LayerQuery, parse_bbox, parse_filters, parse_interval
+from gis.store.layers_catalog import LAYERS, Layer, get_layer
+from gis.store.users import Principal
+
+__all__ = ["CRS84", "LAYERS", "Layer", "LayerQuery", "catalogue", "extent", "feature",
+           "features_page", "get_layer", "layer_frame", "map_bounds", "metric_srid",
+           "north_first", "parse_bbox", "parse_filters", "parse_interval"]
+
+CHINA = [73.5, 18.0, 135.0, 53.5]  # the map's start when nothing is loaded yet
+
+
+def metric_srid(engine: Engine) -> int | None:
+    """The metric CRS (EPSG code) of the managed area; None while nothing is loaded."""
+    with unit_of_work(engine, read_only=True) as session:
+        return lf.area_metric_srid(session)
+
+
+def catalogue(engine: Engine, layers: list[Layer],
+              principal: Principal) -> tuple[int | None, dict[str, dict]]:
+    """``(metric srid, {layer id: extent})``: extents (bbox, interval, count) of ``layers``
+    within the caller's scope, read in one transaction."""
+    with unit_of_work(engine, read_only=True) as session:
+        metric = lf.area_metric_srid(session)
+        extents = {layer.id: lf.layer_extent(session, layer, LayerQuery(principal=principal))
+                   for layer in layers}
+    return metric, extents
+
+
+def extent(engine: Engine, layers: list[Layer], principal: Principal) -> list[list | None]:
+    """The bbox of each layer within the caller's scope (None: empty)."""
+    with unit_of_work(engine, read_only=True) as session:
+        return [lf.layer_extent(session, layer, LayerQuery(principal=principal))["bbox"]
+                for layer in layers]
+
+
+def map_bounds(engine: Engine, principal: Principal) -> list[float]:
+    """Where the dispatcher map opens: the admin units (else grids) of the caller's area."""
+    for box in extent(engine, [LAYERS["admin_units"], LAYERS["grids"]], principal):
+        if box:
+            return box
+    return CHINA
+
+
+def features_page(engine: Engine, layer: Layer, query: LayerQuery, *, limit: int,
+                  offset: int, out_srid: int) -> tuple[list[str], int]:
+    """``(one page of GeoJSON features as text, number matched)``, read in one snapshot."""
+    with unit_of_work(engine, read_only=True) as session:
+        features = lf.feature_page(session, layer, query, limit=limit, offset=offset,
+                                   out_srid=out_srid)
+        return features, lf.count_features(session, layer, query)
+
+
+def feature(engine: Engine, layer: Layer, fid: str, principal: Principal, *,
+            out_srid: int) -> str:
+    """One feature as GeoJSON text (NotFound outside the caller's scope)."""
+    with unit_of_work(engine, read_only=True) as session:
+        return lf.one_feature(session, layer, fid, LayerQuery(principal=principal),
+                              out_srid=out_srid)
+
+
+def layer_frame(engine: Engine, layer: Layer, query: LayerQuery, *, limit: int | None = None,
+                out_srid: int = CRS84) -> gpd.GeoDataFrame:
+    """The filtered layer as a GeoDataFrame (for downloads)."""
+    with unit_of_work(engine, read_only=True) as session:
+        return lf.layer_frame(session, layer, query, limit=limit, out_srid=out_srid)

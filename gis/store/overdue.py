@@ -1,0 +1,66 @@
+"""The overdue rule of :mod:`gis.incidents` as SQL, generated from its table of cases
+(:data:`gis.incidents.OVERDUE_CASES`), never written again by hand.
+
+:func:`overdue_case` builds the expression over any columns (the ORM model for the list
+and the statistics, ``t.``-prefixed text for the served catalogue and the tiles, an
+incident "as of" a past instant for the overview and the monthly report);
+:func:`overdue_sql` renders it as SQL text for the queries kept in .sql files or strings.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, text
+from sqlalchemy.dialects import postgresql
+
+from gis import incidents as loop
+
+COLUMNS = ("status", "category", "reported_at", "due_at", "closed_at")
+
+
+def _hours(category, which: int) -> ColumnElement:
+    """The category's limit in hours (0: accept, 1: close) as a CASE over ``category``."""
+    return case({c: literal(limits[which]) for c, limits in loop.TIME_LIMITS_H.items()},
+                value=category, else_=literal(0.0))
+
+
+def overdue_case(cols, now) -> ColumnElement:
+    """The reason an incident is overdue at ``now``, or NULL: :func:`gis.incidents.overdue`.
+
+    ``cols`` has the attributes of :data:`COLUMNS` (e.g. the ``Incident`` model)."""
+    hour = text("interval '1 hour'")
+    deadlines = {
+        "close": func.coalesce(cols.due_at, cols.reported_at + _hours(cols.category, 1) * hour),
+        "accept": cols.reported_at + _hours(cols.category, 0) * hour,
+    }
+    whens = []
+    for rule in loop.OVERDUE_CASES:
+        cond = [cols.closed_at.is_not(None) if rule.closed else cols.closed_at.is_(None)]
+        if rule.statuses is not None:
+            cond.append(cols.status.in_(rule.statuses))
+        cond.append((cols.closed_at if rule.closed else now) > deadlines[rule.deadline])
+        whens.append((and_(*cond), literal(rule.reason)))
+    return case(*whens)
+
+
+def text_columns(prefix: str, **override: str) -> SimpleNamespace:
+    """Columns as SQL text (``prefix`` + name, or the given expression)."""
+    return SimpleNamespace(**{c: literal_column(override.get(c, f"{prefix}{c}"))
+                              for c in COLUMNS})
+
+
+def overdue_sql(prefix: str = "t.", now: str = "now()", **override: str) -> str:
+    """:func:`overdue_case` as SQL text over ``prefix``-ed columns at the SQL instant
+    ``now`` (``now()`` or a bind parameter such as ``:b``); trusted text, no user input.
+
+    Examples
+    --------
+    >>> sql = overdue_sql("t.", "now()")
+    >>> "'not accepted in time'" in sql and "t.status IN ('reported')" in sql
+    True
+    """
+    expr = overdue_case(text_columns(prefix, **override), literal_column(now))
+    compiled = expr.compile(dialect=postgresql.dialect(),
+                            compile_kwargs={"literal_binds": True})
+    return f"({compiled})"
