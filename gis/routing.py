@@ -125,10 +125,11 @@ def duplicate_keys(rules: Iterable[Rule]) -> list[tuple[Rule, Rule]]:
 
 
 def read_rules(source, *, departments: Iterable[str] | None = None,
-               file: str | None = None) -> list[Rule]:
+               file: str | None = None, with_rows: bool = False) -> list:
     """Routing rules from a CSV with ``category``, ``subcategory`` (may be empty),
     ``area_code`` and ``department_code``. With ``departments`` given, a rule naming an
-    unknown department is a bad row. Refuses the whole file on any bad row, naming each."""
+    unknown department is a bad row. Refuses the whole file on any bad row, naming each.
+    ``with_rows``: ``(row number, rule)`` pairs, for checks made later against the store."""
     name, rows = read_rows(source, required=["category", "area_code", "department_code"],
                            optional=["subcategory"], file=file)
     known = set(departments) if departments is not None else None
@@ -144,11 +145,11 @@ def read_rules(source, *, departments: Iterable[str] | None = None,
                 raise InputError(f"the same category, subcategory and area as row "
                                  f"{first_row[rule.key]}", field="area_code")
             first_row[rule.key] = number
-            rules.append(rule)
+            rules.append((number, rule))
         except InputError as err:
             problems.append(RowProblem(number, err.field, err.problem.reason, name))
     raise_if_any(problems, name)
-    return rules
+    return rules if with_rows else [r for _, r in rules]
 
 
 @dataclass(frozen=True)
@@ -174,9 +175,10 @@ class Department:
                    str(contact or "").strip() or None, str(phone or "").strip() or None)
 
 
-def read_departments(source, *, file: str | None = None) -> list[Department]:
+def read_departments(source, *, file: str | None = None, with_rows: bool = False) -> list:
     """Departments from a CSV with ``code``, ``name``, ``area_code`` and optional
-    ``contact`` and ``phone``. Refuses the whole file on any bad row, naming each."""
+    ``contact`` and ``phone``. Refuses the whole file on any bad row, naming each.
+    ``with_rows``: ``(row number, department)`` pairs."""
     name, rows = read_rows(source, required=["code", "name", "area_code"],
                            optional=["contact", "phone"], file=file)
     out, problems, first_row = [], [], {}
@@ -188,8 +190,8 @@ def read_departments(source, *, file: str | None = None) -> list[Department]:
                 raise InputError(f"code {dept.code!r} already on row {first_row[dept.code]}",
                                  field="code")
             first_row[dept.code] = number
-            out.append(dept)
+            out.append((number, dept))
         except InputError as err:
             problems.append(RowProblem(number, err.field, err.problem.reason, name))
     raise_if_any(problems, name)
-    return out
+    return out if with_rows else [d for _, d in out]

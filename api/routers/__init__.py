@@ -13,4 +13,6 @@ ROUTERS = [
     "api.routers.audit",
     "api.routers.overview",
     "api.routers.patrol",
+    "api.routers.departments",
+    "api.routers.attachments",
 ]

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "generate",
     "map",
     "report",
+    "departments",
 ]
 
 

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from gis.attachments import Prepared
 from gis.errors import NotFound
 from gis.store import audit
-from gis.store.models import Attachment
+from gis.store.incidents import in_scope
+from gis.store.models import Attachment, Incident
+from gis.store.users import Principal
 
 PUBLIC = ("id", "incident_id", "step", "sha256", "content_type", "bytes", "width", "height",
           "photo_lon", "photo_lat", "distance_m", "far", "uploaded_by", "uploaded_at")
@@ -18,6 +20,28 @@ PUBLIC = ("id", "incident_id", "step", "sha256", "content_type", "bytes", "width
 
 def as_dict(row: Attachment) -> dict:
     return {k: getattr(row, k) for k in PUBLIC}
+
+
+def incident_position(session: Session, incident_id: int, principal: Principal | None, *,
+                      lock: bool = False) -> tuple[float, float]:
+    """``(lon, lat)`` of an incident the caller may see (NotFound otherwise); ``lock`` holds
+    the row so concurrent uploads count attachments one at a time."""
+    query = select(func.ST_X(Incident.geom), func.ST_Y(Incident.geom)).where(
+        Incident.id == incident_id, in_scope(principal))
+    row = session.execute(query.with_for_update(of=Incident) if lock else query).first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    return float(row[0]), float(row[1])
+
+
+def get_visible(session: Session, attachment_id: int, principal: Principal | None) -> Attachment:
+    """The attachment if its incident is visible to the caller; NotFound otherwise (the
+    same answer as for a missing one, so ids outside the scope reveal nothing)."""
+    row = session.scalar(select(Attachment).join(Incident, Incident.id == Attachment.incident_id)
+                         .where(Attachment.id == attachment_id, in_scope(principal)))
+    if row is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    return row
 
 
 def count_for(session: Session, incident_id: int) -> int:

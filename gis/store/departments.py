@@ -25,8 +25,12 @@ def _row(d: DepartmentRow) -> dict:
     return {f: getattr(d, f) for f in FIELDS}
 
 
+def area_exists(session: Session, code: str) -> bool:
+    return session.get(AdminUnit, code) is not None
+
+
 def _check_area(session: Session, code: str, field: str = "area_code") -> None:
-    if session.get(AdminUnit, code) is None:
+    if not area_exists(session, code):
         raise InputError(f"no admin unit {code}", field=field)
 
 

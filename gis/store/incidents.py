@@ -35,9 +35,21 @@ _CLOCK_SKEW = timedelta(minutes=5)
 
 # -- scope and computed columns ------------------------------------------------------------
 def in_scope(principal: Principal | None) -> ColumnElement[bool]:
-    """Incidents the caller may see: by community code, or by location when unassigned."""
-    return or_(code_in_scope(Incident.community_code, principal),
+    """Incidents the caller may see: by community code, or by location when unassigned; a
+    department account only those routed or summoned to its department (issue 16)."""
+    area = or_(code_in_scope(Incident.community_code, principal),
                and_(Incident.community_code.is_(None), geom_in_scope(Incident.geom, principal)))
+    department = getattr(principal, "department_code", None)
+    return and_(area, for_department(department)) if department else area
+
+
+def for_department(code: str) -> ColumnElement[bool]:
+    """Incidents dispatched to the department ``code`` or that summoned it."""
+    from gis.store.models import Summons
+
+    summoned = select(Summons.id).where(Summons.incident_id == Incident.id,
+                                        Summons.department_code == code).exists()
+    return or_(Incident.department_code == code, summoned)
 
 
 def _hours(table: dict[str, tuple[float, float]], which: int):
