@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import EngineDep
+from api.deps import EngineDep, ObjectId
 from gis.services import departments as service
+from gis.services import summons
 from gis.services.accounts import Principal
 
 router = APIRouter(tags=["departments"])
 Admin = Annotated[Principal, Depends(require("admin"))]
+Summoner = Annotated[Principal, Depends(require("dispatcher", "grid_worker"))]
 
 
 class DepartmentIn(BaseModel):
@@ -26,6 +28,13 @@ class DepartmentIn(BaseModel):
                            description="12-digit code of the county or township served")
     contact: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=40)
+
+
+class WhistleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    departments: list[str] = Field(min_length=1, max_length=31,
+                                   description="codes of the departments summoned")
+    note: str | None = Field(None, max_length=4000)
 
 
 class RoutingRuleIn(BaseModel):
@@ -56,3 +65,15 @@ def list_rules(engine: EngineDep, principal: Annotated[
         Principal, Depends(require("dispatcher", "analyst"))],
         category: str | None = None) -> dict:
     return {"rules": service.list_rules(engine, category=category)}
+
+
+@router.post("/incidents/{incident_id}/whistle",
+             summary="Summon departments to an incident (网格吹哨); each must report in")
+def whistle(incident_id: ObjectId, body: WhistleIn, engine: EngineDep,
+            principal: Summoner) -> dict:
+    return summons.whistle(engine, principal, incident_id, body.departments, note=body.note)
+
+
+@router.get("/incidents/{incident_id}/summons", summary="The departments' parts in an incident")
+def list_summons(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dict:
+    return {"summons": summons.list_for(engine, principal, incident_id)}

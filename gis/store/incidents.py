@@ -69,7 +69,8 @@ def _columns(now: datetime) -> list:
             Incident.level, Incident.due_at, Incident.closed_at, Incident.grid_code,
             Incident.grid_code_at_report, Incident.community_code, Incident.township_code,
             Incident.boundary, Incident.candidates, Incident.src_crs, Incident.src_x,
-            Incident.src_y, Incident.version, overdue_expr(now).label("overdue"),
+            Incident.src_y, Incident.version, Incident.department_code,
+            overdue_expr(now).label("overdue"),
             func.ST_X(Incident.geom).label("lon"), func.ST_Y(Incident.geom).label("lat")]
 
 
@@ -157,7 +158,8 @@ def get_incident(session: Session, incident_id: int, principal: Principal | None
         raise NotFound(f"no incident {incident_id}")
     events = session.execute(
         select(IncidentEvent.action, IncidentEvent.from_status, IncidentEvent.to_status,
-               IncidentEvent.actor, IncidentEvent.note, IncidentEvent.grid_code, IncidentEvent.at)
+               IncidentEvent.actor, IncidentEvent.note, IncidentEvent.grid_code, IncidentEvent.at,
+               IncidentEvent.department_code)
         .where(IncidentEvent.incident_id == incident_id)
         .order_by(IncidentEvent.at, IncidentEvent.id)).mappings().all()
     out = dict(row)
