@@ -107,8 +107,9 @@ def read_layer(path: str | Path, *, layer: str | None = None, crs=None,
 
     Examples
     --------
-    >>> grids = read_layer("grids.gpkg")                       # doctest: +SKIP
-    >>> pts = read_layer("crimes.csv", lon="Longitude", lat="Latitude")  # doctest: +SKIP
+    >>> grids = read_layer("grids.gpkg")  # reads a file  # doctest: +SKIP
+    >>> pts = read_layer("crimes.csv",  # reads a file  # doctest: +SKIP
+    ...                  lon="Longitude", lat="Latitude")
     """
     path = Path(path)
     file = str(path)

@@ -161,7 +161,9 @@ def render_html(data: ReportData, *, charts: bool = True) -> str:
 
     Examples
     --------
-    >>> html = render_html(monthly_data(session, "330102001000", "2025-05"))  # doctest: +SKIP
+    >>> data = monthly_data(session, "330102001000",  # the database  # doctest: +SKIP
+    ...                     "2025-05")
+    >>> html = render_html(data)  # the data above  # doctest: +SKIP
     """
     images = {}
     if charts:

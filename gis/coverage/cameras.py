@@ -55,9 +55,13 @@ def normalize_cameras(cameras: gpd.GeoDataFrame, mapping: Mapping[str, str] | No
 
     Examples
     --------
-    >>> cams = normalize_cameras(gdf, {"FOV_DEG": "fov"})      # doctest: +SKIP
-    >>> cams.attrs["defaults_used"]                            # doctest: +SKIP
-    {'range': {'dome': 4}}
+    Cameras without a field of view and with the range under another name (the names
+    are one community of ``generate_district(2000, seed=1)``: see tests/test_doctests.py):
+
+    >>> raw = cameras.drop(columns=["fov"]).rename(columns={"range": "RANGE_M"})
+    >>> cams = normalize_cameras(raw, {"RANGE_M": "range"})
+    >>> cams.attrs["defaults_used"]["fov"]["dome"], bool(cams["fov"].notna().all())
+    (4, True)
     """
     df = cameras.rename(columns=dict(mapping or {})).copy()
     problems: list[RowProblem] = []

@@ -154,8 +154,13 @@ def suggest_sites(blind_spots: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, k: int
 
     Examples
     --------
+    The blind spots of a coverage run (the names are one community of ``generate_district(2000, seed=1)``: see tests/test_doctests.py), three sites:
+
+    >>> from gis.coverage import coverage
     >>> res = coverage(cameras, buildings, grids, roads=roads, incidents=incidents)
-    >>> sites = suggest_sites(res.blind_spots, roads, 10, buildings=buildings)  # doctest: +SKIP
+    >>> sites = suggest_sites(res.blind_spots, roads, 3, buildings=buildings)
+    >>> sites["rank"].tolist(), bool(sites["cumulative_m2"].is_monotonic_increasing)
+    ([1, 2, 3], True)
     """
     crs = crs or blind_spots.attrs.get("metric_crs") or working_crs(blind_spots)
     polys = polygonal(blind_spots.geometry.to_crs(crs).values._data)

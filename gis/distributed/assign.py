@@ -94,9 +94,9 @@ def assign_points_dask(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, key: s
 
     Examples
     --------
-    >>> out = assign_points_dask(incidents, grids, "code")            # doctest: +SKIP
-    >>> out = assign_points_dask(incidents, grids, "code",
-    ...                          scheduler="tcp://10.0.0.5:8786")      # doctest: +SKIP
+    >>> out = assign_points_dask(incidents, grids, "code")  # starts Dask  # doctest: +SKIP
+    >>> out = assign_points_dask(incidents, grids, "code",  # a cluster  # doctest: +SKIP
+    ...                          scheduler="tcp://10.0.0.5:8786")
     """
     from dask.base import tokenize
 

@@ -102,7 +102,8 @@ def coverage_dask(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
 
     Examples
     --------
-    >>> res = coverage_dask(cameras, buildings, grids, roads=roads)   # doctest: +SKIP
+    >>> res = coverage_dask(cameras, buildings,  # starts Dask  # doctest: +SKIP
+    ...                     grids, roads=roads)
     """
     t0 = time.perf_counter()
     crs, g, layers, offline, inc = _inputs(cameras, buildings, grids, roads, incidents,

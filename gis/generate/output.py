@@ -40,7 +40,7 @@ def write_district(district: District, out_dir: str | Path, *,
 
     Examples
     --------
-    >>> write_district(generate_district(5000, 1), "demo")   # doctest: +SKIP
+    >>> write_district(generate_district(5000, 1), "demo")  # writes files  # doctest: +SKIP
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -127,9 +127,14 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
 
     Examples
     --------
-    >>> res = partition(blocks, "HOUSING20", roads=roads)          # doctest: +SKIP
-    >>> res.report["within_bounds_share"], res.grids.crs.to_epsg()  # doctest: +SKIP
+    Blocks with their households (a census block layer works the same, e.g. with
+    ``"HOUSING20"``), the community's outline and the roads (the names are one community of ``generate_district(2000, seed=1)``: see tests/test_doctests.py):
+
+    >>> res = partition(blocks, "households", parent=community, roads=roads)
+    >>> res.report["within_bounds_share"], res.grids.crs.to_epsg()
     (1.0, 4326)
+    >>> sorted(res.grids["households"].tolist())
+    [411.0, 426.0, 463.0]
     """
     t0 = time.perf_counter()
     lo, hi = float(min_households), float(max_households)

@@ -125,7 +125,8 @@ def clean_fixes(fixes: pd.DataFrame, crs: CRS, *, speed_max: float = CYCLING_SPE
     Examples
     --------
     >>> from gis.crs import metric_crs
-    >>> clean, dropped = clean_fixes(fixes, metric_crs((113, 28, 113.1, 28.1)))  # doctest: +SKIP
+    >>> crs = metric_crs((113, 28, 113.1, 28.1))
+    >>> clean, dropped = clean_fixes(fixes, crs)  # fixes come from a file  # doctest: +SKIP
     """
     kept = clean_arrays(Fixes.from_frame(fixes), crs, speed_max=speed_max,
                         accuracy_max=accuracy_max, max_gap_s=max_gap_s)

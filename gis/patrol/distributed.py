@@ -130,7 +130,8 @@ def patrol_presence_dask(tracks: str | Path | pd.DataFrame, index: GridIndex,
 
     Examples
     --------
-    >>> res = patrol_presence_dask("tracks.csv", GridIndex(grids, "code"))  # doctest: +SKIP
+    >>> res = patrol_presence_dask("tracks.csv",  # Dask, a file  # doctest: +SKIP
+    ...                            GridIndex(grids, "code"))
     """
     csv = not isinstance(tracks, pd.DataFrame) and Path(tracks).suffix.lower() in (".csv", ".txt")
     if not csv and not isinstance(tracks, pd.DataFrame):

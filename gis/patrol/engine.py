@@ -100,7 +100,8 @@ def patrol_presence(fixes: pd.DataFrame | Fixes, index: GridIndex,
 
     Examples
     --------
-    >>> res = patrol_presence(read_tracks("t.csv"), GridIndex(grids, "code"))  # doctest: +SKIP
+    >>> res = patrol_presence(read_tracks("t.csv"),  # reads a file  # doctest: +SKIP
+    ...                       GridIndex(grids, "code"))
     """
     f = fixes if isinstance(fixes, Fixes) else Fixes.from_frame(fixes)
     parts = []
@@ -124,7 +125,8 @@ def patrol_presence_file(path: str | Path, index: GridIndex, params: PatrolParam
 
     Examples
     --------
-    >>> res = patrol_presence_file("tracks.csv", GridIndex(grids, "code"))  # doctest: +SKIP
+    >>> res = patrol_presence_file("tracks.csv",  # reads a file  # doctest: +SKIP
+    ...                            GridIndex(grids, "code"))
     """
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".txt", ".tsv"):

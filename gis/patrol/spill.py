@@ -58,7 +58,7 @@ class Spill:
 
     Examples
     --------
-    >>> with Spill.from_csv("tracks.csv", folder=tmp) as spill:    # doctest: +SKIP
+    >>> with Spill.from_csv("tracks.csv", folder=tmp) as spill:  # reads a file  # doctest: +SKIP
     ...     for fixes in spill.partitions():
     ...         ...
     """

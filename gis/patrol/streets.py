@@ -62,7 +62,8 @@ def street_coverage(fixes: pd.DataFrame, streets: gpd.GeoDataFrame, grids: gpd.G
 
     Examples
     --------
-    >>> street_coverage(clean, roads, grids, key="code", distance=15)  # doctest: +SKIP
+    >>> street_coverage(clean, roads, grids,  # fixes from a file  # doctest: +SKIP
+    ...                 key="code", distance=15)
     """
     crs = metric_crs_for(grids)
     polys = grids.geometry.to_crs(crs).to_numpy()

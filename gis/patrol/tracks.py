@@ -288,7 +288,7 @@ def read_tracks(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: st
 
     Examples
     --------
-    >>> fixes = read_tracks("tracks.csv", crs="gcj02")         # doctest: +SKIP
+    >>> fixes = read_tracks("tracks.csv", crs="gcj02")  # reads a file  # doctest: +SKIP
     """
     path = Path(path)
     check_tz(tz)

@@ -17,7 +17,8 @@ from gis.store import backup as dumps
 from gis.store import exporter, month_tables
 from gis.store.db import database_url, open_engine, versions
 from gis.store.importer import ImportReport, load_file
-from gis.store.registry import LAYERS, get_layer
+from gis.store.registry import IMPORTABLE as LAYERS  # the importable layers
+from gis.store.registry import get_layer
 
 __all__ = ["LAYERS", "ImportReport", "backup", "check_layer", "database_versions",
            "embedded_cluster", "export_layer", "import_file", "monthly_tables", "open_database",

@@ -18,15 +18,11 @@ from gis.errors import InputError
 from gis.io import format_of, write_layer
 from gis.store.registry import Layer, get_layer
 
-# Columns worth exporting that are not import fields (set by gridgis itself).
-EXTRA = {"incidents": ("grid_code",)}
-ORDER = {"admin_units": "code"}
-
 
 def _where(layer: Layer, filters: Mapping[str, object], bbox) -> tuple[sql.Composable, list]:
     """Equality filters on known fields (several values: any of them) and a lon/lat box.
     Values are bound parameters, never SQL text."""
-    known = {f.name: f.db_column for f in layer.fields} | {c: c for c in EXTRA.get(layer.name, ())}
+    known = {f.name: f.db_column for f in layer.export_columns}
     parts, params = [], []
     for name, value in filters.items():
         if name not in known:
@@ -51,14 +47,13 @@ def read_table(engine: Engine, layer: str, *, filters: Mapping[str, object] | No
     """A layer's rows with gridgis field names: a GeoDataFrame in EPSG:4326 (a DataFrame
     for tables without geometry)."""
     spec = get_layer(layer)
-    cols = [f.db_column for f in spec.fields] + list(EXTRA.get(spec.name, ()))
-    select = [sql.Identifier(c) for c in cols]
+    select = [sql.Identifier(f.db_column) for f in spec.export_columns]
     if spec.geometry:
         select.append(sql.SQL("ST_AsBinary(geom) AS geom"))
     where, params = _where(spec, filters or {}, bbox if spec.geometry else None)
     query = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(
         sql.SQL(", ").join(select), sql.Identifier(spec.table), where,
-        sql.Identifier(ORDER.get(spec.name, "id")))
+        sql.Identifier(spec.export_order))
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import (ColumnElement, and_, case, func, insert, literal, or_, select, text,
+from sqlalchemy import (ColumnElement, and_, func, insert, literal, or_, select, text,
                         update)
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from gis.vocabulary import INCIDENT_STATUSES
 from gis.store import audit
 from gis.store.assignment import assign_incidents
 from gis.store.models import Incident, IncidentEvent
-from gis.store.overdue import overdue_case
+from gis.store.overdue import default_due, overdue_case
 from gis.store.scope import code_in_scope, geom_in_scope
 from gis.store.users import Principal
 
@@ -50,11 +50,6 @@ def for_department(code: str) -> ColumnElement[bool]:
     summoned = select(Summons.id).where(Summons.incident_id == Incident.id,
                                         Summons.department_code == code).exists()
     return or_(Incident.department_code == code, summoned)
-
-
-def _hours(table: dict[str, tuple[float, float]], which: int):
-    return case({c: limits[which] for c, limits in table.items()}, value=Incident.category,
-                else_=literal(0.0))
 
 
 def overdue_expr(now: datetime) -> ColumnElement:
@@ -299,8 +294,7 @@ def after_import(session: Session, first_id: int, *, actor: str | None = None,
     ids = list(session.scalars(select(Incident.id).where(Incident.id > first_id)))
     counts = assign_incidents(session, ids, tolerance_m=tolerance_m)
     session.execute(update(Incident).where(Incident.id > first_id, Incident.due_at.is_(None))
-                    .values(due_at=Incident.reported_at
-                            + _hours(loop.TIME_LIMITS_H, 1) * text("interval '1 hour'")))
+                    .values(due_at=default_due(Incident)))
     session.execute(insert(IncidentEvent).from_select(
         ["incident_id", "action", "from_status", "to_status", "actor", "note", "grid_code"],
         select(Incident.id, literal("report"), literal(None), Incident.status, literal(actor),

@@ -1,5 +1,5 @@
 """The overdue rule of :mod:`gis.incidents` as SQL, generated from its table of cases
-(:data:`gis.incidents.OVERDUE_CASES`), never written again by hand.
+(:data:`gis.incidents.OVERDUE_CASES`) and its time limits, never written again by hand.
 
 :func:`overdue_case` builds the expression over any columns (the ORM model for the list
 and the statistics, ``t.``-prefixed text for the served catalogue and the tiles, an
@@ -25,13 +25,18 @@ def _hours(category, which: int) -> ColumnElement:
                 value=category, else_=literal(0.0))
 
 
+def default_due(cols) -> ColumnElement:
+    """:func:`gis.incidents.due_at` in SQL: the report time plus the category's limit."""
+    return cols.reported_at + _hours(cols.category, 1) * text("interval '1 hour'")
+
+
 def overdue_case(cols, now) -> ColumnElement:
     """The reason an incident is overdue at ``now``, or NULL: :func:`gis.incidents.overdue`.
 
     ``cols`` has the attributes of :data:`COLUMNS` (e.g. the ``Incident`` model)."""
     hour = text("interval '1 hour'")
     deadlines = {
-        "close": func.coalesce(cols.due_at, cols.reported_at + _hours(cols.category, 1) * hour),
+        "close": func.coalesce(cols.due_at, default_due(cols)),
         "accept": cols.reported_at + _hours(cols.category, 0) * hour,
     }
     whens = []

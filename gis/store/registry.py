@@ -1,35 +1,51 @@
-"""The importable layers: for each one its table, geometry kind, and the gridgis fields
-with their types, whether they are required, defaults, the column names real files use
-for them (aliases) and the values real files use for our vocabularies (value maps).
+"""The table registry: one :class:`Layer` per table that gridgis imports, serves or exports,
+with its fields (column, type, required, default, vocabulary, the spellings real files use)
+and how it is served (title, properties and the zoom their tiles start carrying them,
+scope, time columns, clustering). Everything else derives from it:
 
-This registry is the single place that knows how a user's file maps onto a table; the
-importer and exporter only interpret it.
+* the import specifications: :data:`IMPORTABLE` / :func:`get_layer` (the importer and the
+  row checks interpret them);
+* the served catalogue (OGC API collections and vector tiles): :data:`SERVED`, re-exported
+  by :mod:`gis.store.layers_catalog`;
+* the export columns: :attr:`Layer.export_columns` (the import fields, so a file exports
+  and imports back unchanged, plus the columns gridgis adds, e.g. an incident's grid).
+
+tests/test_registry.py checks every field against the SQLAlchemy models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from gis import vocabulary
 from gis.errors import InputError
+from gis.store import file_words as words
+from gis.store.overdue import overdue_sql
 
-# Field types understood by the importer's casting step.
-TYPES = ("str", "code12", "int", "float", "datetime")
+# Field types: the importer casts str, code12, int, float and datetime; bool and date
+# appear only on fields gridgis sets itself.
+TYPES = ("str", "code12", "int", "float", "datetime", "bool", "date")
+# The kind of a served property (filter parsing, TileJSON) for each field type.
+PROP_KIND = {"str": "text", "code12": "text", "int": "int", "float": "float",
+             "datetime": "time", "bool": "bool", "date": "date"}
+CLOSED_STATUSES_SQL = "('closed')"  # statuses that stop the clock of an incident
 
 
 @dataclass(frozen=True)
 class Field:
-    """One gridgis field of a layer.
+    """One field of a layer (a table column).
 
-    ``column`` is the table column (only ``roads.class`` differs from the field name);
-    ``choices`` restricts values to a vocabulary, reached through ``values`` (a map from
-    the spellings found in real files, compared case-insensitively); ``minimum`` and
-    ``maximum`` bound numbers; ``unique`` fields must not repeat in the file or table;
-    ``references`` is ``(table, column)`` that must hold the value.
+    ``column`` is the table column when it differs from the name; ``choices`` restricts
+    values to a vocabulary, reached through ``values`` (a map from the spellings found in
+    real files, compared case-insensitively); ``minimum`` and ``maximum`` bound numbers;
+    ``unique`` fields must not repeat in the file or table; ``references`` is
+    ``(table, column)`` that must hold the value. ``imported``: part of the import
+    specification (False: gridgis sets it); ``exported``: written by exports (default: when
+    imported); ``zoom``: served as a property, in tiles from this zoom (None: not served).
     """
 
     name: str
@@ -45,6 +61,10 @@ class Field:
     unique: bool = False
     references: tuple[str, str] | None = None
     column: str | None = None
+    imported: bool = True
+    exported: bool | None = None
+    zoom: int | None = None
+    filterable: bool = True
 
     @property
     def db_column(self) -> str:
@@ -52,18 +72,66 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Prop:
+    """One served property: ``sql`` is an expression over the table alias ``t``.
+
+    ``kind`` drives parsing of filter values (text, int, float, bool, time, date) and the
+    TileJSON field type; ``minzoom`` is the first zoom whose tiles carry it. A filter on
+    it uses ``filter_sql`` with values of ``filter_kind`` when given (overdue: the reason
+    is served, ``?overdue=true`` filters on whether there is one)."""
+
+    name: str
+    sql: str
+    kind: str = "text"
+    minzoom: int = 0
+    filterable: bool = True
+    filter_sql: str | None = None
+    filter_kind: str | None = None
+
+
+def _served(f: Field) -> Prop:
+    return Prop(f.name, f't."{f.db_column}"', PROP_KIND[f.type], f.zoom, f.filterable)
+
+
+@dataclass(frozen=True)
 class Layer:
-    """An importable layer: ``geometry`` is ``"point"``, ``"line"``, ``"polygon"``,
-    ``"any"`` (points or polygons) or ``None`` (a plain table); ``multi`` promotes
-    single geometries to Multi* because the column is multi."""
+    """A table: ``geometry`` is ``"point"``, ``"line"``, ``"polygon"``, ``"any"`` (points
+    or polygons) or ``None`` (a plain table); ``multi``: the column is Multi* (imports
+    promote single geometries). ``columns`` lists its fields, imported or not.
+
+    Served layers have a ``title``; their properties are the fields with a ``zoom`` plus
+    ``computed`` ones (SQL over ``t``), in :attr:`props`."""
 
     name: str
     table: str
     geometry: str | None
     multi: bool
-    fields: tuple[Field, ...]
+    columns: tuple[Field, ...]
     # Fills fields the file did not give, from the others (e.g. camera defaults by type).
     derive: Callable | None = None
+    export_order: str = "id"
+    # -- served (an OGC API collection and a vector tile layer) when ``title`` is set
+    title: str | None = None
+    id_column: str = "id"
+    id_kind: str = "int"
+    computed: tuple[Prop, ...] = ()
+    live: bool = False               # short cache: content changes with the clock
+    scope_code: str | None = None    # prefix-filter this code column
+    scope_geom: bool = False         # ... or intersect with the scope's polygon
+    where: str | None = None         # fixed condition (e.g. only current grids)
+    datetime: tuple[str, str] | None = None  # (start, end) columns; end == start for instants
+    minzoom: int = 0
+    maxzoom: int = 22
+    cluster_below: int | None = None  # points: aggregated into clusters under this zoom
+    cluster_counts: tuple[tuple[str, str], ...] = ()  # (name, condition) counted per cluster
+    description: str = ""
+    tables: tuple[str, ...] = ()  # other tables whose changes affect it
+
+    # -- import specification
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """The fields a file may give (the import specification)."""
+        return tuple(f for f in self.columns if f.imported)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -75,68 +143,58 @@ class Layer:
     def names(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    # -- export
+    @property
+    def export_columns(self) -> list[Field]:
+        return [f for f in self.columns if (f.imported if f.exported is None else f.exported)]
+
+    # -- served
+    @property
+    def id(self) -> str:
+        return self.name
+
+    @property
+    def geometry_type(self) -> str:
+        if self.geometry == "any":
+            return "Geometry"
+        base = {"point": "Point", "line": "LineString", "polygon": "Polygon"}[self.geometry]
+        return f"Multi{base}" if self.multi else base
+
+    @property
+    def props(self) -> tuple[Prop, ...]:
+        served = tuple(_served(f) for f in self.columns if f.zoom is not None)
+        return served + self.computed
+
+    @property
+    def watched_tables(self) -> tuple[str, ...]:
+        """Tables whose changes must invalidate cached tiles of this layer."""
+        return (self.table, *self.tables)
+
+    def prop(self, name: str) -> Prop | None:
+        return next((p for p in self.props if p.name == name), None)
+
+    def tile_props(self, z: int) -> tuple[Prop, ...]:
+        """Attribute selection by zoom: small tiles at low zoom, details when zoomed in."""
+        return tuple(p for p in self.props if p.minzoom <= z)
+
 
 def _ci(mapping: Mapping[str, str]) -> dict[str, str]:
     return {str(k).strip().lower(): v for k, v in mapping.items()}
+
+
+def _set(name: str, type: str = "str", zoom: int | None = 0, **kw) -> Field:
+    """A field gridgis sets itself (not imported), served from ``zoom``."""
+    return Field(name, type, imported=False, zoom=zoom, **kw)
 
 
 SOURCE_ID = Field("source_id", aliases=("id", "fid", "objectid", "osm_id", "gid", "编号",
                                         "building_id", "road_id", "point_id", "address_id"))
 COMMUNITY = Field("community_code", "code12", references=("admin_units", "code"),
                   aliases=("community", "village_code", "社区代码", "村代码", "cun_code"))
-HOUSEHOLDS = ("HOUSING20", "HOUSING10", "hh", "households_n", "housing", "户数", "住户数",
-              "hu", "units")
-
+HOUSEHOLDS = Field("households", "int", default=0, minimum=0, aliases=words.HOUSEHOLDS)
 ADMIN_KINDS = ("county", *vocabulary.TOWNSHIP_KINDS, *vocabulary.COMMUNITY_KINDS)
-ADMIN_KIND_WORDS = {"县": "county", "区": "county", "县级": "county", "街道": "street",
-                    "镇": "town", "乡": "township", "社区": "community", "村": "village",
-                    "居委会": "community", "村委会": "village"}
-LEVEL_WORDS = {"县级": "county", "区县": "county", "乡级": "township", "乡镇": "township",
-               "街道": "township", "村级": "community", "社区": "community", "村": "community"}
-
-# OSM ``highway``/``fclass`` and US Census ``MTFCC`` road classes to gridgis classes.
-ROAD_WORDS = {
-    "motorway": "primary", "trunk": "primary", "motorway_link": "primary",
-    "trunk_link": "primary", "primary_link": "primary", "secondary_link": "secondary",
-    "tertiary_link": "tertiary", "unclassified": "residential", "living_street": "residential",
-    "road": "residential", "service": "lane", "footway": "lane", "pedestrian": "lane",
-    "path": "lane", "alley": "lane", "steps": "lane", "cycleway": "lane", "track": "rural",
-    "track_grade1": "rural", "track_grade2": "rural", "S1100": "primary", "S1200": "secondary",
-    "S1400": "residential", "S1500": "rural", "S1640": "lane", "S1730": "lane", "S1740": "lane",
-    "S1710": "lane", "S1720": "lane", "S1750": "lane", "S1780": "lane", "S1820": "lane",
-    "主干道": "primary", "主干路": "primary", "次干道": "secondary", "次干路": "secondary",
-    "支路": "tertiary", "街道": "residential", "小巷": "lane", "巷": "lane", "胡同": "lane",
-    "乡村道路": "rural", "村道": "rural",
-}
-GRID_WORDS = {"基础网格": "basic", "基本网格": "basic", "专属网格": "exclusive",
-              "专属": "exclusive", "基础": "basic"}
-ROLE_WORDS = {cn: key for key, cn in vocabulary.STAFF_ROLES.items()} | {
-    "leader": "grid_leader", "网格员": "fulltime_worker", "专职": "fulltime_worker",
-    "兼职": "parttime_worker", "警长": "police", "民警": "police", "社区民警": "police"}
-PLACE_WORDS = {"clinic": "hospital", "kindergarten": "school", "college": "school",
-               "university": "school", "bus_station": "station", "train_station": "station",
-               "marketplace": "market", "townhall": "government", "学校": "school",
-               "幼儿园": "school", "医院": "hospital", "卫生院": "hospital", "诊所": "hospital",
-               "车站": "station", "汽车站": "station", "火车站": "station", "市场": "market",
-               "农贸市场": "market", "政府": "government", "公园": "park", "广场": "park"}
-CATEGORY_WORDS = {"矛盾纠纷": "dispute", "治安隐患": "security_hazard",
-                  "安全隐患": "safety_hazard", "公共设施": "public_facility",
-                  "公共设施损坏": "public_facility", "环境卫生": "environment",
-                  "人口变动": "population", "其他": "other"}
-STATUS_WORDS = {"上报": "reported", "已上报": "reported", "受理": "accepted",
-                "已受理": "accepted", "派遣": "dispatched", "已派遣": "dispatched",
-                "处置中": "handling", "办理中": "handling", "反馈": "feedback",
-                "核查": "verified", "已核查": "verified", "结案": "closed", "已结案": "closed",
-                "办结": "closed", "回退": "returned", "上报上级": "escalated", "open": "reported",
-                "new": "reported", "resolved": "closed", "done": "closed"}
-CAMERA_WORDS = {"雪亮a": "xueliang_a", "雪亮a类": "xueliang_a", "a类": "xueliang_a",
-                "雪亮b": "xueliang_b", "雪亮b类": "xueliang_b", "b类": "xueliang_b",
-                "天网": "tianwang", "慧眼": "huiyan", "卡口": "checkpoint", "人脸": "face",
-                "人脸识别": "face", "校园": "school", "医院": "hospital", "球机": "dome",
-                "云台": "ptz"}
-CAMERA_STATUS_WORDS = {"在线": "online", "离线": "offline", "1": "online", "0": "offline",
-                       "true": "online", "false": "offline", "up": "online", "down": "offline",
-                       "ok": "online", "fault": "offline", "故障": "offline"}
+# Why an incident is overdue now (NULL if it is not): gis.incidents.overdue, generated.
+OVERDUE = overdue_sql("t.", "now()")
 
 
 def _camera_defaults(df):
@@ -167,105 +225,174 @@ def _admin_defaults(df):
     return df
 
 
-LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
+def _z(f: Field, zoom: int) -> Field:
+    """A shared field, served from ``zoom``."""
+    return replace(f, zoom=zoom)
+
+
+LAYERS: dict[str, Layer] = {layer.name: layer for layer in (  # parents before children
     Layer("admin_units", "admin_units", "polygon", True, (
-        Field("code", "code12", required=True, unique=True,
+        Field("code", "code12", required=True, unique=True, zoom=0,
               aliases=("admin_code", "adcode", "区划代码", "行政区划代码", "代码", "统计用区划代码")),
-        Field("name", required=True, aliases=("NAME", "名称", "name_zh", "行政区名称")),
-        Field("level", choices=vocabulary.ADMIN_LEVELS, values=_ci(LEVEL_WORDS), aliases=("级别",)),
-        Field("kind", choices=ADMIN_KINDS, values=_ci(ADMIN_KIND_WORDS), aliases=("type", "类型")),
+        Field("name", required=True, zoom=0, aliases=("NAME", "名称", "name_zh", "行政区名称")),
+        Field("level", choices=vocabulary.ADMIN_LEVELS, values=_ci(words.LEVEL_WORDS),
+              aliases=("级别",), zoom=0),
+        Field("kind", choices=ADMIN_KINDS, values=_ci(words.ADMIN_KIND_WORDS),
+              aliases=("type", "类型"), zoom=10),
         Field("parent_code", "code12", references=("admin_units", "code"),
-              aliases=("parent", "上级代码")),
-        Field("households", "int", default=0, minimum=0, aliases=HOUSEHOLDS),
-    ), derive=_admin_defaults),
+              aliases=("parent", "上级代码"), zoom=10),
+        _z(HOUSEHOLDS, 10),
+    ), derive=_admin_defaults, export_order="code",
+        title="Admin units (county, townships, communities)", id_column="code", id_kind="text",
+        scope_code="code",
+        description="County, township/street and community/village boundaries."),
+    Layer("grids", "grids", "polygon", True, (
+        Field("code", required=True, aliases=("grid_code", "网格编码", "网格代码"), zoom=0),
+        Field("kind", default="basic", choices=vocabulary.GRID_KINDS,
+              values=_ci(words.GRID_WORDS), aliases=("grid_kind", "type", "网格类型"), zoom=0),
+        Field("name", aliases=("grid_name", "网格名称", "名称"), zoom=12),
+        Field("community_code", "code12", required=True, references=("admin_units", "code"),
+              aliases=COMMUNITY.aliases, zoom=11),
+        _z(HOUSEHOLDS, 12),
+        Field("version", "int", default=1, minimum=1, zoom=13),
+        Field("valid_from", "datetime", zoom=13),
+    ), title="Grids (current)", scope_code="code", where="t.valid_to IS NULL",
+        datetime=("valid_from", "valid_from"), minzoom=8,
+        description="The published grids in force (valid_to is empty)."),
     Layer("buildings", "buildings", "polygon", True, (
         SOURCE_ID,
-        Field("households", "int", default=0, minimum=0, aliases=HOUSEHOLDS),
-        Field("floors", "int", minimum=0, aliases=("levels", "building:levels", "building_levels",
-                                                   "floor", "层数", "楼层")),
-        Field("kind", choices=vocabulary.BUILDING_KINDS, aliases=("building_kind", "类型")),
-        Field("compound", aliases=("小区", "compound_name", "estate")),
-        COMMUNITY,
-    )),
+        _z(HOUSEHOLDS, 0),
+        Field("floors", "int", minimum=0, zoom=15,
+              aliases=("levels", "building:levels", "building_levels", "floor", "层数", "楼层")),
+        Field("kind", choices=vocabulary.BUILDING_KINDS, aliases=("building_kind", "类型"),
+              zoom=0),
+        Field("compound", aliases=("小区", "compound_name", "estate"), zoom=15),
+        _z(COMMUNITY, 15),
+    ), title="Buildings", scope_code="community_code", minzoom=13),
     Layer("address_points", "address_points", "point", False, (
         SOURCE_ID,
-        Field("households", "int", default=1, minimum=0, aliases=HOUSEHOLDS),
+        replace(HOUSEHOLDS, default=1),
         COMMUNITY,
     )),
     Layer("roads", "roads", "line", True, (
         SOURCE_ID,
         Field("class", default="residential", choices=tuple(vocabulary.ROAD_CLASSES),
-              values=_ci(ROAD_WORDS), column="class",
+              values=_ci(words.ROAD_WORDS), column="class", zoom=0,
               aliases=("road_class", "MTFCC", "highway", "fclass", "等级", "道路等级")),
-        Field("name", aliases=("NAME", "FULLNAME", "名称", "路名", "road_name")),
-    )),
-    Layer("grids", "grids", "polygon", True, (
-        Field("code", required=True, aliases=("grid_code", "网格编码", "网格代码")),
-        Field("kind", default="basic", choices=vocabulary.GRID_KINDS, values=_ci(GRID_WORDS),
-              aliases=("grid_kind", "type", "网格类型")),
-        Field("name", aliases=("grid_name", "网格名称", "名称")),
-        Field("community_code", "code12", required=True, references=("admin_units", "code"),
-              aliases=COMMUNITY.aliases),
-        Field("households", "int", default=0, minimum=0, aliases=HOUSEHOLDS),
-        Field("version", "int", default=1, minimum=1),
-        Field("valid_from", "datetime"),
-    )),
+        Field("name", aliases=("NAME", "FULLNAME", "名称", "路名", "road_name"), zoom=13),
+    ), title="Roads", scope_geom=True, minzoom=8),
     Layer("grid_staff", "grid_staff", None, False, (
         Field("name", required=True, aliases=("姓名", "staff_name")),
-        Field("role", required=True, choices=tuple(vocabulary.STAFF_ROLES), values=_ci(ROLE_WORDS),
-              aliases=("职务", "角色", "position")),
+        Field("role", required=True, choices=tuple(vocabulary.STAFF_ROLES),
+              values=_ci(words.ROLE_WORDS), aliases=("职务", "角色", "position")),
         Field("grid_code", aliases=("grid", "网格编码")),
         Field("worker_id", aliases=("worker", "staff_id", "工号", "user_id")),
         Field("phone", aliases=("mobile", "tel", "电话", "手机")),
     )),
     Layer("key_places", "key_places", "any", False, (
-        Field("name", aliases=("NAME", "名称")),
-        Field("kind", required=True, choices=vocabulary.KEY_PLACE_KINDS, values=_ci(PLACE_WORDS),
-              aliases=("type", "amenity", "fclass", "类型", "场所类型")),
-    )),
+        Field("name", aliases=("NAME", "名称"), zoom=0),
+        Field("kind", required=True, choices=vocabulary.KEY_PLACE_KINDS,
+              values=_ci(words.PLACE_WORDS), aliases=("type", "amenity", "fclass", "类型",
+                                                      "场所类型"), zoom=0),
+    ), title="Key places (schools, hospitals, stations...)", scope_geom=True),
     Layer("incidents", "incidents", "point", False, (
         Field("external_id", unique=True, aliases=("id", "incident_id", "case_id", "event_id",
-                                                       "事件编号")),
+                                                   "事件编号")),
         Field("category", required=True, choices=tuple(vocabulary.INCIDENT_CATEGORIES),
-              values=_ci(CATEGORY_WORDS), aliases=("type", "事件类型", "大类")),
-        Field("subcategory", aliases=("subtype", "小类")),
-        Field("description", aliases=("desc", "content", "描述", "事件描述")),
+              values=_ci(words.CATEGORY_WORDS), aliases=("type", "事件类型", "大类"), zoom=0),
+        Field("subcategory", aliases=("subtype", "小类"), zoom=15),
+        Field("description", aliases=("desc", "content", "描述", "事件描述"), zoom=16,
+              filterable=False),
         Field("reporter", aliases=("reported_by", "上报人")),
-        Field("reported_at", "datetime", required=True,
+        Field("reported_at", "datetime", required=True, zoom=16,
               aliases=("time", "datetime", "date", "report_time", "created", "上报时间")),
         Field("status", default="reported", choices=vocabulary.INCIDENT_STATUSES,
-              values=_ci(STATUS_WORDS), aliases=("state", "状态")),
+              values=_ci(words.STATUS_WORDS), aliases=("state", "状态"), zoom=0),
         Field("level", default="community", choices=vocabulary.ADMIN_LEVELS,
-              values=_ci(LEVEL_WORDS)),
-        Field("due_at", "datetime", aliases=("deadline", "时限")),
-        Field("closed_at", "datetime", aliases=("closed", "结案时间")),
-    )),
+              values=_ci(words.LEVEL_WORDS), zoom=15),
+        Field("due_at", "datetime", aliases=("deadline", "时限"), zoom=16),
+        Field("closed_at", "datetime", aliases=("closed", "结案时间"), zoom=16),
+        _set("grid_code", exported=True),
+        _set("community_code", "code12", 15),
+        _set("township_code", "code12", 15),
+        _set("boundary", "bool", 15),
+    ), title="Incidents", live=True, scope_code="community_code", scope_geom=True,
+        computed=(Prop("overdue", OVERDUE, filter_sql=f"({OVERDUE} IS NOT NULL)",
+                       filter_kind="bool"),),
+        cluster_below=14, cluster_counts=(("open", f"t.status NOT IN {CLOSED_STATUSES_SQL}"),
+                                          ("overdue", f"({OVERDUE} IS NOT NULL)")),
+        datetime=("reported_at", "reported_at"),
+        description="Reported incidents; unassigned ones are scoped by location. Vector "
+                    "tiles aggregate them into clusters with counts below zoom 14 and in "
+                    "tiles too dense to draw point by point: nothing is dropped."),
     Layer("cameras", "cameras", "point", False, (
-        Field("code", unique=True, aliases=("camera_id", "device_id", "id", "设备编号", "编号")),
-        Field("type", required=True, choices=vocabulary.CAMERA_TYPES, values=_ci(CAMERA_WORDS),
-              aliases=("camera_type", "类型", "设备类型")),
+        Field("code", unique=True, zoom=0,
+              aliases=("camera_id", "device_id", "id", "设备编号", "编号")),
+        Field("type", required=True, choices=vocabulary.CAMERA_TYPES,
+              values=_ci(words.CAMERA_WORDS), aliases=("camera_type", "类型", "设备类型"),
+              zoom=0),
         Field("status", default="online", choices=vocabulary.CAMERA_STATUSES,
-              values=_ci(CAMERA_STATUS_WORDS), aliases=("online", "状态")),
-        Field("azimuth", "float", minimum=0, maximum=360,
+              values=_ci(words.CAMERA_STATUS_WORDS), aliases=("online", "状态"), zoom=0),
+        Field("azimuth", "float", minimum=0, maximum=360, zoom=0,
               aliases=("direction", "bearing", "heading", "方位角", "朝向")),
-        Field("fov", "float", minimum=0, exclusive_minimum=True, maximum=360,
+        Field("fov", "float", minimum=0, exclusive_minimum=True, maximum=360, zoom=0,
               aliases=("hfov", "angle", "view_angle", "视场角")),
-        Field("range_m", "float", minimum=0, aliases=("range", "distance", "radius", "可视距离")),
-        Field("height_m", "float", minimum=0, aliases=("height", "高度", "安装高度")),
-    ), derive=_camera_defaults),
+        Field("range_m", "float", minimum=0, zoom=0,
+              aliases=("range", "distance", "radius", "可视距离")),
+        Field("height_m", "float", minimum=0, aliases=("height", "高度", "安装高度"), zoom=0),
+        _set("updated_at", "datetime"),
+    ), derive=_camera_defaults, title="Cameras", live=True, scope_geom=True,
+        cluster_below=12, cluster_counts=(("online", "t.status = 'online'"),),
+        datetime=("updated_at", "updated_at")),
     Layer("patrol_points", "patrol_points", "point", False, (
         Field("worker", required=True, aliases=("worker_id", "user", "staff_id", "device",
                                                 "人员", "巡查员")),
         Field("time", "datetime", required=True, aliases=("timestamp", "gps_time", "时间", "t")),
         Field("accuracy", "float", minimum=0, aliases=("acc", "hdop", "精度")),
     )),
+    Layer("blind_spots", "blind_spots", "polygon", True, (
+        _set("grid_code"), _set("area_m2", "float"), _set("incidents", "int"),
+        _set("nearest_camera"), _set("camera_m", "float"), _set("computed_at", "datetime"),
+    ), title="Camera blind spots", scope_code="grid_code",
+        datetime=("computed_at", "computed_at"),
+        description="Target area no camera sees (last coverage run), with the incidents "
+                    "inside and the nearest camera (camera_m metres away)."),
+    Layer("coverage", "coverage", "polygon", True, (
+        _set("grid_code"), _set("ratio", "float", column="coverage_ratio"),
+        _set("target_m2", "float"), _set("covered_m2", "float"),
+        _set("blind_m2", "float", 12), _set("blind_spots", "int", 12),
+        _set("blind_incidents", "int", 12), _set("mode", zoom=12),
+        _set("computed_at", "datetime"),
+    ), title="Camera coverage", scope_code="grid_code", where="t.geom IS NOT NULL",
+        datetime=("computed_at", "computed_at"),
+        description="The union of camera views per grid (one row per grid, migration "
+                    "0003) with the grid's figures: ratio = covered_m2 / target_m2."),
+    Layer("patrol_tracks", "patrol_tracks", "line", False, (
+        _set("worker"), _set("day", "date"), _set("started_at", "datetime"),
+        _set("ended_at", "datetime"),
+    ), title="Patrol tracks", live=True, scope_geom=True, datetime=("started_at", "ended_at")),
+    Layer("plan_grids", "plan_grids", "polygon", True, (
+        _set("plan_id", "int"), _set("code"), _set("kind"), _set("community_code", "code12"),
+        _set("households", "int"),
+    ), title="Plan grids (drafts)", live=True, scope_code="community_code"),
 )}
+
+IMPORTABLE: dict[str, Layer] = {n: lay for n, lay in LAYERS.items() if lay.fields}
+SERVED: dict[str, Layer] = {n: lay for n, lay in LAYERS.items() if lay.title}
+# Tables watched by the change counters (migration 0002).
+WATCHED_TABLES = tuple(sorted({t for lay in SERVED.values() for t in lay.watched_tables}))
 
 
 def get_layer(name: str) -> Layer:
-    """The layer called ``name``, or an :class:`InputError` listing the known layers."""
+    """The importable (and exportable) layer ``name``, or an :class:`InputError` listing
+    them."""
     try:
-        return LAYERS[name]
+        return IMPORTABLE[name]
     except KeyError:
-        raise InputError(f"unknown layer {name!r} (one of: {', '.join(LAYERS)})",
+        raise InputError(f"unknown layer {name!r} (one of: {', '.join(IMPORTABLE)})",
                          field="layer") from None
+
+
+def served_layer(layer_id: str) -> Layer | None:
+    """The served layer (collection) ``layer_id``, or None."""
+    return SERVED.get(layer_id)
