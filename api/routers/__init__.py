@@ -15,4 +15,5 @@ ROUTERS = [
     "api.routers.patrol",
     "api.routers.departments",
     "api.routers.attachments",
+    "api.routers.duplicates",
 ]

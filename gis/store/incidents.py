@@ -43,6 +43,11 @@ def in_scope(principal: Principal | None) -> ColumnElement[bool]:
     return and_(area, for_department(department)) if department else area
 
 
+def counted_once() -> ColumnElement[bool]:
+    """Statistics leave out a merged duplicate: it counts once, as its survivor."""
+    return Incident.merged_into.is_(None)
+
+
 def for_department(code: str) -> ColumnElement[bool]:
     """Incidents dispatched to the department ``code`` or that summoned it."""
     from gis.store.models import Summons
