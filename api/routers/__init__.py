@@ -16,4 +16,5 @@ ROUTERS = [
     "api.routers.departments",
     "api.routers.attachments",
     "api.routers.duplicates",
+    "api.routers.notifications",
 ]

@@ -73,3 +73,23 @@ def rules(file: Path = typer.Argument(..., exists=True, dir_okay=False, help=(
 
     engine, actor = _engine_and_actor()
     emit(departments.import_rules(engine, actor, file), json, "imported")
+
+
+@app.command("supervise")
+def supervise(at: str = typer.Option(None, help="Raise the notices due at this time "
+                                                "(ISO 8601 with zone; default: now)."),
+              json: bool = JsonOpt) -> None:
+    """Raise supervision notices (督办) for departments past their limits (run it
+    periodically, e.g. every 10 minutes from cron)."""
+    from datetime import datetime
+
+    from gis.errors import InputError
+    from gis.services import imports, supervision
+
+    try:
+        now = datetime.fromisoformat(at) if at else None
+    except ValueError:
+        raise InputError(f"--at must be an ISO 8601 time, not {at!r}", field="at") from None
+    out = supervision.run(imports.open_database(Settings()), now=now, actor="cli")
+    emit({"at": out["at"], "raised": len(out["raised"])} if not json else out, json,
+         "supervision")

@@ -24,7 +24,9 @@ from gis.clocks import DEFAULT_LIMITS, Calendar, limit_for
 from gis.errors import Conflict, Forbidden, NotFound
 from gis.store import audit
 from gis.store.incidents import get_incident, in_scope
-from gis.store.models import Department, Incident, IncidentEvent, Notification, Summons, User
+from gis.store.models import (Department, Incident, IncidentEvent, Summons, SupervisionNotice,
+                              User)
+from gis.store.notifications import notify_users, users_of_department
 from gis.store.users import Principal
 
 # for a dispatch summons, the department's action and the incident move it makes
@@ -53,19 +55,15 @@ def _event(session: Session, incident: Incident, action: str, from_status: str,
 def notify_department(session: Session, department: str, kind: str, incident_id: int,
                       message: str) -> None:
     """One inbox line for every active account of ``department``."""
-    users = session.scalars(select(User.id).where(User.department_code == department,
-                                                  User.active.is_(True))).all()
-    for user_id in users:
-        session.add(Notification(user_id=user_id, kind=kind, incident_id=incident_id,
-                                 department_code=department, message=message))
+    notify_users(session, users_of_department(session, department), kind, incident_id,
+                 department, message)
 
 
 def _notify_user(session: Session, username: str | None, kind: str, incident_id: int,
                  department: str, message: str) -> None:
     user_id = session.scalar(select(User.id).where(User.username == username))
     if user_id is not None:
-        session.add(Notification(user_id=user_id, kind=kind, incident_id=incident_id,
-                                 department_code=department, message=message))
+        notify_users(session, [user_id], kind, incident_id, department, message)
 
 
 def _summons_row(incident: Incident, department: str, kind: str, note: str | None,
@@ -159,6 +157,8 @@ def act(session: Session, incident_id: int, action: str, *, version: int,
     setattr(summons, f"{stamp}_by", principal.username)
     if action == "feedback":
         summons.feedback = note
+    _resolve_notices(session, summons.id, now,
+                     ("acknowledge",) if action == "acknowledge" else rules_kinds())
     before = incident.status
     if summons.kind == "dispatch" and incident.status == CARRIES[action][0]:
         incident.status = CARRIES[action][1]
@@ -174,6 +174,17 @@ def act(session: Session, incident_id: int, action: str, *, version: int,
                  {"status": incident.status, "version": incident.version,
                   "department": department, "note": note})
     return get_incident(session, incident_id, principal, now=now)
+
+
+def rules_kinds() -> tuple[str, ...]:
+    return supervision.KINDS
+
+
+def _resolve_notices(session: Session, summons_id: int, now: datetime, kinds) -> None:
+    """The step a notice was about is done: the notice is resolved."""
+    session.execute(update(SupervisionNotice).where(
+        SupervisionNotice.summons_id == summons_id, SupervisionNotice.kind.in_(kinds),
+        SupervisionNotice.resolved_at.is_(None)).values(resolved_at=now))
 
 
 def check_joint(session: Session, incident_id: int) -> None:
