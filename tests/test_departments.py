@@ -213,3 +213,25 @@ def test_command_line_department_add_list_and_a_department_user(area, settings, 
     csv.write_text("category,subcategory,area_code,department_code\n"
                    f"environment,,{fx.COUNTY},zhujian\n", encoding="utf-8")
     assert json.loads(cli(settings, "department", "rules", csv, "--json").stdout)["rules"] == 1
+
+
+def test_the_suggested_department_is_shown_on_report_and_accept(client, make_user, registered):
+    dispatcher = make_user("dispatcher", fx.COUNTY)
+    for rule in ({"category": "public_facility", "subcategory": None, "area_code": fx.COUNTY,
+                  "department_code": "zhujian"},
+                 {"category": "public_facility", "subcategory": "road",
+                  "area_code": fx.TOWN2, "department_code": "t2-cg"}):
+        assert client.post("/routing-rules", json=rule, headers=registered).status_code == 201
+    body = {"lat": fx.MID_LAT, "category": "public_facility", "subcategory": "road"}
+    in_town1 = client.post("/incidents", headers=dispatcher, json={**body, "lon": 113.005})
+    assert in_town1.json()["properties"]["suggested_department"] == {
+        "code": "zhujian", "name": "县住建局"}
+    in_town2 = client.post("/incidents", headers=dispatcher, json={**body, "lon": 113.025})
+    assert in_town2.json()["properties"]["suggested_department"]["code"] == "t2-cg"
+    props = in_town2.json()["properties"]
+    accepted = client.post(f"/incidents/{props['id']}/transitions", headers=dispatcher,
+                           json={"action": "accept", "version": props["version"]})
+    assert accepted.json()["properties"]["suggested_department"]["code"] == "t2-cg"
+    dispute = client.post("/incidents", headers=dispatcher, json={
+        **body, "lon": 113.005, "category": "dispute", "subcategory": "neighbour"})
+    assert dispute.json()["properties"]["suggested_department"] is None   # the grid's staff

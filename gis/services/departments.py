@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from gis.errors import InvalidRows, RowProblem
-from gis.routing import Department, Rule, read_departments, read_rules, resolve
+from gis.routing import Department, Rule, read_departments, read_rules
 from gis.services.uow import unit_of_work
 from gis.store import departments as repo
 from gis.store.users import Principal
@@ -48,16 +48,10 @@ def list_rules(engine: Engine, *, category: str | None = None) -> list[dict]:
 
 def suggest(engine: Engine, category: str, subcategory: str | None,
             place_code: str | None) -> dict | None:
-    """The department the rules route an incident to, or None (the grid's own staff)."""
+    """The department the rules route an incident to, ``{code, name}``, or None (the
+    grid's own staff)."""
     with unit_of_work(engine, read_only=True) as session:
-        rule = resolve(repo.rules_for(session, category, place_code), category, subcategory,
-                       place_code or "")
-        if rule is None:
-            return None
-        dept = repo.get_department(session, rule.department_code)
-    return {"department_code": dept["code"], "name": dept["name"], "rule": {
-        "category": rule.category, "subcategory": rule.subcategory,
-        "area_code": rule.area_code}}
+        return repo.suggestion(session, category, subcategory, place_code)
 
 
 def _refuse(problems: list[RowProblem], file: str) -> None:

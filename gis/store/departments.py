@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, InputError, NotFound
-from gis.routing import Department, Rule, area_prefix
+from gis.routing import Department, Rule, area_prefix, resolve
 from gis.store import audit
 from gis.store.models import AdminUnit, RoutingRule
 from gis.store.models import Department as DepartmentRow
@@ -122,3 +122,17 @@ def rules_for(session: Session, category: str, place_code: str | None) -> list[R
         cond.append(RoutingRule.area_code.startswith(place_code[:6], autoescape=True))
     rows = session.scalars(select(RoutingRule).where(and_(*cond)))
     return [Rule(r.category, r.subcategory, r.area_code, r.department_code) for r in rows]
+
+
+def suggestion(session: Session, category: str, subcategory: str | None,
+               place_code: str | None) -> dict | None:
+    """The department the routing rules give an incident at ``place_code`` (its community
+    or grid code), as ``{code, name}``; None when no rule covers it (the grid's own staff)."""
+    if not place_code:
+        return None
+    rule = resolve(rules_for(session, category, place_code), category, subcategory, place_code)
+    if rule is None:
+        return None
+    name = session.scalar(select(DepartmentRow.name)
+                          .where(DepartmentRow.code == rule.department_code))
+    return {"code": rule.department_code, "name": name}

@@ -23,6 +23,7 @@ from gis.errors import Conflict, Forbidden, InputError, NotFound
 from gis.vocabulary import INCIDENT_STATUSES
 from gis.store import audit
 from gis.store.assignment import assign_incidents
+from gis.store.departments import suggestion
 from gis.store.models import Incident, IncidentEvent
 from gis.store.overdue import default_due, overdue_case
 from gis.store.scope import code_in_scope, geom_in_scope
@@ -164,6 +165,8 @@ def get_incident(session: Session, incident_id: int, principal: Principal | None
         .order_by(IncidentEvent.at, IncidentEvent.id)).mappings().all()
     out = dict(row)
     out["allowed"] = loop.allowed_actions(out["status"], out["level"])
+    out["suggested_department"] = suggestion(session, out["category"], out["subcategory"],
+                                             out["community_code"] or out["grid_code"])
     out["events"] = [dict(e) for e in events]
     return out
 
