@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep
 from gis.errors import Forbidden, InputError
+from gis.services import departments
 from gis.services import incidents as service
 from gis.services import summons
 from gis.services.accounts import Principal
@@ -90,8 +91,14 @@ def list_(engine: EngineDep, principal: CurrentUser, flt: Filters,
             "next_offset": offset + len(rows) if offset + len(rows) < total else None}
 
 
-@router.get("/incidents/stats", summary="Per-grid statistics for the filtered incidents")
-def stats(engine: EngineDep, principal: CurrentUser, flt: Filters) -> dict:
+@router.get("/incidents/stats",
+            summary="Statistics of the filtered incidents per grid, or per department")
+def stats(engine: EngineDep, principal: CurrentUser, flt: Filters,
+          by: Annotated[Literal["grid", "department"], Query(
+              description="grid: per current grid; department: each department's cases "
+                          "received in [start, end), worst first (逆排名)")] = "grid") -> dict:
+    if by == "department":
+        return departments.performance(engine, principal, flt)
     return service.stats(engine, principal, flt)
 
 

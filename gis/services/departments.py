@@ -4,6 +4,7 @@ CSV, and suggest the department that owns an incident. Rules: :mod:`gis.routing`
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -15,7 +16,7 @@ from gis.store import departments as repo
 from gis.store.users import Principal
 
 __all__ = ["create", "create_rule", "import_departments", "import_rules", "list_all",
-           "list_rules", "suggest"]
+           "list_rules", "performance", "suggest"]
 
 
 def create(engine: Engine, principal: Principal, *, code: str, name: str, area_code: str,
@@ -96,3 +97,34 @@ def import_rules(engine: Engine, principal: Principal, path: Path) -> dict:
         for _, rule in rows:
             repo.add_rule(session, rule, actor=principal.username)
     return {"file": str(path), "rules": len(rows)}
+
+
+def performance(engine: Engine, principal: Principal, flt, *,
+                now: datetime | None = None) -> dict:
+    """Per department the caller may see, for the cases it received in
+    ``[flt.start, flt.end)`` (default: everything until now): received, acknowledged and
+    closed on time (按期办结率), reopened, returned, median hours; worst first (逆排名)."""
+    from gis import department_performance as perf
+    from gis.store import department_stats
+
+    now = now or datetime.now(timezone.utc)
+    with unit_of_work(engine, read_only=True) as session:
+        events, incidents = department_stats.frames(session, principal, flt)
+        known = [d["code"] for d in repo.list_departments(session, principal)]
+    start = flt.start or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    end = flt.end or now
+    assigned = perf.assignments(events, incidents) if len(events) else _no_assignments()
+    ranked = perf.ranking(perf.performance(assigned, start, end, departments=known))
+    rows = ranked.astype(object).where(ranked.notna(), None).to_dict("records")
+    return {"start": flt.start, "end": end, "departments": rows}
+
+
+def _no_assignments():
+    import pandas as pd
+
+    times = pd.Series([], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame({"incident_id": pd.Series([], dtype=int), "department_code": [],
+                         "received_at": times, "acknowledged_at": times, "done_at": times,
+                         "ack_due_at": times, "handle_due_at": times,
+                         "reopened": pd.Series([], dtype=int),
+                         "returned": pd.Series([], dtype=int)})
