@@ -4,12 +4,20 @@ FlatGeobuf, GeoParquet and CSV with coordinate columns.
 Every reader returns a GeoDataFrame in EPSG:4326 with ``attrs["source_crs"]`` set,
 and raises :class:`gis.errors.InputError` naming the file, row and field when
 something is wrong. Column names can be mapped (``rename={"HOUSING20": "households"}``).
+
+Files as they come: ``file.gpkg:layer`` names a layer (as does ``layer=``); a file with
+several layers and none named is refused with the list of its layers (never GDAL's
+silent first layer); gzipped CSV (``.csv.gz``), zipped shapefiles (``.zip``,
+``.shp.zip``), KML/KMZ and OpenStreetMap extracts (``.osm.pbf``, ``.osm``) are read
+directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+import gzip
 import re
+import warnings
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +35,7 @@ VECTOR_SUFFIXES = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON",
                    ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf", ".zip": None}
 PARQUET_SUFFIXES = {".parquet", ".geoparquet"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+GZ_CSV_SUFFIXES = (".csv.gz", ".txt.gz", ".tsv.gz")
 FORMATS = ("gpkg", "geojson", "shp", "fgb", "parquet", "csv")
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "gps_lon", "point_x")
@@ -87,23 +96,86 @@ def points_from_columns(df: pd.DataFrame, lon: str, lat: str, *, file: str,
 
 
 def _csv_sep(path: Path) -> str:
-    return "\t" if path.suffix.lower() == ".tsv" else ","
+    return "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
+
+
+def is_csv(path: str | Path) -> bool:
+    """A CSV with coordinate columns, plain or gzipped."""
+    name = Path(path).name.lower()
+    return Path(name).suffix in CSV_SUFFIXES or name.endswith(GZ_CSV_SUFFIXES)
+
+
+def open_text(path: str | Path):
+    """The file as a binary stream, gunzipped on the fly when it ends in ``.gz``."""
+    path = Path(path)
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def split_layer_path(path: str | Path, layer: str | None = None) -> tuple[Path, str | None]:
+    """``"blocks.gpkg:blocks"`` → ``(Path("blocks.gpkg"), "blocks")`` when that file exists
+    (and the whole name does not); any other path is returned as it is with ``layer``."""
+    p = Path(path)
+    if p.exists() or ":" not in p.name:
+        return p, layer
+    base, _, name = str(path).rpartition(":")
+    if not Path(base).exists():
+        return p, layer
+    if layer is not None and layer != name:
+        raise InputError(f"two layers named: {name!r} in the path and {layer!r} with "
+                         "--layer", file=base, field="layer")
+    return Path(base), name
+
+
+def list_layers(path: str | Path) -> list[tuple[str, str]]:
+    """``(name, geometry type)`` of every layer of a vector file."""
+    try:
+        return [(str(n), str(g)) for n, g in pyogrio.list_layers(path)]
+    except Exception as exc:  # DataSourceError for unreadable files
+        raise InputError(f"cannot read file: {exc}", file=str(path)) from exc
+
+
+def choose_layer(path: str | Path, layer: str | None = None, prefer=()) -> str | None:
+    """The layer to read: ``layer`` if the file has it; else the only one; else the first
+    of ``prefer`` the file has; else an error listing the layers (GDAL would silently
+    take the first and warn)."""
+    layers = list_layers(path)
+    names = [n for n, _ in layers]
+    shown = ", ".join(f"{n} ({g})" for n, g in layers)
+    if layer is not None:
+        if layer not in names:
+            raise InputError(f"no layer named {layer!r} (layers: {shown})", file=str(path),
+                             field="layer")
+        return layer
+    if len(names) <= 1:
+        return names[0] if names else None
+    for want in prefer:
+        if want in names:
+            return want
+    raise InputError(f"the file has {len(names)} layers: {shown}; choose one with --layer "
+                     f"or as FILE:LAYER (e.g. {Path(path).name}:{names[0]})", file=str(path),
+                     field="layer")
 
 
 def read_layer(path: str | Path, *, layer: str | None = None, crs=None,
                lon: str | None = None, lat: str | None = None,
                rename: Mapping[str, str] | None = None, strict_coords: bool = False,
-               columns: list[str] | None = None) -> gpd.GeoDataFrame:
+               columns: list[str] | None = None, prefer=(),
+               bad_coords: str = "raise") -> gpd.GeoDataFrame:
     """Read any supported vector file into EPSG:4326.
 
     Parameters
     ----------
-    path : file to read (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet, CSV).
-    layer : layer name for multi-layer files.
+    path : file to read (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet, CSV,
+        ``.csv.gz``, zipped shapefile, KML, ``.osm.pbf``); ``file.gpkg:layer`` names a layer.
+    layer : layer name for multi-layer files (required when the file has several layers,
+        unless one of ``prefer`` is among them).
     crs : overrides the file's CRS: an EPSG code, ``"gcj02"`` or ``"bd09"``. CSV files
         default to EPSG:4326.
     lon, lat : coordinate columns of a CSV (found by common names when omitted).
     rename : mapping from source column names to gridgis field names.
+    bad_coords : ``"raise"`` (importers: an out-of-range coordinate refuses the file) or
+        ``"keep"`` (cleaning commands: its geometry becomes None and its position is
+        listed in ``attrs["out_of_range_rows"]`` for the caller to count).
 
     Examples
     --------
@@ -111,13 +183,13 @@ def read_layer(path: str | Path, *, layer: str | None = None, crs=None,
     >>> pts = read_layer("crimes.csv",  # reads a file  # doctest: +SKIP
     ...                  lon="Longitude", lat="Latitude")
     """
-    path = Path(path)
+    path, layer = split_layer_path(path, layer)
     file = str(path)
     if not path.exists():
         raise InputError("file not found", file=file)
     source = parse_crs(crs) if isinstance(crs, (str, int)) or crs is None else crs
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
+    if is_csv(path):
         df = _read_csv(path, columns)
         lon_c = _find_column(df.columns, lon, LON_NAMES, file, "lon")
         lat_c = _find_column(df.columns, lat, LAT_NAMES, file, "lat")
@@ -126,10 +198,11 @@ def read_layer(path: str | Path, *, layer: str | None = None, crs=None,
     elif suffix in PARQUET_SUFFIXES:
         gdf = _read_parquet(path, columns)
     else:
-        gdf = _read_ogr(path, layer, columns, check_crs=source is None)
+        gdf = _read_ogr(path, choose_layer(path, layer, prefer), columns,
+                        check_crs=source is None)
     gdf = apply_mapping(gdf, rename, file)
     gdf = _guess_crs(gdf, source, file)
-    out = _to_wgs84_checked(gdf, source, file)
+    out = _to_wgs84_checked(gdf, source, file, keep_bad=bad_coords == "keep")
     return out
 
 
@@ -137,10 +210,27 @@ def _read_csv(path: Path, columns) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep=_csv_sep(path), usecols=columns, low_memory=False,
                            encoding_errors="replace")
+    except pd.errors.EmptyDataError as exc:  # (a ValueError: caught first)
+        raise InputError("the file is empty (no header line)", file=str(path)) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"cannot parse CSV: {exc}", file=str(path)) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InputError("the file is empty", file=str(path)) from exc
+
+
+def require_features(gdf: gpd.GeoDataFrame, path: str | Path, what: str) -> gpd.GeoDataFrame:
+    """Refuse a layer a command cannot work without when it holds no feature with a
+    geometry (an empty export, a layer of nulls)."""
+    geoms = gdf.geometry
+    if not len(gdf) or bool((geoms.isna() | geoms.is_empty).all()):
+        raise InputError(f"no {what} in the file ({len(gdf)} rows, none with a geometry)",
+                         file=str(path), field="geometry")
+    return gdf
+
+
+def with_file(exc: InputError, path: str | Path) -> InputError:
+    """The same error, naming ``path`` when it named no file (domain code checking a
+    layer does not know where it came from)."""
+    p = exc.problem
+    return InputError(p.reason, file=p.file or str(path), row=p.row, field=p.field)
 
 
 def _read_parquet(path: Path, columns) -> gpd.GeoDataFrame:
@@ -154,8 +244,10 @@ def _read_ogr(path: Path, layer, columns, check_crs: bool = True) -> gpd.GeoData
     if check_crs and path.suffix.lower() in (".geojson", ".json"):
         _check_geojson_crs(path)
     try:
-        return pyogrio.read_dataframe(path, layer=layer, columns=columns, use_arrow=True,
-                                      on_invalid="ignore")
+        with warnings.catch_warnings():  # the layer is chosen: no "more than one layer"
+            warnings.filterwarnings("ignore", message=".*more than one layer.*")
+            return pyogrio.read_dataframe(path, layer=layer, columns=columns, use_arrow=True,
+                                          on_invalid="ignore")
     except Exception as exc:  # DataSourceError, DataLayerError, arrow errors...
         raise InputError(f"cannot read file: {exc}", file=str(path)) from exc
 
@@ -189,14 +281,39 @@ def _guess_crs(gdf: gpd.GeoDataFrame, source: SourceCRS | None, file: str) -> gp
                      "give one with --crs", file=file, field="crs")
 
 
-def _to_wgs84_checked(gdf: gpd.GeoDataFrame, source: SourceCRS | None, file: str):
+def _to_wgs84_checked(gdf: gpd.GeoDataFrame, source: SourceCRS | None, file: str,
+                      keep_bad: bool = False):
     try:
         out = to_wgs84(gdf, source)
     except InputError as exc:
         exc.problem.file = file
         raise InputError(exc.problem.reason, file=file, field=exc.problem.field) from exc
+    if keep_bad:
+        return _blank_out_of_range(out)
     _check_range(out, file)
     return out
+
+
+def _out_of_range(geoms: gpd.GeoSeries) -> np.ndarray:
+    """Positions of geometries with a coordinate outside lon/lat range (or not finite)."""
+    present = ~(geoms.isna() | geoms.is_empty).to_numpy()
+    if not present.any():
+        return np.array([], dtype=np.int64)
+    b = geoms[present].bounds
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(b.to_numpy()).all(axis=1)
+    bad_idx = np.unique(np.concatenate([check_lonlat(b.minx, b.miny), check_lonlat(b.maxx, b.maxy),
+                                        np.flatnonzero(~finite)]))
+    return np.flatnonzero(present)[bad_idx.astype(np.int64)]
+
+
+def _blank_out_of_range(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    bad = _out_of_range(gdf.geometry)
+    if len(bad):
+        gdf = gdf.copy()
+        gdf.loc[gdf.index[bad], gdf.geometry.name] = None
+    gdf.attrs["out_of_range_rows"] = bad
+    return gdf
 
 
 def _check_range(gdf: gpd.GeoDataFrame, file: str) -> None:
@@ -322,3 +439,17 @@ def _to_csv(gdf: gpd.GeoDataFrame, path: Path) -> None:
     else:
         df["wkt"] = geoms.to_wkt()
     df.to_csv(path, index=False)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@``, tab, CR first) start with an apostrophe; numbers stay numbers."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str)
+                                    and v.startswith(FORMULA_START) else v)
+    return out

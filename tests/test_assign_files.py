@@ -56,9 +56,13 @@ def test_grids_in_other_formats_and_layouts_take_the_general_reader(tmp_path):
     two = tmp_path / "two.gpkg"
     frame.to_file(two, layer="first")
     frame.iloc[:1].to_file(two, layer="second")
-    for path in (tmp_path / "g.fgb", two):
-        with warnings.catch_warnings():  # pyogrio: "more than one layer", reads the first
-            warnings.simplefilter("ignore")
+    # several layers and none named: refused with the list, never GDAL's first layer
+    with pytest.raises(InputError, match="2 layers: first .*second") as err:
+        read_grids(two, "code")
+    assert err.value.field == "layer"
+    for path in (tmp_path / "g.fgb", f"{two}:first"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # and no "more than one layer" warning leaks
             geoms, keys, crs = read_grids(path, "code")  # FlatGeobuf reorders features
         assert sorted(keys.tolist()) == [2, 10] and crs.to_epsg() == 4326
         first = geoms[keys.tolist().index(2)]

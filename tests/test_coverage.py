@@ -104,8 +104,9 @@ def test_missing_fields_get_type_defaults_and_are_reported():
     c = cams([(0, 0, {"CAM_KIND": "tianwang", "DIR": 45}), (5, 5, {"CAM_KIND": "dome"}),
               (9, 9, {"CAM_KIND": "face"})])
     out = normalize_cameras(c, {"CAM_KIND": "type", "DIR": "azimuth"})
-    assert out["range"].tolist() == [100.0, 50.0, 25.0]
-    assert out["fov"].tolist() == [70.0, 360.0, 360.0]  # face: no azimuth -> 360°, reported
+    # face: no azimuth -> a 360° disc of its 50° sector's area (not 360° of its range)
+    assert out["range"].tolist() == pytest.approx([100.0, 50.0, 25.0 * (50 / 360) ** 0.5])
+    assert out["fov"].tolist() == [70.0, 360.0, 360.0]
     used = out.attrs["defaults_used"]
     assert used["range"] == {"tianwang": 1, "dome": 1, "face": 1}
     assert used["azimuth"] == {"face": 1}

@@ -117,14 +117,16 @@ def test_teleporting_fix_is_dropped_and_its_distance_not_counted(tmp_path, grids
     assert a["minutes"] == pytest.approx(10.0)
 
 
-def test_duplicates_and_out_of_order_fixes_are_dropped(tmp_path, grids_file):
+def test_duplicates_dropped_and_late_rows_placed_by_time(tmp_path, grids_file):
     tracks = walk("w1", every("10:00:00", "10:04:00", 60), 113.005, 28.005, dlon=0.0001)
     dup = tracks.iloc[[2]]
     late = pd.DataFrame({"worker": ["w1"], "time": [f"{DAY} 10:02:30"],
-                         "lon": [113.015], "lat": [28.005]})  # replayed fix, grid B
+                         "lon": [113.015], "lat": [28.005]})  # a bad fix uploaded late, grid B
     table, summary = run(tmp_path, pd.concat([tracks, dup, late]), grids_file)
     assert summary["fixes_dropped"]["duplicate"] == 1
-    assert summary["fixes_dropped"]["out_of_order"] == 1
+    # a row arriving late is not "out of order": placed by its time, it is a 1 km jump
+    assert summary["fixes_dropped"]["out_of_order"] == 0
+    assert summary["fixes_dropped"]["too_fast"] == 1
     window = f"{DAY}T00:00:00+08:00"
     assert cell(table, "G-A", window)["minutes"] == pytest.approx(4.0)
     assert cell(table, "G-B", window)["minutes"] == 0

@@ -72,8 +72,11 @@ def test_unreadable_time_names_file_row_and_field(tmp_path):
     path = tmp_path / "bad.csv"
     pd.DataFrame({"worker": ["w", "w"], "time": ["2026-10-30 08:00", "yesterday"],
                   "lon": [113.0, 113.0], "lat": [28.0, 28.0]}).to_csv(path, index=False)
+    # cleaning keeps the row flagged, to be counted as unreadable...
+    assert list(read_tracks(path)["flag"]) == [0, 2]
+    # ...and strict reading refuses the file, naming the row and field
     with pytest.raises(InputError) as err:
-        read_tracks(path)
+        read_tracks(path, strict=True)
     assert err.value.problem.row == 2 and err.value.field == "time"
     assert "bad.csv" in str(err.value)
 
@@ -82,16 +85,16 @@ def test_cleaning_reasons_and_order():
     f = fixes([("w", "2026-10-30 08:00:00", 113.001, 28.001),
                ("w", "2026-10-30 08:00:30", 113.0011, 28.001),
                ("w", "2026-10-30 08:00:30", 113.0011, 28.001),   # duplicate
-               ("w", "2026-10-30 08:00:10", 113.0011, 28.001),   # out of order
+               ("w", "2026-10-30 08:00:10", 113.0011, 28.001),   # late row: kept, by time
                ("w", None, 113.0011, 28.001),                     # missing time
                ("w", "2026-10-30 08:01:00", 113.101, 28.001),    # teleport, 10 km
                ("w", "2026-10-30 08:01:30", 113.0012, 28.001),
                ("v", "2026-10-30 07:00:00", 113.002, 28.002)])
     f["accuracy"] = [5, 5, 5, 5, 5, 5, 5, 150.0]
     clean, dropped = clean_fixes(f, CRS, speed_max=2.0, accuracy_max=50)
-    assert dropped == {"missing": 1, "poor_accuracy": 1, "duplicate": 1, "out_of_order": 1,
-                       "too_fast": 1}
-    assert list(clean["worker"]) == ["w"] * 3
+    assert dropped == {"unreadable": 0, "out_of_range": 0, "missing": 1, "poor_accuracy": 1,
+                       "duplicate": 1, "out_of_order": 0, "too_fast": 1}
+    assert list(clean["worker"]) == ["w"] * 4
     assert clean["time"].is_monotonic_increasing and {"x", "y"} <= set(clean.columns)
 
 

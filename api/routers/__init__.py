@@ -13,6 +13,7 @@ ROUTERS = [
     "api.routers.audit",
     "api.routers.overview",
     "api.routers.patrol",
+    "api.routers.workers",
     "api.routers.departments",
     "api.routers.attachments",
     "api.routers.duplicates",

@@ -53,24 +53,32 @@ class Counts:
     boundary: int = 0
     unassigned: int = 0
     no_coordinates: int = 0   # missing, non-numeric or (0, 0)
+    out_of_range: int = 0     # numbers outside lon/lat range (lat 400, swapped): unassigned
     seconds: float = 0.0
     checked: int = 0          # with --check: geocoded rows with a recorded key
     reproduced: int = 0       # ... whose recorded key is the grid or a candidate
+    exact: int = 0            # ... whose recorded key is the assigned grid itself
 
-    def add(self, found: Located, has_xy: np.ndarray) -> None:
+    def add(self, found: Located, has_xy: np.ndarray, far: np.ndarray | None = None) -> None:
         self.rows += len(found.grid)
         hit = int((found.grid >= 0).sum())
         self.assigned += hit
         self.unassigned += len(found.grid) - hit
         self.boundary += int(found.boundary.sum())
         self.no_coordinates += int((~has_xy).sum())
+        self.out_of_range += 0 if far is None else int(far.sum())
 
     def summary(self) -> dict:
         out = asdict(self)
         if not self.checked:
-            out.pop("checked"), out.pop("reproduced")
+            out.pop("checked"), out.pop("reproduced"), out.pop("exact")
         else:
-            out["reproduced_pct"] = round(100.0 * self.reproduced / self.checked, 3)
+            # Two rates, named for what they count: the assigned grid is the recorded one
+            # (exact), or the recorded one is the grid or a boundary candidate. The older
+            # key reproduced_pct keeps its meaning: the with-candidates rate.
+            out["exact_pct"] = round(100.0 * self.exact / self.checked, 3)
+            out["with_candidates_pct"] = round(100.0 * self.reproduced / self.checked, 3)
+            out["reproduced_pct"] = out["with_candidates_pct"]
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -78,17 +86,25 @@ class Counts:
 def assign_file(points: str | Path, index: GridIndex | Future, out: str | Path, *,
                 lon: str | None = None, lat: str | None = None, crs=None,
                 chunk_size: int = 100_000, check: str | None = None,
-                on_progress: Callable[[int, int], None] | None = None) -> dict:
+                on_progress: Callable[[int, int], None] | None = None,
+                layer: str | None = None) -> dict:
     """Assign the points of a file to ``index``'s grids and write ``out`` (format by suffix).
 
     Returns the counts (rows, assigned, boundary, unassigned, no_coordinates, seconds; with
-    ``check``, how many geocoded rows' recorded key in that column is reproduced).
+    ``check``: ``checked`` geocoded rows with a recorded key in that column, ``exact`` /
+    ``exact_pct`` those whose assigned grid is the recorded one, ``reproduced`` /
+    ``with_candidates_pct`` those whose recorded key is the grid or a boundary candidate;
+    ``reproduced_pct`` is the with-candidates rate, kept under its old name).
     ``on_progress(done, total)`` reports bytes read (CSV) or rows (other formats).
     ``index`` may be a ``Future`` of an index still being built: a CSV starts being read
     and parsed meanwhile.
     """
     t0 = time.perf_counter()
     points, out = Path(points), Path(out)
+    if not points.exists() or layer is not None:
+        from gis.io import split_layer_path  # FILE:LAYER (geopandas only on this path)
+
+        points, layer = split_layer_path(points, layer)
     if not points.exists():
         raise InputError("file not found", file=str(points))
     fmt = _format_of(out)
@@ -97,8 +113,12 @@ def assign_file(points: str | Path, index: GridIndex | Future, out: str | Path, 
     if points.suffix.lower() in CSV_SUFFIXES:
         counts = _csv_to_file(points, index, out, fmt, lon, lat, crs, chunk_size, check,
                               on_progress)
+    elif points.name.lower().endswith(GZ_CSV_SUFFIXES):
+        counts = _gz_csv_to_file(points, index, out, fmt, lon, lat, crs, chunk_size, check,
+                                 on_progress)
     else:
-        counts = _vector_to_file(points, _ready(index), out, crs, check, on_progress)
+        counts = _vector_to_file(points, _ready(index), out, crs, check, on_progress,
+                                 layer, lon, lat)
     counts.seconds = time.perf_counter() - t0
     return counts.summary()
 
@@ -115,10 +135,14 @@ def _format_of(out: Path) -> str:
     return format_of(out)
 
 
-def _vector_to_file(points, index, out, crs, check, on_progress) -> Counts:
-    from gis.io import read_layer, write_layer
+def _vector_to_file(points, index, out, crs, check, on_progress, layer=None, lon=None,
+                    lat=None) -> Counts:
+    """Any other file (vector formats, and gzipped CSV read whole by :func:`read_layer`);
+    coordinates outside lon/lat range leave their rows unassigned, counted."""
+    from gis.io import is_csv, read_layer, write_layer
 
-    gdf = read_layer(points, crs=crs)
+    gdf = read_layer(points, crs=crs, layer=layer, bad_coords="keep",
+                     **({"lon": lon, "lat": lat} if is_csv(points) else {}))
     _check_column(gdf.columns, check, points)
     gdf = gdf.drop(columns=[c for c in OUTPUT_COLUMNS if c in gdf.columns])
     lon, lat = lonlat_of(gdf)
@@ -126,7 +150,10 @@ def _vector_to_file(points, index, out, crs, check, on_progress) -> Counts:
     result = with_results(gdf, found, index)
     counts = Counts()
     present = _present(lon, lat)
-    counts.add(found, present)
+    far = np.zeros(len(gdf), bool)
+    far[np.asarray(gdf.attrs.get("out_of_range_rows", []), dtype=np.int64)] = True
+    counts.add(found, present & ~far, far)
+    present |= far
     if check:
         _count_check(counts, gdf[check].to_numpy(dtype=object), found, index, present)
     write_layer(result, out)
@@ -136,9 +163,17 @@ def _vector_to_file(points, index, out, crs, check, on_progress) -> Counts:
 
 
 def _present(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Coordinates that are numbers and not (0, 0)."""
+    """Coordinates that are numbers and not (0, 0) (out of range ones included: they are
+    geocoded, wrongly, and count against a --check rate)."""
     with np.errstate(invalid="ignore"):
         return np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
+
+
+def _far(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Numbers outside lon/lat range (after conversion): a latitude of 400, swapped
+    columns, a projected file read as lon/lat."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(x) & np.isfinite(y) & ((np.abs(x) > 180) | (np.abs(y) > 90))
 
 
 def _check_column(columns, check, file) -> None:
@@ -149,14 +184,46 @@ def _check_column(columns, check, file) -> None:
 
 def _count_check(counts: Counts, recorded, found: Located, index: GridIndex,
                  geocoded: np.ndarray) -> None:
-    """Count geocoded rows with a recorded key, and those whose key is reproduced."""
+    """Count geocoded rows with a recorded key, those whose key is the assigned grid,
+    and those whose key is the grid or a candidate."""
+    exact = np.zeros(len(found.grid), bool)
     has, ok = reproduced(recorded, index.labels, found.grid, found.candidates,
-                         found.dictionary)
+                         found.dictionary, exact)
     counts.checked += int((has & geocoded).sum())
     counts.reproduced += int((ok & geocoded).sum())
+    counts.exact += int((exact & has & geocoded).sum())
 
 
 # --- CSV ---------------------------------------------------------------------------------
+
+GZ_CSV_SUFFIXES = (".csv.gz", ".txt.gz", ".tsv.gz")
+
+
+def _gz_csv_to_file(points: Path, index, out: Path, fmt, lon, lat, crs, chunk_size, check,
+                    on_progress) -> Counts:
+    """A gzipped CSV: unpacked as it is read into a temporary file beside the output (the
+    streamed CSV path needs a plain file), which is removed afterwards; messages name the
+    original file."""
+    import gzip
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plain_name = points.name[:-3]
+    with tempfile.TemporaryDirectory(prefix=".gridgis-gz-", dir=out.parent) as tmp:
+        plain = Path(tmp) / plain_name
+        try:
+            with gzip.open(points, "rb") as src, open(plain, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot unpack gzip: {exc}", file=str(points)) from exc
+        try:
+            return _csv_to_file(plain, index, out, fmt, lon, lat, crs, chunk_size, check,
+                                on_progress)
+        except InputError as exc:
+            p = exc.problem
+            raise InputError(p.reason, file=str(points) if p.file else None, row=p.row,
+                             field=p.field) from exc
 
 def _converter(source: SourceCRS):
     """A function from the CSV's x, y to WGS 84 lon/lat (None: already lon/lat)."""
@@ -243,7 +310,7 @@ def _finish_chunk(chunk, x, y, owner, index, keep, counts: Counts, check, sink) 
     """Exact candidates, counts and writing of one chunk (in the finishing thread)."""
     found = locate_rest(index, x, y, owner)
     present = _present(x, y)
-    counts.add(found, present)
+    counts.add(found, present, _far(x, y))
     if isinstance(chunk, RawChunk):
         if check:
             _count_check(counts, chunk.columns[check], found, index, present)

@@ -24,7 +24,8 @@ from gis.errors import InputError
 _ENVELOPE = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
-def read_grids(path: str | Path, key: str, crs=None) -> tuple[np.ndarray, np.ndarray, CRS]:
+def read_grids(path: str | Path, key: str, crs=None, layer: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray, CRS]:
     """Grid polygons, their keys and their CRS from a vector file.
 
     Parameters
@@ -32,21 +33,26 @@ def read_grids(path: str | Path, key: str, crs=None) -> tuple[np.ndarray, np.nda
     path : GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet...
     key : the field holding the grid key.
     crs : overrides the file's CRS (as ``--grids-crs``: EPSG code, ``gcj02``, ``bd09``).
+    layer : the layer of a multi-layer file (``path`` may also be ``file.gpkg:layer``).
 
     Returns
     -------
     geometries (object array), keys (object array), CRS of the geometries.
     """
     path = Path(path)
+    if not path.exists() or layer is not None:
+        from gis.io import split_layer_path
+
+        path, layer = split_layer_path(path, layer)
     if not path.exists():
         raise InputError("file not found", file=str(path))
-    if crs is None and path.suffix.lower() == ".gpkg":
+    if crs is None and layer is None and path.suffix.lower() == ".gpkg":
         found = _read_gpkg(path, key)
         if found is not None:
             return found
     from gis.io import read_layer
 
-    frame = read_layer(path, crs=crs)
+    frame = read_layer(path, crs=crs, layer=layer)
     if key not in frame.columns:
         raise InputError(f"no grid key column {key!r} (columns: "
                          f"{', '.join(map(str, frame.columns))})", file=str(path), field=key)

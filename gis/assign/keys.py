@@ -119,12 +119,15 @@ def key_matches(recorded, grid, candidates) -> np.ndarray:
 
 
 def reproduced(recorded, labels, grid: np.ndarray, candidates: np.ndarray,
-               dictionary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               dictionary: np.ndarray, exact: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Per row: whether an area is recorded, and whether it is the assigned grid or one of
     the candidates (:func:`key_matches` vectorised over the distinct recorded values).
 
     ``recorded`` is a pyarrow or pandas/numpy column; ``grid`` and ``candidates`` are codes
-    into ``labels`` and ``dictionary`` (:class:`gis.assign.locate.Located`).
+    into ``labels`` and ``dictionary`` (:class:`gis.assign.locate.Located`). ``exact``,
+    a boolean array of the rows' length, receives whether the assigned grid itself is
+    the recorded one (candidates not counted).
     """
     codes, uniques = _factorize(recorded)
     ids: dict[str, int] = {}
@@ -135,6 +138,8 @@ def reproduced(recorded, labels, grid: np.ndarray, candidates: np.ndarray,
                         + [-1], dtype=np.int64)  # -1: nothing recorded, -2: no such grid
     row_id = value_id[codes]  # code -1 (missing) takes the last entry
     ok = row_id == label_id[grid]
+    if exact is not None:
+        exact[:] = ok
     lists = np.flatnonzero((candidates >= len(labels)) & ~ok & (row_id >= 0))
     if len(lists):
         pools = {}

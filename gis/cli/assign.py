@@ -29,7 +29,13 @@ def assign_command(
     chunk_size: int = typer.Option(100_000, "--chunk-size", help="CSV rows per chunk "
                                    "(bounds memory)."),
     check: str = typer.Option(None, "--check", help="Column with a recorded grid key: report "
-                              "how many geocoded rows reproduce it (grid or candidate)."),
+                              "the exact rate (the assigned grid is the recorded one: "
+                              "exact_pct) and the with-candidates rate (the grid or a "
+                              "boundary candidate: with_candidates_pct, also reproduced_pct)."),
+    layer: str = typer.Option(None, "--layer", help="Layer of a multi-layer points file "
+                              "(or POINTS as FILE:LAYER)."),
+    grids_layer: str = typer.Option(None, "--grids-layer", help="Layer of a multi-layer "
+                                    "grids file (or --grids FILE:LAYER)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Run on Dask, spatially "
                                   "partitioned: 'local' (a LocalCluster on this machine) or "
                                   "a scheduler address such as tcp://10.0.0.5:8786. Reads "
@@ -52,21 +58,21 @@ def assign_command(
     gc.disable()
     try:
         _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance,
-                chunk_size, check, scheduler, as_json)
+                chunk_size, check, scheduler, as_json, layer, grids_layer)
     finally:
         if collecting:
             gc.enable()
 
 
 def _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance, chunk_size,
-            check, scheduler, as_json) -> None:
+            check, scheduler, as_json, layer=None, grids_layer=None) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     t0 = time.perf_counter()
     if scheduler:
         from gis.io import read_layer
 
-        _assign_on_dask(points, read_layer(grids, crs=grids_crs), grid_key, out, lon, lat,
+        _assign_on_dask(points, read_layer(grids, crs=grids_crs, layer=grids_layer), grid_key, out, lon, lat,
                         crs, tolerance, check, scheduler, as_json, t0)
         return
     if points.suffix.lower() in (".csv", ".txt", ".tsv"):
@@ -77,8 +83,8 @@ def _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance, c
     with ThreadPoolExecutor(1) as builder:
         # Grids not through geopandas: the CSV path then never imports it (a second of
         # start-up); the index is built while the rest loads and the points are read.
-        building = builder.submit(lambda: index_polygons(*read_grids(grids, grid_key, grids_crs),
-                                                         tolerance, key=grid_key))
+        building = builder.submit(_grid_index, grids, grid_key, grids_crs, grids_layer,
+                                  tolerance)
         from gis.assign.files import assign_file
 
         with progress(f"assigning {points.name}", quiet=as_json) as advance:
@@ -89,12 +95,27 @@ def _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance, c
                 last[0] = done
 
             summary = assign_file(points, building, out, lon=lon, lat=lat, crs=crs,
-                                  chunk_size=chunk_size, check=check, on_progress=on_progress)
+                                  chunk_size=chunk_size, check=check, on_progress=on_progress,
+                                  layer=layer)
         index = building.result()
     summary["seconds"] = round(time.perf_counter() - t0, 3)  # the whole command
     summary["grids"] = int(len(set(index.labels)))
     summary["out"] = str(out)
     emit(summary, as_json, title="gridgis assign")
+
+
+def _grid_index(grids, grid_key, grids_crs, grids_layer, tolerance):
+    """The grids' index; a problem found in them names the grids file."""
+    from gis.assign import index_polygons
+    from gis.assign.grids import read_grids
+    from gis.errors import InputError
+
+    try:
+        return index_polygons(*read_grids(grids, grid_key, grids_crs, grids_layer), tolerance,
+                              key=grid_key)
+    except InputError as exc:
+        p = exc.problem
+        raise InputError(p.reason, file=p.file or str(grids), row=p.row, field=p.field) from exc
 
 
 def _settle_pyarrow_pandas_check() -> None:

@@ -9,15 +9,48 @@ import typer
 
 from gis.cli.app import JsonOpt, app, emit, progress
 from gis.errors import InputError, InvalidRows
-from gis.io import CSV_SUFFIXES, parse_mapping, read_layer, write_layer
+from gis.io import is_csv, parse_mapping, read_layer, require_features, with_file, write_layer
 
 
-def _read(path: Path | None, crs: str | None, rename=None):
+INPUTS = ("cameras", "buildings", "grids", "roads", "incidents", "key_places", "exclude")
+
+
+def _read(path: Path | None, crs: str | None, rename=None, layer: str | None = None,
+          prefer=()):
     if path is None:
         return None
     # --crs describes coordinate columns of CSV files; other formats carry their own CRS
-    use_crs = crs if Path(path).suffix.lower() in CSV_SUFFIXES else None
-    return read_layer(path, crs=use_crs, rename=rename)
+    use_crs = crs if is_csv(path) else None
+    return read_layer(path, crs=use_crs, rename=rename, layer=layer, prefer=prefer)
+
+
+def _layers(items: list[str] | None) -> dict[str, str]:
+    """``--layer grids=grid_coverage`` → ``{"grids": "grid_coverage"}``."""
+    out = {}
+    for item in items or []:
+        name, sep, layer = item.partition("=")
+        if not sep or name.strip() not in INPUTS or not layer.strip():
+            raise InputError(f"--layer {item!r} must look like INPUT=LAYER, INPUT one of "
+                             f"{', '.join(INPUTS)}", field="layer")
+        out[name.strip()] = layer.strip()
+    return out
+
+
+def _cameras(path: Path, crs, mapping, layer):
+    """Camera records; an OpenStreetMap file (tags, or an .osm.pbf extract: its points
+    layer) is turned into camera fields by :func:`gis.coverage.osm.osm_cameras`."""
+    from gis.coverage.osm import is_osm, osm_cameras
+
+    cams = _read(path, crs, None, layer, prefer=("points",))
+    if not is_osm(cams):
+        return _read_mapped(cams, mapping, path), None
+    return osm_cameras(cams)
+
+
+def _read_mapped(cams, mapping, path):
+    from gis.io import apply_mapping
+
+    return apply_mapping(cams, mapping, str(path))
 
 
 def _write_all(layers: dict, out: Path) -> None:
@@ -60,6 +93,13 @@ def coverage_cmd(
     suggest: int = typer.Option(0, "--suggest", help="Suggest K new camera sites (needs roads)."),
     weight: str = typer.Option("incidents", "--weight", help="Site weight: incidents | area."),
     crs: str = typer.Option(None, "--crs", help="CRS of CSV coordinates (4326, 4490, gcj02...)."),
+    exclude: Path = typer.Option(None, "--exclude", help="Areas that are not blind spots "
+                                 "whoever watches them (water, railways, private compounds): "
+                                 "removed from every grid's target; lines count as a 10 m "
+                                 "corridor."),
+    layer: list[str] = typer.Option(None, "--layer", help="Layer of a multi-layer input, "
+                                    "INPUT=LAYER (e.g. grids=grid_coverage), repeatable; or "
+                                    "give the file as FILE:LAYER."),
     scheduler: str = typer.Option(None, "--scheduler", help="Run on Dask, grids partitioned "
                                   "spatially: 'local' (a LocalCluster on this machine) or a "
                                   "scheduler address such as tcp://10.0.0.5:8786."),
@@ -77,18 +117,24 @@ def coverage_cmd(
 
     if suggest and roads is None:
         raise InputError("--suggest needs --roads (sites are chosen along streets)", field="roads")
+    if exclude is not None and scheduler:
+        raise InputError("--exclude is not available with --scheduler", field="exclude")
+    chosen = _layers(layer)
     with progress("coverage", total=4) as advance:
-        cams = _read(cameras, crs, parse_mapping(mapping))
-        layers = {name: _read(p, crs) for name, p in (("buildings", buildings), ("grids", grids),
-                  ("roads", roads), ("incidents", incidents), ("key_places", key_places))}
+        cams, osm = _cameras(cameras, crs, parse_mapping(mapping), chosen.get("cameras"))
+        layers = {name: _read(p, crs, layer=chosen.get(name)) for name, p in (
+            ("buildings", buildings), ("grids", grids), ("roads", roads),
+            ("incidents", incidents), ("key_places", key_places), ("exclude", exclude))}
+        require_features(layers["grids"], grids, "grids")
         advance(1, description="views and blind spots")
         period = (since, until) if since or until else None
+        extra = {"exclude": layers["exclude"]} if exclude is not None else {}
         try:
             res = coverage(cams, layers["buildings"], layers["grids"], grid_key=grid_key,
                            roads=layers["roads"], incidents=layers["incidents"],
                            key_places=layers["key_places"], min_area=min_area, mode=mode,
                            include_offline=include_offline, period=period,
-                           time_field=time_field)
+                           time_field=time_field, **extra)
         except InvalidRows as exc:  # only camera records are validated row by row
             for problem in exc.problems:
                 problem.file = problem.file or str(cameras)
@@ -99,6 +145,8 @@ def coverage_cmd(
         if res.key_places is not None:
             result["key_places"] = res.key_places
         summary = dict(res.summary)
+        if osm is not None:
+            summary["osm"] = osm
         if suggest:
             sites = suggest_sites(res.blind_spots, layers["roads"], suggest,
                                   buildings=layers["buildings"], weight=weight)

@@ -11,6 +11,10 @@ import typer
 
 from gis.cli.app import JsonOpt, app, emit
 
+# What to draw from a file with several layers when none is named: a grids layer, or the
+# per-grid table of a ``gridgis coverage`` result.
+MAP_LAYERS = ("grids", "grid_coverage")
+
 
 def default_assets() -> Path:
     """Where scripts/install-web-assets.sh puts Leaflet: api/static/vendor."""
@@ -21,7 +25,13 @@ def default_assets() -> Path:
 
 @app.command("map")
 def map_command(
-    grids: Path = typer.Option(..., "--grids", help="Grid polygons (any vector file)."),
+    grids: Path = typer.Option(..., "--grids", help="Grid polygons (any vector file; "
+                               "FILE:LAYER names a layer)."),
+    layer: str = typer.Option(None, "--layer", help="Layer of a multi-layer grids file "
+                              "(default: 'grids', else 'grid_coverage' of a coverage result; "
+                              "otherwise the layers are listed)."),
+    incidents_layer: str = typer.Option(None, "--incidents-layer", help="Layer of a "
+                                        "multi-layer incidents file."),
     out: Path = typer.Option(..., "--out", help="HTML file to write."),
     incidents: Path = typer.Option(None, "--incidents", help="Incident points: a vector "
                                    "file, or CSV with --lon/--lat columns."),
@@ -38,12 +48,17 @@ def map_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write an HTML map of grids (and incidents) that opens offline in any browser."""
-    from gis.io import read_layer
+    from gis.io import choose_layer, is_csv, read_layer, require_features, split_layer_path
     from gis.maps import MAX_POINTS, make_map, write_map
 
     t0 = time.perf_counter()
-    grid_frame = read_layer(grids)
-    points = read_layer(incidents, lon=lon, lat=lat, crs=crs) if incidents else None
+    grids, layer = split_layer_path(grids, layer)
+    if grids.exists() and not is_csv(grids) and grids.suffix.lower() not in (".parquet",
+                                                                          ".geoparquet"):
+        layer = choose_layer(grids, layer, prefer=MAP_LAYERS)
+    grid_frame = require_features(read_layer(grids, layer=layer), grids, "grids")
+    points = read_layer(incidents, lon=lon, lat=lat, crs=crs, layer=incidents_layer) \
+        if incidents else None
     if choropleth == "incidents" and points is None:
         from gis.errors import InputError
 
@@ -51,7 +66,7 @@ def map_command(
     m = make_map(grid_frame, points, choropleth=choropleth, grid_key=grid_key, tiles=tiles)
     path = write_map(m, out, assets or default_assets())
     many = points is not None and len(points) > MAX_POINTS
-    emit({"grids": len(grid_frame), "incidents": 0 if points is None else len(points),
+    emit({"grids": len(grid_frame), "layer": layer, "incidents": 0 if points is None else len(points),
           "points_drawn": 0 if points is None or many else len(points),
           "choropleth": choropleth or ("incidents" if many else None),
           "out": str(path), "bytes": path.stat().st_size,

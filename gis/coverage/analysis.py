@@ -12,8 +12,8 @@ import shapely
 from gis.coverage import overlay
 from gis.coverage import blindspots as bs
 from gis.coverage.cameras import defaults_used, normalize_cameras
-from gis.coverage.target import (OPEN_SETBACK_M, grid_keys, road_widths, street_polygons,
-                                 target_metric)
+from gis.coverage.target import (OPEN_SETBACK_M, exclusion_metric, grid_keys, remove_exclusions,
+                                 road_widths, street_polygons, target_metric)
 from gis.coverage.visibility import footprint_parts, polygonal, views_metric, working_crs
 
 
@@ -58,7 +58,8 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
              key_places: gpd.GeoDataFrame | None = None, min_area: float = 25.0,
              mode: str = "public", include_offline: bool = False, mapping=None,
              period=None, time_field: str = "reported_at",
-             open_setback: float = OPEN_SETBACK_M) -> CoverageResult:
+             open_setback: float = OPEN_SETBACK_M,
+             exclude: gpd.GeoDataFrame | None = None) -> CoverageResult:
     """Camera coverage of each grid's target area, its blind spots and key places.
 
     Parameters
@@ -76,6 +77,9 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
     include_offline : count offline cameras too.
     mapping : source column -> field name for the cameras.
     period : ``(start, end)`` of incidents to count, by ``time_field``.
+    exclude : areas removed from every target (water, railways, private compounds):
+        not public space, so never blind spots (see
+        :func:`gis.coverage.target.exclusion_metric`).
 
     Returns
     -------
@@ -99,6 +103,12 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
     grid_geoms = polygonal(grids.geometry.to_crs(crs).values._data)
     streets = street_polygons(roads, crs) if roads is not None and len(roads) else None
     targets = target_metric(grid_geoms, parts, streets, mode, open_setback)
+    excluded = None
+    if exclude is not None and len(exclude):
+        before = shapely.area(targets)
+        excl, excluded = exclusion_metric(exclude, crs)
+        targets = remove_exclusions(targets, excl)
+        excluded["area_m2"] = round(float((before - shapely.area(targets)).sum()), 1)
     covered = bs.covered_per_grid(targets, views)
     blind = overlay.difference(targets, covered)
     keys = grid_keys(grids, grid_key).to_numpy()
@@ -119,6 +129,8 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
         res.key_places = bs.key_place_coverage(key_places, views, parts, crs).to_crs(out_crs)
     res.blind_spots.attrs["metric_crs"] = crs  # suggest_sites measures in the same CRS
     res.summary = _summary(res, cams, offline, inc, roads, mode, crs, t0)
+    if excluded is not None:
+        res.summary["excluded"] = excluded
     return res
 
 

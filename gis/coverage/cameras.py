@@ -46,7 +46,8 @@ def normalize_cameras(cameras: gpd.GeoDataFrame, mapping: Mapping[str, str] | No
     each row got by default (``"fov,range"``), and ``attrs["defaults_used"]``, a dict
     ``{"fov": {"xueliang_b": 12}, "status": {"dome": 3}}`` counting them by type.
     Domes and PTZ cameras get a 360° field of view; a directional camera without an
-    azimuth is kept as omnidirectional and counted under ``"azimuth"``.
+    azimuth becomes a 360° disc of the same area as its sector (range × √(fov/360)) and
+    is counted under ``"azimuth"``.
 
     Raises
     ------
@@ -160,8 +161,12 @@ def _fill_defaults(df, used) -> None:
     df.loc[omni, "fov"] = 360.0
     no_azimuth = df["azimuth"].isna().to_numpy() & (df["fov"].to_numpy() < 360.0)
     if no_azimuth.any():
-        # Without a direction we cannot place the sector; keep the camera as a 360°
-        # view of its range (an optimistic assumption the summary makes visible).
+        # Without a direction we cannot place the sector. A full circle of its range
+        # would overstate what it sees by 360/fov (six times for a 60° camera); a disc of
+        # the sector's own area keeps the area honest. Counted under "azimuth".
+        fov = df.loc[no_azimuth, "fov"].clip(lower=0.0).to_numpy(dtype=float)
+        rng = df.loc[no_azimuth, "range"].to_numpy(dtype=float)
+        df.loc[no_azimuth, "range"] = rng * np.sqrt(fov / 360.0)
         df.loc[no_azimuth, "fov"] = 360.0
         used["azimuth"] = no_azimuth
     df["azimuth"] = df["azimuth"].fillna(0.0) % 360.0

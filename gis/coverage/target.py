@@ -155,3 +155,36 @@ def target_area(grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
                             "target_m2": shapely.area(target)},
                            geometry=gpd.GeoSeries(target, crs=crs), index=grids.index)
     return out.to_crs(grids.crs) if grids.crs is not None else out
+
+
+EXCLUDE_LINE_WIDTH_M = 10.0  # a railway or canal drawn as a line: its corridor
+
+
+def exclusion_metric(exclude: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, dict]:
+    """Land that is not a blind spot whoever watches it (water, railways, private
+    compounds), in the metric CRS: polygons as they are (repaired), lines buffered to a
+    :data:`EXCLUDE_LINE_WIDTH_M` corridor; points are not areas and are counted apart."""
+    geoms = shapely.make_valid(exclude.geometry.to_crs(crs).values._data)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[present]
+    dim = shapely.get_dimensions(geoms)
+    lines = dim == 1
+    geoms = np.where(lines, shapely.buffer(geoms, EXCLUDE_LINE_WIDTH_M / 2.0, cap_style="flat"),
+                     geoms)
+    keep = dim != 0
+    return polygonal(geoms[keep]), {"features": int(present.sum()),
+                                    "lines_buffered": int(lines.sum()),
+                                    "points_ignored": int((dim == 0).sum()),
+                                    "missing": int((~present).sum())}
+
+
+def remove_exclusions(targets: np.ndarray, excl: np.ndarray) -> np.ndarray:
+    """Each grid's target minus the exclusion areas that touch it."""
+    from gis.coverage import overlay
+
+    if not len(excl):
+        return targets
+    tree = shapely.STRtree(excl)
+    t_idx, e_idx = tree.query(targets, predicate="intersects")
+    cut = grouped_union(excl[e_idx], t_idx, len(targets))
+    return overlay.difference(targets, cut)

@@ -1,20 +1,25 @@
 """Cleaning GPS fixes: what a supervisor would throw away by eye, done by rule.
 
-Rules, applied per worker, in this order (each dropped fix is counted under one reason):
+Fixes are first ordered by worker and time, whatever the order of the file: phones
+upload in batches, so rows arrive shuffled, and the order of a file says nothing about
+the order of the fixes. Rules, applied per worker, in this order (each dropped fix is
+counted under one reason):
 
-``missing``        no worker, time or coordinate.
+``unreadable``     a time or coordinate that is not a time or a number.
+``out_of_range``   a coordinate outside lon/lat range (a latitude of 400, swapped columns).
+``missing``        no worker, time or coordinate (or no sequence number when one is used).
 ``poor_accuracy``  the fix reports an accuracy radius above ``accuracy_max`` metres.
-``duplicate``      same time as a fix of that worker earlier in the file.
-``out_of_order``   earlier than the latest fix already seen for that worker in the file
-                   (a phone replaying a buffer or a clock jumping back); reading a file
-                   sorted by time, or by worker and time, drops nothing here.
+``duplicate``      same worker and same time as another fix (the first in the file is kept).
+``out_of_order``   only with the device's sequence number (``seq``): a fix whose time is
+                   earlier than that of a fix with a lower sequence number of the same
+                   worker (a clock jumping back). Without ``seq`` nothing is out of order.
 ``too_fast``       a "teleport": reaching the fix needs a speed above ``speed_max`` and so
                    does leaving it (or, at the end of a track, reaching it from a plausible
                    fix). Removal is repeated until no such fix remains, so a run of bad
                    fixes goes too.
 
 After cleaning, each worker's fixes are strictly increasing in time and the table is
-sorted by worker then time. Speeds are measured in the metric CRS given by the caller
+sorted by worker then time; the result does not depend on the order of the rows. Speeds are measured in the metric CRS given by the caller
 (see :func:`gis.crs.metric_crs`), so the single-machine and Dask paths agree exactly.
 """
 
@@ -27,12 +32,13 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
-from gis.patrol.fixes import NAT, Fixes
+from gis.patrol.fixes import NAT, OK, OUT_OF_RANGE, UNREADABLE, Fixes
 
 WALKING_SPEED = 2.0   # m/s: a brisk walk plus GPS noise
 CYCLING_SPEED = 7.0   # m/s: an e-bike in town
 DEFAULT_MAX_GAP_S = 600.0  # a longer silence breaks the track: no time is assumed inside
-REASONS = ("missing", "poor_accuracy", "duplicate", "out_of_order", "too_fast")
+REASONS = ("unreadable", "out_of_range", "missing", "poor_accuracy", "duplicate",
+           "out_of_order", "too_fast")
 
 
 @lru_cache(maxsize=8)
@@ -46,9 +52,22 @@ def to_metric(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> tuple[np.ndarray, n
     return np.asarray(x), np.asarray(y)
 
 
+def _time_order(codes: np.ndarray, t: np.ndarray, row: np.ndarray):
+    """Order by worker, time and file row; duplicate flags (same worker and time as the
+    fix before in that order, so the first in the file is kept)."""
+    key = _worker_time_key(codes.astype(np.int64), t)
+    presorted = len(row) < 2 or bool(np.all(row[1:] > row[:-1]))
+    order = np.argsort(key, kind="stable") if presorted else np.lexsort((row, key))
+    k = key[order]
+    dup = np.zeros(len(t), bool)
+    dup[order[1:]] = k[1:] == k[:-1]
+    return dup, order
+
+
 def _file_order_flags(codes: np.ndarray, t: np.ndarray, row: np.ndarray):
     """Duplicate / out-of-order flags against the running latest time of each worker,
-    reading the file top to bottom; also the (worker, row) order used.
+    reading the fixes in ``row`` order (the device's sequence numbers); also the
+    (worker, row) order used.
 
     One int64 key per fix, worker-major then time (``code * span + time``, or time ranks
     when that would overflow), turns the per-worker running maximum into a plain
@@ -151,16 +170,28 @@ def clean_arrays(f: Fixes, crs: CRS, *, speed_max: float = CYCLING_SPEED,
                  ) -> Cleaned:
     """:func:`clean_fixes` on column arrays (the rules in the module docstring)."""
     counts = dict.fromkeys(REASONS, 0)
-    keep = (f.code >= 0) & (f.t != NAT) & ~np.isnan(f.lon) & ~np.isnan(f.lat)
-    counts["missing"] = int((~keep).sum())
+    flag = f.flag if f.flag is not None else np.zeros(len(f), np.int8)
+    counts["unreadable"] = int((flag == UNREADABLE).sum())
+    counts["out_of_range"] = int((flag == OUT_OF_RANGE).sum())
+    keep = flag == OK
+    present = (f.code >= 0) & (f.t != NAT) & ~np.isnan(f.lon) & ~np.isnan(f.lat)
+    if f.seq is not None:
+        present &= ~np.isnan(f.seq)
+    counts["missing"], keep = int((keep & ~present).sum()), keep & present
     if accuracy_max is not None and f.accuracy is not None:
         poor = keep & (f.accuracy > accuracy_max)
         counts["poor_accuracy"], keep = int(poor.sum()), keep & ~poor
     idx = np.flatnonzero(keep)
     codes, t = f.code[idx], f.t[idx]
-    dup, ooo, by_worker = _file_order_flags(codes, t, f.row[idx])
+    if f.seq is not None:  # the device says which fix came first: trust it over the clock
+        seq_rank = np.lexsort((f.row[idx], f.seq[idx]))
+        rank = np.empty(len(idx), np.int64)
+        rank[seq_rank] = np.arange(len(idx))
+        dup, ooo, by_worker = _file_order_flags(codes, t, rank)
+    else:
+        (dup, by_worker), ooo = _time_order(codes, t, f.row[idx]), np.zeros(len(idx), bool)
     counts["duplicate"], counts["out_of_order"] = int(dup.sum()), int(ooo.sum())
-    # kept fixes in (worker, file) order are strictly increasing in time: no second sort
+    # the kept fixes in that order are strictly increasing in time: no second sort
     order = by_worker[~(dup | ooo)[by_worker]]
     x, y = to_metric(f.lon[idx[order]], f.lat[idx[order]], crs)
     alive = _drop_teleports(codes[order], t[order], x, y, speed_max, int(max_gap_s * 1e9))

@@ -60,26 +60,70 @@ def compliance_table(presence: pd.DataFrame, keys: np.ndarray, windows: Windows,
     -------
     DataFrame : ``grid``, ``window_start`` (ISO with offset), ``patrolled``, ``minutes``,
         ``metres``, ``entries``, ``workers`` (number of workers inside), sorted by grid
-        position then window.
+        position then window. For long periods over many grids, stream the same rows
+        with :func:`compliance_chunks` instead of holding them all.
     """
+    parts = list(compliance_chunks(presence, keys, windows, starts, min_minutes=min_minutes,
+                                   min_metres=min_metres, rows=max(len(keys) * len(starts), 1)))
+    if parts:
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    return _rows(pd.DataFrame({"seconds": [], "metres": [], "entries": [], "workers": []},
+                              index=pd.MultiIndex.from_arrays([[], []], names=["grid", "window"])),
+                 keys, starts, np.array([], object), min_minutes, min_metres)
+
+
+def compliance_chunks(presence: pd.DataFrame, keys: np.ndarray, windows: Windows,
+                      starts: np.ndarray, *, min_minutes: float | None = DEFAULT_MIN_MINUTES,
+                      min_metres: float | None = None, rows: int = 500_000):
+    """The rows of :func:`compliance_table` in pieces of about ``rows`` rows (whole grids,
+    all windows each), in the same order: memory stays bounded by one piece plus the
+    presence itself, whatever the number of grids and windows."""
+    agg = _aggregate(presence, starts)
+    labels = np.asarray(windows.labels(starts), dtype=object)
+    per = max(1, rows // max(len(starts), 1))
+    for g0 in range(0, len(keys) if len(starts) else 0, per):
+        grids = np.arange(g0, min(g0 + per, len(keys)))
+        full = pd.MultiIndex.from_product([grids, np.asarray(starts, np.int64)],
+                                          names=["grid", "window"])
+        yield _rows(agg.reindex(full, fill_value=0), keys, starts, labels, min_minutes, min_metres)
+
+
+def _aggregate(presence: pd.DataFrame, starts: np.ndarray) -> pd.DataFrame:
+    """Exact sums per (grid, window) of the period: only where someone was present."""
     sel = presence[presence["window"].isin(starts)]
     sel = sel.assign(seconds=micro(sel["seconds"]), metres=micro(sel["metres"]))  # exact sums
-    agg = sel.groupby(["grid", "window"], sort=True).agg(
+    return sel.groupby(["grid", "window"], sort=True).agg(
         seconds=("seconds", "sum"), metres=("metres", "sum"), entries=("entries", "sum"),
         workers=("worker", "nunique"))
-    full = pd.MultiIndex.from_product([np.arange(len(keys)), np.asarray(starts, np.int64)],
-                                      names=["grid", "window"])
-    agg = agg.reindex(full, fill_value=0)
+
+
+def _rows(agg: pd.DataFrame, keys, starts, labels, min_minutes, min_metres) -> pd.DataFrame:
     minutes = agg["seconds"].to_numpy() / MICRO / 60.0
     metres = agg["metres"].to_numpy() / MICRO
-    labels = dict(zip(starts, windows.labels(starts)))
-    g = agg.index.get_level_values("grid").to_numpy()
-    w = agg.index.get_level_values("window").to_numpy()
+    g = agg.index.get_level_values("grid").to_numpy(np.int64)
+    w = np.searchsorted(np.asarray(starts, np.int64),
+                        agg.index.get_level_values("window").to_numpy(np.int64))
     return pd.DataFrame({
-        "grid": np.asarray(keys)[g], "window_start": [labels[v] for v in w],
+        "grid": np.asarray(keys)[g], "window_start": labels[w] if len(w) else labels[:0],
         "patrolled": patrolled(minutes, metres, min_minutes, min_metres),
         "minutes": minutes, "metres": metres,
         "entries": agg["entries"].to_numpy(np.int64), "workers": agg["workers"].to_numpy(np.int64)})
+
+
+def grid_summary(chunks) -> pd.DataFrame:
+    """Per grid over the whole period, from the pieces of :func:`compliance_chunks` (or
+    one compliance table): windows, windows patrolled, rate, minutes, metres, entries."""
+    parts = [c.groupby("grid", sort=False).agg(
+        windows=("patrolled", "size"), patrolled=("patrolled", "sum"),
+        minutes=("minutes", "sum"), metres=("metres", "sum"), entries=("entries", "sum"))
+        for c in chunks]
+    if not parts:
+        return pd.DataFrame(columns=["grid", "windows", "patrolled", "rate", "minutes",
+                                     "metres", "entries"])
+    out = pd.concat(parts)
+    out["rate"] = out["patrolled"] / out["windows"]
+    return out.reset_index()[["grid", "windows", "patrolled", "rate", "minutes", "metres",
+                              "entries"]]
 
 
 def rates(table: pd.DataFrame, grids: pd.DataFrame | None = None, *, by: str | None = None,

@@ -20,7 +20,6 @@ blocks stay Arrow tables from the parser to the join (no pandas conversions).
 
 from __future__ import annotations
 
-import io
 import math
 import operator
 from contextlib import contextmanager
@@ -29,14 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from gis.crs import WGS84, SourceCRS, parse_crs
 from gis.patrol.engine import PatrolParams, PresenceResult, combine, process_batch
 from gis.patrol.fixes import Fixes
 from gis.patrol.gridindex import GridIndex
 from gis.patrol.spill import PART_FIXES, block_table, partition_of
-from gis.patrol.tracks import Columns, _missing_columns, read_tracks
+from gis.patrol.tracks import Columns, _missing_columns, _read_block, read_tracks
 
 ROW_BITS = 40  # file-order key: block number in the high bits, row in the low bits
 BYTES_PER_FIX = 50  # a CSV line of worker, time, lon, lat: to size the partitions
@@ -71,11 +69,7 @@ def _parse_split(block: bytes, header: bytes, number: int, cols: Columns, crs: s
                  tz: str, n: int) -> list[pa.Table]:
     """Step 1 for one CSV block (the first block carries the header itself)."""
     text = block if number == 0 else header + block
-    wanted = [c for c in (cols.worker, cols.time, cols.lon, cols.lat, cols.accuracy) if c]
-    types = {cols.worker: pa.string(), cols.time: pa.string(), cols.lon: pa.float64(),
-             cols.lat: pa.float64()}
-    raw = pacsv.read_csv(io.BytesIO(text), convert_options=pacsv.ConvertOptions(
-        include_columns=wanted, column_types=types))
+    raw = _read_block(text, cols, Path("tracks.csv"), 1)
     source = (parse_crs(crs) if crs else None) or SourceCRS(WGS84)
     table = block_table(raw, cols, source, tz, None, 1)
     rows = (np.int64(number) << ROW_BITS) + np.arange(1, table.num_rows + 1, dtype=np.int64)
@@ -96,8 +90,9 @@ def _frame_table(fixes: pd.DataFrame) -> pa.Table:
     cols = {"worker": pa.array(np.where(f.code >= 0, f.names[np.maximum(f.code, 0)]
                                         if len(f.names) else None, None), pa.string()),
             "t": f.t, "lon": f.lon, "lat": f.lat, "row": f.row}
-    if f.accuracy is not None:
-        cols["accuracy"] = f.accuracy
+    for name in ("accuracy", "flag", "seq"):
+        if getattr(f, name) is not None:
+            cols[name] = getattr(f, name)
     return pa.table(cols)
 
 

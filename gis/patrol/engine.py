@@ -18,9 +18,10 @@ import pandas as pd
 from gis.patrol.cleaning import CYCLING_SPEED, DEFAULT_MAX_GAP_S, REASONS, clean_arrays
 from gis.patrol.fixes import Fixes
 from gis.patrol.gridindex import GridIndex
-from gis.patrol.join import _empty_presence, presence_arrays
+from gis.patrol.join import EXCLUDED_KEYS, MICRO, PATROL_SPEED, _empty_presence, presence_arrays
 from gis.patrol.spill import PART_FIXES, Spill
-from gis.patrol.tracks import Columns, read_tracks
+from gis.io import split_layer_path
+from gis.patrol.tracks import Columns, is_csv, read_tracks
 from gis.patrol.windows import DEFAULT_TZ, Windows
 
 BATCH_FIXES = 1_000_000
@@ -35,6 +36,7 @@ class PatrolParams:
     speed_max: float = CYCLING_SPEED
     max_gap_s: float = DEFAULT_MAX_GAP_S
     accuracy_max: float | None = None
+    patrol_speed_max: float | None = PATROL_SPEED  # m/s; None: no patrol speed rule
 
     @property
     def windows(self) -> Windows:
@@ -50,6 +52,14 @@ class PresenceResult:
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     first_ns: int | None = None  # time span of the kept fixes
     last_ns: int | None = None
+    # travel left out by the patrol speed rule: segments, seconds and metres (millionths)
+    excluded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXCLUDED_KEYS, 0))
+
+    def excluded_report(self) -> dict:
+        """What the patrol speed rule left out, in fixes (segment ends), minutes, metres."""
+        e = self.excluded
+        return {"fixes": int(e["segments"]), "minutes": round(e["seconds"] / MICRO / 60, 2),
+                "metres": round(e["metres"] / MICRO, 1)}
 
 
 def process_batch(fixes: pd.DataFrame | Fixes, index: GridIndex, params: PatrolParams
@@ -59,11 +69,13 @@ def process_batch(fixes: pd.DataFrame | Fixes, index: GridIndex, params: PatrolP
     kept = clean_arrays(f, index.crs, speed_max=params.speed_max,
                         accuracy_max=params.accuracy_max, max_gap_s=params.max_gap_s)
     i = kept.index
+    excluded = dict.fromkeys(EXCLUDED_KEYS, 0)
     pres = presence_arrays(f.names, f.code[i], f.t[i], kept.x, kept.y, index, params.windows,
-                           speed_max=params.speed_max, max_gap_s=params.max_gap_s)
+                           speed_max=params.speed_max, max_gap_s=params.max_gap_s,
+                           patrol_speed_max=params.patrol_speed_max, excluded=excluded)
     t = f.t[i]
     return PresenceResult(pres, len(f), kept.dropped, int(t.min()) if len(t) else None,
-                          int(t.max()) if len(t) else None)
+                          int(t.max()) if len(t) else None, excluded)
 
 
 def combine(parts: list[PresenceResult]) -> PresenceResult:
@@ -77,8 +89,10 @@ def combine(parts: list[PresenceResult]) -> PresenceResult:
             dropped[k] += int(v)
     firsts = [p.first_ns for p in parts if p.first_ns is not None]
     lasts = [p.last_ns for p in parts if p.last_ns is not None]
+    excluded = {k: sum(int(p.excluded.get(k, 0)) for p in parts) for k in EXCLUDED_KEYS}
     return PresenceResult(pres, sum(p.fixes_read for p in parts), dropped,
-                          min(firsts) if firsts else None, max(lasts) if lasts else None)
+                          min(firsts) if firsts else None, max(lasts) if lasts else None,
+                          excluded)
 
 
 def worker_batches(fixes: Fixes, batch_fixes: int = BATCH_FIXES) -> Iterator[Fixes]:
@@ -115,7 +129,8 @@ def patrol_presence(fixes: pd.DataFrame | Fixes, index: GridIndex,
 def patrol_presence_file(path: str | Path, index: GridIndex, params: PatrolParams = PatrolParams(),
                          *, cols: Columns = Columns(), crs=None, part_fixes: int = PART_FIXES,
                          tmp_dir: str | Path | None = None, threads: int = 2,
-                         advance=None) -> PresenceResult:
+                         advance=None, strict: bool = False,
+                         layer: str | None = None) -> PresenceResult:
     """Single-machine path for a tracks file of any size, in bounded memory.
 
     A CSV is spilled to temporary partition files by worker (:class:`gis.patrol.spill.Spill`)
@@ -128,14 +143,14 @@ def patrol_presence_file(path: str | Path, index: GridIndex, params: PatrolParam
     >>> res = patrol_presence_file("tracks.csv",  # reads a file  # doctest: +SKIP
     ...                            GridIndex(grids, "code"))
     """
-    path = Path(path)
-    if path.suffix.lower() not in (".csv", ".txt", ".tsv"):
-        return patrol_presence(read_tracks(path, cols, crs=crs, tz=params.tz), index, params,
-                               advance=advance)
+    path, layer = split_layer_path(path, layer)
+    if not is_csv(path):
+        return patrol_presence(read_tracks(path, cols, crs=crs, tz=params.tz, strict=strict,
+                                           layer=layer), index, params, advance=advance)
     _ = index.disjoint  # once, before the threads share the index
     with tempfile.TemporaryDirectory(prefix="gg-patrol-", dir=tmp_dir) as tmp, \
             Spill.from_csv(path, cols, folder=tmp, crs=crs, tz=params.tz,
-                           part_fixes=part_fixes, advance=advance) as spill:
+                           part_fixes=part_fixes, advance=advance, strict=strict) as spill:
         work = lambda f: process_batch(f, index, params)  # noqa: E731
         if threads <= 1:
             return combine([work(f) for f in spill.partitions()])

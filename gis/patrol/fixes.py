@@ -5,6 +5,12 @@ columns cost pandas overhead at ten million rows; :class:`Fixes` holds the same 
 numpy arrays, with workers as integer codes that follow the order of their names (so
 sorting by code sorts by name, and every partitioning of the work gives the same codes
 order). Missing values: code ``-1``, time :data:`NAT`, coordinates NaN.
+
+``flag`` says why a reader could not use a row it kept (so that cleaning counts it
+instead of the reader aborting the run): :data:`OK`, :data:`OUT_OF_RANGE` (a coordinate
+outside lon/lat range, e.g. a latitude of 400 or swapped columns) or :data:`UNREADABLE`
+(a time or coordinate that is not a time or a number). ``seq`` is the device's own
+sequence number when the file has one (NaN when a row lacks it).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 NAT = np.iinfo(np.int64).min  # pandas' NaT as int64 nanoseconds
+OK, OUT_OF_RANGE, UNREADABLE = 0, 1, 2  # values of ``Fixes.flag``
 
 
 @dataclass
@@ -30,41 +37,49 @@ class Fixes:
     lat: np.ndarray
     row: np.ndarray             # int64, file order
     accuracy: np.ndarray | None = None
+    flag: np.ndarray | None = None     # int8, see module docstring
+    seq: np.ndarray | None = None      # float64 device sequence number
 
     def __len__(self) -> int:
         return len(self.t)
 
     def take(self, idx: np.ndarray) -> "Fixes":
-        acc = None if self.accuracy is None else self.accuracy[idx]
+        pick = lambda a: None if a is None else a[idx]  # noqa: E731
         return Fixes(self.names, self.code[idx], self.t[idx], self.lon[idx], self.lat[idx],
-                     self.row[idx], acc)
+                     self.row[idx], pick(self.accuracy), pick(self.flag), pick(self.seq))
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> "Fixes":
-        """From a fixes table (columns worker, time, lon, lat, row[, accuracy]), or the
-        same with the times as int64 UTC ns in a column ``t`` instead of ``time``."""
+        """From a fixes table (columns worker, time, lon, lat, row[, accuracy, flag, seq]),
+        or the same with the times as int64 UTC ns in a column ``t`` instead of ``time``."""
         worker = pa.array(df["worker"].astype(object), type=pa.string(), from_pandas=True)
         t = df["t"].to_numpy(np.int64) if "t" in df else \
             np.asarray(pd.DatetimeIndex(df["time"]).as_unit("ns").asi8)
+        opt = lambda name: _floats(df[name]) if name in df else None  # noqa: E731
         return cls.from_columns(worker, t, _floats(df["lon"]), _floats(df["lat"]),
-                                df["row"].to_numpy(np.int64),
-                                _floats(df["accuracy"]) if "accuracy" in df else None)
+                                df["row"].to_numpy(np.int64), opt("accuracy"),
+                                df["flag"].to_numpy(np.int8) if "flag" in df else None,
+                                opt("seq"))
 
     @classmethod
     def from_columns(cls, worker: pa.Array | pa.ChunkedArray, t, lon, lat, row,
-                     accuracy=None) -> "Fixes":
+                     accuracy=None, flag=None, seq=None) -> "Fixes":
         """From an Arrow string (or dictionary) array of workers and numpy columns."""
         names, code = worker_codes(worker)
         return cls(names, code, np.asarray(t, np.int64), np.asarray(lon, float),
                    np.asarray(lat, float), np.asarray(row, np.int64),
-                   None if accuracy is None else np.asarray(accuracy, float))
+                   None if accuracy is None else np.asarray(accuracy, float),
+                   None if flag is None else np.asarray(flag, np.int8),
+                   None if seq is None else np.asarray(seq, float))
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> "Fixes":
-        """From an Arrow table with columns worker, t (int64 ns), lon, lat, row[, accuracy]."""
+        """From an Arrow table with columns worker, t (int64 ns), lon, lat, row[, accuracy,
+        flag, seq]."""
         col = lambda name: table[name].to_numpy()  # noqa: E731
-        acc = col("accuracy") if "accuracy" in table.column_names else None
-        return cls.from_columns(table["worker"], col("t"), col("lon"), col("lat"), col("row"), acc)
+        opt = lambda name: col(name) if name in table.column_names else None  # noqa: E731
+        return cls.from_columns(table["worker"], col("t"), col("lon"), col("lat"), col("row"),
+                                opt("accuracy"), opt("flag"), opt("seq"))
 
 
 def _floats(s: pd.Series) -> np.ndarray:

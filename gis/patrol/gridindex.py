@@ -32,9 +32,9 @@ class GridIndex:
                              f"{', '.join(map(str, grids.columns))})", field="grid-key")
         keys = grids[key] if key else pd.Series(np.arange(len(grids)))
         if keys.isna().any() or keys.duplicated().any():
-            dup = keys[keys.isna() | keys.duplicated()].iloc[0]
-            raise InputError(f"grid key {key!r} must be unique and present (see {dup!r})",
-                             field="grid-key")
+            pos = int(np.flatnonzero((keys.isna() | keys.duplicated()).to_numpy())[0])
+            raise InputError(f"grid key {key!r} must be unique and present (see "
+                             f"{keys.iloc[pos]!r})", row=pos + 1, field=key)
         self.keys = keys.astype(str).to_numpy()
         self.crs = CRS(crs) if crs is not None else metric_crs_for(grids)
         # the cleaning's cached transformer: one PROJ set-up per process, not two

@@ -12,6 +12,12 @@ in the same proportions:
   each grid gets the fraction of the segment's length inside it, in metres and seconds;
 * a segment faster than ``speed_max`` is not counted at all (the worker was in a car,
   or one end is bad), so no bogus distance reaches a grid;
+* nor is a segment travelled faster than ``patrol_speed_max`` (the patrol speed rule,
+  :data:`PATROL_SPEED`: a bus or car ride is not a patrol even at town speeds). The
+  speed is the *sustained* one: the straight distance covered between the fixes about
+  :data:`SPEED_WINDOW_S` seconds either side of the segment, over that time, so GPS
+  jitter between fixes a second apart does not make a walker look fast. What this
+  rule leaves out is counted (``excluded``: segments, seconds, metres);
 * segments are first cut at window boundaries (at the interpolated instant), so the
   11:50–12:10 walk gives ten minutes to each half day.
 
@@ -34,18 +40,58 @@ from gis.patrol.gridindex import GridIndex
 from gis.patrol.windows import Windows, to_ns
 
 MICRO = 1_000_000
+# 18 km/h: an e-bike patrol rides at 10-15 km/h in town and a brisk walk is 6 km/h; buses
+# and cars average more than this between stops.
+PATROL_SPEED = 5.0  # m/s
+SPEED_WINDOW_S = 30.0
+EXCLUDED_KEYS = ("segments", "seconds", "metres")  # seconds, metres as integer millionths
 PRESENCE_COLUMNS = ("grid", "window", "worker", "seconds", "metres", "entries", "exits")
 
 
-def _segments(codes, t, x, y, g, max_gap_ns: int, speed_max: float) -> dict[str, np.ndarray]:
-    """Consecutive fix pairs of one worker, at most ``max_gap_ns`` apart and not too fast."""
+def _segments(codes, t, x, y, g, max_gap_ns: int, speed_max: float,
+              patrol_speed_max: float | None = None, excluded: dict | None = None
+              ) -> dict[str, np.ndarray]:
+    """Consecutive fix pairs of one worker, at most ``max_gap_ns`` apart, not too fast and
+    (with ``patrol_speed_max``) at patrol speed; what the speed rule leaves out is added
+    to ``excluded``."""
     link = (codes[1:] == codes[:-1]) & (t[1:] - t[:-1] <= max_gap_ns)
     start = np.r_[True, ~link[:-1]] if len(link) else np.array([], bool)  # track begins here
     dist = np.hypot(x[1:] - x[:-1], y[1:] - y[:-1])
     plausible = dist <= speed_max * (t[1:] - t[:-1]) / 1e9
+    if patrol_speed_max is not None and len(link):
+        cand = np.flatnonzero(link & plausible)
+        fast = np.zeros(len(link), bool)
+        fast[cand] = sustained_speed(link, t, x, y, cand) > patrol_speed_max
+        if excluded is not None:
+            f = np.flatnonzero(fast)
+            for k, v in zip(EXCLUDED_KEYS, (len(f), int(micro((t[f + 1] - t[f]) / 1e9).sum()),
+                                            int(micro(dist[f]).sum()))):
+                excluded[k] = excluded.get(k, 0) + v
+        plausible &= ~fast
     i = np.flatnonzero(link & plausible)
     return {"w": codes[i], "t0": t[i], "t1": t[i + 1], "x0": x[i], "y0": y[i],
             "x1": x[i + 1], "y1": y[i + 1], "g0": g[i], "g1": g[i + 1], "first": start[i]}
+
+
+def sustained_speed(link: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
+                    i: np.ndarray, half_window_s: float = SPEED_WINDOW_S) -> np.ndarray:
+    """Speed (m/s) around each segment ``i`` (fix ``i`` to ``i + 1``): straight distance
+    between the first and last fix of its track within ``half_window_s`` of the segment's
+    middle (at least the segment's own ends), over their time apart."""
+    track = np.r_[0, np.cumsum(~link)]  # a new track after every break
+    ms = (t - t.min()) // 1_000_000
+    span = int(ms.max()) + 2 * int(half_window_s * 1000) + 2
+    if (int(track.max()) + 1) * span >= 2**62:  # cannot happen below ~10^8 tracks a batch
+        lo, hi = i, i + 1
+    else:
+        key = track.astype(np.int64) * span + ms
+        mid = track[i].astype(np.int64) * span + (ms[i] + ms[i + 1]) // 2
+        half = int(half_window_s * 1000)
+        lo = np.minimum(np.searchsorted(key, mid - half, "left"), i)
+        hi = np.maximum(np.searchsorted(key, mid + half, "right") - 1, i + 1)
+    dt = (t[hi] - t[lo]) / 1e9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.hypot(x[hi] - x[lo], y[hi] - y[lo]) / dt
 
 
 def _split_at_windows(seg: dict, starts: np.ndarray, ends: np.ndarray, index: GridIndex) -> dict:
@@ -114,7 +160,8 @@ def _crossing_pieces(x0, y0, x1, y1, index: GridIndex) -> pd.DataFrame:
 
 
 def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
-             speed_max: float, max_gap_s: float) -> pd.DataFrame:
+             speed_max: float, max_gap_s: float, patrol_speed_max: float | None = None
+             ) -> pd.DataFrame:
     """Seconds, metres, entries and exits per grid, window and worker.
 
     Parameters
@@ -135,15 +182,18 @@ def presence(clean: pd.DataFrame, index: GridIndex, windows: Windows, *,
     names, codes = worker_codes(pa.array(clean["worker"].astype(object), type=pa.string()))
     return presence_arrays(names, codes, to_ns(clean["time"]), clean["x"].to_numpy(float),
                            clean["y"].to_numpy(float), index, windows, speed_max=speed_max,
-                           max_gap_s=max_gap_s)
+                           max_gap_s=max_gap_s, patrol_speed_max=patrol_speed_max)
 
 
 def presence_arrays(names: np.ndarray, codes: np.ndarray, t: np.ndarray, x: np.ndarray,
                     y: np.ndarray, index: GridIndex, windows: Windows, *, speed_max: float,
-                    max_gap_s: float) -> pd.DataFrame:
+                    max_gap_s: float, patrol_speed_max: float | None = None,
+                    excluded: dict | None = None) -> pd.DataFrame:
     """:func:`presence` on arrays sorted by worker code (codes follow ``names`` order)
-    and time: the form :func:`gis.patrol.cleaning.clean_arrays` leaves them in."""
-    seg = _segments(codes, t, x, y, index.locate_track(x, y), int(max_gap_s * 1e9), speed_max)
+    and time: the form :func:`gis.patrol.cleaning.clean_arrays` leaves them in.
+    ``excluded`` (a dict) receives what the patrol speed rule left out."""
+    seg = _segments(codes, t, x, y, index.locate_track(x, y), int(max_gap_s * 1e9), speed_max,
+                    patrol_speed_max, excluded)
     if not len(seg["t0"]):
         return _empty_presence()
     starts, ends = windows.table(int(seg["t0"].min()), int(seg["t1"].max()))

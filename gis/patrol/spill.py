@@ -22,25 +22,39 @@ import pyarrow.compute as pc
 
 from gis.crs import WGS84, SourceCRS, parse_crs
 from gis.patrol.fixes import Fixes
-from gis.patrol.tracks import Columns, _coords, _missing_columns, csv_batches, parse_time_array
+from gis.patrol.fixes import OUT_OF_RANGE, UNREADABLE
+from gis.patrol.tracks import (Columns, _missing_columns, coord_values, coords_flagged,
+                               csv_batches, parse_time_array, time_array)
 from gis.patrol.windows import DEFAULT_TZ, check_tz
 
 PART_FIXES = 500_000  # fixes per partition file aimed at (~300 MB while joined)
 
 
 def block_table(batch: pa.RecordBatch | pa.Table, cols: Columns, source: SourceCRS, tz: str,
-                file: str | None, first_row: int) -> pa.Table:
-    """One raw CSV batch as an Arrow table ``worker, t, lon, lat, row[, accuracy]``:
-    times as int64 UTC ns (NaT for empty), coordinates in WGS 84 (NaN for empty)."""
+                file: str | None, first_row: int, *, strict: bool = False) -> pa.Table:
+    """One raw CSV batch as an Arrow table ``worker, t, lon, lat, row, flag[, accuracy,
+    seq]``: times as int64 UTC ns (NaT for empty), coordinates in WGS 84 (NaN for empty),
+    ``flag`` marking unreadable and out-of-range rows (see :mod:`gis.patrol.fixes`);
+    with ``strict`` those are an error naming the row and field instead."""
     col = lambda name: batch.column(batch.schema.get_field_index(name))  # noqa: E731
-    t = parse_time_array(col(cols.time), tz, file=file, first_row=first_row, field=cols.time)
-    lon = col(cols.lon).to_numpy(zero_copy_only=False).astype(float)
-    lat = col(cols.lat).to_numpy(zero_copy_only=False).astype(float)
-    lon, lat = _coords(lon, lat, cols, source, file, first_row)
-    out = {"worker": col(cols.worker), "t": t, "lon": lon, "lat": lat,
-           "row": np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)}
+    where = dict(strict=strict, file=file, first_row=first_row)
+    if strict:
+        t, bad_t = parse_time_array(col(cols.time), tz, file=file, first_row=first_row,
+                                    field=cols.time), np.zeros(batch.num_rows, bool)
+    else:
+        t, bad_t = time_array(col(cols.time), tz)
+    lon, bad_x = coord_values(col(cols.lon), field=cols.lon, **where)
+    lat, bad_y = coord_values(col(cols.lat), field=cols.lat, **where)
+    lon, lat, far = coords_flagged(lon, lat, cols, source, file, first_row, strict=strict)
+    flag = np.where(far, OUT_OF_RANGE, 0).astype(np.int8)
+    flag[bad_x | bad_y | (bad_t & ~far)] = UNREADABLE
+    out = {"worker": pc.cast(col(cols.worker), pa.string()), "t": t, "lon": lon, "lat": lat,
+           "row": np.arange(first_row, first_row + batch.num_rows, dtype=np.int64),
+           "flag": flag}
     if cols.accuracy:
-        out["accuracy"] = pc.cast(col(cols.accuracy), pa.float64()).to_numpy(zero_copy_only=False)
+        out["accuracy"] = coord_values(col(cols.accuracy))[0]
+    if cols.seq:
+        out["seq"] = coord_values(col(cols.seq))[0]
     return pa.table(out)
 
 
@@ -113,7 +127,7 @@ class Spill:
     @classmethod
     def from_csv(cls, path: str | Path, cols: Columns = Columns(), *, folder: str | Path,
                  crs=None, tz: str = DEFAULT_TZ, part_fixes: int = PART_FIXES,
-                 block_mb: int = 16, advance=None) -> "Spill":
+                 block_mb: int = 16, advance=None, strict: bool = False) -> "Spill":
         """Stream a CSV of fixes into partition files in ``folder`` (see module docstring);
         the number of partitions is estimated from the file size and the first block."""
         path = Path(path)
@@ -127,7 +141,7 @@ class Spill:
                 if spill is None:
                     est = size * batch.num_rows / max(min(block_mb << 20, size), 1)
                     spill = cls(folder, max(1, math.ceil(est / part_fixes)))
-                spill.add(block_table(batch, cols, source, tz, str(path), first))
+                spill.add(block_table(batch, cols, source, tz, str(path), first, strict=strict))
                 if advance:
                     advance(batch.num_rows)
         except BaseException:

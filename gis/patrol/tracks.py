@@ -9,8 +9,12 @@ analyses take coordinates as columns; :func:`fixes_from_frame` accepts a
 GeoDataFrame of points and :func:`track_lines` builds the map layer.
 
 Rows with a missing time or coordinate are kept (NaN/NaT) and counted as dropped by
-:mod:`gis.patrol.cleaning`; a time that cannot be read or a coordinate outside the
-valid range is an input error naming the file, row and field.
+:mod:`gis.patrol.cleaning`. So are, by default, a time that cannot be read and a
+coordinate that is not a number or lies outside the lon/lat range (a latitude of 400,
+swapped columns): the row is kept with a ``flag`` (:data:`gis.patrol.fixes.OUT_OF_RANGE`,
+:data:`gis.patrol.fixes.UNREADABLE`) and cleaning counts it, because one bad fix in half
+a million must not abort a run. With ``strict=True`` such a row is an input error naming
+the file, row and field instead.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import shapely
 from gis.crs import WGS84, SourceCRS, check_lonlat, parse_crs
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gis.errors import InputError
-from gis.io import read_layer
+from gis.io import open_text, read_layer, split_layer_path
+from gis.patrol.fixes import OK, OUT_OF_RANGE, UNREADABLE
 from gis.patrol.windows import DEFAULT_TZ, check_tz
 
 _TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)\s*$"
@@ -41,13 +46,20 @@ FIX_COLUMNS = ("worker", "time", "lon", "lat", "row")
 
 @dataclass(frozen=True)
 class Columns:
-    """Source column names (CSV and attribute tables); ``accuracy`` is optional."""
+    """Source column names (CSV and attribute tables); ``accuracy`` and ``seq`` (the
+    device's own sequence number, which says when a fix really came after another)
+    are optional."""
 
     worker: str = "worker"
     time: str = "time"
     lon: str = "lon"
     lat: str = "lat"
     accuracy: str | None = None
+    seq: str | None = None
+
+    def wanted(self) -> list[str]:
+        return [c for c in (self.worker, self.time, self.lon, self.lat, self.accuracy,
+                            self.seq) if c]
 
 
 def parse_times(values: pd.Series, tz: str, *, file: str | None = None, first_row: int = 1,
@@ -56,19 +68,32 @@ def parse_times(values: pd.Series, tz: str, *, file: str | None = None, first_ro
 
     ISO 8601 text with an offset (``+08:00``, ``Z``) is taken as is; without one it is
     local time in ``tz``. Numbers are Unix epoch seconds (milliseconds when > 1e11).
-    Empty values become NaT; anything else unreadable is an :class:`InputError`.
+    Empty values become NaT; anything else unreadable is an :class:`InputError`
+    (:func:`read_times` keeps it as NaT and says which rows).
     """
+    out, bad = read_times(values, tz)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"cannot read time {pd.Series(values).iloc[i]!r} (use ISO 8601 or "
+                         "epoch seconds)", file=file, row=first_row + i, field=field)
+    return out
+
+
+def read_times(values: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
+    """:func:`parse_times` without raising: (UTC times with NaT where unreadable, mask of
+    the rows that held something that is not a time)."""
     s = pd.Series(values).reset_index(drop=True)
+    none = np.zeros(len(s), bool)
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.tz_localize(tz) if s.dt.tz is None else s
-        return out.dt.tz_convert("UTC").dt.as_unit("ns")
+        return out.dt.tz_convert("UTC").dt.as_unit("ns"), none
     if pd.api.types.is_numeric_dtype(s):
         num = s.astype(float)
         unit = "ms" if np.nanmax(np.abs(num.to_numpy()), initial=0) > 1e11 else "s"
-        return pd.to_datetime(num, unit=unit, utc=True).dt.as_unit("ns")
+        return pd.to_datetime(num, unit=unit, utc=True, errors="coerce").dt.as_unit("ns"), none
     fast = _parse_text_arrow(s, tz)
     if fast is not None:
-        return fast
+        return fast, none
     text = s.astype("string").str.strip()
     empty = text.isna() | (text == "")
     aware = text.str.contains(_TZ_SUFFIX, regex=True).fillna(False).to_numpy(dtype=bool)
@@ -79,12 +104,7 @@ def parse_times(values: pd.Series, tz: str, *, file: str | None = None, first_ro
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
         out[naive] = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-    bad = np.flatnonzero(out.isna().to_numpy() & ~empty.to_numpy(dtype=bool))
-    if len(bad):
-        i = int(bad[0])
-        raise InputError(f"cannot read time {s.iloc[i]!r} (use ISO 8601 or epoch seconds)",
-                         file=file, row=first_row + i, field=field)
-    return out
+    return out, out.isna().to_numpy() & ~empty.to_numpy(dtype=bool)
 
 
 def _parse_text_arrow(s: pd.Series | pa.Array, tz: str) -> pd.Series | None:
@@ -116,27 +136,76 @@ def _parse_text_arrow(s: pd.Series | pa.Array, tz: str) -> pd.Series | None:
 def parse_time_array(arr: pa.Array, tz: str, *, file: str | None = None, first_row: int = 1,
                      field: str = "time") -> np.ndarray:
     """:func:`parse_times` for an Arrow column, as int64 UTC nanoseconds (NaT for empty)."""
+    t, bad = time_array(arr, tz)
+    if bad.any():
+        parse_times(arr.to_pandas(), tz, file=file, first_row=first_row, field=field)
+    return t
+
+
+def time_array(arr: pa.Array, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_times` for an Arrow column: (int64 UTC ns, unreadable mask)."""
+    fast, bad = None, np.zeros(len(arr), bool)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         fast = _parse_text_arrow(arr, tz)
-        if fast is None:
-            fast = parse_times(arr.to_pandas(), tz, file=file, first_row=first_row, field=field)
-    else:
-        fast = parse_times(arr.to_pandas(), tz, file=file, first_row=first_row, field=field)
-    return np.asarray(pd.DatetimeIndex(fast).as_unit("ns").asi8)
+    if fast is None:
+        fast, bad = read_times(arr.to_pandas(), tz)
+    return np.asarray(pd.DatetimeIndex(fast).as_unit("ns").asi8), bad
 
 
 def _coords(lon: np.ndarray, lat: np.ndarray, cols: Columns, source: SourceCRS,
             file: str | None, first_row: int) -> tuple[np.ndarray, np.ndarray]:
     """Check the range (lon/lat sources) and convert to WGS 84; NaN stays NaN."""
-    bad = check_lonlat(np.nan_to_num(lon), np.nan_to_num(lat)) if source.offset or \
-        source.crs.equals(WGS84) else np.array([], dtype=int)
-    if len(bad):
-        i = int(bad[0])
-        field = cols.lon if abs(lon[i]) > 180 else cols.lat
-        raise InputError(f"coordinate ({lon[i]}, {lat[i]}) out of range (wrong --crs or "
-                         "swapped lon/lat?)", file=file, row=first_row + i, field=field)
-    x, y = _to_wgs84_xy(lon, lat, source)
-    return np.asarray(x, float), np.asarray(y, float)
+    x, y, _ = coords_flagged(lon, lat, cols, source, file, first_row, strict=True)
+    return x, y
+
+
+def coords_flagged(lon: np.ndarray, lat: np.ndarray, cols: Columns, source: SourceCRS,
+                   file: str | None, first_row: int, *, strict: bool = False):
+    """Convert to WGS 84: ``(lon, lat, out_of_range mask)``. A coordinate outside the
+    valid range (before conversion for lon/lat sources, after it for any CRS) becomes NaN
+    and is flagged, or with ``strict`` is an :class:`InputError` naming the row and field."""
+    lonlat = bool(source.offset) or source.crs.equals(WGS84)
+    bad = np.zeros(len(lon), bool)
+    if lonlat:
+        bad[check_lonlat(np.nan_to_num(lon), np.nan_to_num(lat))] = True
+    if strict and bad.any():
+        _range_error(lon, lat, int(np.flatnonzero(bad)[0]), cols, file, first_row)
+    lon, lat = np.where(bad, np.nan, lon), np.where(bad, np.nan, lat)
+    with np.errstate(invalid="ignore"):
+        x, y = (np.asarray(v, float) for v in _to_wgs84_xy(lon, lat, source))
+    given = ~np.isnan(lon) & ~np.isnan(lat)
+    after = given & ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+    if after.any():
+        if strict:
+            _range_error(lon, lat, int(np.flatnonzero(after)[0]), cols, file, first_row)
+        bad |= after
+        x, y = np.where(after, np.nan, x), np.where(after, np.nan, y)
+    return x, y, bad
+
+
+def _range_error(lon, lat, i: int, cols: Columns, file, first_row: int):
+    field = cols.lon if not abs(lon[i]) <= 180 else cols.lat
+    raise InputError(f"coordinate ({lon[i]}, {lat[i]}) out of range (wrong --crs or "
+                     "swapped lon/lat?)", file=file, row=first_row + i, field=field)
+
+
+def coord_values(values, *, strict: bool = False, file: str | None = None,
+                 first_row: int = 1, field: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of a coordinate (or sequence) column: ``(float values, unreadable mask)``;
+    text that is not a number is NaN and flagged (an error with ``strict``)."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+            return values.to_numpy(zero_copy_only=False).astype(float), np.zeros(len(values), bool)
+        values = values.to_pandas()
+    s = pd.Series(values).reset_index(drop=True)
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    text = s.astype("string").str.strip()
+    bad = np.isnan(num) & ~(text.isna() | (text == "")).to_numpy(dtype=bool)
+    if strict and bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{s.iloc[i]!r} is not a number", file=file, row=first_row + i,
+                         field=field)
+    return num, bad
 
 
 def _numbers(values) -> np.ndarray:
@@ -156,10 +225,11 @@ def _to_wgs84_xy(lon: np.ndarray, lat: np.ndarray, source: SourceCRS):
 
 
 def fixes_from_frame(df: pd.DataFrame, cols: Columns = Columns(), *, source: SourceCRS | None = None,
-                     tz: str = DEFAULT_TZ, file: str | None = None, first_row: int = 1
-                     ) -> pd.DataFrame:
+                     tz: str = DEFAULT_TZ, file: str | None = None, first_row: int = 1,
+                     strict: bool = False) -> pd.DataFrame:
     """Normalise a table of fixes (coordinate columns, or a GeoDataFrame of points already
-    in EPSG:4326) into a fixes table.
+    in EPSG:4326) into a fixes table. Unreadable or out-of-range values are flagged for
+    cleaning to count, or with ``strict`` refused naming the row and field.
 
     Examples
     --------
@@ -168,51 +238,66 @@ def fixes_from_frame(df: pd.DataFrame, cols: Columns = Columns(), *, source: Sou
     >>> fixes_from_frame(df)["time"].iloc[0].isoformat()
     '2026-10-30T00:00:00+00:00'
     """
-    for name in (cols.worker, cols.time):
-        if name not in df.columns:
+    for name in (cols.worker, cols.time, cols.seq):
+        if name and name not in df.columns:
             raise InputError(f"no column named {name!r} (columns: {', '.join(map(str, df.columns))})",
                              file=file, field=name)
+    flag = np.zeros(len(df), np.int8)
     if isinstance(df, gpd.GeoDataFrame) and cols.lon not in df.columns:
         geoms = df.geometry.to_numpy()
         lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
+        flag[np.asarray(df.attrs.get("out_of_range_rows", []), dtype=np.int64)] = OUT_OF_RANGE
     else:
         for name in (cols.lon, cols.lat):
             if name not in df.columns:
                 raise InputError(f"no column named {name!r}; name it with --lon-col/--lat-col",
                                  file=file, field=name)
-        lon, lat = _coords(_numbers(df[cols.lon]), _numbers(df[cols.lat]), cols,
-                           source or SourceCRS(WGS84), file, first_row)
+        where = dict(strict=strict, file=file, first_row=first_row)
+        (x, bx), (y, by) = coord_values(df[cols.lon], field=cols.lon, **where), \
+            coord_values(df[cols.lat], field=cols.lat, **where)
+        lon, lat, bad = coords_flagged(x, y, cols, source or SourceCRS(WGS84), file, first_row,
+                                       strict=strict)
+        flag[bad] = OUT_OF_RANGE
+        flag[bx | by] = UNREADABLE
+    if strict:
+        times = parse_times(df[cols.time], tz, file=file, first_row=first_row, field=cols.time)
+    else:
+        times, bad_t = read_times(df[cols.time], tz)
+        flag[bad_t & (flag == OK)] = UNREADABLE
     out = pd.DataFrame({
-        "worker": df[cols.worker].astype("str").to_numpy(),
-        "time": parse_times(df[cols.time], tz, file=file, first_row=first_row, field=cols.time),
-        "lon": np.asarray(lon, dtype=float), "lat": np.asarray(lat, dtype=float),
-        "row": np.arange(first_row, first_row + len(df), dtype=np.int64)})
+        "worker": df[cols.worker].astype("str").where(df[cols.worker].notna(), None).to_numpy(),
+        "time": times, "lon": np.asarray(lon, dtype=float), "lat": np.asarray(lat, dtype=float),
+        "row": np.arange(first_row, first_row + len(df), dtype=np.int64), "flag": flag})
     if cols.accuracy:
         if cols.accuracy not in df.columns:
             raise InputError(f"no accuracy column named {cols.accuracy!r}", file=file,
                              field=cols.accuracy)
         out["accuracy"] = pd.to_numeric(df[cols.accuracy], errors="coerce").to_numpy(dtype=float)
+    if cols.seq:
+        out["seq"] = coord_values(df[cols.seq])[0]
     return out
 
 
-def _csv_options(cols: Columns) -> pacsv.ConvertOptions:
-    wanted = [c for c in (cols.worker, cols.time, cols.lon, cols.lat, cols.accuracy) if c]
+def _csv_options(cols: Columns, *, numbers: bool = True) -> pacsv.ConvertOptions:
+    """Only the wanted columns; coordinates as numbers (fast) or, for a block where some
+    are not numbers, as text to be read row by row."""
     types = {cols.worker: pa.string(), cols.time: pa.string()}
-    types.update({c: pa.float64() for c in (cols.lon, cols.lat)})
-    return pacsv.ConvertOptions(include_columns=wanted, column_types=types)
+    types.update({c: (pa.float64() if numbers else pa.string())
+                  for c in (cols.lon, cols.lat, cols.accuracy, cols.seq) if c})
+    return pacsv.ConvertOptions(include_columns=cols.wanted(), column_types=types)
 
 
 def csv_batches(path: str | Path, cols: Columns = Columns(), *, block_mb: int = 32
                 ) -> Iterator[tuple[int, pa.Table]]:
     """``(first row number, raw Arrow table)`` for blocks of about ``block_mb`` of text.
 
-    The file is cut at line ends and each block (with the header line) goes to Arrow's
-    multithreaded ``read_csv``, four times faster than its serial streaming reader. As
-    with Arrow's own readers, a quoted value must not contain a line break."""
+    The file (plain or gzipped) is cut at line ends and each block (with the header
+    line) goes to Arrow's multithreaded ``read_csv``, four times faster than its serial
+    streaming reader. As with Arrow's own readers, a quoted value must not contain a
+    line break."""
     path = Path(path)
-    opts = _csv_options(cols)
     first, carry = 1, b""
-    with open(path, "rb") as fh:
+    with open_text(path) as fh:
         header = fh.readline()
         while True:
             chunk = fh.read(block_mb << 20)
@@ -220,38 +305,47 @@ def csv_batches(path: str | Path, cols: Columns = Columns(), *, block_mb: int = 
             cut = len(data) if not chunk else data.rfind(b"\n") + 1
             block, carry = data[:cut], data[cut:]
             if block.strip():
-                try:
-                    table = pacsv.read_csv(io.BytesIO(header + block), convert_options=opts)
-                except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
-                    raise InputError(f"cannot parse CSV after row {first}: {exc}",
-                                     file=str(path)) from exc
+                table = _read_block(header + block, cols, path, first)
                 yield first, table
                 first += table.num_rows
             if not chunk:
                 return
 
 
+def _read_block(text: bytes, cols: Columns, path: Path, first: int) -> pa.Table:
+    for numbers in (True, False):
+        try:
+            return pacsv.read_csv(io.BytesIO(text), convert_options=_csv_options(cols, numbers=numbers))
+        except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
+            if not numbers or "CSV conversion error" not in str(exc):
+                raise InputError(f"cannot parse CSV after row {first}: {exc}",
+                                 file=str(path)) from exc
+    raise AssertionError("unreachable")
+
+
 def iter_csv_fixes(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: str = DEFAULT_TZ,
-                   block_mb: int = 16) -> Iterator[pd.DataFrame]:
+                   block_mb: int = 16, strict: bool = False) -> Iterator[pd.DataFrame]:
     """Stream a CSV of fixes as fixes tables of about ``block_mb`` of text each."""
     source = parse_crs(crs) or SourceCRS(WGS84)
     for first, batch in csv_batches(path, cols, block_mb=block_mb):
         yield fixes_from_frame(batch.to_pandas(), cols, source=source, tz=tz, file=str(path),
-                               first_row=first)
+                               first_row=first, strict=strict)
 
 
 def _missing_columns(path: Path, cols: Columns) -> None:
-    header = pd.read_csv(path, nrows=0).columns
-    missing = [c for c in (cols.worker, cols.time, cols.lon, cols.lat, cols.accuracy)
-               if c and c not in header]
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except pd.errors.EmptyDataError as exc:
+        raise InputError("the file is empty (no header line)", file=str(path)) from exc
+    missing = [c for c in cols.wanted() if c not in header]
     if missing:
         raise InputError(f"no column named {missing[0]!r} (columns: {', '.join(header)}); "
                          "name it with --worker-col/--time-col/--lon-col/--lat-col",
                          file=str(path), field=missing[0])
 
 
-def read_gpx(path: str | Path, *, tz: str = DEFAULT_TZ, crs=None, worker: str | None = None
-             ) -> pd.DataFrame:
+def read_gpx(path: str | Path, *, tz: str = DEFAULT_TZ, crs=None, worker: str | None = None,
+             strict: bool = False) -> pd.DataFrame:
     """Track points of a GPX file; the worker is the track's ``<name>`` (or ``worker``,
     or the file name)."""
     path = Path(path)
@@ -267,20 +361,29 @@ def read_gpx(path: str | Path, *, tz: str = DEFAULT_TZ, crs=None, worker: str | 
     pts["lon"], pts["lat"] = shapely.get_x(geoms), shapely.get_y(geoms)
     source = parse_crs(crs) or SourceCRS(WGS84)
     return fixes_from_frame(pd.DataFrame(pts.drop(columns="geometry")), Columns(),
-                            source=source, tz=tz, file=str(path))
+                            source=source, tz=tz, file=str(path), strict=strict)
 
 
-def read_tracks(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: str = DEFAULT_TZ
-                ) -> pd.DataFrame:
+def is_csv(path: str | Path) -> bool:
+    """A CSV of fixes, plain or gzipped (``.csv``, ``.csv.gz``, ``.tsv``...)."""
+    name = Path(path).name.lower()
+    return name.endswith((".csv", ".txt", ".tsv", ".csv.gz", ".txt.gz", ".tsv.gz"))
+
+
+def read_tracks(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: str = DEFAULT_TZ,
+                strict: bool = False, layer: str | None = None) -> pd.DataFrame:
     """Read a whole tracks file (CSV streamed in blocks, GPX, GeoJSON, GeoPackage...).
 
     Parameters
     ----------
-    path : the tracks file.
-    cols : source column names (worker, time, lon, lat, accuracy).
+    path : the tracks file (``file.gpkg:layer`` names a layer).
+    cols : source column names (worker, time, lon, lat, accuracy, seq).
     crs : the coordinates' CRS: ``None``/4326 for WGS 84, ``"gcj02"`` or ``"bd09"`` for
         phone map SDK coordinates, or any EPSG code.
     tz : time zone of times written without an offset.
+    strict : refuse the file at the first unreadable or out-of-range value (naming
+        file, row and field) instead of flagging the row for cleaning to count.
+    layer : the layer of a multi-layer file.
 
     Returns
     -------
@@ -290,25 +393,25 @@ def read_tracks(path: str | Path, cols: Columns = Columns(), *, crs=None, tz: st
     --------
     >>> fixes = read_tracks("tracks.csv", crs="gcj02")  # reads a file  # doctest: +SKIP
     """
-    path = Path(path)
+    path, layer = split_layer_path(path, layer)
     check_tz(tz)
     if not path.exists():
         raise InputError("file not found", file=str(path))
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
+    if is_csv(path):
         _missing_columns(path, cols)
-        parts = list(iter_csv_fixes(path, cols, crs=crs, tz=tz))
+        parts = list(iter_csv_fixes(path, cols, crs=crs, tz=tz, strict=strict))
         return pd.concat(parts, ignore_index=True) if parts else _empty(cols)
-    if suffix == ".gpx":
-        return read_gpx(path, tz=tz, crs=crs)
-    gdf = read_layer(path, crs=crs)
-    return fixes_from_frame(gdf, cols, tz=tz, file=str(path))
+    if path.suffix.lower() == ".gpx":
+        return read_gpx(path, tz=tz, crs=crs, strict=strict)
+    gdf = read_layer(path, crs=crs, layer=layer, bad_coords="raise" if strict else "keep")
+    return fixes_from_frame(gdf, cols, tz=tz, file=str(path), strict=strict)
 
 
 def _empty(cols: Columns) -> pd.DataFrame:
     out = pd.DataFrame({"worker": pd.Series([], dtype="str"),
                         "time": pd.Series([], dtype="datetime64[ns, UTC]"),
-                        "lon": [], "lat": [], "row": pd.Series([], dtype=np.int64)})
+                        "lon": [], "lat": [], "row": pd.Series([], dtype=np.int64),
+                        "flag": pd.Series([], dtype=np.int8)})
     if cols.accuracy:
         out["accuracy"] = []
     return out

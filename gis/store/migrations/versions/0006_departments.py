@@ -18,13 +18,13 @@ The tables of issue 16 (the whole loop through the functional departments):
 
 Vocabularies are frozen copies: a migration must not change meaning with the code.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
