@@ -127,4 +127,4 @@ def do_logout(request: Request, response: Response, engine: EngineDep,
 @router.get("/me", summary="Who am I")
 def me(principal: CurrentUser) -> dict:
     return {"username": principal.username, "role": principal.role,
-            "scope": principal.scope_code}
+            "scope": principal.scope_code, "department": principal.department_code}
