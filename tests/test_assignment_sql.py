@@ -36,10 +36,13 @@ def grids(db):
     return db
 
 
-def test_boundary_cases_follow_the_documented_rules(grids):
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-point", "safe-region"])
+def test_boundary_cases_follow_the_documented_rules(grids, bulk):
+    """Both statements (per point, and the bulk one that answers points deep inside a
+    grid by its safe region) follow the rules on the hand-built cases."""
     ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
     with transaction(grids) as session:
-        counts = assign_incidents(session, ids)
+        counts = assign_incidents(session, ids, bulk=bulk)
     assert counts == {"incidents": 5, "assigned": 4, "boundary": 3, "unassigned": 1, "moved": 4}
     for (name, (_, _, grid, flag, cands)), row in zip(fx.CASES.items(), _rows(grids, ids)):
         assert (row["grid_code"], row["boundary"], row["candidates"]) == (grid, flag, cands), name
@@ -68,11 +71,12 @@ def test_sql_agrees_with_the_file_path():
         assert (cands[i].split(";") if cands[i] else None) == expected, name
 
 
-def test_tolerance_is_configurable(grids):
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-point", "safe-region"])
+def test_tolerance_is_configurable(grids, bulk):
     ids = _insert_points(grids, [fx.CASES["3 m from a neighbour"][:2],
                                  fx.CASES["5 m outside"][:2]])
     with transaction(grids) as session:
-        assign_incidents(session, ids, tolerance_m=2.0)
+        assign_incidents(session, ids, tolerance_m=2.0, bulk=bulk)
     near, outside = _rows(grids, ids)
     assert (near["grid_code"], near["boundary"], near["candidates"]) == (fx.A, False, [fx.A])
     assert outside["grid_code"] is None and outside["candidates"] is None

@@ -11,14 +11,18 @@ WITH pts AS (
 ),
 {candidates},
 res AS (
-    SELECT p.id, p.old_grid, p.status, b.grid_code, b.candidates,
+    SELECT p.id, p.old_grid, p.status,
+           coalesce(h.grid_code, b.grid_code) AS grid_code,
+           CASE WHEN h.id IS NOT NULL THEN ARRAY[h.grid_code] ELSE b.candidates END AS candidates,
            coalesce(b.boundary, false) AS boundary,
-           coalesce(b.community_code, f.code) AS community_code
+           coalesce(h.community_code, b.community_code, f.code) AS community_code
     FROM pts p
+    LEFT JOIN inner_hits h ON h.id = p.id
     LEFT JOIN best b ON b.id = p.id
     LEFT JOIN LATERAL (
         SELECT a.code FROM admin_units a
-        WHERE b.id IS NULL AND a.level = 'community' AND ST_Intersects(a.geom, p.geom)
+        WHERE h.id IS NULL AND b.id IS NULL AND a.level = 'community'
+          AND ST_Intersects(a.geom, p.geom)
         ORDER BY a.code LIMIT 1
     ) f ON true
 ),
