@@ -52,7 +52,8 @@ def load_sql(name: str, bulk: bool = False) -> str:
     (``assign_bulk.sql``); both end in the same rules (``assign_rules.sql``)."""
     body = (SQL_DIR / f"{name}.sql").read_text()
     pairs = _sql_file("assign_bulk" if bulk else "assign_candidates")
-    return body.replace("{candidates}", pairs.replace("{rules}", _sql_file("assign_rules")))
+    body = body.replace("{candidates}", pairs.replace("{rules}", _sql_file("assign_rules")))
+    return body.replace("{result}", _sql_file("assign_result"))
 
 
 def projection(session: Session) -> dict[str, float | int]:
@@ -118,6 +119,25 @@ def assign_incidents(session: Session, ids=None, *, tolerance_m: float = 10.0,
     if bulk is None:
         bulk = _many(session, ids)
     row = session.execute(text(load_sql("assign_incidents", bulk)), params).mappings().one()
+    return {k: int(v) for k, v in row.items()}
+
+
+def assign_stage(session: Session, rows: int, *, tolerance_m: float = 10.0) -> dict[str, int]:
+    """Assign the rows an incidents import staged in ``_gg_stage_incidents`` (by ``_row``)
+    into the temporary table ``_gg_assigned`` (``a_row`` = ``_row``, ``a_grid``,
+    ``a_candidates``, ``a_boundary``, ``a_community``, ``a_township``), by the rules of
+    :func:`assign_incidents`, so the importer inserts each incident once, assigned.
+
+    Returns the counts ``incidents``, ``assigned``, ``boundary``, ``unassigned``.
+    """
+    params = {"tol": _check_tolerance(tolerance_m), "edge_m": EDGE_M, **projection(session)}
+    session.execute(text("SET LOCAL jit = off"))
+    session.execute(text("DROP TABLE IF EXISTS _gg_assigned"))
+    session.execute(text(load_sql("assign_stage", rows >= BULK_FROM)), params)
+    row = session.execute(text(
+        "SELECT count(*) AS incidents, count(a_grid) AS assigned, "
+        "count(*) FILTER (WHERE a_boundary) AS boundary, "
+        "count(*) - count(a_grid) AS unassigned FROM _gg_assigned")).mappings().one()
     return {k: int(v) for k, v in row.items()}
 
 
