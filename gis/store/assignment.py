@@ -38,6 +38,7 @@ EDGE_M = 0.001  # a point this close to a boundary is on it (as gis.assign.locat
 # by their grid's safe region (assign_bulk.sql); below it, the per-pair statement is
 # cheaper (the grid preparation costs about a second for 10,000 grids).
 BULK_FROM = 2_000
+STAGE_POINTS = "(SELECT _row AS id, geom FROM _gg_stage_incidents)"
 
 
 def _sql_file(name: str) -> str:
@@ -46,12 +47,13 @@ def _sql_file(name: str) -> str:
 
 
 @cache
-def load_sql(name: str, bulk: bool = False) -> str:
+def load_sql(name: str, bulk: bool = False, points: str = "incidents") -> str:
     """A statement from ``sql/``, with the shared candidate rules spliced in: per point
     (``assign_candidates.sql``), or with ``bulk`` the safe-region path for many points
-    (``assign_bulk.sql``); both end in the same rules (``assign_rules.sql``)."""
+    (``assign_bulk.sql``, whose ``points`` is a table or flattened subquery with ``id``
+    and a GiST-indexed ``geom``); both end in the same rules (``assign_rules.sql``)."""
     body = (SQL_DIR / f"{name}.sql").read_text()
-    pairs = _sql_file("assign_bulk" if bulk else "assign_candidates")
+    pairs = _sql_file("assign_bulk" if bulk else "assign_candidates").replace("{points}", points)
     body = body.replace("{candidates}", pairs.replace("{rules}", _sql_file("assign_rules")))
     return body.replace("{result}", _sql_file("assign_result"))
 
@@ -133,7 +135,11 @@ def assign_stage(session: Session, rows: int, *, tolerance_m: float = 10.0) -> d
     params = {"tol": _check_tolerance(tolerance_m), "edge_m": EDGE_M, **projection(session)}
     session.execute(text("SET LOCAL jit = off"))
     session.execute(text("DROP TABLE IF EXISTS _gg_assigned"))
-    session.execute(text(load_sql("assign_stage", rows >= BULK_FROM)), params)
+    bulk = rows >= BULK_FROM
+    if bulk:  # the safe regions probe the staged points: index them once, after the load
+        session.execute(text("CREATE INDEX ON _gg_stage_incidents USING gist (geom)"))
+        session.execute(text("ANALYZE _gg_stage_incidents"))
+    session.execute(text(load_sql("assign_stage", bulk, STAGE_POINTS)), params)
     row = session.execute(text(
         "SELECT count(*) AS incidents, count(a_grid) AS assigned, "
         "count(*) FILTER (WHERE a_boundary) AS boundary, "

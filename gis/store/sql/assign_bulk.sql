@@ -8,7 +8,8 @@
 --               metres at the largest scale factor over the grid, back in lon/lat. A point
 --               inside it is more than :tol true metres inside that grid, hence (grids not
 --               crossing) more than :tol from every other grid: one candidate, no flag;
---   inner_hits: those points, found by the grids' GiST index and one point-in-polygon test;
+--   inner_hits: those points, found by the points' GiST index ({points}: a table with
+--               id and geom) and one point-in-polygon test;
 --   near, kept, best: the exact rules (assign_rules.sql) on the other points only.
 -- Margins only shrink the safe regions (a point outside one merely takes the exact
 -- path): 1 % for GEOS' round buffer joins (0.5 % chord error at 8 segments a quarter),
@@ -36,11 +37,13 @@ safe AS MATERIALIZED (
     WHERE c.gid NOT IN (SELECT gid FROM crossed)
 ),
 inner_hits AS MATERIALIZED (
+    -- each safe region probes the points' GiST index (10,000 probes, each returning
+    -- many points, its polygon prepared once) rather than each point the grids' index
+    -- (a million probes: 46 s against 12 s at load 10 for 1M x 10,000)
     SELECT p.id, s.code AS grid_code, s.community_code
-    FROM pts p
-    JOIN grids g ON g.valid_to IS NULL AND g.geom && p.geom
-    JOIN safe s ON s.gid = g.id
-    WHERE ST_Intersects(s.sg, p.geom)
+    FROM safe s
+    JOIN {points} p ON p.geom && s.sg AND ST_Intersects(s.sg, p.geom)
+    WHERE p.id IN (SELECT id FROM pts)
 ),
 near AS MATERIALIZED (
     SELECT p.id, c.code, c.community_code, c.gm, ST_Transform(p.geom, :srid) AS pm
