@@ -34,6 +34,7 @@ from gis.store.models import Base
 from gis.store.rejects import RejectWriter
 from gis.store.validation import GEOM, check_rows, resolve_columns
 
+REBUILD_FROM = 100_000  # rows: a load this large builds the secondary indexes afterwards
 MAX_PROBLEMS = 1000  # problems kept in memory and in the error; the report file has all
 SOURCE_COLUMNS = ("src_crs", "src_x", "src_y")
 
@@ -227,6 +228,23 @@ class _Loader:
             t=t, c=cols, name=sql.Literal(self.layer.table), v=self._values(), s=s,
             g=sql.Identifier(GEOM))
 
+    def _drop_indexes(self, cur) -> list[str]:
+        """A load at least as large as the table (and of ``REBUILD_FROM`` rows or more)
+        goes in without the table's secondary indexes, which are then built once: each
+        row costs nine index insertions otherwise. The drop locks the table until the
+        import commits, as the import of a whole county may; constraint indexes stay."""
+        cur.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass",
+                    (self.layer.table,))
+        if self.report.rows_read < max(REBUILD_FROM, cur.fetchone()[0]):
+            return []
+        cur.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                    "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
+                    "WHERE i.indrelid = %s::regclass AND c.oid IS NULL", (self.layer.table,))
+        found = cur.fetchall()
+        for name, _ in found:
+            cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        return [definition for _, definition in found]
+
     def _insert_assigned(self) -> sql.Composable:
         """Incidents in one INSERT with their grid, candidates, boundary flag, community,
         township, grid at report and due time (the category's limit when not given)."""
@@ -281,8 +299,11 @@ class _Loader:
             with self.raw.cursor() as cur:
                 if self.replace:
                     cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(self.layer.table)))
+                rebuild = self._drop_indexes(cur) if assigned is not None else []
                 cur.execute(self._insert(assigned is not None))
                 rep.rows_loaded = cur.rowcount
+                for definition in rebuild:  # built once over all rows, not row by row
+                    cur.execute(definition)
                 cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.stage)))
         except psycopg.Error as exc:  # a constraint we do not pre-check, FK on replace, ...
             detail = exc.diag.message_primary or str(exc)
