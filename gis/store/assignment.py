@@ -120,6 +120,8 @@ def assign_incidents(session: Session, ids=None, *, tolerance_m: float = 10.0,
     session.execute(text("SET LOCAL jit = off"))
     if bulk is None:
         bulk = _many(session, ids)
+    if bulk:  # hashes and sorts over a million incidents spill to disk at the default
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
     row = session.execute(text(load_sql("assign_incidents", bulk)), params).mappings().one()
     return {k: int(v) for k, v in row.items()}
 

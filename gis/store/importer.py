@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -209,14 +210,10 @@ class _Loader:
                 out.append(sql.Identifier(name))
         return sql.SQL(", ").join(out)
 
-    def _insert(self, assigned: bool = False) -> sql.Composable:
+    def _insert(self) -> sql.Composable:
         """Move the stage into the table. Ids follow the file's order, but rows go in in
         the geometry's (Hilbert) order, which keeps the GiST index build local: about
-        30 % faster on large files. (Volatile ``nextval`` runs after the inner sort.)
-        ``assigned``: incidents whose grids are in ``_gg_assigned``
-        (:func:`gis.store.assignment.assign_stage`) go in with them and their due time."""
-        if assigned:
-            return self._insert_assigned()
+        30 % faster on large files. (Volatile ``nextval`` runs after the inner sort.)"""
         t, s = sql.Identifier(self.layer.table), sql.Identifier(self.stage)
         cols = self._ident(self.columns)
         if not self.layer.geometry or "id" not in Base.metadata.tables[self.layer.table].c:
@@ -245,9 +242,12 @@ class _Loader:
             cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         return [definition for _, definition in found]
 
-    def _insert_assigned(self) -> sql.Composable:
+    def _insert_assigned(self, spatial_order: bool = True) -> sql.Composable:
         """Incidents in one INSERT with their grid, candidates, boundary flag, community,
-        township, grid at report and due time (the category's limit when not given)."""
+        township, grid at report and due time (the category's limit when not given), from
+        ``_gg_assigned`` (:func:`gis.store.assignment.assign_stage`). ``spatial_order``:
+        rows in the geometry's order, for a GiST index maintained row by row (a sort of a
+        million wide rows wasted when the index is built afterwards)."""
         from gis.store.overdue import default_due_sql
 
         assigned = {"grid_code": "a_grid", "boundary": "coalesce(a_boundary, false)",
@@ -263,9 +263,10 @@ class _Loader:
             "INSERT INTO incidents (id, {c}) SELECT id, {c} FROM (SELECT "
             "nextval(pg_get_serial_sequence('incidents', 'id')) AS id, {v} "
             "FROM (SELECT {d}, _row FROM {s}) AS s LEFT JOIN _gg_assigned ON a_row = _row "
-            "ORDER BY _row) AS staged ORDER BY {g}").format(
-            c=self._ident(cols), v=sql.SQL(", ").join(values), d=self._values(),
-            s=sql.Identifier(self.stage), g=sql.Identifier(GEOM))
+            "ORDER BY _row) AS staged {o}").format(
+            o=sql.SQL("ORDER BY {}").format(sql.Identifier(GEOM)) if spatial_order
+            else sql.SQL(""), c=self._ident(cols), v=sql.SQL(", ").join(values), d=self._values(),
+            s=sql.Identifier(self.stage))
 
     def _last_incident_id(self) -> int | None:
         if self.layer.table != "incidents":
@@ -294,13 +295,17 @@ class _Loader:
         if first_id is not None:  # incidents: assigned in the stage, inserted once
             from gis.store.assignment import assign_stage
 
+            # hashes and sorts over a million staged rows spill to disk at the default
+            self.session.execute(text("SET LOCAL work_mem = '128MB'"))
+
             assigned = assign_stage(self.session, rep.rows_read, tolerance_m=self.tolerance_m)
         try:
             with self.raw.cursor() as cur:
                 if self.replace:
                     cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(self.layer.table)))
                 rebuild = self._drop_indexes(cur) if assigned is not None else []
-                cur.execute(self._insert(assigned is not None))
+                cur.execute(self._insert_assigned(spatial_order=not rebuild)
+                            if assigned is not None else self._insert())
                 rep.rows_loaded = cur.rowcount
                 for definition in rebuild:  # built once over all rows, not row by row
                     cur.execute(definition)
