@@ -133,7 +133,8 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
     box = shapely.box(113.0, 28.0, 113.02, 28.01)
     seeds = shapely.multipoints(np.column_stack([rng.uniform(113.0, 113.02, 40),
                                                  rng.uniform(28.0, 28.01, 40)]))
-    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=box)), box)
+    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=box))
+    cells = shapely.intersection(cells, box)
     cells = list(cells) + [shapely.box(113.004, 28.004, 113.007, 28.006)]  # the overlay
     codes = [f"{fx.COMM1}{9000 + i}" for i in range(len(cells))]
     with grids.begin() as conn:

@@ -16,8 +16,17 @@
 Distances are measured as the file path measures them: in the metric CRS of the current
 grids' extent (:func:`gis.crs.metric_crs`, a Gauss–Krüger or UTM zone), the projected
 distance divided by the projection's scale factor at the point, so both paths agree to
-the millimetre. The rules live once, in ``sql/assign_candidates.sql``; one set-based statement assigns any
-number of incidents (the API at insert, the bulk importer, and republishing).
+the millimetre. The rules live once, in ``sql/assign_rules.sql``, fed by one of two
+statements that pair points with grids:
+
+* ``sql/assign_candidates.sql`` (a few incidents: the API at insert, lists of ids, a
+  single located point) pairs each point with the grids near it, transforming each;
+* ``sql/assign_bulk.sql`` (every incident, a republish, an import's stage) transforms
+  every grid once and, as the library path does, shrinks each grid into a *safe region*:
+  the points inside one (about 88 % on the benchmark's data) are answered by the points'
+  GiST index and one point-in-polygon test; only the rest get distances.
+
+Both give the same grid, flag and candidates on every point (tests/test_assignment_sql.py).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ res AS (
            coalesce(b.boundary, false) AS boundary,
            c.community_code,
            CASE WHEN c.community_code IS NULL THEN NULL
-                ELSE coalesce(t.parent_code, left(c.community_code, 9) || '000') END AS township_code
+                ELSE coalesce(t.parent_code, left(c.community_code, 9) || '000')
+           END AS township_code
     FROM pts p
     LEFT JOIN inner_hits h ON h.id = p.id
     LEFT JOIN best b ON b.id = p.id
