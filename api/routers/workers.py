@@ -18,14 +18,12 @@ from gis.services.accounts import Principal
 router = APIRouter(prefix="/workers", tags=["workers"])
 # key-household figures: supervisors of the area, and each worker for their own month
 Reader = Annotated[Principal, Depends(require("dispatcher", "analyst", "grid_worker"))]
-# exactly the months gis.assessment.Month accepts: 1970-01 .. 2200-12
 Month = Annotated[str, Query(pattern=r"^(19[7-9][0-9]|2[01][0-9][0-9]|2200)-(0[1-9]|1[0-2])$",
                              description="YYYY-MM, local time (1970-2200)")]
 Area = Annotated[str | None, Query(max_length=40, description="admin or grid code")]
 
 
-@router.get("/assessment", summary="The month's 123456 figures per worker (JSON or CSV)",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
+@router.get("/assessment", summary="The month's 123456 figures per worker (JSON or CSV)")
 def assessment(engine: EngineDep, settings: SettingsDep, principal: Reader, month: Month,
                area: Area = None, f: Literal["json", "csv"] = "json"):
     res = service.month_assessment(engine, principal, month=month, area=area,
