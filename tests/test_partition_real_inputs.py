@@ -110,6 +110,14 @@ def test_state_plane_feet_blocks_give_a_seamless_coverage_in_every_crs(tmp_path)
          "--out", tmp_path / "grids.geojson", "--out-crs", "4326")
     again = assert_seamless(tmp_path / "grids.geojson", 2263)
     assert again.crs.to_epsg() == 4326
+    grown = blocks.assign(HOUSING20=blocks["HOUSING20"] * np.where(blocks.index < 40, 2, 1))
+    grown.to_file(tmp_path / "now.gpkg")
+    report = _run("rebalance", "--grids", tmp_path / "grids.gpkg", "--units",
+                  tmp_path / "now.gpkg", "--households", "HOUSING20", "--out",
+                  tmp_path / "after.gpkg")
+    after = assert_seamless(tmp_path / "after.gpkg", 2263)
+    assert after.crs.to_epsg() == 2263 and report["grids_changed"] >= 1
+    assert after["households"].sum() == grown["HOUSING20"].sum()
 
 
 def _communities(blocks, rows=5, cols=6, n=30):
