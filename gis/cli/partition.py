@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
+from gis import csvsafe
 from gis.cli.app import JsonOpt, app, emit, progress
 from gis.errors import InputError
+from gis.geomcheck import checked_polygons
 from gis.io import CSV_SUFFIXES, PARQUET_SUFFIXES, format_of, read_layer, write_layer
 
 
@@ -31,7 +33,11 @@ def _read(path: Path | None, crs: str | None):
     if path is None:
         return None
     use = crs if crs and path.exists() and not _declares_crs(path) else None
-    return read_layer(path, crs=use)
+    gdf, repaired = checked_polygons(read_layer(path, crs=use), file=str(path))
+    for note in repaired:  # said on stderr: --json output on stdout stays one document
+        typer.echo(f"{path.name}: {note['feature']}: {note['reason']}: {note['action']}",
+                   err=True)
+    return gdf
 
 
 OutCrsOpt = typer.Option(None, "--out-crs", help="CRS to write the grids in (default: the "
@@ -231,5 +237,5 @@ def crosswalk_cmd(
 def _write_csv(frame, path: Path) -> None:
     """Write a table atomically (a temporary file renamed into place)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
+    csvsafe.to_csv(frame, tmp)  # spreadsheet formulas neutralised
     tmp.replace(path)
