@@ -37,7 +37,14 @@ def _read(path: Path | None, crs: str | None):
     for note in repaired:  # said on stderr: --json output on stdout stays one document
         typer.echo(f"{path.name}: {note['feature']}: {note['reason']}: {note['action']}",
                    err=True)
+    gdf.attrs["geometries_repaired"] = len(repaired)  # and counted in the report
     return gdf
+
+
+def _repaired(report: dict, gdf) -> dict:
+    """The report with the polygons repaired on reading counted in."""
+    done = report.get("geometries_repaired", 0) + gdf.attrs.get("geometries_repaired", 0)
+    return {**report, "geometries_repaired": done}
 
 
 OutCrsOpt = typer.Option(None, "--out-crs", help="CRS to write the grids in (default: the "
@@ -129,7 +136,8 @@ def partition_cmd(
         if violations is not None:
             write_layer(from_wgs84(res.violations, target), violations)
         advance(1, description="done")
-    emit({**res.report, "out": str(out), "out_crs": target.label}, as_json, title="partition")
+    emit({**_repaired(res.report, unit_gdf), "out": str(out), "out_crs": target.label},
+         as_json, title="partition")
 
 
 GRID_FIELDS = ["code", "kind", "households", "community_code", "geometry"]
@@ -180,7 +188,8 @@ def rebalance_cmd(
             _write_csv(res.changes, changes)
         advance(1, description="done")
     moved = res.changes[res.changes["change"] != "kept"]
-    summary = {**res.report, "changes": moved.to_dict("records"), "out": str(out),
+    summary = {**_repaired(res.report, unit_gdf), "changes": moved.to_dict("records"),
+               "out": str(out),
                "out_crs": target.label}
     emit(summary, as_json, title="rebalance")
 
@@ -222,6 +231,8 @@ def crosswalk_cmd(
                       new_code=new_code, min_area=min_area, min_share=min_share)
     _write_csv(table, out)
     report = table.attrs["report"]
+    report["old_rows_repaired"] += old_gdf.attrs.get("geometries_repaired", 0)
+    report["new_rows_repaired"] += new_gdf.attrs.get("geometries_repaired", 0)
     for side, path, field in (("old", old, old_code), ("new", new, new_code)):
         rows = report[f"{side}_rows_without_code"]
         if rows:  # kept apart, each under its own name: say so
