@@ -110,7 +110,8 @@ def partition_cmd(
     from gis.crs import from_wgs84, output_crs
     from gis.partition import partition
 
-    format_of(out)  # fail before the work on an unknown output format
+    format_of(out)  # fail before the work on an unknown output format or CRS
+    output_crs(out_crs, None)
     if violations is not None:
         format_of(violations)
     _check_code_prefix(code_prefix)
@@ -167,6 +168,7 @@ def rebalance_cmd(
     from gis.partition import rebalance
 
     format_of(out)
+    output_crs(out_crs, None)
     with progress("rebalance", total=3) as advance:
         advance(0, description="reading")
         grid_gdf, unit_gdf, road_gdf = _read(grids, crs), _read(units, crs), _read(roads, crs)
