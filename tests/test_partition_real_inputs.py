@@ -203,12 +203,15 @@ def test_rebalance_gives_new_grids_the_next_free_code_and_a_seamless_coverage(tm
     for prefix in ("", "510104001001"):
         now = _doubled(tmp_path, prefix)
         before = gpd.read_file(tmp_path / "g.gpkg")
+        top = max(int(c[-4:]) for c in before["code"])
+        retired = f"{prefix}{top + 2:04d}"  # retired in an earlier round: never reused
         report = _run("rebalance", "--grids", tmp_path / "g.gpkg", "--units",
-                      tmp_path / "now.gpkg", "--out", tmp_path / "after.gpkg")
+                      tmp_path / "now.gpkg", "--out", tmp_path / "after.gpkg",
+                      "--retired", retired)
         after = assert_seamless(tmp_path / "after.gpkg", 4326)
         new = [c["code"] for c in report["changes"] if c["change"] == "new"]
         assert new, report
-        serials = sorted(int(c[-4:]) for c in before["code"])
+        serials = sorted(int(c[-4:]) for c in before["code"]) + [top + 2]
         assert sorted(int(c[-4:]) for c in new) == list(range(serials[-1] + 1,
                                                               serials[-1] + 1 + len(new)))
         assert all(c.startswith(prefix) and len(c) == len(prefix) + 4 for c in new)

@@ -159,11 +159,15 @@ def rebalance_cmd(
     code_width: int = typer.Option(4, "--code-width", help="Digits of the grid serial."),
     changes: Path = typer.Option(None, "--changes", help="Also write what changed per code "
                                  "(CSV)."),
+    retired: str = typer.Option(None, "--retired", help="Codes retired earlier, never to be "
+                                "handed out again: comma-separated, or a text file with "
+                                "one code per line."),
     out_crs: str = OutCrsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Repair grids whose households left --min..--max; only those grids and their
-    neighbours change, the others keep geometry and code."""
+    neighbours change, the others keep geometry and code. New grids take the next free
+    serial: never a code in use or retired."""
     from gis.crs import output_crs
     from gis.partition import rebalance
 
@@ -176,7 +180,7 @@ def rebalance_cmd(
         try:
             res = rebalance(grid_gdf, unit_gdf, households, roads=road_gdf,
                             min_households=min_households, max_households=max_households,
-                            code_width=code_width)
+                            code_width=code_width, retired_codes=_codes_given(retired))
         except InputError as exc:
             raise _naming(grids if exc.problem.field == "code" else units, exc,
                           UNIT_FIELDS + (households, "code")) from exc
@@ -245,6 +249,18 @@ def crosswalk_cmd(
           "new_grids": int(table["new_code"].nunique()),
           "households": float(table["households"].sum()), **report, "out": str(out)},
          as_json, title="crosswalk")
+
+
+def _codes_given(text: str | None) -> list[str]:
+    """Codes from ``a,b,c`` or from a file holding one per line."""
+    if not text:
+        return []
+    path = Path(text)
+    if path.is_file():
+        items = path.read_text(encoding="utf-8").splitlines()
+    else:
+        items = text.split(",")
+    return [c.strip() for c in items if c.strip()]
 
 
 def _write_csv(frame, path: Path) -> None:
