@@ -420,7 +420,7 @@ DEPARTMENT_CODE = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"   # gis.routing.check_depa
 SUMMONS_STATES = ("summoned", "acknowledged", "fed_back")  # gis.supervision.STATES
 NOTICE_KINDS = ("acknowledge", "handle")                   # gis.supervision.KINDS
 NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
-                      "supervision", "merged")
+                      "supervision", "merged", "deadline")
 
 
 class Department(Base):
@@ -550,3 +550,29 @@ class Notification(Base):
     __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
                       Index("ix_notifications_unread", "user_id",
                             postgresql_where=text("read_at IS NULL")))
+
+
+class DeadlineRequest(Base):
+    """延期申请: a department asks for more time on its part; the level above decides. Only
+    an approved request moves ``summons.handle_due_at`` (:mod:`gis.clocks`)."""
+
+    __tablename__ = "deadline_requests"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    summons_id: Mapped[int] = mapped_column(ForeignKey("summons.id", ondelete="CASCADE"),
+                                            index=True)
+    amount: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = _now()
+    status: Mapped[str] = mapped_column(String(16), server_default="requested")
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint(_in("unit", ("hours", "working_days")), name="unit"),
+        CheckConstraint(_in("status", ("requested", "approved", "refused")), name="status"),
+    )
