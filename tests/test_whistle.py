@@ -172,3 +172,25 @@ def test_dispatch_to_a_bad_department_leaves_the_incident_as_it_was(client, disp
     resp = client.post(f"/incidents/{inc['id']}/transitions", headers=dispatcher, json={
         "action": "accept", "version": props["version"], "department_code": "zhujian"})
     assert resp.status_code == 422 and resp.json()["field"] == "department_code"
+
+
+def test_a_county_holiday_calendar_moves_the_departments_due_times(client, dispatcher, area,
+                                                                   tmp_path):
+    from datetime import datetime, timedelta
+
+    from gis.clocks import CHINA
+    from gis.services import departments
+
+    today = datetime.now(CHINA).date()
+    days_off = [today + timedelta(days=i) for i in range(1, 15)]      # two weeks off
+    csv = tmp_path / "holidays.csv"
+    csv.write_text("date,kind\n" + "".join(f"{d.isoformat()},holiday\n" for d in days_off),
+                   encoding="utf-8")
+    assert departments.import_calendars(area, csv, county=fx.COUNTY)["days"] == {
+        fx.COUNTY[:6]: 14}
+    inc = report(client, dispatcher)
+    out = client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                      json={"departments": ["zhujian"]}).json()
+    due = datetime.fromisoformat(out["properties"]["summons"][0]["handle_due_at"])
+    # five working days cannot end inside the fortnight off
+    assert due.astimezone(CHINA).date() > days_off[-1]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gis.clocks import DEFAULT_LIMITS, Calendar, Extension, Limit, due_at, limit_for
 from gis.errors import Conflict, Forbidden, InputError, NotFound
 from gis.store import audit
+from gis.store.calendars import calendar_for
 from gis.store.incidents import in_scope
 from gis.store.models import DeadlineRequest, Incident, IncidentEvent, Summons
 from gis.store.notifications import notify_users, users_of_department
@@ -66,8 +67,7 @@ def request(session: Session, incident_id: int, principal: Principal, *, amount:
 
 
 def decide(session: Session, request_id: int, principal: Principal, *, approve: bool,
-           note: str | None = None, now: datetime | None = None,
-           calendar: Calendar = Calendar()) -> dict:
+           note: str | None = None, now: datetime | None = None) -> dict:
     """Approve or refuse a pending request on an incident the caller sees (not one's own)."""
     now = now or datetime.now(timezone.utc)
     row = session.scalar(select(DeadlineRequest)
@@ -85,6 +85,7 @@ def decide(session: Session, request_id: int, principal: Principal, *, approve: 
     session.flush()
     before = summons.handle_due_at
     if approve:
+        calendar = calendar_for(session, incident.community_code or incident.grid_code)
         summons.handle_due_at = _handle_due(session, summons, incident, calendar)
     moved = f"handle due {before:%Y-%m-%d %H:%M} -> {summons.handle_due_at:%Y-%m-%d %H:%M}"
     _event(session, incident, "deadline", principal.username,

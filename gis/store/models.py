@@ -4,7 +4,7 @@ indexed; vocabularies come from :mod:`gis.vocabulary` so the database refuses un
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Computed, Date, DateTime, Float,
@@ -576,3 +576,15 @@ class DeadlineRequest(Base):
         CheckConstraint(_in("unit", ("hours", "working_days")), name="unit"),
         CheckConstraint(_in("status", ("requested", "approved", "refused")), name="status"),
     )
+
+
+class CalendarDay(Base):
+    """A holiday, or a weekend day worked in exchange (调休), of one county."""
+
+    __tablename__ = "calendar_days"
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint(_in("kind", ("holiday", "workday")), name="kind"),
+                      CheckConstraint("county_code ~ '^[0-9]{6}$'", name="county"))

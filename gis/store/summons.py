@@ -23,6 +23,7 @@ from gis import supervision
 from gis.clocks import DEFAULT_LIMITS, Calendar, limit_for
 from gis.errors import Conflict, Forbidden, NotFound
 from gis.store import audit
+from gis.store.calendars import calendar_for
 from gis.store.incidents import get_incident, in_scope
 from gis.store.models import (Department, Incident, IncidentEvent, Summons, SupervisionNotice,
                               User)
@@ -83,11 +84,11 @@ def _known(session: Session, principal: Principal | None) -> set[str]:
 
 
 def whistle(session: Session, incident_id: int, departments: list[str], *,
-            principal: Principal, note: str | None = None, now: datetime | None = None,
-            calendar: Calendar = Calendar()) -> dict:
+            principal: Principal, note: str | None = None, now: datetime | None = None) -> dict:
     """Summon ``departments`` (codes the caller can see) to an open incident."""
     now = _now(now)
     incident = _locked(session, incident_id, principal)
+    calendar = calendar_for(session, incident.community_code or incident.grid_code)
     if incident.status == "closed":
         raise Conflict(f"incident {incident_id} is closed")
     already = session.scalars(select(Summons.department_code)
@@ -109,12 +110,13 @@ def whistle(session: Session, incident_id: int, departments: list[str], *,
 
 
 def dispatch_to(session: Session, incident_id: int, department: str, *,
-                principal: Principal, note: str | None = None, now: datetime | None = None,
-                calendar: Calendar = Calendar()) -> None:
+                principal: Principal, note: str | None = None,
+                now: datetime | None = None) -> None:
     """After the incident's ``dispatch`` step: hand it to ``department`` (a dispatch
     summons, the incident's department, a notification). Same checks as a whistle."""
     now = _now(now)
     incident = _locked(session, incident_id, principal)
+    calendar = calendar_for(session, incident.community_code or incident.grid_code)
     already = session.scalars(select(Summons.department_code)
                               .where(Summons.incident_id == incident_id)).all()
     try:

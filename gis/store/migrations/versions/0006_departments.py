@@ -11,6 +11,8 @@ The tables of issue 16 (the whole loop through the functional departments):
 * ``supervision_notices``: 督办 per summons, limit kind and level (1, escalated 2).
 * ``attachments``: photos stored by the SHA-256 of the upload under the data directory.
 * ``notifications``: the inbox of each account, with a partial index on the unread.
+* ``calendar_days``: holidays and make-up working days (调休) per county, for limits in
+  working days (:mod:`gis.clocks`).
 * ``deadline_requests``: a department's request for more time (延期) on its part, and the
   decision of the level above (approved moves the handle due time; refused does not).
 * ``users.department_code`` and the role ``department`` (an account of a department has
@@ -200,7 +202,16 @@ CREATE TABLE deadline_requests (
         REFERENCES summons (id) ON DELETE CASCADE
 )""",
     "CREATE INDEX ix_deadline_requests_incident_id ON deadline_requests (incident_id)",
-    "CREATE INDEX ix_deadline_requests_summons_id ON deadline_requests (summons_id)",
+    "CREATE INDEX ix_deadline_requests_summons_id ON deadline_requests (summons_id)", """
+CREATE TABLE calendar_days (
+    county_code varchar(6) NOT NULL,
+    day date NOT NULL,
+    kind varchar(8) NOT NULL,
+    name text,
+    CONSTRAINT pk_calendar_days PRIMARY KEY (county_code, day),
+    CONSTRAINT ck_calendar_days_kind CHECK (kind IN ('holiday', 'workday')),
+    CONSTRAINT ck_calendar_days_county CHECK (county_code ~ '^[0-9]{6}$')
+)""",
 ]
 
 COLUMNS = [
@@ -237,7 +248,7 @@ def downgrade() -> None:
     op.execute(f"ALTER TABLE users ADD CONSTRAINT ck_users_role CHECK (role IN "
                f"({_in(OLD_ROLES)}))")
     op.execute("ALTER TABLE users DROP COLUMN IF EXISTS department_code")
-    for table in ("deadline_requests", "notifications", "attachments", "supervision_notices",
+    for table in ("calendar_days", "deadline_requests", "notifications", "attachments", "supervision_notices",
                   "summons",
                   "routing_rules", "departments"):
         op.execute(f"DROP TABLE IF EXISTS {table}")
