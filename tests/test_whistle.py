@@ -194,3 +194,43 @@ def test_a_county_holiday_calendar_moves_the_departments_due_times(client, dispa
     due = datetime.fromisoformat(out["properties"]["summons"][0]["handle_due_at"])
     # five working days cannot end inside the fortnight off
     assert due.astimezone(CHINA).date() > days_off[-1]
+
+
+def test_an_unsatisfied_call_back_reopens_and_counts_against_the_departments(
+        client, dispatcher, zj, cg, db):
+    inc = report(client, dispatcher)
+    for action in ("accept", "dispatch", "handle", "feedback"):
+        inc = act(client, dispatcher, inc, action)
+    client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                json={"departments": ["zhujian", "chengguan"]})
+    for headers in (zj, cg):
+        inc = act(client, headers, fresh(client, headers, inc), "acknowledge")
+        inc = act(client, headers, inc, "feedback")
+    url = f"/incidents/{inc['id']}/callback"
+    early = report(client, dispatcher)
+    assert client.post(f"/incidents/{early['id']}/callback", headers=dispatcher,
+                       json={"solved": True}).status_code == 409     # nothing fed back yet
+    assert client.post(url, headers=dispatcher,
+                       json={"solved": True, "satisfaction": 9}).status_code == 422
+    assert client.post(url, headers=zj, json={"solved": False}).status_code == 403
+    resp = client.post(url, headers=dispatcher,
+                       json={"solved": True, "satisfaction": 2, "note": "still smells"})
+    assert resp.status_code == 200, resp.text
+    props = resp.json()["properties"]
+    assert props["status"] == "handling"
+    assert [s["state"] for s in props["summons"]] == ["acknowledged", "acknowledged"]
+    assert inbox(db, "zhujian-clerk")[-1] == "reopened"
+    stats = {r["department_code"]: r for r in client.get(
+        "/incidents/stats", headers=dispatcher, params={"by": "department"}).json()[
+        "departments"]}
+    assert stats["zhujian"]["reopened"] == 1 and stats["chengguan"]["reopened"] == 1
+    # both feed back again, the grid feeds back, a satisfied call-back lets it close
+    for headers in (zj, cg):
+        inc = act(client, headers, fresh(client, headers, inc), "feedback", note="again")
+    inc = act(client, dispatcher, fresh(client, dispatcher, inc), "feedback")
+    ok = client.post(url, headers=dispatcher, json={"solved": True, "satisfaction": 5})
+    assert ok.status_code == 200 and ok.json()["properties"]["status"] == "feedback"
+    inc = act(client, dispatcher, fresh(client, dispatcher, inc), "verify")
+    assert act(client, dispatcher, inc, "close")["properties"]["status"] == "closed"
+    actions = [e["action"] for e in fresh(client, dispatcher, inc)["properties"]["events"]]
+    assert actions.count("reopen") == 2 and actions.count("callback") == 2

@@ -50,6 +50,13 @@ class DecisionIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
 
 
+class CallbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    solved: bool
+    satisfaction: int | None = Field(None, ge=1, le=5, description="1 (very unhappy) - 5")
+    note: str | None = Field(None, max_length=4000)
+
+
 class RoutingRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str = Field(min_length=1, max_length=24)
@@ -111,3 +118,11 @@ def decide_extension(request_id: ObjectId, body: DecisionIn, engine: EngineDep,
                      principal: Annotated[Principal, Depends(require("dispatcher"))]) -> dict:
     return deadlines.decide(engine, principal, request_id, approve=body.approve,
                             note=body.note)
+
+
+@router.post("/incidents/{incident_id}/callback",
+             summary="Record the reporter's answer before closing (回访); unsatisfied reopens")
+def callback(incident_id: ObjectId, body: CallbackIn, engine: EngineDep,
+             principal: Annotated[Principal, Depends(require("dispatcher"))]) -> dict:
+    return summons.callback(engine, principal, incident_id, solved=body.solved,
+                            satisfaction=body.satisfaction, note=body.note)

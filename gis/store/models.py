@@ -420,7 +420,7 @@ DEPARTMENT_CODE = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"   # gis.routing.check_depa
 SUMMONS_STATES = ("summoned", "acknowledged", "fed_back")  # gis.supervision.STATES
 NOTICE_KINDS = ("acknowledge", "handle")                   # gis.supervision.KINDS
 NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
-                      "supervision", "merged", "deadline")
+                      "supervision", "merged", "deadline", "reopened")
 
 
 class Department(Base):

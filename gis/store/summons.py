@@ -47,7 +47,8 @@ def _locked(session: Session, incident_id: int, principal: Principal | None) -> 
 
 
 def _event(session: Session, incident: Incident, action: str, from_status: str,
-           to_status: str, actor: str | None, note: str | None, department: str) -> None:
+           to_status: str, actor: str | None, note: str | None,
+           department: str | None) -> None:
     session.execute(insert(IncidentEvent).values(
         incident_id=incident.id, action=action, from_status=from_status, to_status=to_status,
         actor=actor, note=note, grid_code=incident.grid_code, department_code=department))
@@ -205,3 +206,41 @@ def list_for(session: Session, incident_id: int) -> list[dict]:
              "ack_due_at": s.ack_due_at, "handle_due_at": s.handle_due_at,
              "acknowledged_at": s.acknowledged_at, "fed_back_at": s.fed_back_at,
              "feedback": s.feedback} for s in rows]
+
+
+UNSATISFIED_AT_OR_BELOW = 2   # satisfaction 1-5: 1 and 2 reopen the case
+
+
+def callback(session: Session, incident_id: int, *, principal: Principal, solved: bool,
+             satisfaction: int | None, note: str | None = None,
+             now: datetime | None = None) -> dict:
+    """回访 before closing: record the reporter's answer; an unsolved or unsatisfied answer
+    reopens the case (重办): back to handling, every department that had fed back must feed
+    back again, and a ``reopen`` event counts against each of them."""
+    now = _now(now)
+    incident = _locked(session, incident_id, principal)
+    if incident.status not in ("feedback", "verified"):
+        raise Conflict(f"a call-back comes after the feedback and before closing; incident "
+                       f"{incident_id} is {incident.status}")
+    unhappy = not solved or (satisfaction is not None and satisfaction <= UNSATISFIED_AT_OR_BELOW)
+    answer = (f"solved: {'yes' if solved else 'no'}, satisfaction: {satisfaction or '-'}"
+              + (f"; {note}" if note else ""))
+    before = incident.status
+    _event(session, incident, "callback", before, before, principal.username, answer, None)
+    reopened = []
+    if unhappy:
+        incident.status = "handling"
+        for summons in session.scalars(select(Summons).where(
+                Summons.incident_id == incident_id, Summons.state == "fed_back")):
+            summons.state, summons.fed_back_at, summons.fed_back_by = "acknowledged", None, None
+            reopened.append(summons.department_code)
+            _event(session, incident, "reopen", before, "handling", principal.username,
+                   answer, summons.department_code)
+            notify_department(session, summons.department_code, "reopened", incident_id,
+                              f"incident {incident_id} is reopened (重办): {answer}")
+    incident.version += 1
+    session.flush()
+    audit.record(session, principal.username, "callback", "incident", incident_id,
+                 {"status": before}, {"status": incident.status, "answer": answer,
+                                      "reopened": reopened})
+    return get_incident(session, incident_id, principal, now=now)

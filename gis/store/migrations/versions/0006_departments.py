@@ -37,7 +37,7 @@ CATEGORIES = ("dispute", "security_hazard", "safety_hazard", "public_facility", 
 ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "department")
 OLD_ROLES = ROLES[:-1]
 NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
-                      "supervision", "merged", "deadline")
+                      "supervision", "merged", "deadline", "reopened")
 
 
 def _in(values) -> str:
