@@ -234,3 +234,18 @@ def test_an_unsatisfied_call_back_reopens_and_counts_against_the_departments(
     assert act(client, dispatcher, inc, "close")["properties"]["status"] == "closed"
     actions = [e["action"] for e in fresh(client, dispatcher, inc)["properties"]["events"]]
     assert actions.count("reopen") == 2 and actions.count("callback") == 2
+
+
+def test_each_part_says_which_limit_it_let_lapse(client, dispatcher, zj):
+    inc = report(client, dispatcher)
+    client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                json={"departments": ["zhujian", "chengguan"]})
+    with client.app.state.engine.begin() as conn:
+        conn.execute(text("UPDATE summons SET ack_due_at = now() - interval '1 minute' "
+                          "WHERE department_code = 'zhujian'"))
+    parts = client.get(f"/incidents/{inc['id']}/summons", headers=dispatcher).json()["summons"]
+    assert [(p["department_code"], p["overdue"]) for p in parts] == [
+        ("zhujian", "acknowledge"), ("chengguan", None)]
+    act(client, zj, fresh(client, zj, inc), "acknowledge")
+    parts = client.get(f"/incidents/{inc['id']}/summons", headers=dispatcher).json()["summons"]
+    assert parts[0]["overdue"] is None           # reported in, late but no longer lapsing

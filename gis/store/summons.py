@@ -198,14 +198,20 @@ def check_joint(session: Session, incident_id: int) -> None:
     supervision.check_can_verify([supervision.Summons(code, state) for code, state in rows])
 
 
-def list_for(session: Session, incident_id: int) -> list[dict]:
+def list_for(session: Session, incident_id: int, now: datetime | None = None) -> list[dict]:
+    """The departments' parts, each with ``overdue``: the limit it has let lapse now
+    (``acknowledge`` or ``handle``, :func:`gis.supervision.lapsed`), or None."""
+    now = _now(now)
     rows = session.scalars(select(Summons).where(Summons.incident_id == incident_id)
                            .order_by(Summons.id))
     return [{"department_code": s.department_code, "kind": s.kind, "state": s.state,
              "note": s.note, "summoned_by": s.summoned_by, "summoned_at": s.summoned_at,
              "ack_due_at": s.ack_due_at, "handle_due_at": s.handle_due_at,
              "acknowledged_at": s.acknowledged_at, "fed_back_at": s.fed_back_at,
-             "feedback": s.feedback} for s in rows]
+             "feedback": s.feedback,
+             "overdue": supervision.lapsed(supervision.Summons(
+                 s.department_code, s.state, s.ack_due_at, s.handle_due_at), now)}
+            for s in rows]
 
 
 UNSATISFIED_AT_OR_BELOW = 2   # satisfaction 1-5: 1 and 2 reopen the case
