@@ -249,3 +249,25 @@ def test_each_part_says_which_limit_it_let_lapse(client, dispatcher, zj):
     act(client, zj, fresh(client, zj, inc), "acknowledge")
     parts = client.get(f"/incidents/{inc['id']}/summons", headers=dispatcher).json()["summons"]
     assert parts[0]["overdue"] is None           # reported in, late but no longer lapsing
+
+
+def test_the_department_queue_and_the_department_filter(client, dispatcher, zj, cg, make_user):
+    first, second, other = (report(client, dispatcher) for _ in range(3))
+    for inc in (first, second):
+        client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                    json={"departments": ["zhujian"]})
+    client.post(f"/incidents/{other['id']}/whistle", headers=dispatcher,
+                json={"departments": ["chengguan"]})
+    act(client, zj, fresh(client, zj, second), "acknowledge")
+    with client.app.state.engine.begin() as conn:
+        conn.execute(text("UPDATE summons SET ack_due_at = now() - interval '1 minute' "
+                          "WHERE incident_id = :i"), {"i": first["id"]})
+    q = client.get("/queue", headers=zj).json()
+    assert (q["department"], q["waiting"], q["handling"], q["overdue"]) == ("zhujian", 1, 1, 1)
+    assert [(i["incident_id"], i["overdue"]) for i in q["items"]] == [
+        (first["id"], "acknowledge"), (second["id"], None)]
+    assert client.get("/queue", headers=dispatcher).status_code == 403
+    listed = client.get("/incidents", headers=dispatcher, params={"department": "zhujian"})
+    assert sorted(f["id"] for f in listed.json()["features"]) == [first["id"], second["id"]]
+    assert client.get("/incidents", headers=dispatcher,
+                      params={"department": "bad code!"}).status_code == 422

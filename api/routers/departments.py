@@ -126,3 +126,9 @@ def callback(incident_id: ObjectId, body: CallbackIn, engine: EngineDep,
              principal: Annotated[Principal, Depends(require("dispatcher"))]) -> dict:
     return summons.callback(engine, principal, incident_id, solved=body.solved,
                             satisfaction=body.satisfaction, note=body.note)
+
+
+@router.get("/queue", summary="Your department's queue: waiting, handling, overdue")
+def queue(engine: EngineDep, principal: Annotated[Principal, Depends(require("department"))],
+          done: bool = False) -> dict:
+    return summons.queue(engine, principal, include_done=done)

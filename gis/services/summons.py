@@ -12,7 +12,7 @@ from gis.store import summons as repo
 from gis.store.incidents import feature
 from gis.store.users import Principal
 
-__all__ = ["DEPARTMENT_ACTIONS", "act", "callback", "list_for", "whistle"]
+__all__ = ["DEPARTMENT_ACTIONS", "act", "callback", "list_for", "queue", "whistle"]
 
 DEPARTMENT_ACTIONS = ("acknowledge", "feedback")
 
@@ -52,3 +52,11 @@ def callback(engine: Engine, principal: Principal, incident_id: int, *, solved: 
                             satisfaction=satisfaction, note=note)
         row["summons"] = repo.list_for(session, incident_id)
     return feature(row)
+
+
+def queue(engine: Engine, principal: Principal, *, include_done: bool = False) -> dict:
+    """A department account's queue: waiting to report in, handling, overdue."""
+    from gis.store.queue import queue as read_queue
+
+    with unit_of_work(engine, read_only=True) as session:
+        return read_queue(session, principal, include_done=include_done)
