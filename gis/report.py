@@ -70,6 +70,8 @@ class ReportData:
     outline: gpd.GeoDataFrame | None = None
     notes: list[str] = field(default_factory=list)
     generated_at: str = ""
+    # per department, worst first (逆排名): gis.department_performance.ranking rows
+    departments: list[dict] = field(default_factory=list)
 
 
 def _missing(v) -> bool:

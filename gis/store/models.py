@@ -4,7 +4,7 @@ indexed; vocabularies come from :mod:`gis.vocabulary` so the database refuses un
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Computed, Date, DateTime, Float,
@@ -420,7 +420,7 @@ DEPARTMENT_CODE = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"   # gis.routing.check_depa
 SUMMONS_STATES = ("summoned", "acknowledged", "fed_back")  # gis.supervision.STATES
 NOTICE_KINDS = ("acknowledge", "handle")                   # gis.supervision.KINDS
 NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
-                      "supervision", "merged")
+                      "supervision", "merged", "deadline", "reopened")
 
 
 class Department(Base):
@@ -550,3 +550,41 @@ class Notification(Base):
     __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
                       Index("ix_notifications_unread", "user_id",
                             postgresql_where=text("read_at IS NULL")))
+
+
+class DeadlineRequest(Base):
+    """延期申请: a department asks for more time on its part; the level above decides. Only
+    an approved request moves ``summons.handle_due_at`` (:mod:`gis.clocks`)."""
+
+    __tablename__ = "deadline_requests"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    summons_id: Mapped[int] = mapped_column(ForeignKey("summons.id", ondelete="CASCADE"),
+                                            index=True)
+    amount: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = _now()
+    status: Mapped[str] = mapped_column(String(16), server_default="requested")
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint(_in("unit", ("hours", "working_days")), name="unit"),
+        CheckConstraint(_in("status", ("requested", "approved", "refused")), name="status"),
+    )
+
+
+class CalendarDay(Base):
+    """A holiday, or a weekend day worked in exchange (调休), of one county."""
+
+    __tablename__ = "calendar_days"
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint(_in("kind", ("holiday", "workday")), name="kind"),
+                      CheckConstraint("county_code ~ '^[0-9]{6}$'", name="county"))
