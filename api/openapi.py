@@ -96,6 +96,8 @@ CONSTRAINTS = {
     "min_households": "not above max_households",
     "reported_at": "not in the future",
     "window": "at most the period asked for",
+    "Idempotency-Key": "a key already used by the caller must come with the same request "
+                       "(its first answer is then returned)",
 }
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep, Timestamp
+from api.idempotency import IdempotencyDep
 from gis.errors import InputError
 from gis.services import incidents as service
 from gis.services.accounts import Principal
@@ -72,10 +73,10 @@ Filters = Annotated[service.IncidentFilter, Depends(filters)]
 
 @router.post("/incidents", status_code=201, summary="Report an incident (上报)")
 def create(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
-           principal: Reporter) -> dict:
+           principal: Reporter, once: IdempotencyDep) -> dict:
     new = service.NewIncident(**body.model_dump())
     new.reported_at = _aware(new.reported_at, settings.timezone)
-    return service.create(engine, settings, new, principal)
+    return service.create(engine, settings, new, principal, once=once)
 
 
 @router.get("/incidents", summary="Incidents in your area as GeoJSON, filtered and paged")
@@ -131,9 +132,9 @@ def get(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dic
 @router.post("/incidents/{incident_id}/transitions",
              summary="Move an incident through the loop (409 lists the allowed actions)")
 def transition(incident_id: ObjectId, body: TransitionIn, engine: EngineDep,
-               principal: Dispatcher) -> dict:
+               principal: Dispatcher, once: IdempotencyDep) -> dict:
     return service.transition(engine, incident_id, body.action, version=body.version,
-                              principal=principal, note=body.note)
+                              principal=principal, note=body.note, once=once)
 
 
 @router.get("/locate", summary="Grid, community, township, staff and nearest worker of a place")

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from gis.errors import Forbidden
 from gis.patrol import DAILY_VISIT_NORM
+from gis.services.idempotency import Once, write_once
 from gis.services.uow import unit_of_work
 from gis.store import patrol as repo
 from gis.store.patrol import DEFAULT_MIN_MINUTES, MAX_UPLOAD, Fix, Period, Result, rates_by
@@ -53,14 +54,14 @@ def visits(engine: Engine, principal: Principal, period: Period, *, radius: floa
 
 
 def upload(engine: Engine, principal: Principal, fixes: list[Fix], *, crs: str = "wgs84",
-           worker: str | None = None) -> dict:
+           worker: str | None = None, once: Once | None = None) -> dict:
     """Store a phone's GPS fixes and redraw the touched track lines. A grid worker uploads
-    their own fixes only; a dispatcher may name the worker."""
+    their own fixes only; a dispatcher may name the worker. A batch resent with the same
+    Idempotency-Key is answered from the store and adds nothing."""
     who = principal.username
     if worker and worker != principal.username:
         if principal.role == "grid_worker":
             raise Forbidden("a grid worker uploads their own fixes only")
         who = worker
-    with unit_of_work(engine) as session:
-        added = repo.add_points(session, who, fixes, crs)
-    return {"worker": who, "added": added}
+    return write_once(engine, once, principal, lambda session: {
+        "worker": who, "added": repo.add_points(session, who, fixes, crs)})
