@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_upload_mb: int = 200
     base_tile_url: str | None = None  # optional raster base map for the web pages
     timezone: str = "Asia/Shanghai"
+    # Resident reporting (/report, no account): per client address
+    report_rate_per_hour: int = 10          # reports sent
+    public_tile_rate_per_minute: int = 1200  # base-map tiles read (a map view is ~20)
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> "Settings":

@@ -14,4 +14,6 @@ ROUTERS = [
     "api.routers.overview",
     "api.routers.patrol",
     "api.routers.workers",
+    "api.routers.report",
+    "api.routers.open311",
 ]

@@ -31,7 +31,7 @@ from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
 from api.tiles import mvt as svc
-from api.auth import COOKIE, VERIFIED, request_token
+from api.auth import COOKIE, PROTOCOL_ONLY, VERIFIED, request_token
 from gis.services.accounts import Principal, token_digest
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ async def send_warm(scope: Scope, send: Send) -> bool:
     if found is None:
         return False
     principal, counters = found
+    if principal.role in PROTOCOL_ONLY:  # the endpoint refuses it (api.auth)
+        return False
     scope[VERIFIED], scope[COUNTERS] = (token, principal), counters
     warm = getattr(app.state, "tile_responses", None)
     tile = warm.current(scope, principal.scope_code, counters) \
