@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import text
 
+from layers_data import live_server
 from roles_fixtures import COMM1, COUNTY, centre, insert_district
 
 V2 = "/open311/v2"
@@ -224,3 +225,58 @@ def test_the_integration_role_creates_and_reads_requests_and_nothing_else(
     assert {k: r.status_code for k, r in refused.items()} == {k: 403 for k in refused}
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 4
+
+
+def test_an_existing_open311_client_library_works_unchanged(db, pg_url, tmp_path, world,
+                                                            make_user, settings):
+    """georeport (PyPI, a GeoReport v2 client; it only reads) in JSON and XML against the
+    real server; the POST is the spec's form-encoded example sent with requests, and the
+    api_key comes from `gridgis user add --role integration` (the real command line)."""
+    import requests
+    from georeport import GeoReport
+
+    from tests.test_unit_of_work import cli
+
+    added = cli(settings, "user", "add", "city-app", "--role", "integration", "--scope",
+                COUNTY, "--json")
+    assert added.returncode == 0, added.stderr
+    import json
+    key = json.loads(added.stdout)["token"]
+    with live_server(pg_url, tmp_path) as base:
+        root = f"{base}{V2}"
+        posted = requests.post(f"{root}/requests.json", data=spec_post(key), timeout=30)
+        assert posted.status_code == 201, posted.text
+        new_id = posted.json()[0]["service_request_id"]
+        for fmt in ("json", "xml"):
+            client = GeoReport(root, jurisdiction=COUNTY, output_format=fmt)
+            services = client.get_service_list()
+            assert [s["service_code"] for s in services] == [
+                "dispute", "security_hazard", "safety_hazard", "public_facility",
+                "environment", "population", "other"]
+            definition = client.get_service_definition("environment")
+            assert definition["service_code"] == "environment"
+            one = client.get_service_request(str(new_id))
+            assert str(one["service_request_id"]) == str(new_id)
+            assert one["status"] == "open" and one["service_code"] == "public_facility"
+            found = client.get_service_requests(service_code="public_facility", status="open")
+            found = found if isinstance(found, list) else [found]  # xmltodict: one is a dict
+            assert [str(r["service_request_id"]) for r in found] == [str(new_id)]
+
+
+@pytest.mark.parametrize("role", ["admin", "planner", "dispatcher", "analyst", "grid_worker",
+                                  "viewer", "integration"])
+@pytest.mark.parametrize("scope", ["county", "community"])
+def test_who_may_post_requests_and_where(client, world, make_user, role, scope):
+    """Role x scope: only integration (and admin) keys create requests, inside their area
+    (a new thing outside it: 403); reads are public and the same for every caller."""
+    area = COUNTY if scope == "county" else COMM1
+    key = make_user(role, None if role == "admin" else area,
+                    username=f"{role}-{scope}")["Authorization"][7:]
+    may = role in ("admin", "integration")
+    for letter in ("A", "C"):  # A lies in COMM1, C in the other township
+        lon, lat = centre(letter)
+        r = client.post(f"{V2}/requests.json", data=spec_post(key, lat=lat, long=lon))
+        inside = role == "admin" or scope == "county" or letter == "A"
+        want = 201 if may and inside else 403
+        assert r.status_code == want, (letter, r.text)
+    assert client.get(f"{V2}/requests.json").status_code == 200

@@ -64,7 +64,9 @@ def demo(households: int = typer.Option(30_000, help="Size of the generated dist
 
 @user_app.command("add")
 def user_add(username: str, role: str = typer.Option(..., help="admin, planner, dispatcher, "
-                                                          "analyst, grid_worker or viewer"),
+                                                          "analyst, grid_worker, viewer or "
+                                                          "integration (an Open311 client: "
+                                                          "its token is the api_key)"),
              scope: str = typer.Option(None, help="Admin code of the area the account may see."),
              password: str = typer.Option(None, help="Password for the web pages."),
              days: float = typer.Option(90, help="API token lifetime in days (0: no expiry)."),
