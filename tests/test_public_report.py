@@ -175,3 +175,27 @@ def test_the_report_page_is_served_without_an_account(client, world):
     assert page.status_code == 200
     assert "/static/vendor/maplibre-gl.js" in page.text and "群众报事" in page.text
     assert "https://" not in page.text.split("<script id=\"config\"")[0]
+
+
+@pytest.mark.parametrize("role, scope, want", [
+    ("dispatcher", COUNTY, 200), ("admin", None, 200), ("dispatcher", "430102002001", 404),
+    ("viewer", COUNTY, 403), ("grid_worker", COUNTY, 403), ("analyst", COUNTY, 403),
+    ("planner", COUNTY, 403), ("integration", COUNTY, 403)])
+def test_only_dispatchers_of_the_area_read_a_reporters_phone_and_it_is_audited(
+        client, world, make_user, db, role, scope, want):
+    code = send(client, phone=PHONE).json()["code"]  # in grid B (township 1)
+    with db.connect() as conn:
+        incident = conn.execute(text("SELECT incident_id FROM public_reports WHERE code = :c"),
+                                {"c": code}).scalar()
+    headers = make_user(role, scope, username=f"{role}-x")
+    r = client.get(f"/incidents/{incident}/contact", headers=headers)
+    assert r.status_code == want, r.text
+    with db.connect() as conn:
+        reads = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = "
+                                  "'read_contact'")).scalar()
+    assert reads == (1 if want == 200 else 0)
+    if want == 200:
+        assert r.json()["phone"] == PHONE and r.json()["code"] == code
+    staff = client.get(f"/incidents/{world['A']['incident']}/contact",
+                       headers=make_user("dispatcher", COUNTY, username="d2"))
+    assert staff.status_code == 404  # a staff report has no public contact

@@ -18,17 +18,19 @@ import re
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.deps import EngineDep, SettingsDep
+from api.auth import require
+from api.deps import EngineDep, ObjectId, SettingsDep
 from api.idempotency import IdempotencyDep, client_scope
 from api.ratelimit import limiter
 from api.tiles import mvt
 from gis import photos, vocabulary
 from gis.errors import InputError, NotFound
 from gis.services import reports as service
+from gis.services.accounts import Principal
 
 router = APIRouter(tags=["public reports"])
 templates = Jinja2Templates(directory=FilePath(__file__).parents[1] / "templates")
@@ -143,3 +145,10 @@ def status_page(request: Request, engine: EngineDep, code: Annotated[str, Path(p
     names = vocabulary.INCIDENT_CATEGORY_NAMES[view["category"]]
     return templates.TemplateResponse(request, "report_status.html",
                                       {"r": view, "category": names})
+
+
+@router.get("/incidents/{incident_id}/contact", tags=["incidents"],
+            summary="The contact a resident or Open311 client left (dispatchers; audited)")
+def contact(incident_id: ObjectId, engine: EngineDep,
+            principal: Annotated[Principal, Depends(require("dispatcher"))]) -> dict:
+    return service.contact(engine, incident_id, principal)

@@ -27,7 +27,7 @@ from gis.store.users import Principal
 from gis.vocabulary import PUBLIC_STATUS_NOTES
 
 __all__ = ["BASE_LAYERS", "Contact", "NEARBY_HOURS", "NEARBY_M", "NewReport", "base_bounds",
-           "base_tile", "code_status", "nearby", "new_code", "submit"]
+           "base_tile", "code_status", "contact", "nearby", "new_code", "submit"]
 
 NEARBY_M = 50.0      # likely duplicates: open, same category, this close...
 NEARBY_HOURS = 72    # ... and reported this recently
@@ -142,3 +142,17 @@ def base_tile(engine: Engine, cache, z: int, x: int, y: int) -> bytes:
 def base_bounds(engine: Engine) -> list[float]:
     """Where the report page's map opens: the managed area."""
     return layers.extent(engine, [LAYERS["admin_units"]], None)[0] or layers.CHINA
+
+
+def contact(engine: Engine, incident_id: int, principal: Principal) -> dict:
+    """The contact a resident or client left, for a dispatcher who may see the incident
+    (NotFound otherwise); every read is written to the audit log."""
+    from gis.store import audit
+
+    with unit_of_work(engine) as session:
+        incident_repo.get_incident(session, incident_id, principal)  # scope: NotFound
+        found = repo.contact(session, incident_id)
+        if found is None:
+            raise NotFound(f"incident {incident_id} was not reported through a public channel")
+        audit.record(session, principal.username, "read_contact", "incident", incident_id)
+    return found

@@ -134,3 +134,12 @@ def county_codes(session: Session) -> list[str]:
     """Codes of the counties served (the Open311 jurisdiction)."""
     return list(session.scalars(select(AdminUnit.code).where(AdminUnit.level == "county")
                                 .order_by(AdminUnit.code)))
+
+
+def contact(session: Session, incident_id: int) -> dict | None:
+    """The contact a reporter left for an incident (None: not a public report)."""
+    row = session.execute(select(PublicReport.phone, PublicReport.email,
+                                 PublicReport.first_name, PublicReport.last_name,
+                                 PublicReport.code)
+                          .where(PublicReport.incident_id == incident_id)).mappings().first()
+    return None if row is None else dict(row)
