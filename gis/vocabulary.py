@@ -42,8 +42,10 @@ INCIDENT_CATEGORIES = {
 # How an incident came in: staff (API, map), a bulk import, a resident's /report, Open311.
 INCIDENT_CHANNELS = ("staff", "import", "public", "open311")
 
-# Account roles. integration: an Open311 client (create and read service requests only).
-ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "integration")
+# Account roles. department: a functional department's staff (issue 16); integration: an
+# Open311 client (create and read service requests only).
+ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "department",
+         "integration")
 
 # Names shown to residents and Open311 clients: (Chinese, English).
 INCIDENT_CATEGORY_NAMES = {

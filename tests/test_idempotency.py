@@ -88,12 +88,12 @@ def test_transitions_and_patrol_uploads_are_replayed(client, db, make_user):
 
     now = datetime.now(timezone.utc)
     lon, lat = centre("A")
-    batch = {"worker": "w1", "points": [
+    batch = {"points": [
         {"time": (now - timedelta(minutes=i)).isoformat(), "lon": lon, "lat": lat + i * 1e-5}
         for i in range(5)]}
     up = {**headers, "Idempotency-Key": "batch-1"}
     first = client.post("/patrol/points", headers=up, json=batch)
-    assert first.status_code == 201 and first.json() == {"worker": "w1", "added": 5}
+    assert first.status_code == 201 and first.json() == {"worker": "d", "added": 5}
     again = client.post("/patrol/points", headers=up, json=batch)
     assert again.status_code == 201 and again.content == first.content
     assert count(db, "SELECT count(*) FROM patrol_points") == 5

@@ -16,4 +16,8 @@ ROUTERS = [
     "api.routers.workers",
     "api.routers.report",
     "api.routers.open311",
+    "api.routers.departments",
+    "api.routers.attachments",
+    "api.routers.duplicates",
+    "api.routers.notifications",
 ]

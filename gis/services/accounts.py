@@ -9,8 +9,8 @@ from gis.services.uow import unit_of_work
 from gis.store import users as repo
 from gis.store.users import ROLES, Principal, scope_prefix, token_digest
 
-__all__ = ["ROLES", "Principal", "add_user", "authenticate", "list_users", "login", "revoke",
-           "scope_prefix", "token_digest"]
+__all__ = ["ROLES", "Principal", "add_user", "authenticate", "list_users", "login", "logout",
+           "revoke", "scope_prefix", "token_digest", "warm_check"]
 
 
 def authenticate(engine: Engine, token: str) -> Principal | None:
@@ -26,14 +26,24 @@ def login(engine: Engine, username: str, password: str, *, hours: float = 12) ->
         return repo.login(session, username, password, hours=hours)
 
 
+def logout(engine: Engine, token: str) -> bool:
+    """Revoke one session's token (True if it was live)."""
+    with unit_of_work(engine) as session:
+        return repo.revoke_token(session, token)
+
+
 def add_user(engine: Engine, username: str, role: str, *, scope_code: str | None = None,
-             password: str | None = None, days: float | None = 90) -> dict:
-    """Create an account and its first API token (shown once)."""
+             password: str | None = None, days: float | None = 90,
+             department_code: str | None = None) -> dict:
+    """Create an account and its first API token (shown once). A ``department`` account
+    names its department (its scope defaults to the department's area)."""
     with unit_of_work(engine) as session:
         user = repo.add_user(session, username, role, scope_code=scope_code,
-                             password=password)
+                             password=password, department_code=department_code)
         token = repo.issue_token(session, user, days=days)
-    return {"username": username, "role": role, "scope": scope_code, "token": token}
+        scope = user.scope_code
+    out = {"username": username, "role": role, "scope": scope, "token": token}
+    return {**out, "department": department_code} if department_code else out
 
 
 def list_users(engine: Engine) -> list[dict]:
@@ -45,3 +55,13 @@ def revoke(engine: Engine, username: str) -> int:
     """Deactivate the account and revoke all its tokens; returns tokens revoked."""
     with unit_of_work(engine) as session:
         return repo.revoke(session, username)
+
+
+def warm_check(engine: Engine, token: str) -> tuple[Principal, dict] | None:
+    """For the warm tile path: the caller of ``token`` and every table's change counter, in
+    one query on the engine's dedicated autocommit connection (no unit of work: nothing is
+    written, and a failure only sends the request down the normal path). None: unknown
+    caller or any failure."""
+    from gis.store.warm_check import checker_for
+
+    return checker_for(engine).check(token_digest(token))

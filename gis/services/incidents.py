@@ -38,11 +38,33 @@ def get(engine: Engine, incident_id: int, principal: Principal) -> dict:
 
 
 def transition(engine: Engine, incident_id: int, action: str, *, version: int,
-               principal: Principal, note: str | None = None, once: Once | None = None) -> dict:
+               principal: Principal, note: str | None = None,
+               department_code: str | None = None, once: Once | None = None) -> dict:
     """Apply one step of the closed loop (optimistic: 409 if ``version`` is stale; a retry
-    with the same Idempotency-Key gets the first answer instead)."""
-    return write_once(engine, once, principal, lambda session: feature(repo.transition(
-        session, incident_id, action, version=version, principal=principal, note=note)))
+    with the same Idempotency-Key gets the first answer instead).
+
+    ``dispatch`` may name a department (issue 16): the incident is handed to it in the same
+    unit of work. ``verify`` and ``close`` wait until every summoned department has fed
+    back (联合处置)."""
+    from gis.errors import InputError
+    from gis.store import summons
+
+    if department_code is not None and action != "dispatch":
+        raise InputError("department_code goes only with action 'dispatch'",
+                         field="department_code")
+
+    def work(session) -> dict:
+        if action in ("verify", "close"):
+            summons.check_joint(session, incident_id)
+        row = repo.transition(session, incident_id, action, version=version,
+                              principal=principal, note=note)
+        if department_code is not None:
+            summons.dispatch_to(session, incident_id, department_code, principal=principal,
+                                note=note)
+            row = repo.get_incident(session, incident_id, principal)
+        return feature(row)
+
+    return write_once(engine, once, principal, work)
 
 
 def list_page(engine: Engine, principal: Principal, flt: IncidentFilter, *, limit: int,

@@ -12,18 +12,18 @@
 
 Vocabularies are frozen copies: a migration must not change meaning with the code.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 CHANNELS = ("staff", "import", "public", "open311")
-OLD_ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer")
+OLD_ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "department")
 ROLES = OLD_ROLES + ("integration",)
 
 
