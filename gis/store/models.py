@@ -612,8 +612,8 @@ class IdempotencyKey(Base):
 
 class PublicReport(Base):
     """What a resident or an Open311 client gave beyond the incident (migration 0007):
-    the tracking code, contact details (never served by a layer, tile or export), the
-    photo's content hash and a media URL."""
+    the tracking code, contact details (never served by a layer, tile or export) and a
+    media URL (a photo is an attachment of the incident)."""
 
     __tablename__ = "public_reports"
     incident_id: Mapped[int] = mapped_column(
@@ -623,8 +623,6 @@ class PublicReport(Base):
     email: Mapped[str | None] = mapped_column(Text)
     first_name: Mapped[str | None] = mapped_column(Text)
     last_name: Mapped[str | None] = mapped_column(Text)
-    photo_sha256: Mapped[str | None] = mapped_column(String(64))
-    photo_type: Mapped[str | None] = mapped_column(String(16))
     media_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     __table_args__ = (CheckConstraint("code ~ '^[A-Z2-7]{10,32}$'", name="code"),)
