@@ -13,9 +13,8 @@ The tables of issue 16 (the whole loop through the functional departments):
 * ``notifications``: the inbox of each account, with a partial index on the unread.
 * ``calendar_days``: holidays and make-up working days (调休) per county, for limits in
   working days (:mod:`gis.clocks`).
-* ``deadline_requests``: a department's request for more time (延期) or a pause (暂停) on
-  its part, and the decision of the level above (approved moves the handle due time; refused
-  does not); a pause runs from its approval until ``resumed_at``.
+* ``deadline_requests``: a department's request for more time (延期) on its part, and the
+  decision of the level above (approved moves the handle due time; refused does not).
 * ``users.department_code`` and the role ``department`` (an account of a department has
   one, and only such an account); ``incidents.department_code`` (dispatched to) and
   ``incidents.merged_into`` (a merged duplicate points at its survivor);
@@ -184,9 +183,8 @@ CREATE TABLE deadline_requests (
     id bigserial NOT NULL,
     incident_id bigint NOT NULL,
     summons_id bigint NOT NULL,
-    kind varchar(16) NOT NULL DEFAULT 'extension',
-    amount double precision,
-    unit varchar(16),
+    amount double precision NOT NULL,
+    unit varchar(16) NOT NULL,
     reason text NOT NULL,
     requested_by text,
     requested_at timestamptz NOT NULL DEFAULT now(),
@@ -194,11 +192,7 @@ CREATE TABLE deadline_requests (
     decided_by text,
     decided_at timestamptz,
     decision_note text,
-    resumed_at timestamptz,
     CONSTRAINT pk_deadline_requests PRIMARY KEY (id),
-    CONSTRAINT ck_deadline_requests_kind CHECK (kind IN ('extension', 'pause')),
-    CONSTRAINT ck_deadline_requests_extension CHECK (kind = 'pause'
-        OR (amount IS NOT NULL AND unit IS NOT NULL)),
     CONSTRAINT ck_deadline_requests_amount CHECK (amount > 0),
     CONSTRAINT ck_deadline_requests_unit CHECK (unit IN ('hours', 'working_days')),
     CONSTRAINT ck_deadline_requests_status CHECK (status IN ('requested', 'approved', 'refused')),
