@@ -553,8 +553,10 @@ class Notification(Base):
 
 
 class DeadlineRequest(Base):
-    """延期申请: a department asks for more time on its part; the level above decides. Only
-    an approved request moves ``summons.handle_due_at`` (:mod:`gis.clocks`)."""
+    """延期申请 / 暂停: a department asks for more time or a pause on its part; the level
+    above decides. Only an approved request moves ``summons.handle_due_at``
+    (:mod:`gis.clocks`); a pause stops the clock from its approval until ``resumed_at``
+    (kind and resumed_at: migration 0008)."""
 
     __tablename__ = "deadline_requests"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -562,8 +564,9 @@ class DeadlineRequest(Base):
                                              index=True)
     summons_id: Mapped[int] = mapped_column(ForeignKey("summons.id", ondelete="CASCADE"),
                                             index=True)
-    amount: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), server_default="extension")
+    amount: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[datetime] = _now()
@@ -571,7 +574,11 @@ class DeadlineRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision_note: Mapped[str | None] = mapped_column(Text)
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
+        CheckConstraint(_in("kind", ("extension", "pause")), name="kind"),
+        CheckConstraint("kind = 'pause' OR (amount IS NOT NULL AND unit IS NOT NULL)",
+                        name="extension"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint(_in("unit", ("hours", "working_days")), name="unit"),
         CheckConstraint(_in("status", ("requested", "approved", "refused")), name="status"),
