@@ -97,6 +97,9 @@ CONSTRAINTS = {
     "reported_at": "not in the future",
     "lon": "sent together with lat", "lat": "sent together with lon",
     "window": "at most the period asked for",
+    "household": "the register's own reference: not an ID number or a phone number, and "
+    "not already registered",
+    "building": "an existing building inside your area",
 }
 
 
