@@ -100,6 +100,7 @@ CONSTRAINTS = {
     "household": "the register's own reference: not an ID number or a phone number, and "
     "not already registered",
     "building": "an existing building inside your area",
+    "month": "for the monthly report: a month that has begun",
 }
 
 

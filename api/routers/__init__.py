@@ -16,6 +16,7 @@ ROUTERS = [
     "api.routers.workers",
     "api.routers.key_households",
     "api.routers.rosters",
+    "api.routers.reports",
     "api.routers.departments",
     "api.routers.attachments",
     "api.routers.duplicates",
