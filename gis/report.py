@@ -71,6 +71,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     generated_at: str = ""
     workers: pd.DataFrame | None = None  # the month's 123456 assessment (gis.assessment)
+    # per department, worst first (逆排名): gis.department_performance.ranking rows
+    departments: list[dict] = field(default_factory=list)
 
 
 def _missing(v) -> bool:

@@ -62,7 +62,21 @@ def monthly_report(engine: Engine, settings: Settings, code: str, month: str,
 
     with unit_of_work(engine, read_only=True) as session:
         data = monthly_data(session, code, month, principal, rules=_rules(settings))
+    data.departments = _departments(engine, settings, code, month, principal)
     reader = principal or Principal(0, "cli", "admin", None)
     data.workers = month_assessment(engine, reader, month=data.month, area=code,
                                     tz=settings.timezone).workers
     return data
+
+
+def _departments(engine: Engine, settings: Settings, code: str, month: str,
+                 principal: Principal | None) -> list[dict]:
+    """The departments' figures for the cases they received in the month (issue 16)."""
+    from gis.services.departments import performance
+    from gis.store.incidents import IncidentFilter
+    from gis.store.monthly import _next_month, month_start
+
+    start = month_start(month, settings.timezone)
+    flt = IncidentFilter(area=code, start=start, end=_next_month(start))
+    return performance(engine, principal or Principal(0, "report", "admin", None),
+                       flt)["departments"]

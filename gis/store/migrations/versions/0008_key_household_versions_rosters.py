@@ -6,13 +6,13 @@
   worker off duty by the roster is not required to patrol that day). The worker is the id
   their phone uploads fixes under (``grid_staff.worker_id``); one row per worker and day.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
