@@ -67,10 +67,18 @@ def grid_panel(engine: Engine, code: str, principal: Principal) -> dict:
 
 def monthly_report(engine: Engine, settings: Settings, code: str, month: str,
                    principal: Principal | None = None) -> ReportData:
-    """Figures and shapes of area ``code`` for ``month`` and the month before."""
+    """Figures and shapes of area ``code`` for ``month`` and the month before, with the
+    grid workers' 123456 assessment of the month (the figures of GET /workers/assessment;
+    its read of the key households is audited, as the command line's 'cli' without a
+    caller)."""
+    from gis.services.assessment import month_assessment
+
     with unit_of_work(engine, read_only=True) as session:
         data = monthly_data(session, code, month, principal, rules=_rules(settings))
     data.departments = _departments(engine, settings, code, month, principal)
+    reader = principal or Principal(0, "cli", "admin", None)
+    data.workers = month_assessment(engine, reader, month=data.month, area=code,
+                                    tz=settings.timezone).workers
     return data
 
 

@@ -388,11 +388,22 @@ class KeyHousehold(Base):
     responsible_worker: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0008
     __table_args__ = (
         CheckConstraint(_in("kind", vocabulary.KEY_HOUSEHOLD_KINDS), name="kind"),
         CheckConstraint("building_id IS NOT NULL OR geom IS NOT NULL", name="placed"),
         CheckConstraint("length(household_ref) BETWEEN 1 AND 64", name="ref_length"),
     )
+
+
+class Roster(Base):
+    """A worker on or off duty on a day (migration 0008): days off are not required."""
+
+    __tablename__ = "rosters"
+    worker: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = _now()
 
 
 class Visit(Base):
