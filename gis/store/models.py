@@ -388,7 +388,7 @@ class KeyHousehold(Base):
     responsible_worker: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
-    version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0008
+    version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0009
     __table_args__ = (
         CheckConstraint(_in("kind", vocabulary.KEY_HOUSEHOLD_KINDS), name="kind"),
         CheckConstraint("building_id IS NOT NULL OR geom IS NOT NULL", name="placed"),
@@ -397,7 +397,7 @@ class KeyHousehold(Base):
 
 
 class Roster(Base):
-    """A worker on or off duty on a day (migration 0008): days off are not required."""
+    """A worker on or off duty on a day (migration 0009): days off are not required."""
 
     __tablename__ = "rosters"
     worker: Mapped[str] = mapped_column(Text, primary_key=True)
