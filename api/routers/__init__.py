@@ -14,4 +14,5 @@ ROUTERS = [
     "api.routers.overview",
     "api.routers.patrol",
     "api.routers.workers",
+    "api.routers.field",
 ]
