@@ -88,4 +88,4 @@ def do_login(response: Response, engine: EngineDep, username: Annotated[str, For
 @router.get("/me", summary="Who am I")
 def me(principal: CurrentUser) -> dict:
     return {"username": principal.username, "role": principal.role,
-            "scope": principal.scope_code}
+            "scope": principal.scope_code, "department": principal.department_code}

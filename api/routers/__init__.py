@@ -14,5 +14,9 @@ ROUTERS = [
     "api.routers.overview",
     "api.routers.patrol",
     "api.routers.workers",
+    "api.routers.departments",
+    "api.routers.attachments",
+    "api.routers.duplicates",
+    "api.routers.notifications",
     "api.routers.field",
 ]

@@ -14,13 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep, Timestamp
-from gis.errors import InputError
+from gis.errors import Forbidden, InputError
+from gis.services import departments
 from gis.services import incidents as service
+from gis.services import summons
 from gis.services.accounts import Principal
 
 router = APIRouter(tags=["incidents"])
 Reporter = Annotated[Principal, Depends(require("dispatcher", "grid_worker"))]
-Dispatcher = Annotated[Principal, Depends(require("dispatcher"))]
 IMPORT_SUFFIXES = (".csv", ".tsv", ".geojson", ".json", ".gpkg")
 
 
@@ -42,6 +43,8 @@ class TransitionIn(BaseModel):
     action: str = Field(min_length=1, max_length=16)
     version: int = Field(ge=1)
     note: str | None = Field(None, max_length=4000)
+    department_code: str | None = Field(None, min_length=1, max_length=32,
+                                        description="with action 'dispatch': the department")
 
 
 def _aware(value: datetime | None, tz: str) -> datetime | None:
@@ -89,8 +92,14 @@ def list_(engine: EngineDep, principal: CurrentUser, flt: Filters,
             "next_offset": offset + len(rows) if offset + len(rows) < total else None}
 
 
-@router.get("/incidents/stats", summary="Per-grid statistics for the filtered incidents")
-def stats(engine: EngineDep, principal: CurrentUser, flt: Filters) -> dict:
+@router.get("/incidents/stats",
+            summary="Statistics of the filtered incidents per grid, or per department")
+def stats(engine: EngineDep, principal: CurrentUser, flt: Filters,
+          by: Annotated[Literal["grid", "department"], Query(
+              description="grid: per current grid; department: each department's cases "
+                          "received in [start, end), worst first (逆排名)")] = "grid") -> dict:
+    if by == "department":
+        return departments.performance(engine, principal, flt)
     return service.stats(engine, principal, flt)
 
 
@@ -131,9 +140,21 @@ def get(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dic
 @router.post("/incidents/{incident_id}/transitions",
              summary="Move an incident through the loop (409 lists the allowed actions)")
 def transition(incident_id: ObjectId, body: TransitionIn, engine: EngineDep,
-               principal: Dispatcher) -> dict:
+               principal: CurrentUser) -> dict:
+    # a department account acknowledges and feeds back on its own part (issue 16); every
+    # other step of the loop, the grid's own feedback included, is the dispatcher's
+    if principal.role == "department":
+        if body.action not in summons.DEPARTMENT_ACTIONS:
+            raise Forbidden(f"a department may {' or '.join(summons.DEPARTMENT_ACTIONS)}, "
+                            f"not {body.action}")
+        return summons.act(engine, principal, incident_id, body.action, version=body.version,
+                           note=body.note)
+    if body.action == "acknowledge":
+        raise Forbidden("only a department account acknowledges (报到)")
+    require("dispatcher")(principal)
     return service.transition(engine, incident_id, body.action, version=body.version,
-                              principal=principal, note=body.note)
+                              principal=principal, note=body.note,
+                              department_code=body.department_code)
 
 
 @router.get("/locate", summary="Grid, community, township, staff and nearest worker of a place")

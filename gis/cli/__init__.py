@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "generate",
     "map",
     "report",
+    "departments",
 ]
 
 

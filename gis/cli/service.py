@@ -64,8 +64,11 @@ def demo(households: int = typer.Option(30_000, help="Size of the generated dist
 
 @user_app.command("add")
 def user_add(username: str, role: str = typer.Option(..., help="admin, planner, dispatcher, "
-                                                          "analyst, grid_worker or viewer"),
+                                                          "analyst, grid_worker, viewer or "
+                                                          "department"),
              scope: str = typer.Option(None, help="Admin code of the area the account may see."),
+             department: str = typer.Option(None, help="The department of a 'department' "
+                                                       "account (its code)."),
              password: str = typer.Option(None, help="Password for the web pages."),
              days: float = typer.Option(90, help="API token lifetime in days (0: no expiry)."),
              json: bool = JsonOpt) -> None:
@@ -74,7 +77,7 @@ def user_add(username: str, role: str = typer.Option(..., help="admin, planner, 
 
     engine = imports.open_database(Settings())
     emit(accounts.add_user(engine, username, role, scope_code=scope, password=password,
-                           days=days or None), json)
+                           days=days or None, department_code=department), json)
 
 
 @user_app.command("list")

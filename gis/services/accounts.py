@@ -27,13 +27,17 @@ def login(engine: Engine, username: str, password: str, *, hours: float = 12) ->
 
 
 def add_user(engine: Engine, username: str, role: str, *, scope_code: str | None = None,
-             password: str | None = None, days: float | None = 90) -> dict:
-    """Create an account and its first API token (shown once)."""
+             password: str | None = None, days: float | None = 90,
+             department_code: str | None = None) -> dict:
+    """Create an account and its first API token (shown once). A ``department`` account
+    names its department (its scope defaults to the department's area)."""
     with unit_of_work(engine) as session:
         user = repo.add_user(session, username, role, scope_code=scope_code,
-                             password=password)
+                             password=password, department_code=department_code)
         token = repo.issue_token(session, user, days=days)
-    return {"username": username, "role": role, "scope": scope_code, "token": token}
+        scope = user.scope_code
+    out = {"username": username, "role": role, "scope": scope, "token": token}
+    return {**out, "department": department_code} if department_code else out
 
 
 def list_users(engine: Engine) -> list[dict]:

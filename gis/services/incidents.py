@@ -36,11 +36,28 @@ def get(engine: Engine, incident_id: int, principal: Principal) -> dict:
 
 
 def transition(engine: Engine, incident_id: int, action: str, *, version: int,
-               principal: Principal, note: str | None = None) -> dict:
-    """Apply one step of the closed loop (optimistic: 409 if ``version`` is stale)."""
+               principal: Principal, note: str | None = None,
+               department_code: str | None = None) -> dict:
+    """Apply one step of the closed loop (optimistic: 409 if ``version`` is stale).
+
+    ``dispatch`` may name a department (issue 16): the incident is handed to it in the same
+    unit of work. ``verify`` and ``close`` wait until every summoned department has fed
+    back (联合处置)."""
+    from gis.errors import InputError
+    from gis.store import summons
+
+    if department_code is not None and action != "dispatch":
+        raise InputError("department_code goes only with action 'dispatch'",
+                         field="department_code")
     with unit_of_work(engine) as session:
+        if action in ("verify", "close"):
+            summons.check_joint(session, incident_id)
         row = repo.transition(session, incident_id, action, version=version,
                               principal=principal, note=note)
+        if department_code is not None:
+            summons.dispatch_to(session, incident_id, department_code, principal=principal,
+                                note=note)
+            row = repo.get_incident(session, incident_id, principal)
     return feature(row)
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from gis.crs import metric_crs
 from gis.errors import InputError, NotFound
 from gis.store.assignment import locate_point
-from gis.store.incidents import IncidentFilter, _now, in_scope, overdue_expr, to_wgs84
+from gis.store.incidents import (IncidentFilter, _now, counted_once, in_scope, overdue_expr,
+                                 to_wgs84)
 from gis.store.models import AdminUnit, Grid, GridStaff, Incident, PatrolPoint
 from gis.store.scope import code_in_scope, geom_in_scope
 from gis.store.users import Principal
@@ -27,7 +28,7 @@ def grid_stats(session: Session, principal: Principal | None, filters: IncidentF
     late), ``boundary``; grids without incidents are listed with zeros. ``unassigned``
     counts the matching incidents outside every grid."""
     now = _now(now)
-    where = [in_scope(principal), *filters.clauses(now)]
+    where = [in_scope(principal), *filters.clauses(now), counted_once()]
     hours = func.extract("epoch", Incident.closed_at - Incident.reported_at) / 3600.0
     closed = Incident.status == "closed"
     per = (select(Incident.grid_code.label("code"), func.count().label("incidents"),
@@ -70,7 +71,7 @@ def hotspots(session: Session, principal: Principal | None, filters: IncidentFil
     if not (10.0 <= size_m <= 50_000.0):
         raise InputError("size_m must be between 10 and 50000 metres", field="size_m")
     now = _now(now)
-    where = [in_scope(principal), *filters.clauses(now)]
+    where = [in_scope(principal), *filters.clauses(now), counted_once()]
     box = session.execute(select(func.ST_XMin(func.ST_Extent(Incident.geom)),
                                  func.ST_YMin(func.ST_Extent(Incident.geom)),
                                  func.ST_XMax(func.ST_Extent(Incident.geom)),

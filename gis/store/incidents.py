@@ -23,6 +23,7 @@ from gis.errors import Conflict, Forbidden, InputError, NotFound
 from gis.vocabulary import INCIDENT_STATUSES
 from gis.store import audit
 from gis.store.assignment import assign_incidents
+from gis.store.departments import suggestion
 from gis.store.models import Incident, IncidentEvent
 from gis.store.overdue import default_due, overdue_case
 from gis.store.scope import code_in_scope, geom_in_scope
@@ -35,9 +36,26 @@ _CLOCK_SKEW = timedelta(minutes=5)
 
 # -- scope and computed columns ------------------------------------------------------------
 def in_scope(principal: Principal | None) -> ColumnElement[bool]:
-    """Incidents the caller may see: by community code, or by location when unassigned."""
-    return or_(code_in_scope(Incident.community_code, principal),
+    """Incidents the caller may see: by community code, or by location when unassigned; a
+    department account only those routed or summoned to its department (issue 16)."""
+    area = or_(code_in_scope(Incident.community_code, principal),
                and_(Incident.community_code.is_(None), geom_in_scope(Incident.geom, principal)))
+    department = getattr(principal, "department_code", None)
+    return and_(area, for_department(department)) if department else area
+
+
+def counted_once() -> ColumnElement[bool]:
+    """Statistics leave out a merged duplicate: it counts once, as its survivor."""
+    return Incident.merged_into.is_(None)
+
+
+def for_department(code: str) -> ColumnElement[bool]:
+    """Incidents dispatched to the department ``code`` or that summoned it."""
+    from gis.store.models import Summons
+
+    summoned = select(Summons.id).where(Summons.incident_id == Incident.id,
+                                        Summons.department_code == code).exists()
+    return or_(Incident.department_code == code, summoned)
 
 
 def overdue_expr(now: datetime) -> ColumnElement:
@@ -52,7 +70,8 @@ def _columns(now: datetime) -> list:
             Incident.level, Incident.due_at, Incident.closed_at, Incident.grid_code,
             Incident.grid_code_at_report, Incident.community_code, Incident.township_code,
             Incident.boundary, Incident.candidates, Incident.src_crs, Incident.src_x,
-            Incident.src_y, Incident.version, overdue_expr(now).label("overdue"),
+            Incident.src_y, Incident.version, Incident.department_code,
+            overdue_expr(now).label("overdue"),
             func.ST_X(Incident.geom).label("lon"), func.ST_Y(Incident.geom).label("lat")]
 
 
@@ -140,11 +159,14 @@ def get_incident(session: Session, incident_id: int, principal: Principal | None
         raise NotFound(f"no incident {incident_id}")
     events = session.execute(
         select(IncidentEvent.action, IncidentEvent.from_status, IncidentEvent.to_status,
-               IncidentEvent.actor, IncidentEvent.note, IncidentEvent.grid_code, IncidentEvent.at)
+               IncidentEvent.actor, IncidentEvent.note, IncidentEvent.grid_code, IncidentEvent.at,
+               IncidentEvent.department_code)
         .where(IncidentEvent.incident_id == incident_id)
         .order_by(IncidentEvent.at, IncidentEvent.id)).mappings().all()
     out = dict(row)
     out["allowed"] = loop.allowed_actions(out["status"], out["level"])
+    out["suggested_department"] = suggestion(session, out["category"], out["subcategory"],
+                                             out["community_code"] or out["grid_code"])
     out["events"] = [dict(e) for e in events]
     return out
 

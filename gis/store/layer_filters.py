@@ -37,7 +37,8 @@ class LayerQuery:
     def key(self) -> tuple:
         """Hashable identity for caches (the scope is part of it: users see different rows)."""
         prefix = self.principal.scope_prefix if self.principal else ""
-        scope = (prefix, self.principal.scope_code if self.principal else None)
+        scope = (prefix, self.principal.scope_code if self.principal else None,
+                 getattr(self.principal, "department_code", None))
         return (scope, self.bbox, self.bbox_srid, self.interval,
                 tuple(sorted((k, tuple(v)) for k, v in self.filters.items())))
 
@@ -48,7 +49,19 @@ def _col(sql: str):
 
 def scope_condition(layer: Layer, principal: Principal | None) -> ColumnElement[bool]:
     """Rows of ``layer`` inside the caller's area (prefix on a code column, else by
-    location; rows without a code, e.g. unassigned incidents, fall back to location)."""
+    location; rows without a code, e.g. unassigned incidents, fall back to location). A
+    department account sees only its department's incidents (issue 16)."""
+    area = _area_condition(layer, principal)
+    department = getattr(principal, "department_code", None)
+    if department and layer.table == "incidents":
+        dept = bindparam("scope_department", department)
+        return and_(area, or_(_col("t.department_code") == dept, text(
+            "EXISTS (SELECT 1 FROM summons s WHERE s.incident_id = t.id "
+            "AND s.department_code = :scope_department)").bindparams(dept)))
+    return area
+
+
+def _area_condition(layer: Layer, principal: Principal | None) -> ColumnElement[bool]:
     if layer.scope_code and layer.scope_geom:
         code = _col(f"t.{layer.scope_code}")
         return or_(code_in_scope(code, principal),

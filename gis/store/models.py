@@ -202,6 +202,9 @@ class Incident(Base):
     src_y: Mapped[float | None] = mapped_column(Float)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = _now()
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"),
+                                                        index=True)  # dispatched to
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     geom = mapped_column(_geom("POINT"), nullable=False)
     __table_args__ = (
         CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
@@ -223,6 +226,7 @@ class IncidentEvent(Base):
     actor: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     grid_code: Mapped[str | None] = mapped_column(Text)
+    department_code: Mapped[str | None] = mapped_column(String(32))  # acting for / addressed
     at: Mapped[datetime] = _now()
 
 
@@ -289,8 +293,13 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = _now()
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"),
+                                                        index=True)
     __table_args__ = (CheckConstraint(_in("role", ("admin", "planner", "dispatcher", "analyst",
-                                                   "grid_worker", "viewer")), name="role"),)
+                                                   "grid_worker", "viewer", "department")),
+                                      name="role"),
+                      CheckConstraint("(role = 'department') = (department_code IS NOT NULL)",
+                                      name="department"))
 
 
 class ApiToken(Base):
@@ -405,3 +414,139 @@ class Visit(Base):
         CheckConstraint("household_ref IS NOT NULL OR building_id IS NOT NULL OR geom IS NOT NULL",
                         name="placed"),
     )
+# -- departments, 吹哨·报到, supervision, attachments, notifications (issue 16, 0006) --------
+
+DEPARTMENT_CODE = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"   # gis.routing.check_department_code
+SUMMONS_STATES = ("summoned", "acknowledged", "fed_back")  # gis.supervision.STATES
+NOTICE_KINDS = ("acknowledge", "handle")                   # gis.supervision.KINDS
+NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
+                      "supervision", "merged")
+
+
+class Department(Base):
+    """A functional department (职能部门) serving a county or a township."""
+
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    area_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    contact: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint(f"code ~ '{DEPARTMENT_CODE}'", name="code"),)
+
+
+class RoutingRule(Base):
+    """(category, subcategory or any) × area → department; one rule per key
+    (``uq_routing_rules_key``, subcategory NULL counted as a value)."""
+
+    __tablename__ = "routing_rules"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    category: Mapped[str] = mapped_column(String(24))
+    subcategory: Mapped[str | None] = mapped_column(String(24))
+    area_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    department_code: Mapped[str] = mapped_column(
+        ForeignKey("departments.code", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
+        Index("uq_routing_rules_key", "category", text("coalesce(subcategory, '')"),
+              "area_code", unique=True),
+    )
+
+
+class Summons(Base):
+    """One department's part in one incident: dispatched to it or summoned (吹哨)."""
+
+    __tablename__ = "summons"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default="whistle")
+    state: Mapped[str] = mapped_column(String(16), server_default="summoned")
+    note: Mapped[str | None] = mapped_column(Text)
+    summoned_by: Mapped[str | None] = mapped_column(Text)
+    summoned_at: Mapped[datetime] = _now()
+    ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handle_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    fed_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fed_back_by: Mapped[str | None] = mapped_column(Text)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("dispatch", "whistle")), name="kind"),
+        CheckConstraint(_in("state", SUMMONS_STATES), name="state"),
+        Index("uq_summons_incident_department", "incident_id", "department_code", unique=True),
+    )
+
+
+class SupervisionNotice(Base):
+    """督办: a summons let a limit lapse; level 1 to the department and the level above,
+    level 2 escalated one level further."""
+
+    __tablename__ = "supervision_notices"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    summons_id: Mapped[int | None] = mapped_column(
+        ForeignKey("summons.id", ondelete="CASCADE"), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer, server_default="1")
+    recipients: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    raised_at: Mapped[datetime] = _now()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint(_in("kind", NOTICE_KINDS), name="kind"),
+        CheckConstraint("level BETWEEN 1 AND 2", name="level"),
+        Index("uq_supervision_notices_step", "summons_id", "kind", "level", unique=True),
+    )
+
+
+class Attachment(Base):
+    """A photo on an incident step, stored under the data directory by the SHA-256 of the
+    upload (served copy without EXIF, and a thumbnail: :mod:`gis.attachments`)."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
+                                             index=True)
+    step: Mapped[str | None] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    served_type: Mapped[str] = mapped_column(String(32))
+    served_path: Mapped[str] = mapped_column(Text)
+    thumb_path: Mapped[str] = mapped_column(Text)
+    photo_lon: Mapped[float | None] = mapped_column(Float)
+    photo_lat: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    far: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    uploaded_by: Mapped[str | None] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+                      CheckConstraint("bytes > 0", name="bytes"))
+
+
+class Notification(Base):
+    """One line in an account's inbox, written in the same transaction as its cause."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"),
+                                                         index=True)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
+                      Index("ix_notifications_unread", "user_id",
+                            postgresql_where=text("read_at IS NULL")))

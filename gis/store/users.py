@@ -13,19 +13,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, InputError, NotFound
-from gis.store.models import AdminUnit, ApiToken, User
+from gis.store.models import AdminUnit, ApiToken, Department, User
 
-ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer")
+ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "department")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: role and the admin area they may see (None: everywhere)."""
+    """Who is calling: role and the admin area they may see (None: everywhere); a
+    department account also its department (it sees only the incidents routed or summoned
+    to that department within its area)."""
 
     user_id: int
     username: str
     role: str
     scope_code: str | None
+    department_code: str | None = None
 
     @property
     def scope_prefix(self) -> str:
@@ -63,9 +66,10 @@ def token_digest(token: str) -> str:
 
 
 def add_user(session: Session, username: str, role: str, *, scope_code: str | None = None,
-             password: str | None = None) -> User:
+             password: str | None = None, department_code: str | None = None) -> User:
     if role not in ROLES:
         raise InputError(f"unknown role {role!r} (one of {', '.join(ROLES)})", field="role")
+    scope_code = _department_scope(session, role, department_code, scope_code)
     if scope_code and session.get(AdminUnit, scope_code) is None:
         raise InputError(f"no admin unit with code {scope_code}", field="scope")
     if not scope_code and role != "admin":
@@ -74,10 +78,32 @@ def add_user(session: Session, username: str, role: str, *, scope_code: str | No
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"user {username!r} exists")
     user = User(username=username, role=role, scope_code=scope_code,
-                password_hash=hash_password(password) if password else None)
+                password_hash=hash_password(password) if password else None,
+                department_code=department_code if role == "department" else None)
     session.add(user)
     session.flush()
     return user
+
+
+def _department_scope(session: Session, role: str, department_code: str | None,
+                      scope_code: str | None) -> str | None:
+    """A department account belongs to one department and sees within its area (the scope
+    defaults to the department's area and may narrow it, never widen it)."""
+    if role != "department":
+        if department_code:
+            raise InputError("only a department account names a department",
+                             field="department")
+        return scope_code
+    if not department_code:
+        raise InputError("a department account needs --department CODE", field="department")
+    dept = session.get(Department, department_code)
+    if dept is None:
+        raise InputError(f"no department {department_code!r}", field="department")
+    area = scope_prefix(dept.area_code)
+    if scope_code and not scope_code.startswith(area):
+        raise InputError(f"scope {scope_code} is outside the department's area "
+                         f"{dept.area_code}", field="scope")
+    return scope_code or dept.area_code
 
 
 def issue_token(session: Session, user: User, *, name: str = "api",
@@ -101,7 +127,7 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
     user, tok = row
     if tok.expires_at is not None and tok.expires_at <= now:
         return None
-    return Principal(user.id, user.username, user.role, user.scope_code)
+    return Principal(user.id, user.username, user.role, user.scope_code, user.department_code)
 
 
 def login(session: Session, username: str, password: str, *, hours: float = 12) -> str | None:
@@ -125,5 +151,5 @@ def revoke(session: Session, username: str) -> int:
 
 def list_users(session: Session) -> list[dict]:
     users = session.scalars(select(User).order_by(User.username)).all()
-    return [{"username": u.username, "role": u.role, "scope": u.scope_code, "active": u.active}
-            for u in users]
+    return [{"username": u.username, "role": u.role, "scope": u.scope_code, "active": u.active,
+             "department": u.department_code} for u in users]

@@ -9,6 +9,7 @@ inc AS (
   WHERE CASE WHEN :is_grid THEN i.grid_code = :prefix
              ELSE left(i.community_code, :plen) = :prefix END
     AND (i.reported_at >= :start OR i.closed_at >= :start)
+    AND i.merged_into IS NULL  -- a merged duplicate counts once, as its survivor
 )
 SELECT w AS week_start,
        (SELECT count(*) FROM inc WHERE reported_at >= w AND reported_at < w + interval '1 week')

@@ -30,6 +30,7 @@ inc AS (
              ELSE left(i.community_code, :plen) = :prefix END
     AND i.reported_at < :b
     AND (i.reported_at >= :a OR i.closed_at IS NULL OR i.closed_at >= :b)
+    AND i.merged_into IS NULL  -- a merged duplicate counts once, as its survivor
 ),
 inc_figs AS (
   SELECT CASE WHEN GROUPING(unit) = 1 THEN '*' ELSE coalesce(unit, '-') END AS key,

@@ -1,0 +1,41 @@
+"""Duplicates (issue 16): `GET /incidents/{id}/duplicates` and `POST /incidents/{id}/merge`
+`{into, version}`. Use cases: gis.services.duplicates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CurrentUser, require
+from api.deps import MAX_ID, EngineDep, ObjectId
+from gis.services import duplicates as service
+from gis.services.accounts import Principal
+
+router = APIRouter(tags=["incidents"])
+Dispatcher = Annotated[Principal, Depends(require("dispatcher"))]
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: int = Field(ge=1, le=MAX_ID, description="the incident that survives")
+    version: int = Field(ge=1, description="the version of this incident you read")
+
+
+@router.get("/incidents/{incident_id}/duplicates",
+            summary="Likely duplicates: same category, near, reported close in time, open")
+def duplicates(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser,
+               distance_m: Annotated[float, Query(gt=0, le=5000)] = service.DEFAULT_DISTANCE_M,
+               hours: Annotated[float, Query(gt=0, le=24 * 365)] = service.DEFAULT_WITHIN_HOURS
+               ) -> dict:
+    return {"duplicates": service.find(engine, principal, incident_id, distance_m=distance_m,
+                                       within_hours=hours),
+            "distance_m": distance_m, "hours": hours}
+
+
+@router.post("/incidents/{incident_id}/merge",
+             summary="Merge this incident into another (it closes as merged)")
+def merge(incident_id: ObjectId, body: MergeIn, engine: EngineDep,
+          principal: Dispatcher) -> dict:
+    return service.merge(engine, principal, incident_id, into=body.into, version=body.version)

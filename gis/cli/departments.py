@@ -1,0 +1,95 @@
+"""``gridgis department ...``: functional departments and their routing rules (issue 16)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gis.cli.app import JsonOpt, app, console, emit
+from gis.settings import Settings
+
+department_app = typer.Typer(help="Functional departments (职能部门) and routing rules.",
+                             no_args_is_help=True)
+app.add_typer(department_app, name="department")
+
+
+def _engine_and_actor():
+    """The database, and the command line acting as an administrator (audited as 'cli')."""
+    from gis.services import imports
+    from gis.services.accounts import Principal
+
+    return imports.open_database(Settings()), Principal(0, "cli", "admin", None)
+
+
+@department_app.command("add")
+def add(code: str = typer.Argument(..., help="Short code, e.g. zhujian."),
+        name: str = typer.Option(..., help="Name, e.g. 县住建局."),
+        area: str = typer.Option(..., help="12-digit code of the county or township served."),
+        contact: str = typer.Option(None, help="Contact person."),
+        phone: str = typer.Option(None, help="Contact phone."),
+        json: bool = JsonOpt) -> None:
+    """Register a department."""
+    from gis.services import departments
+
+    engine, actor = _engine_and_actor()
+    emit(departments.create(engine, actor, code=code, name=name, area_code=area,
+                            contact=contact, phone=phone), json, "department")
+
+
+@department_app.command("list")
+def list_(json: bool = JsonOpt) -> None:
+    """List the departments."""
+    from gis.services import departments
+
+    engine, actor = _engine_and_actor()
+    rows = departments.list_all(engine, actor)
+    if json:
+        emit({"departments": rows}, True)
+        return
+    for d in rows:
+        console.print(f"{d['code']:<16} {d['area_code']}  {d['name']}"
+                      f"{'  ' + d['contact'] if d['contact'] else ''}")
+    console.print(f"{len(rows)} department(s)")
+
+
+@department_app.command("import")
+def import_(file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                        help="CSV: code, name, area_code, contact?, phone?"),
+            json: bool = JsonOpt) -> None:
+    """Import departments from a CSV, all or nothing (bad rows are listed)."""
+    from gis.services import departments
+
+    engine, actor = _engine_and_actor()
+    emit(departments.import_departments(engine, actor, file), json, "imported")
+
+
+@department_app.command("rules")
+def rules(file: Path = typer.Argument(..., exists=True, dir_okay=False, help=(
+              "CSV: category, subcategory (empty: any), area_code, department_code")),
+          json: bool = JsonOpt) -> None:
+    """Import routing rules from a CSV, all or nothing (bad rows are listed)."""
+    from gis.services import departments
+
+    engine, actor = _engine_and_actor()
+    emit(departments.import_rules(engine, actor, file), json, "imported")
+
+
+@app.command("supervise")
+def supervise(at: str = typer.Option(None, help="Raise the notices due at this time "
+                                                "(ISO 8601 with zone; default: now)."),
+              json: bool = JsonOpt) -> None:
+    """Raise supervision notices (督办) for departments past their limits (run it
+    periodically, e.g. every 10 minutes from cron)."""
+    from datetime import datetime
+
+    from gis.errors import InputError
+    from gis.services import imports, supervision
+
+    try:
+        now = datetime.fromisoformat(at) if at else None
+    except ValueError:
+        raise InputError(f"--at must be an ISO 8601 time, not {at!r}", field="at") from None
+    out = supervision.run(imports.open_database(Settings()), now=now, actor="cli")
+    emit({"at": out["at"], "raised": len(out["raised"])} if not json else out, json,
+         "supervision")

@@ -1,0 +1,174 @@
+"""Dispatch to a department, whistle and report-in over HTTP (issue 16): a department's
+acknowledge and feedback carry a dispatched incident; a whistled incident cannot be
+verified until every summoned department fed back; each step is an event naming the
+department; bad input and other departments are refused with nothing written."""
+
+from __future__ import annotations
+
+import grid_fixtures as fx
+import pytest
+from sqlalchemy import text
+
+from gis.services import accounts
+
+
+@pytest.fixture
+def area(db):
+    fx.insert_units_and_grids(db)
+    with db.begin() as conn:
+        conn.execute(text("INSERT INTO departments (code, name, area_code) VALUES "
+                          "('zhujian', '县住建局', :c), ('chengguan', '县城管局', :c), "
+                          "('t2', '二街道', :t2)"), {"c": fx.COUNTY, "t2": fx.TOWN2})
+    return db
+
+
+@pytest.fixture
+def dispatcher(make_user, area):
+    return make_user("dispatcher", fx.COUNTY, username="centre")
+
+
+def dept(engine, code: str) -> dict:
+    token = accounts.add_user(engine, f"{code}-clerk", "department",
+                              department_code=code)["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def zj(area):
+    return dept(area, "zhujian")
+
+
+@pytest.fixture
+def cg(area):
+    return dept(area, "chengguan")
+
+
+def report(client, headers) -> dict:
+    resp = client.post("/incidents", headers=headers, json={
+        "lon": 113.005, "lat": fx.MID_LAT, "category": "public_facility",
+        "subcategory": "road", "description": "collapsed kerb"})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def act(client, headers, inc, action, expect=200, **extra) -> dict:
+    props = inc["properties"]
+    resp = client.post(f"/incidents/{props['id']}/transitions", headers=headers,
+                       json={"action": action, "version": props["version"], **extra})
+    assert resp.status_code == expect, resp.text
+    return resp.json() if expect == 200 else inc
+
+
+def fresh(client, headers, inc) -> dict:
+    return client.get(f"/incidents/{inc['id']}", headers=headers).json()
+
+
+def inbox(db, username) -> list[str]:
+    with db.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT n.kind FROM notifications n JOIN users u ON u.id = n.user_id "
+            "WHERE u.username = :u ORDER BY n.id"), {"u": username}).scalars())
+
+
+def test_dispatch_to_a_department_which_reports_in_and_feeds_back(client, dispatcher, zj, db):
+    inc = act(client, dispatcher, report(client, dispatcher), "accept")
+    inc = act(client, dispatcher, inc, "dispatch", department_code="zhujian")
+    assert inc["properties"]["department_code"] == "zhujian"
+    assert inbox(db, "zhujian-clerk") == ["dispatched"]
+    inc = act(client, zj, fresh(client, zj, inc), "acknowledge", note="on our way")
+    assert inc["properties"]["status"] == "handling"
+    inc = act(client, zj, inc, "feedback", note="kerb rebuilt")
+    assert inc["properties"]["status"] == "feedback"
+    assert inbox(db, "centre") == ["acknowledged", "fed_back"]
+    inc = act(client, dispatcher, fresh(client, dispatcher, inc), "verify")
+    inc = act(client, dispatcher, inc, "close")
+    events = fresh(client, dispatcher, inc)["properties"]["events"]
+    assert [(e["action"], e["department_code"], e["actor"]) for e in events] == [
+        ("report", None, "centre"), ("accept", None, "centre"),
+        ("dispatch", "zhujian", "centre"), ("acknowledge", "zhujian", "zhujian-clerk"),
+        ("feedback", "zhujian", "zhujian-clerk"), ("verify", None, "centre"),
+        ("close", None, "centre")]
+    summons = client.get(f"/incidents/{inc['id']}/summons", headers=zj).json()["summons"]
+    assert [(s["department_code"], s["kind"], s["state"], s["feedback"]) for s in summons] == [
+        ("zhujian", "dispatch", "fed_back", "kerb rebuilt")]
+    assert summons[0]["ack_due_at"] < summons[0]["handle_due_at"]
+
+
+def test_a_whistled_incident_closes_only_when_every_department_fed_back(client, dispatcher,
+                                                                        zj, cg, db):
+    inc = report(client, dispatcher)
+    for action in ("accept", "dispatch", "handle", "feedback"):
+        inc = act(client, dispatcher, inc, action)
+    resp = client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                       json={"departments": ["zhujian", "chengguan"], "note": "kerb and pipe"})
+    assert resp.status_code == 200, resp.text
+    inc = resp.json()
+    assert [s["state"] for s in inc["properties"]["summons"]] == ["summoned", "summoned"]
+    assert inbox(db, "zhujian-clerk") == ["summoned"] and inbox(db, "chengguan-clerk") == [
+        "summoned"]
+    refused = client.post(f"/incidents/{inc['id']}/transitions", headers=dispatcher,
+                          json={"action": "verify", "version": inc["properties"]["version"]})
+    assert refused.status_code == 409
+    assert "zhujian, chengguan" in refused.json()["detail"]
+    inc = act(client, cg, inc, "acknowledge")
+    inc = act(client, cg, inc, "feedback", note="pipe fixed")
+    assert inc["properties"]["status"] == "feedback"        # a whistle does not move it
+    refused = client.post(f"/incidents/{inc['id']}/transitions", headers=dispatcher,
+                          json={"action": "verify", "version": inc["properties"]["version"]})
+    assert refused.status_code == 409 and "zhujian" in refused.json()["detail"] \
+        and "chengguan" not in refused.json()["detail"]
+    inc = act(client, zj, inc, "acknowledge")
+    inc = act(client, zj, inc, "feedback", note="kerb rebuilt")
+    inc = act(client, dispatcher, fresh(client, dispatcher, inc), "verify")
+    assert act(client, dispatcher, inc, "close")["properties"]["status"] == "closed"
+
+
+def test_bad_whistles_write_nothing(client, dispatcher, make_user, zj):
+    inc = report(client, dispatcher)
+    url = f"/incidents/{inc['id']}/whistle"
+    for body, status, words in (
+            ({"departments": ["zhujian", "nobody"]}, 422, "nobody"),
+            ({"departments": []}, 422, "departments"),
+            ({"departments": ["t2"]}, 200, None),
+            ({"departments": ["t2"]}, 409, "already summoned")):
+        resp = client.post(url, headers=dispatcher, json=body)
+        assert resp.status_code == status, resp.text
+        if words:
+            assert words in resp.text
+    summons = client.get(f"/incidents/{inc['id']}/summons", headers=dispatcher).json()
+    assert [s["department_code"] for s in summons["summons"]] == ["t2"]
+    assert fresh(client, dispatcher, inc)["properties"]["version"] == 2   # one whistle only
+    viewer = make_user("viewer", fx.COUNTY)
+    assert client.post(url, headers=viewer, json={"departments": ["zhujian"]}).status_code \
+        == 403
+    # a township centre cannot summon the other township's office (not visible to it)
+    town1 = make_user("dispatcher", fx.TOWN1, username="town1")
+    resp = client.post(url, headers=town1, json={"departments": ["chengguan", "t2"]})
+    assert resp.status_code == 422 and "t2" in resp.json()["detail"]
+
+
+def test_departments_act_only_on_their_own_part_in_order(client, dispatcher, zj, cg):
+    inc = act(client, dispatcher, report(client, dispatcher), "accept")
+    inc = act(client, dispatcher, inc, "dispatch", department_code="zhujian")
+    inc = fresh(client, zj, inc)
+    act(client, zj, inc, "feedback", expect=409)                   # report in first
+    act(client, cg, inc, "acknowledge", expect=404)                # not cg's case
+    act(client, dispatcher, inc, "acknowledge", expect=403)        # not a department
+    act(client, zj, inc, "handle", expect=403)                     # the dispatcher's step
+    stale = {**inc, "properties": {**inc["properties"], "version": 1}}
+    act(client, zj, stale, "acknowledge", expect=409)
+    assert fresh(client, zj, inc)["properties"]["status"] == "dispatched"
+
+
+def test_dispatch_to_a_bad_department_leaves_the_incident_as_it_was(client, dispatcher):
+    inc = act(client, dispatcher, report(client, dispatcher), "accept")
+    resp = client.post(f"/incidents/{inc['id']}/transitions", headers=dispatcher, json={
+        "action": "dispatch", "version": inc["properties"]["version"],
+        "department_code": "nobody"})
+    assert resp.status_code == 422 and resp.json()["field"] == "departments"
+    props = fresh(client, dispatcher, inc)["properties"]
+    assert props["status"] == "accepted" and props["department_code"] is None
+    assert [e["action"] for e in props["events"]] == ["report", "accept"]
+    resp = client.post(f"/incidents/{inc['id']}/transitions", headers=dispatcher, json={
+        "action": "accept", "version": props["version"], "department_code": "zhujian"})
+    assert resp.status_code == 422 and resp.json()["field"] == "department_code"
