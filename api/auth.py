@@ -85,6 +85,12 @@ def do_login(response: Response, engine: EngineDep, username: Annotated[str, For
     return {"token": token, "token_type": "bearer"}
 
 
+@router.post("/logout", summary="Log out: the session cookie is removed")
+def do_logout(response: Response) -> dict:
+    response.delete_cookie(COOKIE)
+    return {"logged_out": True}
+
+
 @router.get("/me", summary="Who am I")
 def me(principal: CurrentUser) -> dict:
     return {"username": principal.username, "role": principal.role,

@@ -9,7 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,14 @@ Lon = Annotated[float, Query(ge=-180, le=180)]
 Lat = Annotated[float, Query(ge=-90, le=90)]
 
 
-@router.get("/m", response_class=HTMLResponse, summary="The grid worker's app (offline first)")
+@router.get("/m", include_in_schema=False)
+def app_redirect() -> RedirectResponse:
+    # The app lives under /m/ so its service worker's scope (/m/) is the app alone (a
+    # scope of "/m" would also take /map).
+    return RedirectResponse("/m/", status_code=307)
+
+
+@router.get("/m/", response_class=HTMLResponse, summary="The grid worker's app (offline first)")
 def app_page(request: Request):
     # The shell carries no personal data, so the service worker can cache it and the app
     # opens offline; who is logged in is asked of /auth/me (the login form is in the app).
@@ -39,10 +46,10 @@ def app_page(request: Request):
 
 @router.get("/m/sw.js", include_in_schema=False)
 def service_worker() -> FileResponse:
-    # Served from /m (not /static) so that its scope is the app; never cached by HTTP, so
-    # a new version of the app is picked up on the next visit.
+    # Served from /m/ (not /static) so that its scope is the app; never cached by HTTP,
+    # so a new version of the app is picked up on the next visit.
     return FileResponse(STATIC / "sw.js", media_type="text/javascript",
-                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+                        headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/m/manifest.webmanifest", include_in_schema=False)
