@@ -14,7 +14,8 @@ Chromium and chromedriver come from Debian; MapLibre and idb from npm
 
 from __future__ import annotations
 
-import io
+import json
+import os
 import shutil
 import time
 from datetime import datetime, timedelta, timezone
@@ -34,7 +35,6 @@ MINE = (f"{COMM_A}0001", f"{COMM_A}0002")
 HOUSE = (120.1055, 30.2625)        # the district's building (layers_data)
 SHED = (120.1072, 30.2622)         # a second building, added here
 WALK = [(120.1040 + 0.00001 * i, 30.2650) for i in range(8)]  # ~1 m a step in MINE[0]
-SHOTS = Path(__file__).parents[1] / "docs" / "field-app"
 
 
 @pytest.fixture
@@ -108,14 +108,57 @@ def _here(driver, lon: float, lat: float) -> None:
                            {"latitude": lat, "longitude": lon, "accuracy": 5})
 
 
-def _offline(driver, offline: bool) -> None:
-    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-        "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+class Network:
+    """DevTools network emulation for the page AND its service worker. Selenium's CDP
+    commands reach the page's target only, and Chromium applies a target's emulation to
+    that target alone: the service worker's own fetches would still go out. So the browser's
+    DevTools socket is opened as well and every service-worker target is attached and set
+    offline too."""
+
+    def __init__(self, driver):
+        import websocket
+
+        self.driver, self.sessions, self.n = driver, [], 0
+        address = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+        url = requests.get(f"http://{address}/json/version", timeout=5).json()
+        self.ws = websocket.create_connection(url["webSocketDebuggerUrl"], timeout=10,
+                                              suppress_origin=True)
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self.n += 1
+        message = {"id": self.n, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.ws.send(json.dumps(message))
+        while True:  # events arrive in between: skip them
+            answer = json.loads(self.ws.recv())
+            if answer.get("id") == self.n:
+                assert "error" not in answer, answer
+                return answer.get("result", {})
+
+    def offline(self, offline: bool) -> int:
+        conditions = {"offline": offline, "latency": 0, "downloadThroughput": -1,
+                      "uploadThroughput": -1}
+        if offline:
+            targets = self.call("Target.getTargets")["targetInfos"]
+            self.sessions = [self.call("Target.attachToTarget", {
+                "targetId": t["targetId"], "flatten": True})["sessionId"]
+                for t in targets if t["type"] == "service_worker"]
+        for session in self.sessions:
+            self.call("Network.enable", session=session)
+            self.call("Network.emulateNetworkConditions", conditions, session=session)
+        self.driver.execute_cdp_cmd("Network.emulateNetworkConditions", conditions)
+        return len(self.sessions)
+
+    def close(self) -> None:
+        self.ws.close()
 
 
-def _shot(driver, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+def _shot(driver, tmp_path, name: str) -> None:
+    # GRIDGIS_SCREENSHOTS=dir keeps them (for the note); else the test's own directory
+    shots = Path(os.environ.get("GRIDGIS_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(shots / f"{name}.png"))
 
 
 def _counts(db) -> dict:
@@ -154,17 +197,23 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
         work = _wait(driver, "return document.querySelectorAll('#work-list li[data-id]').length")
         assert work == 1
         _wait(driver, "return window.fieldApp.state.warmedTiles > 0", timeout=30)
-        _shot(driver, "1-my-work")
+        _shot(driver, tmp_path, "1-my-work")
         before = _counts(db)
 
         # -- offline: reload the app from its service worker --------------------------
-        _offline(driver, True)
+        network = Network(driver)
+        assert network.offline(True) == 1  # the page and its one service worker
         _wait(driver, "return navigator.onLine === false")
         driver.refresh()
         _wait(driver, "return window.gridgisReady === true", timeout=30)
         assert driver.execute_script("return navigator.onLine") is False
         assert driver.execute_script(
             "return document.querySelectorAll('#work-list li[data-id]').length") == 1
+        # the emulation holds for the page and for its service worker: a reading the
+        # worker has not kept fails, one it kept is answered from its cache
+        probe = _run(driver, "fetch('/field/visits/today?probe=1').then(r => r.status)")
+        assert probe == {"error": "TypeError: Failed to fetch"}, probe
+        assert _run(driver, "fetch('/field/work').then(r => r.status)") == 200
 
         # handle the dispatched incident (a dispatcher will move it on meanwhile)
         driver.find_element("css selector", "#work-list li[data-id]").click()
@@ -179,7 +228,7 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
         _wait(driver, "return document.getElementById('r-pos').textContent !== '—'")
         driver.find_element("id", "r-send").click()
         _wait(driver, "return document.getElementById('r-msg').textContent.includes('#')")
-        _shot(driver, "2-report-offline")
+        _shot(driver, tmp_path, "2-report-offline")
 
         # patrol: a fix every 0.4 s while walking east
         driver.find_element("css selector", ".tabs button[data-tab=patrol]").click()
@@ -205,7 +254,7 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
             driver.find_element("id", "v-save").click()
             time.sleep(0.2)
         driver.find_element("id", "queue-badge").click()
-        _shot(driver, "3-queue-offline")
+        _shot(driver, tmp_path, "3-queue-offline")
 
         queued = _run(driver, "window.fieldApp.queue.list()")
         kinds = [q["kind"] for q in queued]
@@ -223,16 +272,17 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
 
         # -- back online: the queue is sent in order ----------------------------------
         t0 = time.perf_counter()
-        _offline(driver, False)
+        network.offline(False)
         _wait(driver, "return navigator.onLine === true")
         _run(driver, "window.fieldApp.flush()")
         left = _wait(driver, "return document.querySelectorAll('#queue-list li[data-seq]')"
                              ".length === 1 && 1", timeout=30)
         seconds = time.perf_counter() - t0
         assert left == 1
-        conflict = driver.find_element("css selector", "#queue-list li[data-state=conflict]")
-        assert f"incident {iid} changed" in conflict.text
-        _shot(driver, "4-queue-conflict")
+        conflict = driver.execute_script(
+            "return document.querySelector('#queue-list li[data-state=conflict]').innerText")
+        assert f"incident {iid} changed" in conflict
+        _shot(driver, tmp_path, "4-queue-conflict")
 
         after = _counts(db)
         assert after["incidents"] == before["incidents"] + 1
@@ -256,5 +306,6 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
             "area": MINE[0], "from": window.isoformat(), "min_minutes": 0}).json()
         assert any(r["grid"] == MINE[0] and r["patrolled"] and r["workers"] == 1
                    for r in comp["items"]), comp
+        network.close()
         print(f"\nqueue replay of {len(queued)} offline writes ({fixes} fixes): "
               f"{seconds:.2f} s, 1 conflict kept")

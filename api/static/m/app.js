@@ -290,6 +290,12 @@ async function takeFix() {
   showFixes();
 }
 
+// One fix at a time: a slow GPS answer never overlaps the next tick.
+function tick() {
+  if (!state.taking) state.taking = takeFix().finally(() => { state.taking = null; });
+  return state.taking;
+}
+
 async function queueFixes() {
   if (!state.buffer.length) return;
   const points = state.buffer.splice(0);
@@ -311,9 +317,10 @@ async function toggleDuty() {
   await queue.kvSet("onDuty", state.onDuty);
   clearInterval(state.timer);
   if (state.onDuty) {
-    await takeFix();
-    state.timer = setInterval(takeFix, state.intervalMs);
+    await tick();
+    state.timer = setInterval(tick, state.intervalMs);
   } else {
+    await state.taking;  // a fix asked for just before the stop belongs to this patrol
     await queueFixes();
   }
   showFixes();
