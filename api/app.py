@@ -12,7 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import auth, errors, openapi
-from api.middleware import BodyLimit, ConcurrencyLimit
+from api.middleware import BodyLimit, ConcurrencyLimit, ContainErrors
+from api.security import CsrfGuard, SecurityHeaders, content_security_policy
 from api.routers import ROUTERS
 from gis import __version__
 from gis.services.imports import open_database
@@ -44,6 +45,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.add_middleware(ConcurrencyLimit, limit=24)  # below threads (40) and connections (30)
+    app.add_middleware(ContainErrors)  # outside BodyLimit: its 413 is its own
+    app.add_middleware(CsrfGuard, cookie=auth.COOKIE, trusted=tuple(settings.trusted_origins))
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(settings.base_tile_url))
     app.include_router(auth.router)
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
-from api.deps import EngineDep
+from api.deps import EngineDep, SettingsDep
+from api.login_throttle import LoginThrottle
 from gis.errors import Forbidden, GridgisError
 from gis.services import accounts
 from gis.services.accounts import Principal
@@ -75,14 +76,52 @@ def require(*roles: str):
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login", summary="Log in with a password; sets a session cookie")
-def do_login(response: Response, engine: EngineDep, username: Annotated[str, Form()],
+def _throttle(request: Request) -> LoginThrottle:
+    state = request.app.state
+    if getattr(state, "login_throttle", None) is None:
+        s = state.settings
+        state.login_throttle = LoginThrottle(s.login_free_attempts,
+                                             s.login_address_free_attempts, s.login_max_delay_s)
+    return state.login_throttle
+
+
+class TooManyAttempts(GridgisError):
+    """Login backoff in force (429 with Retry-After)."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"too many failed logins: try again in {seconds} s")
+        self.retry_after = seconds
+
+
+@router.post("/login", summary="Log in with a password; sets a session cookie",
+             responses={429: {"description": "too many failed logins (see Retry-After)"}})
+def do_login(request: Request, response: Response, engine: EngineDep,
+             settings: SettingsDep, username: Annotated[str, Form()],
              password: Annotated[str, Form()]) -> dict:
-    token = accounts.login(engine, username, password)
+    throttle, address = _throttle(request), request.client.host if request.client else None
+    wait = throttle.retry_after(username, address)
+    if wait:
+        raise TooManyAttempts(wait)
+    token = accounts.login(engine, username, password, hours=settings.session_hours)
     if token is None:
+        throttle.failed(username, address)
         raise Unauthorized("wrong user name or password")
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=12 * 3600)
-    return {"token": token, "token_type": "bearer"}
+    throttle.succeeded(username)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax",
+                        max_age=int(settings.session_hours * 3600),
+                        secure=settings.secure_cookies)
+    return {"token": token, "token_type": "bearer",
+            "expires_in": int(settings.session_hours * 3600)}
+
+
+@router.post("/logout", summary="Log out: revoke this session's token and clear the cookie")
+def do_logout(request: Request, response: Response, engine: EngineDep,
+              settings: SettingsDep, principal: CurrentUser) -> dict:
+    token = request_token(request.headers.get("authorization", ""), request.cookies.get(COOKIE))
+    accounts.logout(engine, token)
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax",
+                           secure=settings.secure_cookies)
+    return {"logged_out": principal.username}
 
 
 @router.post("/logout", summary="Log out: the session cookie is removed")

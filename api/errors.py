@@ -4,6 +4,9 @@ problem details. Nothing raw from the database or a traceback reaches a client."
 from __future__ import annotations
 
 import logging
+import os
+import re
+import tempfile
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,12 +31,31 @@ STATUS = {
 }
 
 
+def _temp_roots() -> list[str]:
+    roots = {tempfile.gettempdir(), "/tmp", "/var/tmp"}
+    return sorted({os.path.realpath(r) for r in roots} | roots, key=len, reverse=True)
+
+
+# A path under a temporary directory, up to its last component (kept: the user's file name).
+_TEMP_PATH = re.compile("(?:" + "|".join(re.escape(r) for r in _temp_roots())
+                        + r")/(?:[^\s'\"/]+/)*")
+
+
+def hide_paths(text):
+    """Uploads are read from server temp folders; their paths never reach a client (they
+    tell an attacker the layout of the machine): ``/tmp/gg-import-x1/a.csv`` -> ``a.csv``."""
+    return _TEMP_PATH.sub("", text) if isinstance(text, str) else text
+
+
 def problem(status: int, title: str, detail: str | None = None, headers: dict | None = None,
             **extra) -> JSONResponse:
     body = {"type": "about:blank", "status": status, "title": title}
     if detail:
-        body["detail"] = detail
-    body.update({k: v for k, v in extra.items() if v is not None})
+        body["detail"] = hide_paths(detail)
+    body.update({k: hide_paths(v) for k, v in extra.items() if v is not None})
+    for err in body.get("errors") or []:
+        if isinstance(err, dict):
+            err.update({k: hide_paths(v) for k, v in err.items()})
     return JSONResponse(body, status_code=status, media_type="application/problem+json",
                         headers=headers)
 
@@ -41,6 +63,8 @@ def problem(status: int, title: str, detail: str | None = None, headers: dict | 
 def _status_for(exc: GridgisError) -> tuple[int, str]:
     if type(exc).__name__ == "Unauthorized":  # defined in api.auth, which imports us
         return 401, "Unauthorized"
+    if type(exc).__name__ == "TooManyAttempts":
+        return 429, "Too many requests"
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
@@ -56,7 +80,10 @@ async def _domain(request: Request, exc: GridgisError):
         extra = {"errors": [p.as_dict() for p in exc.problems[:100]]}
     elif isinstance(exc, Conflict):
         extra = {"current_version": exc.current_version, "allowed": exc.allowed or None}
-    return problem(status, title, str(exc), **extra)
+    response = problem(status, title, str(exc), **extra)
+    if getattr(exc, "retry_after", None):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _loc(err: dict) -> str:
@@ -73,8 +100,22 @@ async def _validation(request: Request, exc: RequestValidationError):
 
 async def _http(request: Request, exc: StarletteHTTPException):
     # keep the exception's headers: a 405 names the allowed methods (Allow), a 401 its scheme
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
     return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None,
-                   headers=getattr(exc, "headers", None))
+                   headers=headers or None)
+
+
+def _allowed(request: Request) -> str:
+    """Every method of every route on this path: the router names only the first route
+    that matched the path (GET /cameras/{id}, not its PATCH and DELETE siblings)."""
+    from api.openapi import api_routes
+
+    path = request.url.path
+    methods = {m for route in api_routes(request.app.routes)
+               if route.path_regex.match(path) for m in route.methods}
+    return ", ".join(sorted(methods))
 
 
 def _title(status: int) -> str:

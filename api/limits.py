@@ -11,6 +11,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InputError
+from gis.geomcheck import checked_drawn, checked_polygons
 
 MAX_DRAWN_VERTICES = 10_000        # one line or polygon drawn on the map
 MAX_UPLOAD_VERTICES = 2_000_000    # a whole grid file
@@ -41,6 +42,7 @@ def drawn_geometry(doc: dict | None, field: str = "geometry") -> BaseGeometry | 
         raise InputError("the geometry is empty", field=field)
     if shapely.get_num_coordinates(geom) > MAX_DRAWN_VERTICES:
         raise InputError(f"more than {MAX_DRAWN_VERTICES} vertices", field=field)
+    checked_drawn(geom, field)  # NaN hides from bounds: every coordinate is checked
     _check_bounds(np.asarray(geom.bounds), field, None)
     return geom
 
@@ -54,5 +56,7 @@ def check_frame(gdf: gpd.GeoDataFrame, file: str | None = None,
         raise InputError("the file holds no geometry", field="file", file=file)
     if int(shapely.get_num_coordinates(geoms).sum()) > max_vertices:
         raise InputError(f"more than {max_vertices} vertices", field="file", file=file)
+    gdf, repaired = checked_polygons(gdf, file=file)
     _check_bounds(np.asarray(gdf.geometry[present].total_bounds), "file", file)
+    gdf.attrs["repaired"] = repaired  # the endpoint says so in its answer
     return gdf

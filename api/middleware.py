@@ -4,10 +4,13 @@ cap on requests in flight."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import problem
+
+log = logging.getLogger("gridgis.api")
 
 
 class BodyLimit:
@@ -77,3 +80,34 @@ class ConcurrencyLimit:
             self._slots = asyncio.Semaphore(self.limit)
         async with self._slots:
             await self.app(scope, receive, send)
+
+
+class ContainErrors:
+    """No exception reaches the server loop. Starlette answers an unhandled exception with
+    our 500 problem and then re-raises it, and uvicorn drops the keep-alive connection of a
+    request whose handler raised, failing the client's next request too. Here the
+    exception is logged and answered (500 problem details) and stops."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error on %s", scope.get("path"))
+            if started:  # headers are out: nothing more can be said on this response
+                return
+            await problem(500, "Internal server error", "an unexpected error occurred; it "
+                          "was logged")(scope, receive, send)

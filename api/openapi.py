@@ -95,6 +95,7 @@ CONSTRAINTS = {
     "layers": "distinct collection ids (see /collections)",
     "min_households": "not above max_households",
     "reported_at": "not in the future",
+    "lon": "sent together with lat", "lat": "sent together with lon",
     "window": "at most the period asked for",
 }
 

@@ -269,6 +269,84 @@ def peer_patrol(fx: pd.DataFrame, grids_m: gpd.GeoDataFrame, crs) -> pd.DataFram
     return j.groupby(["worker", "code", "window"], as_index=False)["seconds"].sum()
 
 
+START, END = pd.Timestamp("2026-10-01", tz=TZ), pd.Timestamp("2026-11-01", tz=TZ)
+
+
+def _gdf(df: pd.DataFrame, crs) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]),
+                            crs=4326).to_crs(crs)
+
+
+def _in_month(t: pd.Series) -> pd.Series:
+    return (t >= START) & (t < END)
+
+
+def peer_windows(fx, grids_m, crs, staff, off) -> tuple[pd.Series, pd.Series]:
+    """1. Windows required (grids × windows on duty) and patrolled by the worker."""
+    pres = peer_patrol(fx, grids_m, crs)
+    pres = pres[(pres["seconds"] >= 300) & _in_month(pres["window"])]
+    pres = pres.merge(staff.rename(columns={"grid": "code"}), on=["worker", "code"])
+    pres["date"] = pres["window"].dt.strftime("%Y-%m-%d")
+    pres = pres.merge(off.assign(off=True), on=["worker", "date"], how="left")
+    done = pres[pres["off"].isna()].groupby("worker").size()
+    n_grids = staff.groupby("worker").size()
+    days_off = off.groupby("worker").size().reindex(n_grids.index, fill_value=0)
+    return n_grids * (2 * DAYS - 2 * days_off), done
+
+
+def peer_attend(inc, fx, grids_m, crs, staff) -> tuple[pd.Series, pd.Series]:
+    """3. Cases in the worker's grids; proved by a fix of theirs within 50 m in time."""
+    ig = _gdf(inc[inc["valid"] & inc["category"].isin(["dispute", "safety_hazard"])], crs)
+    cases = gpd.sjoin(ig, grids_m[["code", "geometry"]], predicate="intersects")
+    cases = cases.drop(columns="index_right").merge(staff.rename(columns={"grid": "code"}), on="code")
+    cases = gpd.GeoDataFrame(cases, geometry="geometry", crs=crs)
+    cases["limit"] = cases["t"] + pd.Timedelta("30min")
+    near = gpd.sjoin(_gdf(fx[["worker", "time", "lon", "lat"]], crs),
+                     cases[["id", "worker", "t", "limit", "geometry"]], predicate="dwithin",
+                     distance=50.0)
+    near = near[(near["worker_left"] == near["worker_right"]) & (near["time"] >= near["t"])
+                & (near["time"] <= near["limit"])]
+    return cases.groupby("worker").size(), \
+        near.drop_duplicates(["worker_left", "id"]).groupby("worker_left").size()
+
+
+def peer_reports(inc) -> tuple[pd.Series, pd.Series]:
+    """4, 6. Reports of the 4必报 kinds, and weeks with six valid reports."""
+    mine = inc[inc["valid"]].copy()
+    mine["week"] = mine["t"].dt.isocalendar().week
+    must = mine["category"].isin(["security_hazard", "safety_hazard", "public_facility"]) | (
+        (mine["category"] == "population") & mine["subcategory"].isin(["move_in", "rental"]))
+    weeks_ok = (mine.groupby(["reporter", "week"]).size() >= 6).groupby("reporter").sum()
+    return mine[must].groupby("reporter").size(), weeks_ok
+
+
+def peer_visits(p, fx, grids_m, crs, staff) -> dict[str, pd.Series]:
+    """5. Days active and days with five households; 2. key households reached twice."""
+    vis = pd.read_csv(p["visits"], dtype={"household": str})
+    vis["t"] = pd.to_datetime(vis["time"]).dt.tz_localize(TZ)
+    vis = vis[_in_month(vis["t"]) & vis["worker"].isin(staff["worker"])]
+    bld = gpd.read_parquet(p["buildings"]).to_crs(crs)
+    vg = gpd.sjoin_nearest(_gdf(vis, crs), bld[["id", "geometry"]], max_distance=30.0, how="left")
+    vg = vg[~vg.index.duplicated()].rename(columns={"id": "building"})
+    vg["day"] = vg["t"].dt.strftime("%Y-%m-%d")
+    place = "p:" + vg["lon"].round(5).astype(str) + "," + vg["lat"].round(5).astype(str)
+    vg["who"] = ("h:" + vg["household"]).fillna("b:" + vg["building"]).fillna(place)
+    fx_days = fx[_in_month(fx["time"])].assign(day=fx["time"].dt.strftime("%Y-%m-%d"))
+    active = pd.concat([fx_days[["worker", "day"]], vg[["worker", "day"]]]).drop_duplicates()
+    kh = pd.read_csv(p["key_households"])
+    kg = gpd.sjoin(_gdf(kh, crs), grids_m[["code", "geometry"]], predicate="intersects")
+    kg = kg.merge(staff.rename(columns={"grid": "code"}), on="code")
+    by_ref = vg[vg["household"].isin(kh["household"])][["worker", "day", "household"]]
+    by_b = vg[vg["household"].isna()][["worker", "day", "building"]].merge(
+        kh[["building", "household"]], on="building")[["worker", "day", "household"]]
+    reach = pd.concat([by_ref, by_b]).drop_duplicates().groupby(["worker", "household"]).size()
+    kg["days"] = [reach.get((w, h), 0) for w, h in zip(kg["worker"], kg["household"])]
+    return {"visit_days": active.groupby("worker").size(),
+            "visit_days_ok": (vg.groupby(["worker", "day"])["who"].nunique() >= 5).groupby("worker").sum(),
+            "key_visits_required": kg.groupby("worker").size(),
+            "key_visits_done": kg[kg["days"] >= 2].groupby("worker").size()}
+
+
 def case_geopandas(p: dict) -> dict:
     from gis.crs import metric_crs_for
 
@@ -282,82 +360,17 @@ def case_geopandas(p: dict) -> dict:
     fx["time"] = pd.to_datetime(fx["time"]).dt.tz_localize(TZ)
     fx = fx.drop_duplicates(["worker", "time"]).sort_values(["worker", "time"], ignore_index=True)
     fx = fx[fx["worker"].isin(staff["worker"])]
-    start, end = pd.Timestamp("2026-10-01", tz=TZ), pd.Timestamp("2026-11-01", tz=TZ)
-
-    # 1. patrol windows
-    pres = peer_patrol(fx, grids_m, crs)
-    pres = pres[(pres["seconds"] >= 300) & (pres["window"] >= start) & (pres["window"] < end)]
-    pres = pres.merge(staff.rename(columns={"grid": "code"}), on=["worker", "code"])
-    pres["date"] = pres["window"].dt.strftime("%Y-%m-%d")
-    pres = pres.merge(off.assign(off=True), on=["worker", "date"], how="left")
-    done = pres[pres["off"].isna()].groupby("worker").size()
-    n_grids = staff.groupby("worker").size()
-    required = n_grids * (2 * DAYS - 2 * off.groupby("worker").size().reindex(n_grids.index, fill_value=0))
-
-    # 3. 3必到: cases in the worker's grids, a fix within 50 m in time
     inc = pd.read_csv(p["incidents"])
     inc["t"] = pd.to_datetime(inc["reported_at"], utc=True).dt.tz_convert(TZ)
     inc["valid"] = (inc["status"] != "returned") & inc["merged_into"].isna()
-    inc = inc[(inc["t"] >= start) & (inc["t"] < end)]
-    ig = gpd.GeoDataFrame(inc, geometry=gpd.points_from_xy(inc["lon"], inc["lat"]), crs=4326).to_crs(crs)
-    cases = gpd.sjoin(ig[ig["valid"] & ig["category"].isin(["dispute", "safety_hazard"])],
-                      grids_m[["code", "geometry"]], predicate="intersects")
-    cases = cases.drop(columns="index_right").merge(staff.rename(columns={"grid": "code"}), on="code")
-    cases = gpd.GeoDataFrame(cases, geometry="geometry", crs=crs)
-    cases["limit"] = cases["t"] + pd.Timedelta("30min")
-    pts = gpd.GeoDataFrame(fx[["worker", "time"]], geometry=gpd.points_from_xy(fx["lon"], fx["lat"]),
-                           crs=4326).to_crs(crs)
-    near = gpd.sjoin(pts, cases[["id", "worker", "t", "limit", "geometry"]], predicate="dwithin",
-                     distance=50.0)
-    near = near[(near["worker_left"] == near["worker_right"]) & (near["time"] >= near["t"])
-                & (near["time"] <= near["limit"])]
-    verified = near.drop_duplicates(["worker_left", "id"]).groupby("worker_left").size()
-
-    # 4, 6. reports by the worker
-    mine = inc[inc["valid"]].copy()
-    mine["week"] = mine["t"].dt.isocalendar().week
-    must = mine["category"].isin(["security_hazard", "safety_hazard", "public_facility"]) | (
-        (mine["category"] == "population") & mine["subcategory"].isin(["move_in", "rental"]))
-    must_count = mine[must].groupby("reporter").size()
-    weeks_ok = (mine.groupby(["reporter", "week"]).size() >= 6).groupby("reporter").sum()
-
-    # 5. visits, days; 2. key households
-    vis = pd.read_csv(p["visits"], dtype={"household": str})
-    vis["t"] = pd.to_datetime(vis["time"]).dt.tz_localize(TZ)
-    vis = vis[(vis["t"] >= start) & (vis["t"] < end) & vis["worker"].isin(staff["worker"])]
-    bld = gpd.read_parquet(p["buildings"]).to_crs(crs)
-    vg = gpd.GeoDataFrame(vis, geometry=gpd.points_from_xy(vis["lon"], vis["lat"]), crs=4326).to_crs(crs)
-    vg = gpd.sjoin_nearest(vg, bld[["id", "geometry"]], max_distance=30.0, how="left")
-    vg = vg[~vg.index.duplicated()].rename(columns={"id": "building"})
-    vg["day"] = vg["t"].dt.strftime("%Y-%m-%d")
-    place = "p:" + vg["lon"].round(5).astype(str) + "," + vg["lat"].round(5).astype(str)
-    vg["who"] = ("h:" + vg["household"]).fillna("b:" + vg["building"]).fillna(place)
-    per_day = vg.groupby(["worker", "day"])["who"].nunique()
-    fx_days = fx.assign(day=fx["time"].dt.strftime("%Y-%m-%d"))
-    fx_days = fx_days[(fx_days["time"] >= start) & (fx_days["time"] < end)][["worker", "day"]]
-    active = pd.concat([fx_days, vg[["worker", "day"]]]).drop_duplicates()
-    kh = pd.read_csv(p["key_households"])
-    kg = gpd.GeoDataFrame(kh, geometry=gpd.points_from_xy(kh["lon"], kh["lat"]), crs=4326).to_crs(crs)
-    kg = gpd.sjoin(kg, grids_m[["code", "geometry"]], predicate="intersects")
-    kg = kg.merge(staff.rename(columns={"grid": "code"}), on="code")
-    by_ref = vg[vg["household"].isin(kh["household"])][["worker", "day", "household"]]
-    by_b = vg[vg["household"].isna()][["worker", "day", "building"]].merge(
-        kh[["building", "household"]], on="building")[["worker", "day", "household"]]
-    reach = pd.concat([by_ref, by_b]).drop_duplicates().groupby(["worker", "household"]).size()
-    kg["days"] = [reach.get((w, h), 0) for w, h in zip(kg["worker"], kg["household"])]
-
+    inc = inc[_in_month(inc["t"])]
     t = pd.DataFrame(index=sorted(staff["worker"].unique()))
-    t["patrol_windows_required"] = required
-    t["patrol_windows_done"] = done
-    t["key_visits_required"] = kg.groupby("worker").size()
-    t["key_visits_done"] = kg[kg["days"] >= 2].groupby("worker").size()
-    t["must_attend_cases"] = cases.groupby("worker").size()
-    t["must_attend_verified"] = verified
-    t["must_report_count"] = must_count
-    t["visit_days"] = active.groupby("worker").size()
-    t["visit_days_ok"] = (per_day >= 5).groupby("worker").sum()
+    t["patrol_windows_required"], t["patrol_windows_done"] = peer_windows(fx, grids_m, crs, staff, off)
+    t["must_attend_cases"], t["must_attend_verified"] = peer_attend(inc, fx, grids_m, crs, staff)
+    t["must_report_count"], t["report_weeks_ok"] = peer_reports(inc)
+    for name, values in peer_visits(p, fx, grids_m, crs, staff).items():
+        t[name] = values
     t["report_weeks"] = 5
-    t["report_weeks_ok"] = weeks_ok
     t = t.fillna(0).astype(np.int64).rename_axis("worker").reset_index()
     return {"table": t[["worker"] + INT_COLUMNS]}
 

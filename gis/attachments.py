@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import tarfile
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -322,3 +324,48 @@ def open_stored(data_dir: str | Path, relative: str) -> Path:
     if root not in path.parents:
         raise InputError(f"not an attachment path: {relative!r}", field="path")
     return path
+
+
+# -- backup and restore -----------------------------------------------------------------
+_STORED = re.compile(r"^attachments/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|png|webp|thumb\.jpg)$")
+
+
+def archive_path(backup: str | Path) -> Path:
+    """The photo archive written beside a database backup ``backup``."""
+    backup = Path(backup)
+    return backup.with_name(backup.name + ".attachments.tar")
+
+
+def archive(data_dir: str | Path, target: str | Path) -> int:
+    """Write every stored photo under ``data_dir`` into the tar ``target`` (to a temporary
+    name first); how many files. With no photos, no archive is written."""
+    root = Path(data_dir)
+    files = sorted(p for p in (root / "attachments").rglob("*")
+                   if p.is_file() and _STORED.match(p.relative_to(root).as_posix()))
+    if not files:
+        return 0
+    target = Path(target)
+    partial = target.with_name(target.name + ".partial")
+    with tarfile.open(partial, "w") as tar:
+        for path in files:
+            tar.add(path, arcname=path.relative_to(root).as_posix(), recursive=False)
+    partial.replace(target)
+    return len(files)
+
+
+def unarchive(source: str | Path, data_dir: str | Path) -> int:
+    """Put the photos of an archive back under ``data_dir``; how many files. Only regular
+    files with stored-photo names are taken (a crafted archive cannot write elsewhere);
+    files already there are kept (same name, same content)."""
+    root = Path(data_dir)
+    count = 0
+    with tarfile.open(source, "r") as tar:
+        members = tar.getmembers()
+        bad = [m.name for m in members if not (m.isfile() and _STORED.match(m.name))]
+        if bad:
+            raise InputError(f"not a gridgis photo archive: {bad[0]!r}", file=str(source))
+        for member in members:
+            handle = tar.extractfile(member)
+            _write_once(root / member.name, handle.read())
+            count += 1
+    return count

@@ -233,3 +233,18 @@ def check_lonlat(lon, lat):
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     return np.flatnonzero(~((np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)))
+
+
+def output_crs(out_crs: str | None, source_label: str | None) -> SourceCRS:
+    """The CRS a file output is written in: ``--out-crs`` when given, else the input's
+    own (``attrs["source_crs"]`` of what :func:`to_wgs84` read), else EPSG:4326."""
+    return parse_crs(out_crs) or parse_crs(source_label) or SourceCRS(WGS84)
+
+
+def from_wgs84(gdf, target: SourceCRS):
+    """``gdf`` (EPSG:4326) in ``target``: a real CRS, or WGS 84 with a web offset applied
+    (written as EPSG:4326, as the phone map SDKs expect)."""
+    out = gdf if target.crs.equals(WGS84) else gdf.to_crs(target.crs)
+    if target.offset:
+        out = out.set_geometry(wgs84_to_offset(out.geometry.values, target.offset), crs=WGS84)
+    return out

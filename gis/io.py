@@ -28,6 +28,7 @@ import pandas as pd
 import pyogrio
 import pyproj
 
+from gis import csvsafe
 from gis.crs import WGS84, SourceCRS, check_lonlat, offset_to_wgs84, parse_crs, to_wgs84
 from gis.errors import InputError
 
@@ -438,18 +439,14 @@ def _to_csv(gdf: gpd.GeoDataFrame, path: Path) -> None:
         df["lat"] = geoms.y
     else:
         df["wkt"] = geoms.to_wkt()
-    df.to_csv(path, index=False)
+    csvsafe.to_csv(df, path)  # spreadsheet formulas neutralised
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = csvsafe.TRIGGERS
 
 
 def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells a spreadsheet would run as a formula (``=``, ``+``, ``-``,
-    ``@``, tab, CR first) start with an apostrophe; numbers stay numbers."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str)
-                                    and v.startswith(FORMULA_START) else v)
-    return out
+    ``@``, tab, CR first) start with an apostrophe; numbers stay numbers. The rule is
+    :mod:`gis.csvsafe` (one place)."""
+    return csvsafe.neutralise_frame(df)

@@ -24,6 +24,7 @@ def default_data_dir() -> Path:
 
 
 PLACEHOLDER_SECRET = "dev-only-change-me"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,20 @@ class Settings(BaseSettings):
     max_upload_mb: int = 200
     base_tile_url: str | None = None  # optional raster base map for the web pages
     timezone: str = "Asia/Shanghai"
+    # Security (README "Security"): session cookies, login backoff.
+    cookie_secure: bool | None = Field(
+        default=None, description="mark the session cookie Secure; unset: Secure unless "
+                                  "the service listens on loopback only")
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30,
+                                 description="a login session expires after this long")
+    login_free_attempts: int = Field(default=5, ge=1, description="failed logins per "
+                                     "account before backoff starts")
+    login_address_free_attempts: int = Field(default=20, ge=1, description="failed logins "
+                                             "per client address before backoff starts")
+    trusted_origins: tuple[str, ...] = Field(
+        default=(), description="other origins whose pages may post to the service with "
+                                "its cookie (JSON list), e.g. a TLS proxy's public URL")
+    login_max_delay_s: float = Field(default=900.0, ge=1, description="longest backoff")
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> "Settings":
@@ -53,6 +68,16 @@ class Settings(BaseSettings):
                              "32 characters outside development (GRIDGIS_ENVIRONMENT="
                              f"{self.environment})")
         return self
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.host in LOOPBACK_HOSTS
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Secure cookies unless forced either way: on whenever the service is reachable
+        from other machines (it is then expected behind TLS)."""
+        return self.cookie_secure if self.cookie_secure is not None else not self.loopback_only
 
     @property
     def embedded(self) -> bool:

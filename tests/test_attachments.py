@@ -156,3 +156,26 @@ def test_stored_by_hash_once_under_the_given_directory(tmp_path):
 def test_distance_is_geodesic_metres():
     # one degree of latitude is about 110.9 km at 28°N
     assert distance_m((113.0, 28.0), (113.0, 29.0)) == pytest.approx(110_860, rel=1e-3)
+
+
+def test_photo_archive_round_trip_and_a_crafted_archive_is_refused(tmp_path):
+    import tarfile
+
+    from gis.attachments import archive, unarchive
+
+    got = prepare(photo())
+    store(tmp_path / "a", got)
+    (tmp_path / "a" / "attachments" / "stray.txt").write_text("not a photo")
+    assert archive(tmp_path / "a", tmp_path / "p.tar") == 2          # the stray file stays out
+    assert unarchive(tmp_path / "p.tar", tmp_path / "b") == 2
+    served, thumb = stored_paths(got.sha256, got.served_type)
+    assert (tmp_path / "b" / served).read_bytes() == got.served
+    assert archive(tmp_path / "empty", tmp_path / "none.tar") == 0
+    assert not (tmp_path / "none.tar").exists()
+    evil = tmp_path / "evil.tar"
+    (tmp_path / "x").write_text("x")
+    with tarfile.open(evil, "w") as tar:
+        tar.add(tmp_path / "x", arcname="../../etc/cron.d/x")
+    with pytest.raises(InputError, match="not a gridgis photo archive"):
+        unarchive(evil, tmp_path / "c")
+    assert not (tmp_path / "c").exists()

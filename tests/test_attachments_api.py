@@ -139,3 +139,32 @@ def test_photos_follow_the_incident_scope(client, make_user, dispatcher, inciden
                      {"i": incident})
     assert client.get(f"/attachments/{first}", headers=dept).status_code == 200
     assert upload(client, dept, incident, photo(), step="feedback").status_code == 201
+
+
+def test_backup_and_restore_bring_photos_back(client, dispatcher, incident, settings, db,
+                                              tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    first = upload(client, dispatcher, incident, photo(gps=(LON, LAT))).json()
+    env = {**os.environ, "GRIDGIS_DATABASE_URL": settings.database_url,
+           "GRIDGIS_DATA_DIR": str(settings.data_dir)}
+    dump = tmp_path / "gridgis.dump"
+
+    def gridgis(*args):
+        out = subprocess.run([sys.executable, "-m", "gis.cli", *args], env=env,
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr
+    gridgis("backup", str(dump))
+    assert (tmp_path / "gridgis.dump.attachments.tar").stat().st_size > 0
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM attachments"))
+    shutil.rmtree(settings.data_dir / "attachments")
+    assert client.get(f"/attachments/{first['id']}", headers=dispatcher).status_code == 404
+    gridgis("restore", str(dump))
+    served = client.get(f"/attachments/{first['id']}", headers=dispatcher)
+    assert served.status_code == 200 and Image.open(io.BytesIO(served.content)).size == (640, 480)
+    assert client.get(f"/attachments/{first['id']}/thumbnail",
+                      headers=dispatcher).status_code == 200

@@ -58,6 +58,12 @@ def test_get_on_the_import_route_is_405_not_an_incident_id(client, admin_headers
     assert client.get("/incidents/abc", headers=admin_headers).status_code == 404
 
 
+def test_405_names_every_method_of_the_path(client, admin_headers):
+    r = client.options("/cameras/1", headers=admin_headers)
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) >= {"GET", "PATCH", "DELETE"}
+
+
 @pytest.mark.parametrize("url,field", [
     ("/incidents?start=0.5", "start"),
     ("/incidents?end=1700000000", "end"),

@@ -16,7 +16,7 @@ import pytest
 DOMAIN = ["gis.partition", "gis.assign", "gis.coverage", "gis.patrol", "gis.generate",
           "gis.distributed", "gis.crs", "gis.io", "gis.plan_edits", "gis.hotspots",
           "gis.incidents", "gis.vocabulary", "gis.errors", "gis.maps", "gis.report",
-          "gis.report_charts",
+          "gis.report_charts", "gis.assessment",
           "gis.csv_tables", "gis.clocks", "gis.attachments", "gis.duplicates", "gis.routing",
           "gis.department_performance", "gis.supervision"]  # issue 16
 COMMUNITY = "430199001001"

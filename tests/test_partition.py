@@ -10,7 +10,7 @@ import shapely
 from gis.errors import InputError
 from gis.partition import partition, validate
 from gis.partition.quality import polsby_popper
-from partition_fixtures import lattice_blocks, street_town
+from partition_fixtures import assert_seamless, lattice_blocks, street_town
 
 
 def _area_m2(gdf):
@@ -20,6 +20,7 @@ def _area_m2(gdf):
 def test_blocks_cover_parent_exactly_within_bounds():
     blocks = lattice_blocks(20, 20, total=20_000)  # ~50 households a block, as in cities
     res = partition(blocks, "households", community_code="510104001001")
+    assert_seamless(res.grids)
     grids = res.grids
     assert grids.crs.to_epsg() == 4326
     assert (grids["households"].between(300, 500)).all()
@@ -39,6 +40,7 @@ def test_blocks_cover_parent_exactly_within_bounds():
 
 def test_grid_codes_are_community_code_plus_serial():
     res = partition(lattice_blocks(8, 8, total=8_000), community_code="510104001001")
+    assert_seamless(res.grids)
     codes = res.grids["code"]
     assert codes.is_unique
     assert codes.str.len().eq(16).all() and codes.str.startswith("510104001001").all()
@@ -49,6 +51,7 @@ def test_roads_make_street_boundaries_and_compound_stays_whole():
     buildings, roads, parent = street_town()
     buildings.loc[buildings["block"] == "2,2", "compound"] = "Lotus Garden"
     res = partition(buildings, roads=roads, parent=parent, exclusive="compound")
+    assert_seamless(res.grids)
     grids = res.grids
     excl = grids[grids["kind"] == "exclusive"]
     assert len(excl) == 1 and excl["code"].iat[0].endswith("9001")
@@ -66,6 +69,7 @@ def test_building_above_max_is_reported_and_never_cut():
     buildings, roads, parent = street_town()
     buildings.loc[0, "households"] = 620
     res = partition(buildings, roads=roads, parent=parent)
+    assert_seamless(res.grids)
     v = res.violations
     big = v[v["rule"] == "above_max"]
     assert len(big) == 1 and "620" in big["detail"].iat[0]
@@ -83,6 +87,7 @@ def test_address_points_without_roads_tile_parent():
     units["hh"] = 3_000 // len(units)
     parent = shapely.union_all(blocks.geometry.values)
     res = partition(units, "hh", parent=parent)
+    assert_seamless(res.grids)
     assert res.report["within_bounds_share"] == 1.0
     assert validate(res.grids, parent, units, "hh").empty
 
@@ -90,6 +95,7 @@ def test_address_points_without_roads_tile_parent():
 def test_village_below_min_stays_one_grid_with_a_violation():
     village = lattice_blocks(3, 3, total=180)
     res = partition(village)
+    assert_seamless(res.grids)
     assert len(res.grids) == 1
     assert list(res.violations["rule"]) == ["parent_below_min"]
 
@@ -102,6 +108,7 @@ def test_messy_household_values_and_invalid_geometry():
     x0, y0, x1, y1 = blocks.geometry.iat[2].bounds
     blocks.loc[2, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
     res = partition(blocks)
+    assert_seamless(res.grids)
     expected = pd.to_numeric(blocks["households"], errors="coerce").fillna(0).sum()
     assert res.grids["households"].sum() == expected
 
@@ -123,6 +130,7 @@ def test_township_parts_partitioned_per_community():
     parents = gpd.GeoDataFrame({"code": ["510104001001", "510104001002"]},
                                geometry=[west, east], crs=4544).to_crs(4326)
     res = partition(blocks, parent=parents)
+    assert_seamless(res.grids)
     grids = res.grids.to_crs(4544)
     for code, geom in zip(["510104001001", "510104001002"], [west, east]):
         mine = grids[grids["community_code"] == code]
@@ -134,6 +142,7 @@ def test_township_parts_partitioned_per_community():
 def test_validate_returns_gaps_and_overlaps_as_polygons():
     blocks = lattice_blocks(8, 8, total=8_000)
     res = partition(blocks)
+    assert_seamless(res.grids)
     grids = res.grids.copy()
     m = grids.to_crs(4544)
     m.loc[0, "geometry"] = m.geometry.iat[0].buffer(-5)  # opens a gap
@@ -150,6 +159,7 @@ def test_pocket_walled_off_by_compounds_joins_a_grid_through_a_corridor():
     buildings.loc[walls, "compound"] = np.where(buildings.loc[walls, "block"] == "1,0",
                                                 "East Garden", "North Garden")
     res = partition(buildings, roads=roads, parent=parent, exclusive="compound")
+    assert_seamless(res.grids)
     grids = res.grids
     basic = grids[grids["kind"] == "basic"]
     assert basic["households"].between(300, 500).all(), basic["households"].tolist()
@@ -167,6 +177,7 @@ def test_compound_sharing_a_block_takes_only_its_own_buildings():
     first = buildings.index[buildings["block"] == "1,1"][:2]
     buildings.loc[first, "compound"] = "Lotus Garden"
     res = partition(buildings, roads=roads, parent=parent, exclusive="compound")
+    assert_seamless(res.grids)
     excl = res.grids[res.grids["kind"] == "exclusive"]
     assert excl["households"].tolist() == [buildings.loc[first, "households"].sum()]
     assert "building_cut" not in set(validate(res.grids, parent, buildings)["rule"])

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import gis.cli  # noqa: F401  (registers the commands)
 from gis.cli.app import app
-from partition_fixtures import lattice_blocks
+from partition_fixtures import assert_seamless, lattice_blocks
 
 
 def _census(tmp_path):
@@ -45,7 +45,8 @@ def test_partition_census_blocks_with_tiger_roads(tmp_path):
         assert key in report
     assert report["within_bounds_share"] == 1.0
     assert report["street_boundary_share"] >= 0.98
-    grids = gpd.read_file(out)
+    grids = assert_seamless(out, 4269)
+    assert grids.crs.to_epsg() == 4269  # written in the blocks' own CRS
     assert {"code", "households", "geometry"} <= set(grids.columns)
     assert grids["households"].sum() == int(np.nansum(blocks["HOUSING20"]))
     assert grids["code"].str.startswith("270530001001").all()
@@ -87,7 +88,8 @@ def test_rebalance_and_crosswalk_commands_on_files(tmp_path):
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert 1 <= report["grids_changed"] <= 4 and report["households_kept_share"] >= 0.95
-    after = gpd.read_file(tmp_path / "after.gpkg")
+    assert_seamless(tmp_path / "grids.gpkg", 4326)
+    after = assert_seamless(tmp_path / "after.gpkg", 4326)
     assert after["households"].sum() == now["households"].sum()
     assert after["households"].between(300, 500).all()
     out = tmp_path / "cw.csv"

@@ -89,12 +89,12 @@ def test_rebalance_after_a_new_compound_changes_few_grids(client, town, db, make
     features = client.get(f"/plans/{plan['id']}/grids", headers=planner).json()["features"]
     assert sum(f["properties"]["households"] for f in features) == \
         buildings["households"].sum() + 400
-    for f in features:  # untouched grids keep code and geometry
-        code = f["properties"]["code"]
+    for f in features:  # untouched grids keep code and outline: a neighbour of a redrawn
+        code = f["properties"]["code"]  # grid gains at most a vertex its new seam needs
         if code not in changed:
             geom = shapely.geometry.shape(f["geometry"])
-            assert shapely.equals_exact(shapely.normalize(geom),
-                                        shapely.normalize(before[code]), 1e-9), code
+            assert shapely.hausdorff_distance(geom, before[code]) < 1e-8, code  # < 1 mm
+            assert abs(geom.area - before[code].area) < 1e-12, code
     bad = client.get(f"/plans/{plan['id']}/violations", headers=planner).json()
     assert bad["valid"], [f["properties"] for f in bad["features"]]
     diff = client.get(f"/plans/{plan['id']}/diff", headers=planner).json()

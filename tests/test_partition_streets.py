@@ -6,7 +6,7 @@ import shapely
 
 from gis.partition import partition, validate
 from gis.partition.graph import shared_edges
-from tests.partition_fixtures import METRIC, _out
+from tests.partition_fixtures import METRIC, _out, assert_seamless
 
 
 def _row_block(rows=4, per_row=10, hh=20, gap=12.0, origin=(0.0, 0.0)):
@@ -39,6 +39,7 @@ def test_whole_blocks_are_kept_when_they_can_meet_the_bounds():
     # 250+250 | 200+200 | 350: bisection by area would cut blocks; whole blocks fit
     units, roads, parent = _town([250, 250, 200, 200, 350])
     res = partition(units, roads=roads, parent=parent)
+    assert_seamless(res.grids)
     rep = res.report
     assert rep["within_bounds_share"] == 1.0
     assert rep["street_boundary_share"] > 0.999
@@ -48,6 +49,7 @@ def test_whole_blocks_are_kept_when_they_can_meet_the_bounds():
 def test_over_full_block_is_cut_by_one_straight_line_between_rows():
     units, roads, parent = _town([800])
     res = partition(units, roads=roads, parent=parent)
+    assert_seamless(res.grids)
     assert sorted(res.grids["households"].round()) == [400, 400]
     grids = res.grids.to_crs(METRIC)
     _i, _j, lines = shared_edges(np.asarray(grids.geometry.values))
@@ -66,6 +68,7 @@ def test_cut_follows_an_internal_lane_when_one_runs_between_the_rows():
     lane = _out(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, lane_y), (150, lane_y)])]))
     roads = gpd.GeoDataFrame(geometry=list(roads.geometry) + list(lane.geometry), crs=4326)
     res = partition(units, roads=roads, parent=parent)
+    assert_seamless(res.grids)
     assert res.report["within_bounds_share"] == 1.0
     # the lane carries 150 of the 200 metres of the cut
     assert res.report["street_boundary_share"] > 0.7

@@ -66,8 +66,9 @@ def test_rates_by_grid_community_township_worker(client, area, make_user):
     phone = make_user("grid_worker", COMM1, username="li")
     upload(client, phone, walk("09:00:00", 10, 113.005, 28.005))          # A morning
     upload(client, phone, walk("13:00:00", 10, 113.005, 28.005))          # A afternoon
-    upload(client, phone, walk("15:00:00", 10, 113.025, 28.005))          # C afternoon
     boss = make_user("dispatcher", COUNTY, username="boss")
+    # C is outside li's community: the county dispatcher uploads li's phone log there
+    upload(client, boss, walk("15:00:00", 10, 113.025, 28.005), worker="li")  # C afternoon
     get = lambda by: {r[by] if by != "worker" else r["worker"]: r for r in client.get(  # noqa: E731
         "/patrol/rates", params={**PERIOD, "by": by}, headers=boss).json()["items"]}
     assert get("grid")[A]["rate"] == 1.0 and get("grid")[B]["rate"] == 0.0
@@ -79,8 +80,9 @@ def test_rates_by_grid_community_township_worker(client, area, make_user):
 
 
 def test_scope_limits_grids_and_outside_area_is_404(client, area, make_user):
-    phone = make_user("grid_worker", COMM1, username="li")
-    upload(client, phone, walk("09:00:00", 10, 113.025, 28.005))          # in C (COMM2)
+    make_user("grid_worker", COMM1, username="li")
+    boss = make_user("dispatcher", COUNTY, username="boss")
+    upload(client, boss, walk("09:00:00", 10, 113.025, 28.005), worker="li")  # in C (COMM2)
     local = make_user("dispatcher", COMM1, username="local")
     res = client.get("/patrol/compliance", params=PERIOD, headers=local)
     assert {r["grid"] for r in res.json()["items"]} == {A, B}
@@ -121,6 +123,7 @@ def test_upload_rules(client, area, make_user):
     assert client.post("/patrol/points", json={"points": pts, "worker": "zhang"},
                        headers=phone).status_code == 403
     boss = make_user("dispatcher", COUNTY, username="boss")
+    make_user("grid_worker", COMM1, username="zhang")
     assert upload(client, boss, pts, worker="zhang") == {"worker": "zhang", "added": 3}
     viewer = make_user("viewer", COUNTY, username="v")
     assert client.post("/patrol/points", json={"points": pts}, headers=viewer).status_code == 403

@@ -192,3 +192,34 @@ def test_the_command_line_fails_loudly_and_stores_nothing_when_the_commit_is_ref
     added = cli(settings, "user", "add", "late-clerk", "--role", "admin", "--json")
     assert added.returncode == 0, added.stderr
     assert scalar(db, "SELECT count(*) FROM users WHERE username = 'late-clerk'") == 1
+
+
+def test_gridgis_serve_starts_the_app_by_its_import_string(db, settings, tmp_path, make_user):
+    """'gridgis serve' no longer imports api: uvicorn builds the app from
+    'api.app:create_app'; the database, host and port it was given still reach it."""
+    import socket
+
+    from bench.load_test import wait_until_up
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "GRIDGIS_DATABASE_URL": settings.database_url,
+           "GRIDGIS_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gis.cli", "serve", "--host",
+                                 "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(base, proc, log, timeout=60)
+            health = httpx.get(f"{base}/health", timeout=10).json()
+            assert health["status"] == "ok" and health["database"] == "external"
+            headers = make_user("admin")
+            created = httpx.post(f"{base}/incidents", json=INCIDENT, headers=headers, timeout=30)
+            assert created.status_code == 201
+            assert scalar(db, "SELECT count(*) FROM incidents") == 1
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)

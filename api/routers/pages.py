@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.auth import CurrentUser, page_principal
+from api.security import safe_next
 from api.deps import EngineDep, SettingsDep
 from gis import vocabulary
 from gis.services import layers, overview
@@ -23,7 +24,7 @@ templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 
 @router.get("/login", response_class=HTMLResponse, summary="Login form")
 def login_page(request: Request, next: str = "/map"):
-    target = next if next.startswith("/") and not next.startswith("//") else "/map"
+    target = safe_next(next)
     return templates.TemplateResponse(request, "login.html", {"next": target})
 
 

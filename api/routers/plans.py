@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep
 from api.limits import check_frame, drawn_geometry
+from gis.csvsafe import csv_text
 from gis.errors import Forbidden, InputError
 from gis.services import plans as service
 from gis.services.accounts import Principal
@@ -87,8 +88,9 @@ def upload(engine: EngineDep, principal: Planner, file: UploadFile = File(...),
            name: str = Form(...), area_code: str = Form(..., pattern=r"^[0-9]{12}$")) -> dict:
     if not area_code.startswith(principal.scope_prefix):  # before reading the upload
         raise Forbidden(f"area {area_code} is outside your scope")
-    return service.create_from_upload(engine, principal, _read_upload(file), name=name,
-                                      area_code=area_code)
+    grids = _read_upload(file)
+    plan = service.create_from_upload(engine, principal, grids, name=name, area_code=area_code)
+    return {**plan, "repaired": grids.attrs.get("repaired", [])}
 
 
 @router.post("/rebalance", status_code=201,
@@ -106,11 +108,16 @@ def crosswalk(engine: EngineDep, principal: Analyst, file: UploadFile = File(...
               format: Literal["json", "csv"] = Form("json")):
     if not area_code.startswith(principal.scope_prefix):  # before reading the upload
         raise Forbidden(f"area {area_code} is outside your scope")
-    table = service.crosswalk(engine, principal, area_code, _read_upload(file), code_field)
+    other = _read_upload(file)
+    repaired = other.attrs.get("repaired", [])
+    table = service.crosswalk(engine, principal, area_code, other, code_field)
     if format == "csv":
-        return Response(table.to_csv(index=False), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="crosswalk.csv"'})
-    return {"count": len(table), "rows": json.loads(table.to_json(orient="records"))}
+        return Response(csv_text(table), media_type="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="crosswalk.csv"',
+            "X-Gridgis-Repaired": "; ".join(f"{r['feature']}: {r['reason']}" for r in repaired)
+            .encode("ascii", "backslashreplace").decode()[:2000] or "none"})
+    return {"count": len(table), "rows": json.loads(table.to_json(orient="records")),
+            "repaired": repaired}
 
 
 @router.get("/{plan_id}", summary="A plan and its quality report")

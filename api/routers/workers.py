@@ -18,7 +18,8 @@ from gis.services.accounts import Principal
 router = APIRouter(prefix="/workers", tags=["workers"])
 # key-household figures: supervisors of the area, and each worker for their own month
 Reader = Annotated[Principal, Depends(require("dispatcher", "analyst", "grid_worker"))]
-Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, local time")]
+Month = Annotated[str, Query(pattern=r"^(19[7-9][0-9]|2[01][0-9][0-9]|2200)-(0[1-9]|1[0-2])$",
+                             description="YYYY-MM, local time (1970-2200)")]
 Area = Annotated[str | None, Query(max_length=40, description="admin or grid code")]
 
 

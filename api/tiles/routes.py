@@ -51,7 +51,7 @@ def _cache(request: Request) -> svc.TileCache:
 
 
 def _respond(request: Request, principal, tile: svc.Tile) -> Response:
-    responses_of(request.app).remember(request.scope, principal.scope_code, tile)
+    responses_of(request.app).remember(request.scope, principal.view, tile)
     headers = svc.tile_headers(tile)
     if request.headers.get("if-none-match") == tile.etag:
         return Response(status_code=304, headers=headers)
@@ -95,6 +95,9 @@ def versions(engine: EngineDep, principal: CurrentUser,
              layers: Annotated[str, Query(description="comma-separated ids")]) -> dict:
     result = {}
     for layer in _layers(layers):
+        if principal.scope_code:  # no county-wide activity for scoped callers
+            result[layer.id] = service.scoped_version(engine, layer, principal)
+            continue
         result[layer.id] = ".".join(str(v) for v in service.change_counters(
             engine, layer.watched_tables))
     return result
@@ -159,7 +162,7 @@ def multi_tilejson(layers: str, request: Request, engine: EngineDep,
 
 
 @router.get("/collections/{collection_id}/tiles", summary="Tilesets of one layer")
-def tilesets(collection_id: str, request: Request) -> dict:
+def tilesets(collection_id: str, request: Request, principal: CurrentUser) -> dict:
     layer = _layer(collection_id)
     base = f"{str(request.base_url).rstrip('/')}/collections/{layer.id}/tiles/{TMS}"
     return {"tilesets": [{

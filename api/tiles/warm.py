@@ -1,7 +1,8 @@
 """Warm tiles answered before FastAPI resolves dependencies (issue 7: ≥ 500 req/s).
 
 The tile endpoints are registered with :class:`WarmTileRoute`. Every tile GET is first
-checked in ONE query on a dedicated connection (api/tiles/sql/tile_warm_check.sql): the
+checked in ONE query on a dedicated connection (gis/store/sql/tile_warm_check.sql, through
+:func:`gis.services.accounts.warm_check`): the
 caller's token, by the same rules as ``principal_for_token`` (not revoked, not expired,
 user active), and the current change counters of every watched table. If the response
 cached for the caller's path, query string and scope was built
@@ -20,22 +21,14 @@ cheaper than a hop to the thread pool, it takes no locks (a plain MVCC read), an
 
 from __future__ import annotations
 
-import logging
-import threading
-import weakref
-from functools import lru_cache
-from pathlib import Path
-
 from fastapi.routing import APIRoute
 from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
 from api.tiles import mvt as svc
 from api.auth import COOKIE, VERIFIED, request_token
-from gis.services.accounts import Principal, token_digest
+from gis.services import accounts
 
-log = logging.getLogger(__name__)
-SQL = Path(__file__).with_name("sql") / "tile_warm_check.sql"
 MAX_SEEN = 200_000  # remembered (path, query) pairs before the set starts over
 COUNTERS = "gridgis.counters"  # request scope key: the change counters the check read
 
@@ -50,7 +43,8 @@ class WarmTileRoute(APIRoute):
 
 
 class WarmResponses:
-    """Tiles as answered, keyed by (path, query string, caller's scope code)."""
+    """Tiles as answered, keyed by (path, query string, what the caller may see:
+    ``Principal.view``)."""
 
     def __init__(self, max_bytes: int = 128 * 2**20):
         self.tiles = svc.TileCache(max_bytes)
@@ -93,13 +87,13 @@ async def send_warm(scope: Scope, send: Send) -> bool:
     token, if_none_match = _credentials(scope["headers"])
     if app is None or not token:
         return False
-    found = checker_for(app.state.engine).check(token_digest(token))
+    found = accounts.warm_check(app.state.engine, token)
     if found is None:
         return False
     principal, counters = found
     scope[VERIFIED], scope[COUNTERS] = (token, principal), counters
     warm = getattr(app.state, "tile_responses", None)
-    tile = warm.current(scope, principal.scope_code, counters) \
+    tile = warm.current(scope, principal.view, counters) \
         if warm is not None and warm.may_have(scope) else None
     if tile is None:
         return False
@@ -125,67 +119,3 @@ def _credentials(raw_headers) -> tuple[str | None, bytes | None]:
         elif name == b"if-none-match":
             if_none_match = value
     return request_token(authorization, cookie), if_none_match
-
-
-class _Checker:
-    """One autocommit connection for the warm check, (re)opened on demand."""
-
-    def __init__(self, conninfo: str):
-        self.conninfo = conninfo
-        self._conn = None
-        self._lock = threading.Lock()  # TestClient portals run on other threads
-
-    def check(self, digest: str) -> tuple[Principal, dict] | None:
-        """The caller and every change counter, or None (unknown caller or any failure)."""
-        with self._lock:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = _connect(self.conninfo)
-                row = self._conn.execute(_sql(), {"digest": digest}).fetchone()
-            except Exception:  # the normal path will answer (and report) instead
-                log.warning("warm tile check failed; using the normal path", exc_info=True)
-                self._close()
-                return None
-        return None if row is None else (Principal(*row[:4]), row[4] or {})
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-            self._conn = None
-
-    def close(self, *_) -> None:
-        with self._lock:
-            self._close()
-
-
-def _connect(conninfo: str):
-    import psycopg
-
-    return psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, connect_timeout=5,
-                           options="-c statement_timeout=250",
-                           application_name="gridgis-warm-tiles")
-
-
-@lru_cache
-def _sql() -> str:
-    return SQL.read_text()
-
-
-_CHECKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CHECKERS_LOCK = threading.Lock()
-
-
-def checker_for(engine) -> _Checker:
-    """The engine's warm-check connection (one per engine, closed when it is disposed)."""
-    with _CHECKERS_LOCK:
-        checker = _CHECKERS.get(engine)
-        if checker is None:
-            from sqlalchemy import event
-
-            url = engine.url.set(drivername="postgresql")
-            checker = _CHECKERS[engine] = _Checker(url.render_as_string(hide_password=False))
-            event.listen(engine, "engine_disposed", checker.close)
-        return checker

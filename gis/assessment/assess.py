@@ -95,8 +95,8 @@ def assess(fixes: pd.DataFrame | Fixes, staff: pd.DataFrame, grids: gpd.GeoDataF
 
     Examples
     --------
-    >>> a = assess(fixes, staff, grids, incidents, visits, keyhh, "2026-10")  # doctest: +SKIP
-    >>> a.workers[["worker", "patrol_rate", "stars"]]                         # doctest: +SKIP
+    >>> a = assess(fixes, staff, grids, incidents, visits, keyhh, "2026-10")  # needs a month of files  # doctest: +SKIP
+    >>> a.workers[["worker", "patrol_rate", "stars"]]                         # follows the line above  # doctest: +SKIP
     """
     m = Month.parse(month, tz)
     dropped: dict[str, dict[str, int]] = {}

@@ -48,8 +48,8 @@ class Month:
     @classmethod
     def parse(cls, text: str, tz: str) -> "Month":
         found = _MONTH.match(str(text or ""))
-        if not found or not 1 <= int(found.group(2)) <= 12:
-            raise InputError(f"cannot read month {text!r} (use YYYY-MM, e.g. 2026-10)",
+        if not found or not 1 <= int(found.group(2)) <= 12 or not 1970 <= int(found.group(1)) <= 2200:
+            raise InputError(f"cannot read month {text!r} (use YYYY-MM, e.g. 2026-10, years 1970-2200)",
                              field="month")
         check_tz(tz)
         first = pd.Timestamp(int(found.group(1)), int(found.group(2)), 1)

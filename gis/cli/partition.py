@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
+from gis import csvsafe
 from gis.cli.app import JsonOpt, app, emit, progress
 from gis.errors import InputError
+from gis.geomcheck import checked_polygons
 from gis.io import CSV_SUFFIXES, PARQUET_SUFFIXES, format_of, read_layer, write_layer
 
 
@@ -31,7 +33,37 @@ def _read(path: Path | None, crs: str | None):
     if path is None:
         return None
     use = crs if crs and path.exists() and not _declares_crs(path) else None
-    return read_layer(path, crs=use)
+    gdf, repaired = checked_polygons(read_layer(path, crs=use), file=str(path))
+    for note in repaired:  # said on stderr: --json output on stdout stays one document
+        typer.echo(f"{path.name}: {note['feature']}: {note['reason']}: {note['action']}",
+                   err=True)
+    return gdf
+
+
+OutCrsOpt = typer.Option(None, "--out-crs", help="CRS to write the grids in (default: the "
+                         "input's own CRS; 4326, EPSG:2263, gcj02...).")
+
+
+def _write_grids(grids, out: Path, target) -> None:
+    """Write grids in ``target`` as a valid polygonal coverage (无缝覆盖): reprojected
+    vertex by vertex, checked there and cleaned again if a seam broke."""
+    from gis.crs import from_wgs84
+    from gis.partition import seamless
+
+    frame = from_wgs84(grids, target)
+    write_layer(seamless.in_crs(frame, frame.crs), out)
+
+
+UNIT_FIELDS = ("households", "geometry", "exclusive")
+
+
+def _naming(path: Path, exc: InputError, fields=UNIT_FIELDS) -> InputError:
+    """An error about the units' rows, with the units file named (the analysis does not
+    know the file it was handed)."""
+    p = exc.problem
+    if p.file is None and (p.field in fields or p.row is not None):
+        return InputError(p.reason, file=str(path), row=p.row, field=p.field)
+    return exc
 
 
 def _check_code_prefix(prefix: str | None) -> None:
@@ -64,9 +96,11 @@ def partition_cmd(
                                      help="Merge grids below --min into a neighbour."),
     violations: Path = typer.Option(None, "--violations",
                                     help="Also write the violations layer to this file."),
+    out_crs: str = OutCrsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Partition units into grids of --min..--max households and print the quality report."""
+    from gis.crs import from_wgs84, output_crs
     from gis.partition import partition
 
     format_of(out)  # fail before the work on an unknown output format
@@ -78,20 +112,24 @@ def partition_cmd(
         unit_gdf = _read(units, crs)
         road_gdf, parent_gdf = _read(roads, crs), _read(parent, crs)
         advance(1, description="partitioning")
-        res = partition(unit_gdf, households, parent=parent_gdf, roads=road_gdf,
-                        min_households=min_households, max_households=max_households,
-                        exclusive=exclusive, community_code=code_prefix,
-                        code_width=code_width, merge_small=merge_small,
-                        progress=lambda done, total: advance(0, description=f"community "
-                                                             f"{done}/{total}"))
+        try:
+            res = partition(unit_gdf, households, parent=parent_gdf, roads=road_gdf,
+                            min_households=min_households, max_households=max_households,
+                            exclusive=exclusive, community_code=code_prefix,
+                            code_width=code_width, merge_small=merge_small,
+                            progress=lambda done, total: advance(
+                                0, description=f"community {done}/{total}"))
+        except InputError as exc:
+            raise _naming(units, exc, UNIT_FIELDS + (households, exclusive)) from exc
         advance(2, description="writing")
         grids = res.grids[["code", "kind", "households", "community_code", "geometry"]].copy()
         grids["households"] = grids["households"].round().astype("int64")
-        write_layer(grids, out)
+        target = output_crs(out_crs, unit_gdf.attrs.get("source_crs"))
+        _write_grids(grids, out, target)
         if violations is not None:
-            write_layer(res.violations, violations)
+            write_layer(from_wgs84(res.violations, target), violations)
         advance(1, description="done")
-    emit({**res.report, "out": str(out)}, as_json, title="partition")
+    emit({**res.report, "out": str(out), "out_crs": target.label}, as_json, title="partition")
 
 
 GRID_FIELDS = ["code", "kind", "households", "community_code", "geometry"]
@@ -112,10 +150,12 @@ def rebalance_cmd(
     code_width: int = typer.Option(4, "--code-width", help="Digits of the grid serial."),
     changes: Path = typer.Option(None, "--changes", help="Also write what changed per code "
                                  "(CSV)."),
+    out_crs: str = OutCrsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Repair grids whose households left --min..--max; only those grids and their
     neighbours change, the others keep geometry and code."""
+    from gis.crs import output_crs
     from gis.partition import rebalance
 
     format_of(out)
@@ -123,19 +163,25 @@ def rebalance_cmd(
         advance(0, description="reading")
         grid_gdf, unit_gdf, road_gdf = _read(grids, crs), _read(units, crs), _read(roads, crs)
         advance(1, description="rebalancing")
-        res = rebalance(grid_gdf, unit_gdf, households, roads=road_gdf,
-                        min_households=min_households, max_households=max_households,
-                        code_width=code_width)
+        try:
+            res = rebalance(grid_gdf, unit_gdf, households, roads=road_gdf,
+                            min_households=min_households, max_households=max_households,
+                            code_width=code_width)
+        except InputError as exc:
+            raise _naming(grids if exc.problem.field == "code" else units, exc,
+                          UNIT_FIELDS + (households, "code")) from exc
         advance(1, description="writing")
         fields = [c for c in GRID_FIELDS if c in res.grids.columns]
         result = res.grids[fields].copy()
         result["households"] = result["households"].round().astype("int64")
-        write_layer(result, out)
+        target = output_crs(out_crs, grid_gdf.attrs.get("source_crs"))
+        _write_grids(result, out, target)
         if changes is not None:
             _write_csv(res.changes, changes)
         advance(1, description="done")
     moved = res.changes[res.changes["change"] != "kept"]
-    summary = {**res.report, "changes": moved.to_dict("records"), "out": str(out)}
+    summary = {**res.report, "changes": moved.to_dict("records"), "out": str(out),
+               "out_crs": target.label}
     emit(summary, as_json, title="rebalance")
 
 
@@ -152,9 +198,14 @@ def crosswalk_cmd(
     old_code: str = typer.Option("code", "--old-code", help="Code field of the old grids."),
     new_code: str = typer.Option("code", "--new-code", help="Code field of the new grids."),
     crs: str = typer.Option(None, "--crs", help="CRS of input files that declare none."),
+    min_area: float = typer.Option(1.0, "--min-area", help="Pairs sharing less area (m²) and "
+                                   "no households are slivers, left out."),
+    min_share: float = typer.Option(0.001, "--min-share", help="... or less than this share "
+                                    "of the old grid's area."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Old grid -> new grid pairs with the households and area they share (多网合一)."""
+    from gis.cli.app import console
     from gis.partition import crosswalk
 
     if out.suffix.lower() != ".csv":
@@ -162,21 +213,29 @@ def crosswalk_cmd(
                          field="out")
     old_gdf, new_gdf, unit_gdf = _read(old, crs), _read(new, crs), _read(units, crs)
     for gdf, field, path in ((old_gdf, old_code, old), (new_gdf, new_code, new)):
+        if not len(gdf):
+            raise InputError("the layer has no features", file=str(path), field="geometry")
         if field not in gdf.columns:
             raise InputError(f"no code field {field!r} (columns: "
                              f"{', '.join(map(str, gdf.columns))})", file=str(path), field=field)
     table = crosswalk(old_gdf, new_gdf, unit_gdf, households, old_code=old_code,
-                      new_code=new_code)
+                      new_code=new_code, min_area=min_area, min_share=min_share)
     _write_csv(table, out)
-    matched = table.groupby("old_code")["households"].sum() if len(table) else table
-    emit({"rows": len(table), "old_grids": int(old_gdf[old_code].nunique()),
-          "new_grids": int(table["new_code"].nunique()) if len(table) else 0,
-          "households": float(matched.sum()) if len(table) else 0.0, "out": str(out)},
+    report = table.attrs["report"]
+    for side, path, field in (("old", old, old_code), ("new", new, new_code)):
+        rows = report[f"{side}_rows_without_code"]
+        if rows:  # kept apart, each under its own name: say so
+            console.print(f"warning: {path}: {len(rows)} row(s) without a {field!r} code kept "
+                          f"apart as '(no code, row N)': rows {', '.join(map(str, rows[:10]))}"
+                          f"{' ...' if len(rows) > 10 else ''}")
+    emit({"rows": len(table), "old_grids": int(table["old_code"].nunique()),
+          "new_grids": int(table["new_code"].nunique()),
+          "households": float(table["households"].sum()), **report, "out": str(out)},
          as_json, title="crosswalk")
 
 
 def _write_csv(frame, path: Path) -> None:
     """Write a table atomically (a temporary file renamed into place)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
+    csvsafe.to_csv(frame, tmp)  # spreadsheet formulas neutralised
     tmp.replace(path)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from gis import csvsafe
 from gis.cli.app import JsonOpt, app, console, emit, progress
 from gis.errors import InputError
 from gis.io import format_of, read_layer, require_features, with_file, write_layer
@@ -39,7 +40,7 @@ def _write_csv(table, out: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
-        table.to_csv(tmp, index=False)
+        csvsafe.to_csv(table, tmp)  # spreadsheet formulas neutralised
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -59,7 +60,7 @@ class TableWriter:
 
     def write(self, chunk) -> None:
         if self.fmt == "csv":
-            chunk.to_csv(self.tmp, index=False, mode="a", header=self.rows == 0)
+            csvsafe.to_csv(chunk, self.tmp, mode="a", header=self.rows == 0)
         elif self.fmt == "gpkg":
             import pyogrio
 

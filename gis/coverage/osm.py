@@ -97,8 +97,8 @@ def osm_cameras(df: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict]:
 
     Examples
     --------
-    >>> cams, report = osm_cameras(gpd.read_file("cameras.osm.pbf", layer="points"))  # doctest: +SKIP
-    >>> report["rules"]                                        # doctest: +SKIP
+    >>> cams, report = osm_cameras(gpd.read_file("cameras.osm.pbf", layer="points"))  # needs an OSM extract  # doctest: +SKIP
+    >>> report["rules"]                                        # follows the line above  # doctest: +SKIP
     {'fixed, mount wall: 70° 30 m': 12, 'dome, any mount: 360° 20 m': 4}
     """
     tags = osm_tags(df)

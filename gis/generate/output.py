@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from gis import csvsafe
 from gis.generate.district import GENERATOR_VERSION, LAYERS, District
 from gis.generate.incidents import END
 from gis.io import write_layer
@@ -52,7 +53,7 @@ def write_district(district: District, out_dir: str | Path, *,
             paths["boundaries"] = write_layer(district.admin_units,
                                               Path(boundaries_dir) / "admin_units.geojson")
     paths["patrol_points"] = write_patrol_csv(district.patrol_points, out / "patrol_points.csv")
-    paths["workers"] = _atomic_text(out / "workers.csv", district.workers.to_csv(index=False))
+    paths["workers"] = _atomic_text(out / "workers.csv", csvsafe.csv_text(district.workers))
     paths["manifest"] = _atomic_text(out / "manifest.json",
                                      json.dumps(manifest(district), ensure_ascii=False,
                                                 indent=2) + "\n")

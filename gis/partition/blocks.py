@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.coverage import overlay
 from gis.errors import InputError
 from gis.partition.cells import compact, locate, polygonal, voronoi_cells
 from gis.partition.split import split_cells
 
 COVER_SHARE = 0.99  # units covering this share of the parent are blocks, not buildings
+HULL_MARGIN = 15.0  # metres around the units' hull when no parent is given
 END_SNAP = 1.0  # metres: road ends are extended this far so that lines which stop a hair
 #                 short of a junction or the parent's edge (clipping, reprojection) still node
 
@@ -53,26 +55,87 @@ def per_atom(atoms: "Atoms", values) -> np.ndarray:
 def clean_units(units: gpd.GeoDataFrame, households: str) -> gpd.GeoDataFrame:
     """Repair geometry and household counts as real files bring them.
 
-    Missing or non-numeric counts become 0 (a unit without households still takes space);
-    negative counts are an error naming the row. Empty geometries are dropped.
+    Missing or non-numeric counts become 0 (a unit without households still takes space)
+    and are counted; negative counts are an error naming the row (1-based, as in the
+    file). Empty geometries are dropped and counted (``attrs["repairs"]``).
     """
+    if not len(units):
+        raise InputError("no units: the layer has no features", field="geometry")
     if households not in units.columns:
         raise InputError(f"no household field {households!r} (columns: "
                          f"{', '.join(map(str, units.columns))})", field=households)
-    out = units[~(units.geometry.isna() | units.geometry.is_empty)].copy()
-    hh = pd.to_numeric(out[households], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    if (hh < 0).any():
-        row = int(np.flatnonzero(hh < 0)[0])
-        raise InputError(f"negative household count {hh[row]:g}", row=row + 1, field=households)
-    out["households"] = hh
+    raw = pd.to_numeric(units[households], errors="coerce").to_numpy(dtype=float)
+    if (raw < 0).any():
+        row = int(np.flatnonzero(raw < 0)[0])
+        raise InputError(f"negative household count {raw[row]:g}", row=row + 1, field=households)
+    has_geom = ~(units.geometry.isna() | units.geometry.is_empty).to_numpy()
+    out = units[has_geom].copy()
+    hh = raw[has_geom]
+    out["households"] = np.nan_to_num(hh, nan=0.0)
     geoms = out.geometry.values
     bad = ~shapely.is_valid(geoms)
+    repairs = {"geometries_repaired": int(bad.sum()), "rows_without_geometry":
+               int((~has_geom).sum()), "households_missing": int(np.isnan(hh).sum())}
     if bad.any():
         fixed = np.asarray(geoms, dtype=object)
         fixed[bad] = shapely.make_valid(fixed[bad], method="structure", keep_collapsed=False)
         out = out.set_geometry(gpd.GeoSeries(fixed, index=out.index, crs=out.crs))
-        out = out[~out.geometry.is_empty]
+        empty = out.geometry.is_empty
+        repairs["rows_without_geometry"] += int(empty.sum())
+        out = out[~empty]
+    out, merged = dissolve_parts(out)
+    out.attrs["repairs"] = {**repairs, **merged}
     return out
+
+
+PART_SHARE = 0.9  # a footprint this much inside a larger one is a part of it (or a copy)
+SAME_AREA = 0.95  # ... and a copy when their areas differ by less than this ratio
+
+
+def _roots(host: dict) -> np.ndarray:
+    """For each part (in order), the building it ends in when hosts are parts too."""
+    out = []
+    for h in host.values():
+        seen = set()
+        while h in host and h not in seen:
+            seen.add(h)
+            h = host[h]
+        out.append(h)
+    return np.array(out, dtype=int)
+
+
+def dissolve_parts(units: gpd.GeoDataFrame):
+    """Footprints inside another footprint (OSM ``building:part`` inside its building)
+    or listed twice are dissolved into the building holding them: one unit, with the
+    households of both summed, so no household is lost (parts rarely carry any; a copy
+    that does is counted twice, and reported so the user can check). Returns the units
+    and the counts (parts_dissolved, duplicate_footprints, households_moved)."""
+    geoms = np.asarray(units.geometry.values, dtype=object)
+    area = shapely.area(geoms)
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & (area > 0)
+    none = {"parts_dissolved": 0, "duplicate_footprints": 0, "households_moved": 0.0}
+    if poly.sum() < 2:
+        return units, none
+    idx = np.flatnonzero(poly)
+    i, j = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="intersects")
+    i, j = idx[i], idx[j]
+    bigger = (area[j] > area[i]) | ((area[j] == area[i]) & (j < i))
+    i, j = i[bigger], j[bigger]
+    share = shapely.area(overlay.intersection(geoms[i], geoms[j])) / area[i]
+    inside = share >= PART_SHARE
+    if not inside.any():
+        return units, none
+    pairs = pd.DataFrame({"part": i[inside], "host": j[inside], "area": area[j[inside]]})
+    host = pairs.sort_values("area").groupby("part")["host"].last()  # the outermost
+    part, host = host.index.to_numpy(), _roots(dict(zip(host.index, host)))
+    copies = area[part] / area[host] >= SAME_AREA
+    hh = units["households"].to_numpy(dtype=float).copy()
+    np.add.at(hh, host, hh[part])
+    out = units.assign(households=hh)
+    out = out.drop(index=out.index[part])
+    return out, {"parts_dissolved": int((~copies).sum()),
+                 "duplicate_footprints": int(copies.sum()),
+                 "households_moved": float(units["households"].to_numpy(float)[part].sum())}
 
 
 def is_polygonal(geoms) -> bool:
@@ -82,13 +145,14 @@ def is_polygonal(geoms) -> bool:
 
 def default_parent(geoms) -> shapely.Geometry:
     """The area the units stand for: their union when they cover it (blocks), else their
-    hull widened a little (buildings, address points)."""
+    hull widened by ``HULL_MARGIN`` metres (buildings, address points). ``geoms`` must be
+    in a metric CRS: the margin is metres, never degrees or feet."""
     if is_polygonal(geoms):
         union = shapely.union_all(geoms)
         hull = shapely.convex_hull(union)
         if union.area >= 0.5 * hull.area:
             return union
-    return shapely.buffer(shapely.convex_hull(shapely.union_all(geoms)), 15.0)
+    return shapely.buffer(shapely.convex_hull(shapely.union_all(geoms)), HULL_MARGIN)
 
 
 def anchor_points(geoms) -> np.ndarray:

@@ -27,10 +27,17 @@ def reading_order(geoms) -> np.ndarray:
 
 
 def split_code(code: str, width: int) -> tuple[str, int] | None:
-    """``"110101001001" + "0007"`` → (``"110101001001"``, 7); None when not ours."""
+    """``"110101001001" + "0007"`` → (``"110101001001"``, 7); a bare serial ``"0007"`` →
+    (``""``, 7) (grids coded without their community's prefix); None when not ours."""
     code = str(code)
     tail = code[-width:]
-    return (code[:-width], int(tail)) if len(code) > width and tail.isdigit() else None
+    return (code[:-width], int(tail)) if len(code) >= width and tail.isdigit() else None
+
+
+def common_prefix(codes, width: int) -> str:
+    """The prefix most of ``codes`` share ("" when they carry none)."""
+    found = [p[0] for p in (split_code(c, width) for c in codes) if p]
+    return max(set(found), key=found.count) if found else ""
 
 
 def _serial_range(kind: str, width: int) -> tuple[int, int]:
@@ -56,6 +63,7 @@ def assign_codes(geoms, kinds, prefix: str, width: int = 4, *, keep=None,
     if keep is not None:
         codes[:] = [c if isinstance(c, str) and c else "" for c in keep]
     taken = {k: set() for k in ("basic", "exclusive")}
+    given = {str(c) for c in used} | {c for c in codes if c}
     for code in list(used) + [c for c in codes if c]:
         parts = split_code(code, width)
         if parts and parts[0] == prefix:
@@ -70,6 +78,8 @@ def assign_codes(geoms, kinds, prefix: str, width: int = 4, *, keep=None,
             if nxt > last:
                 raise InputError(f"more {kind} grids than {width}-digit serials allow "
                                  f"(use a wider --code-width)", field="code_width")
+            while f"{prefix}{nxt:0{width}d}" in given:  # a used code of another shape
+                nxt += 1
             codes[idx] = f"{prefix}{nxt:0{width}d}"
             nxt += 1
     return codes

@@ -18,6 +18,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gis.coverage.overlay import GRID_SIZE_M
+from gis.errors import InputError
 from gis.partition.blocks import Atoms, build_atoms, per_atom
 from gis.partition.cells import polygonal, union_by
 from gis.partition.graph import components
@@ -61,6 +63,25 @@ def cut_community(geoms, hh, excl, parent, roads, lo, hi, target, merge_small,
     if merge_small:
         labels, kinds, notes = merge_small_grids(g, labels, kinds, notes, lo, hi)
     return Cut(atoms, labels, kinds, notes)
+
+
+def robust_cut(where: str, geoms, hh, excl, parent, roads, *args) -> Cut:
+    """:func:`cut_community`, retried on a 1 mm precision grid (as :mod:`gis.coverage`
+    does) when GEOS fails on near-degenerate input ("Unable to determine overlay result
+    geometry dimension", "side location conflict", TopologyException); an error naming
+    ``where`` (the community) if even that fails, never a traceback."""
+    try:
+        return cut_community(geoms, hh, excl, parent, roads, *args)
+    except shapely.errors.GEOSException:
+        pass
+    snap = lambda g: shapely.set_precision(g, GRID_SIZE_M)  # noqa: E731
+    try:
+        return cut_community(snap(np.asarray(geoms, dtype=object)), hh, excl,
+                             snap(parent), None if roads is None else snap(roads), *args)
+    except shapely.errors.GEOSException as exc:
+        raise InputError(f"{where}: GEOS cannot overlay these geometries even on a 1 mm "
+                         f"grid ({exc}); check the units and roads there",
+                         field="geometry") from exc
 
 
 def _bisected(blocks, geoms, hh, excl, parent, roads, lo, hi, target, budget):

@@ -24,6 +24,7 @@ MAX_VISITS = 60_000  # connected sets visited before giving up on the exact sear
 FINEST = 10  # atoms holding a tenth of the maximum or less are too fine to enumerate
 FEW = 40  # ... unless there are only this many of them
 TIME_LIMIT = 3.0  # seconds for the MILP solver
+PROBES = 48  # random descents estimating how many sets the enumeration would visit
 WEIGHTS = {"grid": 1.0, "shape": 1.0, "balance": 0.5, "off_street": 2.0}
 
 
@@ -54,6 +55,39 @@ def connected_sets(nbrs, w, nodes, hi: float, cap: int = MAX_VISITS):
     except OverflowError:
         return None
     return out
+
+
+def estimated_sets(nbrs, w, nodes, hi: float, probes: int = PROBES, seed: int = 0) -> float:
+    """About how many sets :func:`connected_sets` would visit, from random descents of
+    its search tree (Knuth's estimator: the product of branching factors along a random
+    path, summed over depths, is unbiased for the tree's size). A few hundred steps tell
+    a search that would overflow before it spends ``MAX_VISITS`` finding out: with many
+    small blocks per grid (census blocks of a few dozen households) every community used
+    to pay that price and then fall back to bisection anyway."""
+    allowed = set(int(v) for v in nodes)
+    roots = [v for v in sorted(allowed) if w[v] <= hi]
+    if not roots:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for _ in range(probes):
+        v = roots[int(rng.integers(len(roots)))]
+        ext = [x for x in nbrs[v] if x > v and x in allowed]
+        near, weight, scale = {v, *ext}, w[v], float(len(roots))
+        est = scale
+        while True:
+            fit = [k for k, u in enumerate(ext) if weight + w[u] <= hi]
+            if not fit:
+                break
+            k = fit[int(rng.integers(len(fit)))]
+            u = ext[k]
+            scale *= len(fit)
+            est += scale
+            new = [x for x in nbrs[u] if x > v and x in allowed and x not in near]
+            ext, weight = ext[:k] + new, weight + w[u]
+            near.update(new)
+        total += est
+    return total / probes
 
 
 def set_prices(g, sets, target: float, lo: float, hi: float) -> np.ndarray:
@@ -105,6 +139,8 @@ def exact_regions(g, nodes, lo: float, hi: float, target: float, origin=None, ra
     loaded = g.w[nodes][g.w[nodes] > 0]
     if len(nodes) > FEW and np.median(loaded) < hi / FINEST:  # too many groups to list
         return None
+    if estimated_sets(g.nbrs, g.w, nodes, hi) > MAX_VISITS:  # it underestimates big trees
+        return None  # the enumeration would overflow: do not pay for finding out
     sets = connected_sets(g.nbrs, g.w, nodes, hi)
     if not sets:
         return None

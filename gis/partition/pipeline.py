@@ -19,11 +19,11 @@ import shapely
 
 from gis.crs import WGS84, metric_crs_for
 from gis.errors import InputError
-from gis.partition import quality
+from gis.partition import quality, seamless
 from gis.partition.blocks import anchor_points, clean_units, default_parent
-from gis.partition.cells import locate, polygonal
+from gis.partition.cells import locate
 from gis.partition.codes import assign_codes, match_previous
-from gis.partition.community import cut_community, grid_frame
+from gis.partition.community import grid_frame, robust_cut
 from gis.partition.inputs import as_wgs84
 
 CODE_FIELDS = ("community_code", "admin_code", "code")
@@ -39,12 +39,17 @@ class PartitionResult:
     unit_grid: pd.Series = field(default=None)  # grid code of each input unit (None: outside)
 
 
-def _parents(parent, units, community_code) -> gpd.GeoDataFrame:
-    """One row per community: geometry (EPSG:4326) and its code."""
+def _parents(parent, units_m, community_code) -> gpd.GeoDataFrame:
+    """One row per community: geometry and its code, in the units' metric CRS (the
+    default parent is drawn there: its widening is metres, whatever the input's units)."""
     if parent is None:
-        geom = default_parent(units.geometry.values)
+        geom = default_parent(units_m.geometry.values)
         return gpd.GeoDataFrame({"community_code": [community_code or ""]},
-                                geometry=[geom], crs=WGS84)
+                                geometry=[geom], crs=units_m.crs)
+    return _given_parents(parent, community_code).to_crs(units_m.crs)
+
+
+def _given_parents(parent, community_code) -> gpd.GeoDataFrame:
     if not isinstance(parent, (gpd.GeoDataFrame, gpd.GeoSeries)):
         return gpd.GeoDataFrame({"community_code": [community_code or ""]},
                                 geometry=[parent], crs=WGS84)
@@ -143,12 +148,11 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
     units = clean_units(as_wgs84(units), households)
     if not len(units):
         raise InputError("no units with geometry", field="geometry")
-    parents = _parents(parent, units, community_code)
     crs = metric_crs_for(units)
     units_m = units.to_crs(crs)
+    parents_m = _parents(parent, units_m, community_code)
     roads_m = None if roads is None else np.asarray(as_wgs84(roads).to_crs(crs).geometry.values)
     previous_m = None if previous is None else as_wgs84(previous).to_crs(crs)
-    parents_m = parents.to_crs(crs)
     where = locate(anchor_points(units_m.geometry.values), parents_m.geometry.values)
     excl = _exclusive_labels(units, exclusive)
     frames, rows = [], []
@@ -163,8 +167,9 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
                          "detail": "no households in the parent", "geometry": geom})
             frames.append(grids)
             continue
-        cut = cut_community(units_m.geometry.values[mine], units["households"].to_numpy()[mine],
-                             excl[mine], geom, roads_m, lo, hi, target, merge_small, time_budget)
+        cut = robust_cut(f"community {code or p + 1}", units_m.geometry.values[mine],
+                         units["households"].to_numpy()[mine], excl[mine], geom, roads_m,
+                         lo, hi, target, merge_small, time_budget)
         grids = grid_frame(cut, crs, code)
         grids.insert(0, "code", _codes(grids, code, code_width, previous_m, retired_codes))
         at = cut.atoms.unit_atom
@@ -174,12 +179,14 @@ def partition(units: gpd.GeoDataFrame, households: str = "households", *, parent
         frames.append(grids)
         if progress is not None:
             progress(p + 1, len(parents_m))
-    return _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0)
+    return _result(frames, rows, units_m, unit_grid, roads_m, lo, hi, t0)
 
 
-def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> PartitionResult:
+def _result(frames, rows, units_m, unit_grid, roads_m, lo, hi, t0) -> PartitionResult:
+    crs = units_m.crs
     grids_m = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
-    g = np.asarray(grids_m.geometry.values, dtype=object)
+    g = seamless.clean(grids_m.geometry.values, crs)  # 无缝覆盖: shared edges identical
+    grids_m = grids_m.set_geometry(gpd.GeoSeries(list(g), index=grids_m.index, crs=crs))
     codes = grids_m["code"].to_numpy()
     noted = {(r["code"], r["rule"]) for r in rows}
     basic = (grids_m["kind"] == "basic").to_numpy()  # exclusive grids: kept whole, no bounds
@@ -187,15 +194,18 @@ def _result(frames, rows, units, unit_grid, roads_m, lo, hi, crs, t0) -> Partiti
                                                grids_m["households"][basic], lo, hi)
              + quality._shape_rows(g, codes) if (r["code"], r["rule"]) not in noted
              and not ((r["code"], "island") in noted or (r["code"], "parent_below_min") in noted)]
+    rows += quality.extent_rows(g, codes, units_m.total_bounds)
     rep = quality.report(g, grids_m["households"], grids_m["kind"], lo=lo, hi=hi,
                          roads=roads_m, seconds=time.perf_counter() - t0,
                          groups=grids_m["community_code"].to_numpy())
     rep["units_outside_parent"] = int(sum(c is None for c in unit_grid))
-    grids = grids_m.to_crs(WGS84)
-    # reprojection can make a ring touch itself: repair (1e-11 deg² is about 0.1 m²)
-    grids = grids.set_geometry(list(polygonal(grids.geometry.values, min_area=1e-11)), crs=WGS84)
+    rep.update(units_m.attrs.get("repairs", {}))
+    rep["units_extent_m"] = round(quality.span(units_m.total_bounds), 1)
+    rep["grid_extent_max_m"] = round(max((quality.span(shapely.bounds(x)) for x in g),
+                                         default=0.0), 1)
+    grids = seamless.in_crs(grids_m, WGS84)
     violations = quality.violations_frame(rows, crs).to_crs(WGS84)
     rep["violations"] = int(len(violations))
     rep["seconds"] = round(time.perf_counter() - t0, 3)
     return PartitionResult(grids=grids, report=rep, violations=violations,
-                           unit_grid=pd.Series(unit_grid, index=units.index, name="code"))
+                           unit_grid=pd.Series(unit_grid, index=units_m.index, name="code"))

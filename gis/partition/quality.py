@@ -20,6 +20,10 @@ from gis.partition.inputs import as_geometry, as_wgs84
 
 AREA_TOLERANCE = 1.0  # m²: gaps, overlaps and spills smaller than this are floating-point noise
 CUT_SHARE = 0.01  # a unit with more than 1 % of its area outside its main grid is cut
+# a grid wider than this many times the units' own extent, plus this many metres, is absurd
+# (a parent in the wrong CRS, or widened in degrees): far past any village's fields
+ABSURD_FACTOR = 3.0
+ABSURD_MARGIN_M = 5_000.0
 
 VIOLATION_COLUMNS = ["code", "rule", "detail", "geometry"]
 
@@ -129,6 +133,26 @@ def _shape_rows(geoms, codes) -> list[dict]:
             order = np.argsort(-shapely.area(parts))
             rows.append({"code": c, "rule": "non_contiguous", "geometry": shapely.union_all(
                 parts[order[1:]]), "detail": f"{len(parts)} separate pieces"})
+    return rows
+
+
+def span(bounds) -> float:
+    """The larger side of a (minx, miny, maxx, maxy) box, in its CRS's units."""
+    b = np.asarray(bounds, dtype=float)
+    return float(max(b[2] - b[0], b[3] - b[1])) if np.isfinite(b).all() else 0.0
+
+
+def extent_rows(geoms, codes, units_bounds) -> list[dict]:
+    """Grids far wider than the units they hold could ever need (metric CRS): the sign of
+    a parent or a distance in the wrong units, which no household count would reveal."""
+    limit = ABSURD_FACTOR * span(units_bounds) + ABSURD_MARGIN_M
+    rows = []
+    for c, g in zip(codes, geoms):
+        wide = span(shapely.bounds(g))
+        if wide > limit:
+            rows.append({"code": c, "rule": "absurd_extent", "geometry": g,
+                         "detail": f"grid {wide / 1000:,.1f} km wide, the units span "
+                                   f"{span(units_bounds) / 1000:,.1f} km; wrong parent or CRS?"})
     return rows
 
 

@@ -20,11 +20,12 @@ import shapely
 
 from gis.crs import WGS84, metric_crs_for
 from gis.errors import InputError
+from gis.partition import seamless
 from gis.partition.blocks import anchor_points, clean_units
 from gis.partition.cells import locate, polygonal
-from gis.partition.codes import assign_codes, split_code
+from gis.partition.codes import assign_codes, common_prefix
 from gis.partition.graph import shared_edges
-from gis.partition.community import cut_community, grid_frame
+from gis.partition.community import grid_frame, robust_cut
 from gis.partition.inputs import as_wgs84
 
 
@@ -54,9 +55,10 @@ def _redraw(group, grids_m, units_m, hh, where, roads_m, lo, hi, target):
     """Re-partition the union of ``group``; None when the result breaks the bounds."""
     parent = polygonal([shapely.union_all(grids_m.geometry.values[list(group)])])[0]
     mine = np.flatnonzero(np.isin(where, list(group)))
-    cut = cut_community(units_m.geometry.values[mine], hh[mine],
-                         np.array([None] * len(mine), dtype=object), parent, roads_m,
-                         lo, hi, target, False, 2.0)
+    cut = robust_cut(f"grids {', '.join(grids_m['code'].astype(str).iloc[list(group)])}",
+                     units_m.geometry.values[mine], hh[mine],
+                     np.array([None] * len(mine), dtype=object), parent, roads_m,
+                     lo, hi, target, False, 2.0)
     frame = grid_frame(cut, grids_m.crs, "")
     at = np.full(len(mine), -1)
     ok = cut.atoms.unit_atom >= 0
@@ -160,6 +162,9 @@ def _rebalance_one(grids, units, roads_m, lo, hi, target, max_neighbours, retire
     codes = grids["code"].astype(str).to_numpy()
     frames, replaced = [], set()
     for group, extra in _plan_groups(grids_m, h, lo, hi, kinds, max_neighbours):
+        if replaced.intersection(group):  # redrawn already, as another group's neighbour
+            continue
+        extra = [n for n in extra if n not in replaced]  # a grid is redrawn once at most
         best = None
         for n_extra in range(len(extra) + 1):
             trial = group + extra[:n_extra]
@@ -212,18 +217,35 @@ def _inherit(frame, codes, trial, old_at, new_at, hh):
     return out
 
 
+def _community(grids, codes, width) -> str:
+    """The community code of a community's grids: their column, else their codes' prefix."""
+    if "community_code" in grids:
+        found = grids["community_code"].dropna().astype(str)
+        found = found[found != ""]
+        if len(found):
+            return str(found.mode().iat[0])
+    return common_prefix(codes, width)
+
+
 def _finish(grids, crs, frames, replaced, codes, units_m, hh, where, lo, hi, retired,
             width) -> RebalanceResult:
     keep = grids.drop(index=list(replaced))
     fresh = pd.concat(frames, ignore_index=True) if frames else keep.iloc[:0].to_crs(crs)
-    prefix = next((split_code(c, width)[0] for c in codes if split_code(c, width)), "")
     missing = fresh["code"].isna().to_numpy() if len(fresh) else np.array([], dtype=bool)
-    if missing.any():
+    if missing.any():  # the next free serials: never a code in use or retired
         got = assign_codes(fresh.geometry.values[missing], ["basic"] * int(missing.sum()),
-                           prefix, width, used=list(codes) + list(retired))
+                           common_prefix(codes, width), width,
+                           used=list(codes) + list(retired))
         fresh.loc[missing, "code"] = got
-    fresh["community_code"] = prefix
-    out = gpd.GeoDataFrame(pd.concat([keep, fresh.to_crs(WGS84)], ignore_index=True), crs=WGS84)
+    fresh["community_code"] = _community(grids, codes, width)
+    # the redrawn grids were cut in the metric CRS: fit their seams to the untouched
+    # grids here (those keep their outline, gaining only a vertex a new seam needs)
+    fresh = fresh.set_geometry(gpd.GeoSeries(list(seamless.clean(fresh.geometry.values, crs)),
+                                             index=fresh.index, crs=crs)).to_crs(WGS84)
+    kept_g, fresh_g = seamless.join(keep.geometry.values, fresh.geometry.values, WGS84)
+    keep = keep.set_geometry(gpd.GeoSeries(list(kept_g), index=keep.index, crs=WGS84))
+    fresh = fresh.set_geometry(gpd.GeoSeries(list(fresh_g), index=fresh.index, crs=WGS84))
+    out = gpd.GeoDataFrame(pd.concat([keep, fresh], ignore_index=True), crs=WGS84)
     changed = {codes[r] for r in replaced}
     kept = set(out["code"]) - changed
     rows = [{"code": c, "change": "kept"} for c in sorted(kept - set(fresh["code"]))]

@@ -7,8 +7,8 @@ returns plain values (dicts, dataclasses, GeoDataFrames; never an ORM object of 
 session). A commit that fails raises a domain error (409 Conflict, or NotStored: 5xx), so
 no caller can report success for a change that was not stored.
 
-Modules: incidents, plans, coverage, patrol, cameras, accounts, imports, overview, layers,
-audit, demo, database. See docs/architecture.md.
+Modules: incidents, plans, cameras, coverage, patrol, assessment, accounts, imports,
+overview, layers, audit, demo. See docs/architecture.md.
 """
 
 from gis.services.uow import unit_of_work

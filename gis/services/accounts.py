@@ -9,8 +9,8 @@ from gis.services.uow import unit_of_work
 from gis.store import users as repo
 from gis.store.users import ROLES, Principal, scope_prefix, token_digest
 
-__all__ = ["ROLES", "Principal", "add_user", "authenticate", "list_users", "login", "revoke",
-           "scope_prefix", "token_digest"]
+__all__ = ["ROLES", "Principal", "add_user", "authenticate", "list_users", "login", "logout",
+           "revoke", "scope_prefix", "token_digest", "warm_check"]
 
 
 def authenticate(engine: Engine, token: str) -> Principal | None:
@@ -24,6 +24,12 @@ def login(engine: Engine, username: str, password: str, *, hours: float = 12) ->
     None."""
     with unit_of_work(engine) as session:
         return repo.login(session, username, password, hours=hours)
+
+
+def logout(engine: Engine, token: str) -> bool:
+    """Revoke one session's token (True if it was live)."""
+    with unit_of_work(engine) as session:
+        return repo.revoke_token(session, token)
 
 
 def add_user(engine: Engine, username: str, role: str, *, scope_code: str | None = None,
@@ -49,3 +55,13 @@ def revoke(engine: Engine, username: str) -> int:
     """Deactivate the account and revoke all its tokens; returns tokens revoked."""
     with unit_of_work(engine) as session:
         return repo.revoke(session, username)
+
+
+def warm_check(engine: Engine, token: str) -> tuple[Principal, dict] | None:
+    """For the warm tile path: the caller of ``token`` and every table's change counter, in
+    one query on the engine's dedicated autocommit connection (no unit of work: nothing is
+    written, and a failure only sends the request down the normal path). None: unknown
+    caller or any failure."""
+    from gis.store.warm_check import checker_for
+
+    return checker_for(engine).check(token_digest(token))

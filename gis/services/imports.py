@@ -83,13 +83,26 @@ def database_versions(engine: Engine) -> dict[str, str]:
 
 
 def backup(settings: Settings, path: str | Path) -> Path:
-    """A pg_dump of the whole database (embedded or external)."""
-    return dumps.backup(database_url(settings), path)
+    """A pg_dump of the whole database (embedded or external), and beside it
+    ``PATH.attachments.tar`` with the stored photos (issue 16) when there are any."""
+    from gis import attachments
+
+    out = dumps.backup(database_url(settings), path)
+    attachments.archive_path(out).unlink(missing_ok=True)   # never an older run's photos
+    attachments.archive(settings.data_dir, attachments.archive_path(out))
+    return out
 
 
 def restore(settings: Settings, path: str | Path) -> None:
-    """Replace the database's contents with a dump, all or nothing."""
+    """Replace the database's contents with a dump, all or nothing; then put back the
+    photos of ``PATH.attachments.tar`` if the backup has them (files named by their
+    content: restoring over existing ones changes nothing)."""
+    from gis import attachments
+
     dumps.restore(database_url(settings), path)
+    photos = attachments.archive_path(path)
+    if photos.exists():
+        attachments.unarchive(photos, settings.data_dir)
 
 
 def monthly_tables(engine: Engine, months_ahead: int = 3) -> dict:

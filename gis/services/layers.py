@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from gis.services.uow import unit_of_work
 from gis.store import layer_features as lf
+from gis.store import scoped_versions
 from gis.store import tiles
 from gis.store.layer_features import CRS84, north_first
 from gis.store.layer_filters import LayerQuery, parse_bbox, parse_filters, parse_interval
@@ -106,6 +107,12 @@ def change_counters(engine: Engine, tables) -> tuple[int, ...]:
     """The change counters of ``tables`` (in order): they move with every commit."""
     with unit_of_work(engine, read_only=True) as session:
         return tiles.change_counters(session, tables)
+
+
+def scoped_version(engine: Engine, layer: Layer, principal: Principal) -> str:
+    """The layer's version as a scoped caller may see it (rows of their area only)."""
+    with unit_of_work(engine, read_only=True) as session:
+        return scoped_versions.scoped_version(session, layer, principal)
 
 
 def tile(engine: Engine, cache, layers: list[tuple[Layer, LayerQuery]], z: int, x: int,

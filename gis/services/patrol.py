@@ -8,10 +8,11 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Engine
 
-from gis.errors import Forbidden
 from gis.patrol import DAILY_VISIT_NORM
 from gis.services.uow import unit_of_work
 from gis.store import patrol as repo
+from gis.store import write_scope
+from gis.store.incidents import to_wgs84
 from gis.store.patrol import DEFAULT_MIN_MINUTES, MAX_UPLOAD, Fix, Period, Result, rates_by
 from gis.store.users import Principal
 
@@ -56,11 +57,11 @@ def upload(engine: Engine, principal: Principal, fixes: list[Fix], *, crs: str =
            worker: str | None = None) -> dict:
     """Store a phone's GPS fixes and redraw the touched track lines. A grid worker uploads
     their own fixes only; a dispatcher may name the worker."""
-    who = principal.username
-    if worker and worker != principal.username:
-        if principal.role == "grid_worker":
-            raise Forbidden("a grid worker uploads their own fixes only")
-        who = worker
+    who = worker or principal.username
     with unit_of_work(engine) as session:
+        # writes stay in the caller's area: their own workers, fixes inside their area
+        write_scope.check_worker(session, principal, who)
+        write_scope.check_points_inside(session, principal, [
+            to_wgs84(f.lon, f.lat, crs) for f in fixes], "fix(es)")
         added = repo.add_points(session, who, fixes, crs)
     return {"worker": who, "added": added}

@@ -13,6 +13,7 @@ import shapely
 from psycopg import sql
 from sqlalchemy import Engine
 
+from gis import csvsafe
 from gis.crs import WGS84, parse_crs, wgs84_to_offset
 from gis.errors import InputError
 from gis.io import format_of, write_layer
@@ -86,7 +87,7 @@ def export_layer(engine: Engine, layer: str, path: str | Path, *, crs=None,
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.part")
-        df.to_csv(tmp, index=False)
+        csvsafe.to_csv(df, tmp)  # spreadsheet formulas neutralised
         tmp.replace(path)  # atomic, like write_layer
         return len(df)
     df = _to_output_crs(df, crs)

@@ -37,7 +37,7 @@ class LayerQuery:
     def key(self) -> tuple:
         """Hashable identity for caches (the scope is part of it: users see different rows)."""
         prefix = self.principal.scope_prefix if self.principal else ""
-        scope = (prefix, self.principal.scope_code if self.principal else None,
+        scope = (prefix, self.principal.view if self.principal else None,
                  getattr(self.principal, "department_code", None))
         return (scope, self.bbox, self.bbox_srid, self.interval,
                 tuple(sorted((k, tuple(v)) for k, v in self.filters.items())))
@@ -49,9 +49,14 @@ def _col(sql: str):
 
 def scope_condition(layer: Layer, principal: Principal | None) -> ColumnElement[bool]:
     """Rows of ``layer`` inside the caller's area (prefix on a code column, else by
-    location; rows without a code, e.g. unassigned incidents, fall back to location). A
+    location; rows without a code, e.g. unassigned incidents, fall back to location).
+    A grid worker sees only their own rows of a layer with an owner (patrol tracks:
+    other staff's whole walks would show where they went outside the community). A
     department account sees only its department's incidents (issue 16)."""
     area = _area_condition(layer, principal)
+    if layer.owner_column and principal is not None and principal.role == "grid_worker":
+        return and_(area, _col(f"t.{layer.owner_column}") == bindparam(
+            "owner", principal.username))
     department = getattr(principal, "department_code", None)
     if department and layer.table == "incidents":
         dept = bindparam("scope_department", department)

@@ -183,6 +183,8 @@ def tracks(session: Session, principal: Principal | None, period: Period, *,
              PatrolPoint.time >= start, PatrolPoint.time < end]
     if worker:
         where.append(PatrolPoint.worker == worker)
+    if principal is not None and principal.role == "grid_worker":  # their own walks only
+        where.append(PatrolPoint.worker == principal.username)
     fixes = load_fixes(session, where, period.tz)
     return track_lines(fixes, tz=period.tz)
 

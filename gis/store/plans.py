@@ -109,6 +109,9 @@ def create_plan(session: Session, area_code: str, grids: gpd.GeoDataFrame, *, na
 
 
 def save_grids(session: Session, plan: Plan, grids: gpd.GeoDataFrame) -> None:
+    from gis.store.write_scope import check_grids_inside
+
+    check_grids_inside(session, plan.area_code, grids)  # uploads and edits stay in the area
     session.execute(PlanGrid.__table__.delete().where(PlanGrid.plan_id == plan.id))
     rows = []
     for rec in grids.to_dict("records"):

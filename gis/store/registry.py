@@ -118,6 +118,7 @@ class Layer:
     live: bool = False               # short cache: content changes with the clock
     scope_code: str | None = None    # prefix-filter this code column
     scope_geom: bool = False         # ... or intersect with the scope's polygon
+    owner_column: str | None = None  # a grid worker sees only rows with their user name
     where: str | None = None         # fixed condition (e.g. only current grids)
     datetime: tuple[str, str] | None = None  # (start, end) columns; end == start for instants
     minzoom: int = 0
@@ -370,7 +371,8 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (  # parents before c
     Layer("patrol_tracks", "patrol_tracks", "line", False, (
         _set("worker"), _set("day", "date"), _set("started_at", "datetime"),
         _set("ended_at", "datetime"),
-    ), title="Patrol tracks", live=True, scope_geom=True, datetime=("started_at", "ended_at")),
+    ), title="Patrol tracks", live=True, scope_geom=True, datetime=("started_at", "ended_at"),
+          owner_column="worker"),
     Layer("plan_grids", "plan_grids", "polygon", True, (
         _set("plan_id", "int"), _set("code"), _set("kind"), _set("community_code", "code12"),
         _set("households", "int"),

@@ -9,6 +9,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from gis import csvsafe
+
 
 class RejectWriter:
     """Appends rejected rows chunk by chunk to a temporary file, moved into place by
@@ -32,7 +34,7 @@ class RejectWriter:
         head = problems[["row", "field", "reason"]].reset_index(drop=True)
         out = pd.concat([head, original], axis=1)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        out.to_csv(self.tmp, mode="a" if self.written else "w", header=not self.written,
+        csvsafe.to_csv(out, self.tmp, mode="a" if self.written else "w", header=not self.written,
                    index=False)
         self.written = True
 

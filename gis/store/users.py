@@ -36,6 +36,14 @@ class Principal:
         12 for a community (grid codes extend community codes)."""
         return scope_prefix(self.scope_code)
 
+    @property
+    def view(self) -> str | None:
+        """What decides the rows this caller sees (cache keys of answers): the scope, and
+        for a grid worker also who they are (they see their own patrol tracks only)."""
+        if self.role == "grid_worker":
+            return f"{self.scope_code}/{self.username}"
+        return self.scope_code
+
 
 def scope_prefix(code: str | None) -> str:
     if not code:
@@ -130,11 +138,33 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
     return Principal(user.id, user.username, user.role, user.scope_code, user.department_code)
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A real scrypt hash of a random password, made once: checked against when the user
+    is unknown (or has no password) so that every failed login costs the same scrypt run
+    and answer time does not tell which user names exist."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY_HASH[0]
+
+
 def login(session: Session, username: str, password: str, *, hours: float = 12) -> str | None:
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user is None or not check_password(password, user.password_hash):
+    stored = user.password_hash if user is not None and user.password_hash else None
+    ok = check_password(password, stored or _dummy_hash())
+    if user is None or stored is None or not ok:
         return None
     return issue_token(session, user, name="session", days=hours / 24)
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    """Revoke one token (logout); True if it was live."""
+    result = session.execute(update(ApiToken).where(ApiToken.token_hash == token_digest(token),
+                                                    ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=datetime.now(timezone.utc)))
+    return bool(result.rowcount)
 
 
 def revoke(session: Session, username: str) -> int:

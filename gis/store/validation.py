@@ -16,6 +16,7 @@ import shapely
 
 from gis import vocabulary
 from gis.errors import InputError
+from gis.geomcheck import finite
 from gis.store.registry import Field, Layer
 
 GEOM = "geom"
@@ -258,7 +259,8 @@ def check_geometry(geoms: np.ndarray, layer: Layer):
     ok = ~missing & ~wrong
     bounds = shapely.bounds(geoms[ok]).reshape(-1, 4)
     out_of_range = ~(np.all(np.isfinite(bounds), axis=1) & (np.abs(bounds[:, [0, 2]]) <= 180).all(1)
-                     & (np.abs(bounds[:, [1, 3]]) <= 90).all(1))
+                     & (np.abs(bounds[:, [1, 3]]) <= 90).all(1)
+                     & finite(geoms[ok]))  # bounds skip NaN vertices
     idx = np.flatnonzero(ok)[out_of_range]
     reasons[idx] = "coordinates out of lon/lat range (wrong CRS declared?)"
     ok[idx] = False
