@@ -124,12 +124,6 @@ def do_logout(request: Request, response: Response, engine: EngineDep,
     return {"logged_out": principal.username}
 
 
-@router.post("/logout", summary="Log out: the session cookie is removed")
-def do_logout(response: Response) -> dict:
-    response.delete_cookie(COOKIE)
-    return {"logged_out": True}
-
-
 @router.get("/me", summary="Who am I")
 def me(principal: CurrentUser) -> dict:
     return {"username": principal.username, "role": principal.role,

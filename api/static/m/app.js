@@ -393,7 +393,6 @@ async function login(event) {
 
 async function logout() {
   await fetch("/auth/logout", {method: "POST", credentials: "same-origin"}).catch(() => null);
-  document.cookie = "gridgis_session=; Max-Age=0; path=/";
   await queue.clearAll();
   if (window.caches) for (const name of await caches.keys()) if (name.includes("data")) await caches.delete(name);
   location.reload();
