@@ -11,7 +11,7 @@ Examples
 --------
 >>> from datetime import datetime, timezone
 >>> from gis.generate import generate_district
->>> d = end_now(generate_district(1000, 1), datetime(2027, 3, 5, 6, 0, tzinfo=timezone.utc))
+>>> d = end_now(generate_district(2000, 1), datetime(2027, 3, 5, 6, 0, tzinfo=timezone.utc))
 >>> str(d.patrol_points["time"].max().date())
 '2027-03-05'
 """

@@ -5,7 +5,7 @@ visits agree with the patrols and the five-a-day norm is met on most days, not a
 Examples
 --------
 >>> from gis.generate import generate_district
->>> v = visits_along_patrols(generate_district(1000, 1).patrol_points, seed=1)
+>>> v = visits_along_patrols(generate_district(2000, 1).patrol_points, seed=1)
 >>> sorted(v.columns)
 ['lat', 'lon', 'time', 'worker']
 >>> bool(v.groupby(["worker", v["time"].dt.date]).size().between(3, 7).all())
