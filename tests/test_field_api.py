@@ -63,6 +63,8 @@ def test_my_grids_and_work_overdue_first(client, field):
     assert [f["properties"]["status"] for f in work] == ["handling", "dispatched"]
     assert work[0]["properties"]["overdue"] == "not closed in time"
     assert client.get("/field/work", headers=field["other"]).json()["features"] == []
+    buildings = client.get("/field/grids/buildings", headers=field["worker"]).json()["items"]
+    assert [b["key_households"] for b in buildings] == [1, 0]
     assert client.get("/field/work", headers=field["dispatcher"]).status_code == 403
 
 

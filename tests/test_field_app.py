@@ -247,7 +247,9 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
         for (lon, lat), key in ((HOUSE, True), (SHED, False)):
             _here(driver, lon, lat)
             driver.find_element("id", "v-find").click()
-            _wait(driver, "return document.querySelector('#v-buildings li.on') !== null")
+            # offline, the nearest of my grids' buildings kept on the phone: this one
+            _wait(driver, "const li = document.querySelector('#v-buildings li.on');"
+                          "return li !== null && li.dataset.building !== ''")
             if key:
                 driver.find_element("id", "v-key").click()
             driver.find_element("id", "v-note").send_keys("走访")
@@ -293,9 +295,10 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
         with db.connect() as conn:
             new = conn.execute(text("SELECT category, grid_code, description FROM incidents "
                                     "ORDER BY id DESC LIMIT 1")).one()
-            refs = conn.execute(text("SELECT household_ref FROM visits ORDER BY id")).scalars().all()
+            visits = conn.execute(text("SELECT building_id, household_ref FROM visits "
+                                       "ORDER BY id")).all()
         assert new.category == "safety_hazard" and new.grid_code == MINE[0]
-        assert refs == ["KH-7", None]
+        assert [tuple(v) for v in visits] == [(1, "KH-7"), (2, None)]
 
         # the dispatcher sees the patrol: a track line, and the grid patrolled this window
         tracks = requests.get(f"{base}/patrol/tracks", headers=district,
@@ -306,6 +309,13 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
             "area": MINE[0], "from": window.isoformat(), "min_minutes": 0}).json()
         assert any(r["grid"] == MINE[0] and r["patrolled"] and r["workers"] == 1
                    for r in comp["items"]), comp
+        # Chinese first, English a tap away
+        tab = "document.querySelector('.tabs button[data-tab=work]').textContent"
+        assert driver.execute_script(f"return {tab}") == "我的任务"
+        driver.find_element("id", "lang").click()
+        assert driver.execute_script(f"return {tab}") == "My work"
+        driver.find_element("css selector", ".tabs button[data-tab=patrol]").click()
+        _shot(driver, tmp_path, "5-patrol-english")
         network.close()
         print(f"\nqueue replay of {len(queued)} offline writes ({fixes} fixes): "
               f"{seconds:.2f} s, 1 conflict kept")

@@ -87,6 +87,11 @@ def buildings(engine: EngineDep, principal: Worker, lon: Lon, lat: Lat,
     return {"items": service.nearest_buildings(engine, principal, lon, lat, limit=limit)}
 
 
+@router.get("/field/grids/buildings", summary="The buildings of my grids (kept for offline)")
+def grid_buildings(engine: EngineDep, principal: Worker) -> dict:
+    return {"items": service.my_buildings(engine, principal)}
+
+
 @router.get("/field/nearby", summary="Open incidents reported near a place (likely duplicates)")
 def nearby(engine: EngineDep, principal: Worker, lon: Lon, lat: Lat,
            category: Annotated[str | None, Query(max_length=24)] = None) -> dict:

@@ -21,7 +21,7 @@ from gis.store.incidents import feature
 from gis.store.users import Principal
 
 __all__ = ["DAILY_VISIT_NORM", "act", "grids", "nearby_incidents", "nearest_buildings",
-           "record_visit", "today", "work"]
+           "my_buildings", "record_visit", "today", "work"]
 
 
 def half_day(now: datetime, tz: str) -> tuple[datetime, datetime]:
@@ -80,6 +80,12 @@ def nearest_buildings(engine: Engine, principal: Principal, lon: float, lat: flo
                       limit: int = 5) -> list[dict]:
     with unit_of_work(engine, read_only=True) as session:
         return repo.nearest_buildings(session, principal, lon, lat, limit=limit)
+
+
+def my_buildings(engine: Engine, principal: Principal) -> list[dict]:
+    """The buildings of my grids, for choosing one offline."""
+    with unit_of_work(engine, read_only=True) as session:
+        return repo.my_buildings(session, principal)
 
 
 def nearby_incidents(engine: Engine, principal: Principal, lon: float, lat: float, *,

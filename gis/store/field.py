@@ -94,6 +94,24 @@ def nearest_buildings(session: Session, principal: Principal, lon: float, lat: f
                   key=lambda r: r["metres"])
 
 
+def my_buildings(session: Session, principal: Principal) -> list[dict]:
+    """Every building of my grids (a point on each, households, key households): the app
+    keeps them to offer the nearest ones for a visit with no signal."""
+    codes = my_grid_codes(session, principal)
+    keys = (select(func.count()).select_from(KeyHousehold)
+            .where(KeyHousehold.building_id == Building.id).scalar_subquery())
+    spot = func.ST_PointOnSurface(Building.geom)
+    rows = session.execute(
+        select(Building.id, Building.households, Building.kind, Building.floors,
+               keys.label("key_households"), func.ST_X(spot).label("lon"),
+               func.ST_Y(spot).label("lat")).distinct()
+        .join(Grid, func.ST_Intersects(Grid.geom, spot))
+        .where(Grid.code.in_(codes), Grid.valid_to.is_(None),
+               code_in_scope(Building.community_code, principal))
+        .order_by(Building.id)).mappings().all()
+    return [dict(r) for r in rows]
+
+
 def visit_building(session: Session, principal: Principal, row: dict) -> dict:
     """The building a visit names: by id (in the caller's area), or the nearest one within
     :data:`VISIT_RADIUS_M` of its position. InputError when there is none."""

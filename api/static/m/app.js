@@ -339,18 +339,28 @@ async function refreshVisits() {
 async function findBuildings() {
   state.building = null;
   try { await locate(); } catch (e) { $("v-msg").textContent = t("need_position"); return; }
-  let items = [];
+  let items = null;
   if (navigator.onLine) {
     try {
       const q = new URLSearchParams({lon: state.here[0], lat: state.here[1], limit: 5});
       items = (await getJson(`/field/buildings?${q}`)).items;
-    } catch (e) { items = []; }
+    } catch (e) { items = null; }
   }
+  if (items === null) items = nearestKept(state.here, (await queue.kvGet("buildings")) || []);
   const rows = items.map((b) => `<li data-building="${b.id}">#${b.id} · ${b.households} ${t("households")}
       · ${b.metres} m ${b.key_households ? `<span class="tag red">${t("key_household")}</span>` : ""}</li>`);
   rows.push(`<li data-building="">${t("nearest_on_send")}</li>`);
   $("v-buildings").innerHTML = rows.join("");
   choose($("v-buildings").querySelector("li"));
+}
+
+// Offline: the nearest of my grids' buildings kept on the phone (metres on a local plane:
+// exact enough within a grid).
+function nearestKept(here, buildings, limit = 5, within = 300) {
+  const k = 111320 * Math.cos(here[1] * Math.PI / 180);
+  return buildings.map((b) => ({...b, metres: Math.round(Math.hypot((b.lon - here[0]) * k,
+      (b.lat - here[1]) * 110540) * 10) / 10}))
+    .filter((b) => b.metres <= within).sort((a, b) => a.metres - b.metres).slice(0, limit);
 }
 
 function choose(li) {
@@ -416,6 +426,7 @@ async function start() {
   }
   await refreshWork();
   await refreshVisits();
+  try { await queue.kvSet("buildings", (await getJson("/field/grids/buildings")).items); } catch (e) { /* offline */ }
   if (await queue.kvGet("onDuty")) toggleDuty();  // on duty when the app was closed
   window.gridgisReady = true;
   flushNow();
