@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require
 from api.deps import BoundedTimestamp, EngineDep, ObjectId, SettingsDep
 from gis import vocabulary
+from gis.incidents import MUST_REPORT
 from gis.services import field as service
 from gis.services.accounts import Principal
 
@@ -39,8 +40,7 @@ def app_page(request: Request):
     # The shell carries no personal data, so the service worker can cache it and the app
     # opens offline; who is logged in is asked of /auth/me (the login form is in the app).
     config = {"categories": {k: list(v) for k, v in vocabulary.INCIDENT_CATEGORIES.items()},
-              "mustReport": ["security_hazard", "safety_hazard", "population",
-                             "public_facility"], "visitNorm": service.DAILY_VISIT_NORM}
+              "mustReport": list(MUST_REPORT), "visitNorm": service.DAILY_VISIT_NORM}
     return templates.TemplateResponse(request, "m.html", {"config": config})
 
 
