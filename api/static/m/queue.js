@@ -133,7 +133,7 @@ export async function replaySent() {
   const out = [];
   for (const item of await db.getAll("sent")) {
     const {status, result} = await send(item, item.url);
-    out.push({seq: item.seq, status, same: JSON.stringify(result.id) === JSON.stringify(item.result.id)});
+    out.push({seq: item.seq, status, same: JSON.stringify(result) === JSON.stringify(item.result)});
   }
   return out;
 }
