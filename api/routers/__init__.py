@@ -14,6 +14,8 @@ ROUTERS = [
     "api.routers.overview",
     "api.routers.patrol",
     "api.routers.workers",
+    "api.routers.report",
+    "api.routers.open311",
     "api.routers.departments",
     "api.routers.attachments",
     "api.routers.duplicates",

@@ -89,7 +89,9 @@ def print_accounts(accounts: list[dict]) -> None:
 @user_app.command("add")
 def user_add(username: str, role: str = typer.Option(..., help="admin, planner, dispatcher, "
                                                           "analyst, grid_worker, viewer or "
-                                                          "department"),
+                                                          "department or integration (an "
+                                                          "Open311 client: its token is the "
+                                                          "api_key)"),
              scope: str = typer.Option(None, help="Admin code of the area the account may see."),
              department: str = typer.Option(None, help="The department of a 'department' "
                                                        "account (its code)."),

@@ -78,12 +78,13 @@ def _incidents(session: Session, prefix: str, workers: list[str], start, end) ->
     rows = session.execute(
         select(func.coalesce(Incident.external_id, cast(Incident.id, Text)),
                Incident.category, Incident.subcategory, Incident.reported_at, Incident.reporter,
-               Incident.status, func.ST_X(Incident.geom), func.ST_Y(Incident.geom))
+               Incident.status, Incident.merged_into, func.ST_X(Incident.geom),
+               func.ST_Y(Incident.geom))
         .where(Incident.reported_at >= start, Incident.reported_at < end,
                or_(Incident.grid_code.startswith(prefix, autoescape=True),
                    Incident.reporter.in_(workers)))).all()
     df = _points(rows, ["id", "category", "subcategory", "reported_at", "reporter", "status",
-                        "lon", "lat"])
+                        "merged_into", "lon", "lat"])  # a merged duplicate is not a valid report
     df["reported_at"] = pd.to_datetime(df["reported_at"], utc=True)
     return df
 

@@ -70,7 +70,7 @@ def _columns(now: datetime) -> list:
             Incident.level, Incident.due_at, Incident.closed_at, Incident.grid_code,
             Incident.grid_code_at_report, Incident.community_code, Incident.township_code,
             Incident.boundary, Incident.candidates, Incident.src_crs, Incident.src_x,
-            Incident.src_y, Incident.version, Incident.department_code,
+            Incident.src_y, Incident.version, Incident.department_code, Incident.channel,
             overdue_expr(now).label("overdue"),
             func.ST_X(Incident.geom).label("lon"), func.ST_Y(Incident.geom).label("lat")]
 
@@ -107,6 +107,7 @@ class NewIncident:
     reported_at: datetime | None = None
     crs: str = "wgs84"
     external_id: str | None = None
+    channel: str = "staff"  # gis.vocabulary.INCIDENT_CHANNELS
 
 
 def create_incident(session: Session, new: NewIncident, *, actor: str | None = None,
@@ -128,6 +129,7 @@ def create_incident(session: Session, new: NewIncident, *, actor: str | None = N
     incident_id = session.scalar(insert(Incident).values(
         category=category, subcategory=subcategory, description=new.description,
         reporter=new.reporter, reported_at=reported_at, external_id=new.external_id,
+        channel=new.channel,
         due_at=loop.due_at(category, reported_at), src_crs=new.crs, src_x=new.lon,
         src_y=new.lat, geom=func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
     ).returning(Incident.id))
@@ -303,6 +305,7 @@ def after_import(session: Session, first_id: int, *, actor: str | None = None,
     counts = assign_incidents(session, ids, tolerance_m=tolerance_m)
     session.execute(update(Incident).where(Incident.id > first_id, Incident.due_at.is_(None))
                     .values(due_at=default_due(Incident)))
+    session.execute(update(Incident).where(Incident.id > first_id).values(channel="import"))
     session.execute(insert(IncidentEvent).from_select(
         ["incident_id", "action", "from_status", "to_status", "actor", "note", "grid_code"],
         select(Incident.id, literal("report"), literal(None), Incident.status, literal(actor),

@@ -202,12 +202,14 @@ class Incident(Base):
     src_y: Mapped[float | None] = mapped_column(Float)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = _now()
+    channel: Mapped[str] = mapped_column(String(16), server_default="staff")  # migration 0007
     department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"),
                                                         index=True)  # dispatched to
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     geom = mapped_column(_geom("POINT"), nullable=False)
     __table_args__ = (
         CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
+        CheckConstraint(_in("channel", vocabulary.INCIDENT_CHANNELS), name="channel"),
         CheckConstraint(_in("status", vocabulary.INCIDENT_STATUSES), name="status"),
         CheckConstraint(_in("level", vocabulary.ADMIN_LEVELS), name="level"),
         CheckConstraint("ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
@@ -295,9 +297,7 @@ class User(Base):
     created_at: Mapped[datetime] = _now()
     department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"),
                                                         index=True)
-    __table_args__ = (CheckConstraint(_in("role", ("admin", "planner", "dispatcher", "analyst",
-                                                   "grid_worker", "viewer", "department")),
-                                      name="role"),
+    __table_args__ = (CheckConstraint(_in("role", vocabulary.ROLES), name="role"),
                       CheckConstraint("(role = 'department') = (department_code IS NOT NULL)",
                                       name="department"))
 
@@ -550,3 +550,43 @@ class Notification(Base):
     __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
                       Index("ix_notifications_unread", "user_id",
                             postgresql_where=text("read_at IS NULL")))
+
+
+class IdempotencyKey(Base):
+    """The first answer to a write sent with an ``Idempotency-Key`` (migration 0007),
+    stored in the write's own transaction. ``scope``: the account, or a keyed hash of an
+    anonymous caller's address."""
+
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("uq_idempotency_keys_scope", "scope", "key", unique=True),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+        CheckConstraint("length(key) BETWEEN 1 AND 255", name="key_length"),
+    )
+
+
+class PublicReport(Base):
+    """What a resident or an Open311 client gave beyond the incident (migration 0007):
+    the tracking code, contact details (never served by a layer, tile or export), the
+    photo's content hash and a media URL."""
+
+    __tablename__ = "public_reports"
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    phone: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    first_name: Mapped[str | None] = mapped_column(Text)
+    last_name: Mapped[str | None] = mapped_column(Text)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo_type: Mapped[str | None] = mapped_column(String(16))
+    media_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("code ~ '^[A-Z2-7]{10,32}$'", name="code"),)
