@@ -117,3 +117,23 @@ def test_nearby_open_incidents_are_likely_duplicates(client, field):
     assert client.get("/field/nearby", params={"lon": 120.105, "lat": 30.2612,
                                                "category": "dispute"},
                       headers=field["worker"]).json()["items"] == []
+
+
+def test_a_visit_or_a_step_resent_with_its_key_is_stored_once(client, field, db):
+    key = {**field["worker"], "Idempotency-Key": "visit-0001"}
+    body = {"lon": HOUSE[0], "lat": HOUSE[1], "note": "走访"}
+    first = client.post("/visits", json=body, headers=key)
+    again = client.post("/visits", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert client.post("/visits", json={**body, "note": "另一次"}, headers=key).status_code == 422
+    item = client.get("/field/work", headers=field["worker"]).json()["features"][1]
+    url = f"/field/incidents/{item['id']}/transitions"
+    step = {"action": "handle", "version": item["properties"]["version"]}
+    key = {**field["worker"], "Idempotency-Key": "step-0001"}
+    answers = [client.post(url, json=step, headers=key) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM visits")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM incident_events WHERE action = 'handle'"
+                                 )).scalar() == 1

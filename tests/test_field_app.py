@@ -300,6 +300,11 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
         assert new.category == "safety_hazard" and new.grid_code == MINE[0]
         assert [tuple(v) for v in visits] == [(1, "KH-7"), (2, None)]
 
+        # a second replay of the queue (the answers lost): the first answers, nothing new
+        replay = _run(driver, "window.fieldApp.queue.replaySent()")
+        assert len(replay) == len(queued) - 1 and all(r["same"] for r in replay), replay
+        assert _counts(db) == after
+
         # the dispatcher sees the patrol: a track line, and the grid patrolled this window
         tracks = requests.get(f"{base}/patrol/tracks", headers=district,
                               params={"worker": "w-field"}, timeout=10).json()
@@ -319,3 +324,59 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
         network.close()
         print(f"\nqueue replay of {len(queued)} offline writes ({fixes} fixes): "
               f"{seconds:.2f} s, 1 conflict kept")
+
+
+def test_a_queue_of_500_offline_writes_is_sent_once_and_a_replay_adds_nothing(
+        db, pg_url, district, tmp_path, phone):
+    """500 writes made offline (fix batches, visits, reports) are sent in order when the
+    connection returns; sending every one of them again with its key (the phone lost the
+    answers) stores nothing new and gets the first answers back."""
+    driver = phone
+    with live_server(pg_url, tmp_path) as base:
+        driver.execute_cdp_cmd("Browser.grantPermissions",
+                               {"origin": base, "permissions": ["geolocation"]})
+        _here(driver, *HOUSE)
+        driver.get(f"{base}/m")
+        _wait(driver, "return !document.getElementById('login-view').hidden")
+        driver.find_element("id", "username").send_keys("w-field")
+        driver.find_element("id", "password").send_keys("field pass")
+        driver.find_element("id", "submit").click()
+        _wait(driver, "return window.gridgisReady === true", timeout=30)
+        _wait(driver, "return !!navigator.serviceWorker.controller", timeout=20)
+        network = Network(driver)
+        network.offline(True)
+        _wait(driver, "return navigator.onLine === false")
+        before = _counts(db)
+        _run(driver, """(async () => {
+            const q = window.fieldApp.queue, t0 = Date.now();
+            for (let i = 0; i < 500; i++) {
+              const at = new Date(t0 - (500 - i) * 30000).toISOString();
+              if (i % 5 === 3) await q.enqueue({kind: "visit", method: "POST", url: "/visits",
+                  json: {building_id: 1 + (i % 2), note: `v${i}`, time: at}});
+              else if (i % 25 === 0) await q.enqueue({kind: "incident", method: "POST",
+                  url: "/incidents", json: {lon: 120.105, lat: 30.2655, category: "environment",
+                  subcategory: "garbage", description: `r${i}`, reported_at: at}});
+              else await q.enqueue({kind: "fixes", method: "POST", url: "/patrol/points",
+                  json: {points: [{time: at, lon: 120.104 + i * 1e-6, lat: 30.265, accuracy: 5}]}});
+            }
+        })()""")
+        assert _counts(db) == before
+        t0 = time.perf_counter()
+        network.offline(False)
+        _wait(driver, "return navigator.onLine === true")
+        report = _run(driver, "window.fieldApp.flush()")
+        _wait(driver, "return document.getElementById('queue-badge').textContent === '0'",
+              timeout=120)
+        send_s = time.perf_counter() - t0
+        after = _counts(db)
+        added = {k: after[k] - before[k] for k in after}
+        assert added == {"incidents": 20, "photos": 0, "fixes": 380, "visits": 100, "steps": 0}
+        t1 = time.perf_counter()
+        replay = _run(driver, "window.fieldApp.queue.replaySent()")
+        replay_s = time.perf_counter() - t1
+        assert len(replay) == 500 and all(r["same"] for r in replay), report
+        assert {r["status"] for r in replay} == {201}
+        assert _counts(db) == after  # duplicates: 0
+        network.close()
+        print(f"\n500 offline writes sent in {send_s:.1f} s; replayed with the same keys in "
+              f"{replay_s:.1f} s: 0 duplicates")

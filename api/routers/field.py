@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import BoundedTimestamp, EngineDep, ObjectId, SettingsDep
+from api.idempotency import IdempotencyDep
 from gis import vocabulary
 from gis.incidents import MUST_REPORT
 from gis.services import field as service
@@ -76,9 +77,10 @@ class StepIn(BaseModel):
 
 @router.post("/field/incidents/{incident_id}/transitions",
              summary="Handle or feed back an incident of my grids (409: it moved on)")
-def step(incident_id: ObjectId, body: StepIn, engine: EngineDep, principal: Worker) -> dict:
+def step(incident_id: ObjectId, body: StepIn, engine: EngineDep, principal: Worker,
+         once: IdempotencyDep) -> dict:
     return service.act(engine, principal, incident_id, body.action, version=body.version,
-                       note=body.note)
+                       note=body.note, once=once)
 
 
 @router.get("/field/buildings", summary="The buildings nearest a place (for a visit)")
@@ -115,8 +117,8 @@ class VisitIn(BaseModel):
 
 @router.post("/visits", status_code=201, summary="Record a household visit (入户走访)")
 def add_visit(body: VisitIn, engine: EngineDep, settings: SettingsDep,
-              principal: Worker) -> dict:
+              principal: Worker, once: IdempotencyDep) -> dict:
     row = body.model_dump()
     if row["time"] is not None and row["time"].tzinfo is None:
         row["time"] = row["time"].replace(tzinfo=ZoneInfo(settings.timezone))
-    return service.record_visit(engine, principal, row, tz=settings.timezone)
+    return service.record_visit(engine, principal, row, tz=settings.timezone, once=once)

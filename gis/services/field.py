@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from gis.errors import Forbidden, InputError
 from gis.patrol import DAILY_VISIT_NORM
+from gis.services.idempotency import Once, write_once
 from gis.services.uow import unit_of_work
 from gis.store import assessment as visits_repo
 from gis.store import field as repo
@@ -62,18 +63,21 @@ def work(engine: Engine, principal: Principal) -> list[dict]:
 
 
 def act(engine: Engine, principal: Principal, incident_id: int, action: str, *,
-        version: int, note: str | None = None) -> dict:
+        version: int, note: str | None = None, once: Once | None = None) -> dict:
     """A grid worker's step on an incident of their grids: handle (处置) or feedback (反馈);
-    a stale ``version`` is a Conflict (the incident moved on)."""
+    a stale ``version`` is a Conflict (the incident moved on). A step resent with the same
+    Idempotency-Key gets the first answer and changes nothing."""
     if action not in repo.WORKER_ACTIONS:
         raise Forbidden(f"from the field app an incident can only be "
                         f"{' or '.join(repo.WORKER_ACTIONS)}d, not {action!r}")
-    with unit_of_work(engine) as session:
+
+    def work(session):
         if principal.role == "grid_worker":
             repo.check_my_incident(session, principal, incident_id)
-        row = incidents_repo.transition(session, incident_id, action, version=version,
-                                        principal=principal, note=note)
-    return feature(row)
+        return feature(incidents_repo.transition(session, incident_id, action, version=version,
+                                                 principal=principal, note=note))
+
+    return write_once(engine, once, principal, work)
 
 
 def nearest_buildings(engine: Engine, principal: Principal, lon: float, lat: float, *,
@@ -96,29 +100,33 @@ def nearby_incidents(engine: Engine, principal: Principal, lon: float, lat: floa
 
 
 def record_visit(engine: Engine, principal: Principal, row: dict, *, tz: str,
-                 now: datetime | None = None) -> dict:
+                 now: datetime | None = None, once: Once | None = None) -> dict:
     """Record a visit (入户走访) by the caller at a building (by id, or the nearest within
     30 m of lon/lat). ``key_household``: the visit is to the building's key household
     (the register's reference is kept, nothing personal). Returns the visit and today's
-    count against the norm."""
+    count against the norm; resent with the same Idempotency-Key, the first answer."""
     now = now or datetime.now(timezone.utc)
     when = row.get("time") or now
     if when > now + timedelta(minutes=5):
         raise InputError("the visit's time is in the future", field="time")
-    with unit_of_work(engine) as session:
-        building = repo.visit_building(session, principal, row)
-        ref = None
-        if row.get("key_household"):
-            ref = repo.key_household_of(session, building["id"])
-            if ref is None:
-                raise InputError(f"building {building['id']} has no registered key household",
-                                 field="key_household")
-        visit_id = visits_repo.add_visit(session, principal, {
-            "worker": principal.username, "time": when, "household_ref": ref,
-            "building_id": building["id"], "community_code": building["community_code"],
-            "note": row.get("note"), "lon": row.get("lon"), "lat": row.get("lat")})
-        start, end = _day(when, tz)
-        count = repo.visits_between(session, principal.username, start, end)
+    return write_once(engine, once, principal,
+                      lambda session: _visit(session, principal, row, when, tz))
+
+
+def _visit(session, principal: Principal, row: dict, when: datetime, tz: str) -> dict:
+    building = repo.visit_building(session, principal, row)
+    ref = None
+    if row.get("key_household"):
+        ref = repo.key_household_of(session, building["id"])
+        if ref is None:
+            raise InputError(f"building {building['id']} has no registered key household",
+                             field="key_household")
+    visit_id = visits_repo.add_visit(session, principal, {
+        "worker": principal.username, "time": when, "household_ref": ref,
+        "building_id": building["id"], "community_code": building["community_code"],
+        "note": row.get("note"), "lon": row.get("lon"), "lat": row.get("lat")})
+    start, end = _day(when, tz)
+    count = repo.visits_between(session, principal.username, start, end)
     return {"id": visit_id, "building_id": building["id"], "key_household": ref is not None,
             "time": when.isoformat(), "today": count, "norm": DAILY_VISIT_NORM}
 
