@@ -57,9 +57,11 @@ def test_demo_county_runs_now(demo, db, client):
         visits = conn.execute(text("SELECT count(*) FROM visits WHERE time::date = :d"),
                               {"d": at.date()}).scalar()
         departments = conn.execute(text("SELECT count(*) FROM departments")).scalar()
+        public = conn.execute(text("SELECT count(*) FROM incidents WHERE channel = 'public' "
+                                   "AND status = 'reported'")).scalar()
     assert at - timedelta(hours=12) < last_fix <= at
     assert at - timedelta(days=2) < last_report <= at
-    assert visits > 0 and departments >= 5
+    assert visits > 0 and departments >= 5 and public == 3
 
     admin = {"Authorization": f"Bearer {accounts[0]['token']}"}
     figures = client.get(f"/overview/{_county(db)}", headers=admin).json()["figures"]

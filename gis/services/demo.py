@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, func, select
 
+from gis.services.reports import new_code
 from gis.services.uow import unit_of_work
 from gis.settings import Settings
 from gis.store import demo as parts
@@ -31,7 +32,7 @@ def ensure_demo(engine: Engine, settings: Settings, *, households: int = 30_000,
         district = parts.generate(demo_dir, households, seed)
         with unit_of_work(engine) as session:
             added = parts.load(session, district, settings,
-                               now=now or datetime.now(timezone.utc))
+                               now=now or datetime.now(timezone.utc), new_code=new_code)
             accounts = parts.create_accounts(session, district)
         parts.save_accounts(demo_dir, accounts)  # only once the accounts are stored
     with unit_of_work(engine, read_only=True) as session:

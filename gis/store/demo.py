@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -32,11 +33,13 @@ def generate(demo_dir: Path, households: int, seed: int):
     return district
 
 
-def load(session, district, settings: Settings, *, now: datetime) -> dict:
+def load(session, district, settings: Settings, *, now: datetime,
+         new_code: Callable[[], str]) -> dict:
     """Load the district with its timeline ending at ``now`` (see
     :func:`gis.generate.timeline.end_now`), the demo grid worker staffing two grids, their
     visits, key households, departments with routing rules, two cases dispatched to the
-    demo worker, and camera coverage computed. Returns what was added beside the layers."""
+    demo worker, a few residents' reports (tracking codes from ``new_code``), and camera
+    coverage computed. Returns what was added beside the layers."""
     from gis.generate.timeline import end_now
     from gis.store.importer import import_frame
 
@@ -58,6 +61,9 @@ def load(session, district, settings: Settings, *, now: datetime) -> dict:
             "departments": live.add_departments(session, _county(district)),
             "dispatched_to_demo_worker": live.dispatch_to(session, mine["grids"], now,
                                                           settings.tolerance_m),
+            "public_reports": live.add_public_reports(
+                session, demo_scopes(district)["dispatcher"], now, settings.tolerance_m,
+                new_code),
             "coverage_grids": live.compute_coverage(session, _county(district))}
 
 

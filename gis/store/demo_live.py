@@ -5,6 +5,7 @@ the caller's transaction (the demo use case commits)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -15,6 +16,7 @@ from gis.generate.visits import visits_along_patrols
 from gis.routing import Department, Rule
 from gis.store import departments as departments_repo
 from gis.store import incidents as incidents_repo
+from gis.store import public_reports
 from gis.store.coverage import RunOptions, run_coverage
 from gis.store.models import Building, Grid, Visit
 
@@ -101,6 +103,32 @@ def dispatch_to(session: Session, grids: list[str], now: datetime, tolerance_m: 
             incidents_repo.transition(session, row["id"], action, version=version,
                                       principal=None, now=now)
     return len(spot)
+
+
+PUBLIC_REPORTS = [("public_facility", "streetlight", "路灯不亮，晚上很黑", 20),
+                  ("environment", "garbage", "小区门口垃圾没人清", 50),
+                  ("safety_hazard", "construction", "工地围挡倒了，挡住人行道", 110)]
+
+
+def add_public_reports(session: Session, township: str, now: datetime, tolerance_m: float,
+                       new_code: Callable[[], str]) -> list[str]:
+    """A few residents' reports (channel public, status reported, no contact details)
+    waiting in the dispatcher's queue; returns their tracking codes (/report/{code})."""
+    spots = session.execute(select(text("ST_X(ST_PointOnSurface(geom))"),
+                                   text("ST_Y(ST_PointOnSurface(geom))"))
+                            .select_from(Building)
+                            .where(Building.community_code.startswith(township[:9]))
+                            .order_by(Building.id.desc()).limit(len(PUBLIC_REPORTS))).all()
+    codes = []
+    for (lon, lat), (cat, sub, desc, minutes) in zip(spots, PUBLIC_REPORTS):
+        new = incidents_repo.NewIncident(lon=lon, lat=lat, category=cat, subcategory=sub,
+                                         description=desc, channel="public",
+                                         reported_at=now - timedelta(minutes=minutes))
+        row = incidents_repo.create_incident(session, new, actor="public",
+                                             tolerance_m=tolerance_m, now=now)
+        codes.append(new_code())
+        public_reports.add(session, row["id"], codes[-1], public_reports.Contact())
+    return codes
 
 
 def compute_coverage(session: Session, county: str) -> int:
