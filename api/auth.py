@@ -29,6 +29,17 @@ def request_token(authorization: str, session_cookie: str | None) -> str | None:
     return token or session_cookie or None
 
 
+# Roles whose tokens serve one protocol only and are refused everywhere else: an Open311
+# client (``integration``) creates and reads service requests at /open311/v2, nothing more.
+PROTOCOL_ONLY = frozenset({"integration"})
+
+
+def _general(principal: Principal) -> Principal:
+    if principal.role in PROTOCOL_ONLY:
+        raise Forbidden(f"an account of role '{principal.role}' may only use /open311/v2")
+    return principal
+
+
 # Request scope key: (token, Principal) of a token a route checked earlier in this same
 # request (the tile routes check it together with the change counters, one query).
 VERIFIED = "gridgis.verified"
@@ -41,11 +52,11 @@ def current_principal(request: Request, engine: EngineDep) -> Principal:
                            "or log in at /login")
     verified = request.scope.get(VERIFIED)
     if verified is not None and verified[0] == token:
-        return verified[1]
+        return _general(verified[1])
     principal = accounts.authenticate(engine, token)
     if principal is None:
         raise Unauthorized("invalid, expired or revoked credentials")
-    return principal
+    return _general(principal)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

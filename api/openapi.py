@@ -44,15 +44,23 @@ PROBLEM = {
     },
 }
 
+OPEN311 = "/open311/"
+OPEN311_ERRORS = {
+    "type": "array", "description": "Open311 GeoReport v2 errors",
+    "items": {"type": "object", "required": ["code", "description"],
+              "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}
+
 WHY = {
-    400: "The request body cannot be parsed (malformed JSON or multipart)",
+    400: "The request body cannot be parsed (malformed JSON or multipart); Open311: any "
+         "invalid input",
     401: "No, invalid, expired or revoked credentials",
     403: "The caller's role may not do this, or the target lies outside the caller's area",
     404: "An id, code or area that does not exist or lies outside the caller's area",
     409: "Another change came first (stale version, state that does not allow it)",
     413: "The request body is larger than the configured upload limit",
     422: "Invalid input; `field` names it",
-    429: "Too many requests at once (or too many failed logins); retry later",
+    429: "Too many requests at once (or too many failed logins, or public reports from one "
+         "address); retry later (Retry-After)",
     503: "The database is unavailable",
 }
 UNSAFE = {"post", "put", "patch", "delete"}
@@ -97,6 +105,12 @@ CONSTRAINTS = {
     "reported_at": "not in the future",
     "lon": "sent together with lat", "lat": "sent together with lon",
     "window": "at most the period asked for",
+    "household": "the register's own reference: not an ID number or a phone number, and "
+    "not already registered",
+    "building": "an existing building inside your area",
+    "month": "for the monthly report: a month that has begun",
+    "Idempotency-Key": "a key already used by the caller must come with the same request "
+                       "(its first answer is then returned)",
 }
 
 
@@ -131,6 +145,7 @@ def _routes(app: FastAPI) -> dict[tuple[str, str], APIRoute]:
 def complete(doc: dict, routes: dict[tuple[str, str], APIRoute]) -> dict:
     components = doc.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM
+    components["schemas"]["Open311Errors"] = OPEN311_ERRORS
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "an API token"},
         "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE,
@@ -166,12 +181,19 @@ def _operation(op: dict, method: str, route: APIRoute, schemas: dict) -> None:
     if method in UNSAFE:
         statuses.add(409)
     responses = op.setdefault("responses", {})
+    if route.path.startswith(OPEN311):  # the standard's own error documents, its statuses
+        statuses = (statuses - {401, 422}) | {400, 403, 404}
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Open311Errors"}},
+                   "text/xml": {},  # a path no route matches: the service-wide 404
+                   "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    else:
+        content = {"application/problem+json": {
+            "schema": {"$ref": "#/components/schemas/Problem"}}}
     for status in sorted(statuses):
-        responses[str(status)] = {
-            "description": WHY[status],
-            "content": {"application/problem+json": {
-                "schema": {"$ref": "#/components/schemas/Problem"}}}}
-    rules = {f: CONSTRAINTS[f] for f in sorted(fields) if f in CONSTRAINTS}
+        responses[str(status)] = {"description": WHY[status], "content": content}
+    # a route may state rules of its own (openapi_extra); the shared ones are added
+    rules = {**op.get("x-constraints", {}),
+             **{f: CONSTRAINTS[f] for f in sorted(fields) if f in CONSTRAINTS}}
     if rules:
         op["x-constraints"] = rules
 

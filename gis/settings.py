@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         default=(), description="other origins whose pages may post to the service with "
                                 "its cookie (JSON list), e.g. a TLS proxy's public URL")
     login_max_delay_s: float = Field(default=900.0, ge=1, description="longest backoff")
+    # Resident reporting (/report, no account): per client address
+    report_rate_per_hour: int = 10          # reports sent
+    public_tile_rate_per_minute: int = 1200  # base-map tiles read (a map view is ~20)
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> "Settings":

@@ -39,6 +39,38 @@ INCIDENT_CATEGORIES = {
     "other": ("other",),                                                       # 其他
 }
 
+# How an incident came in: staff (API, map), a bulk import, a resident's /report, Open311.
+INCIDENT_CHANNELS = ("staff", "import", "public", "open311")
+
+# Account roles. department: a functional department's staff (issue 16); integration: an
+# Open311 client (create and read service requests only).
+ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "department",
+         "integration")
+
+# Names shown to residents and Open311 clients: (Chinese, English).
+INCIDENT_CATEGORY_NAMES = {
+    "dispute": ("矛盾纠纷", "Dispute"),
+    "security_hazard": ("治安隐患", "Public security hazard"),
+    "safety_hazard": ("安全隐患", "Safety hazard"),
+    "public_facility": ("公共设施损坏", "Damaged public facility"),
+    "environment": ("环境卫生", "Environment and sanitation"),
+    "population": ("人口变动", "Population change"),
+    "other": ("其他", "Other"),
+}
+# What a resident is told for each status (the public notes: no staff names, no notes).
+PUBLIC_STATUS_NOTES = {
+    "reported": ("已收到，等待受理", "Received, waiting to be accepted"),
+    "accepted": ("已受理", "Accepted by the centre"),
+    "dispatched": ("已分派处置人员", "Assigned to the responsible staff"),
+    "handling": ("正在处置", "Being handled"),
+    "feedback": ("处置完毕，等待核查", "Handled, waiting for verification"),
+    "verified": ("已核查", "Verified"),
+    "closed": ("已办结", "Closed"),
+    "returned": ("已退回：信息不足或不属受理范围", "Returned: not enough information or "
+                 "outside our remit"),
+    "escalated": ("已上报上级处理", "Passed to the level above"),
+}
+
 INCIDENT_STATUSES = ("reported", "accepted", "dispatched", "handling", "feedback", "verified",
                      "closed", "returned", "escalated")
 

@@ -172,6 +172,7 @@ def write_files(tmp_path) -> dict[str, str]:
 
 def run_cli(p: dict, tmp_path, *more):
     out, cases = tmp_path / "assessment.csv", tmp_path / "cases.csv"
+    more = ("--days", str(tmp_path / "days.csv"), "--weeks", str(tmp_path / "weeks.csv"), *more)
     res = runner.invoke(app, [
         "assess", "--tracks", p["tracks"], "--grids", p["grids"], "--staff", p["staff"],
         "--incidents", p["incidents"], "--visits", p["visits"], "--key-households", p["keyhh"],
@@ -198,6 +199,12 @@ def test_cli_gives_the_known_figures(tmp_path):
     assert summary["workers"] == 4 and summary["must_attend_verified"] == 1
     assert summary["fixes_of_other_workers"] == 210
     assert summary["stars"] == {"1": 3, "2": 0, "3": 0, "4": 0, "5": 1}
+    days = pd.read_csv(tmp_path / "days.csv").set_index(["worker", "day"])
+    assert days.loc[("w1", "2026-10-02"), "households"] == 4
+    assert days.loc[("w1", "2026-10-04"), "ok"]
+    weeks = pd.read_csv(tmp_path / "weeks.csv").set_index(["worker", "week"])
+    assert weeks.loc[("w1", "2026-W42"), "reports"] == 5 and not weeks.loc[("w1", "2026-W42"), "ok"]
+    assert weeks.loc[("w1", "2026-W44"), "reports"] == 6 and weeks.loc[("w1", "2026-W44"), "ok"]
 
 
 def test_cli_neutralises_formula_cells(tmp_path):

@@ -53,14 +53,17 @@ def load_month(engine) -> None:
             [{"w": w, "t": tt, "x": x, "y": y} for w, tt, x, y in
              zip(t["worker"], _aware(t["time"]), t["lon"], t["lat"])])
     inc = F.incidents()
-    inc = inc[inc["merged_into"].isna()]  # no merge in this schema: a duplicate is not stored
-    grid = {"D1": A, "D2": A, "D3": A, "D4": B}
+    grid = {"D1": A, "D2": A, "D3": A, "D4": B, "D5": A}
     _insert(engine, "INSERT INTO incidents (external_id, category, subcategory, reporter, "
                     "reported_at, status, grid_code, geom) VALUES (:e, :c, :s, :r, :t, :st, :g, "
                     "ST_SetSRID(ST_MakePoint(:x, :y), 4326))",
             [{"e": r.id, "c": r.category, "s": _v(r.subcategory), "r": r.reporter, "t": t_,
               "st": r.status, "g": grid.get(r.id), "x": r.lon, "y": r.lat}
              for r, t_ in zip(inc.itertuples(), _aware(inc["reported_at"]))])
+    merged = inc[inc["merged_into"].notna()]  # closed as duplicates of their survivor
+    _insert(engine, "UPDATE incidents SET merged_into = "
+                    "(SELECT id FROM incidents WHERE external_id = :into) WHERE external_id = :e",
+            [{"e": e, "into": into} for e, into in zip(merged["id"], merged["merged_into"])])
     for r in F.key_households().itertuples():
         service.add_key_household(engine, ADMIN, {
             "household_ref": r.household, "kind": r.kind, "community_code": COMM1,

@@ -337,10 +337,10 @@ def test_large_import_builds_the_indexes_after_the_load(area, tmp_path, monkeypa
         after = dict(conn.execute(text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'")).all())
         conn.execute(text("SET enable_seqscan = off"))
-        rows = conn.execute(text("SELECT external_id, grid_code, boundary, candidates, due_at "
-                                 "FROM incidents WHERE grid_code IS NOT NULL "
+        rows = conn.execute(text("SELECT external_id, grid_code, boundary, candidates, due_at, "
+                                 "channel FROM incidents WHERE grid_code IS NOT NULL "
                                  "ORDER BY external_id")).all()
     assert after == before
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
         ("E1", fx.A, False, [fx.A]), ("E2", fx.A, True, [fx.A, fx.B])]
-    assert all(r[4] is not None for r in rows)
+    assert all(r[4] is not None and r[5] == "import" for r in rows)

@@ -20,6 +20,9 @@ from roles_fixtures import (COMM1, COMM1B, COMM2, COUNTY, TOWN1, X, Y0, Y1, A, C
 from security_helpers import serve, token_headers
 
 DAY = "2026-10-30"
+# A 1x1 PNG (an attachment upload).
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +193,22 @@ def test_audit_every_other_write_endpoint_refuses_the_neighbouring_area(base, db
                                          json={"area_code": COMM2}),
         "POST /coverage/sites": httpx.post(f"{base}/coverage/sites", headers=analyst,
                                            json={"area_code": COMM1B, "k": 1}),
+        "POST /incidents/{id}/merge (other's into own)": httpx.post(
+            f"{base}/incidents/{ids['C']['incident']}/merge", headers=dispatcher,
+            json={"into": ids["A"]["incident"], "version": 1}),
+        "POST /incidents/{id}/merge (own into other's)": httpx.post(
+            f"{base}/incidents/{ids['A']['incident']}/merge", headers=dispatcher,
+            json={"into": ids["C"]["incident"], "version": 1}),
+        "POST /incidents/{id}/attachments": httpx.post(
+            f"{base}/incidents/{ids['C']['incident']}/attachments", headers=dispatcher,
+            files={"file": ("p.png", _PNG, "image/png")}),
+        "POST /incidents/{id}/whistle": httpx.post(
+            f"{base}/incidents/{ids['C']['incident']}/whistle", headers=dispatcher,
+            json={"departments": ["housing"]}),
+        "POST /departments": httpx.post(f"{base}/departments", headers=dispatcher,
+                                        json={"code": "x", "name": "x"}),
+        "POST /routing-rules": httpx.post(f"{base}/routing-rules", headers=dispatcher, json={
+            "category": "dispute", "area_code": COMM2, "department_code": "x"}),
     }
     refused = {name: r.status_code for name, r in checks.items()}
     assert all(status in (403, 404) for status in refused.values()), refused

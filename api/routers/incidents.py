@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep, Timestamp
+from api.idempotency import IdempotencyDep
 from gis.errors import Forbidden, InputError
 from gis.services import departments
 from gis.services import incidents as service
@@ -62,12 +63,16 @@ def filters(settings: SettingsDep,
             category: str | None = None,
             status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
             overdue: bool | None = None, boundary: bool | None = None,
-            unassigned: bool | None = None) -> service.IncidentFilter:
+            unassigned: bool | None = None,
+            department: Annotated[str | None, Query(
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+                description="dispatched to or summoned this department")] = None
+            ) -> service.IncidentFilter:
     statuses = [s.strip() for s in status.split(",") if s.strip()] if status else None
     return service.IncidentFilter(area=area, start=_aware(start, settings.timezone),
                                 end=_aware(end, settings.timezone), category=category,
                                 status=statuses, overdue=overdue, boundary=boundary,
-                                unassigned=unassigned)
+                                unassigned=unassigned, department=department)
 
 
 Filters = Annotated[service.IncidentFilter, Depends(filters)]
@@ -75,10 +80,10 @@ Filters = Annotated[service.IncidentFilter, Depends(filters)]
 
 @router.post("/incidents", status_code=201, summary="Report an incident (上报)")
 def create(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
-           principal: Reporter) -> dict:
+           principal: Reporter, once: IdempotencyDep) -> dict:
     new = service.NewIncident(**body.model_dump())
     new.reported_at = _aware(new.reported_at, settings.timezone)
-    return service.create(engine, settings, new, principal)
+    return service.create(engine, settings, new, principal, once=once)
 
 
 @router.get("/incidents", summary="Incidents in your area as GeoJSON, filtered and paged")
@@ -140,7 +145,7 @@ def get(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dic
 @router.post("/incidents/{incident_id}/transitions",
              summary="Move an incident through the loop (409 lists the allowed actions)")
 def transition(incident_id: ObjectId, body: TransitionIn, engine: EngineDep,
-               principal: CurrentUser) -> dict:
+               principal: CurrentUser, once: IdempotencyDep) -> dict:
     # a department account acknowledges and feeds back on its own part (issue 16); every
     # other step of the loop, the grid's own feedback included, is the dispatcher's
     if principal.role == "department":
@@ -154,7 +159,7 @@ def transition(incident_id: ObjectId, body: TransitionIn, engine: EngineDep,
     require("dispatcher")(principal)
     return service.transition(engine, incident_id, body.action, version=body.version,
                               principal=principal, note=body.note,
-                              department_code=body.department_code)
+                              department_code=body.department_code, once=once)
 
 
 @router.get("/locate", summary="Grid, community, township, staff and nearest worker of a place")

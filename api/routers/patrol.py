@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import BoundedTimestamp, EngineDep, SettingsDep
+from api.idempotency import IdempotencyDep
 from gis.errors import InputError
 from gis.patrol.windows import parse_window
 from gis.services import patrol as service
@@ -125,10 +126,11 @@ class PointsIn(BaseModel):
 
 @router.post("/points", status_code=201, summary="Upload GPS fixes from a grid worker's phone")
 def upload(body: PointsIn, engine: EngineDep, settings: SettingsDep,
-           principal: Uploader) -> dict:
+           principal: Uploader, once: IdempotencyDep) -> dict:
     fixes = [service.Fix(_aware(f.time, settings.timezone, "time"), f.lon, f.lat, f.accuracy)
              for f in body.points]
-    return service.upload(engine, principal, fixes, crs=body.crs, worker=body.worker)
+    return service.upload(engine, principal, fixes, crs=body.crs, worker=body.worker,
+                          once=once)
 
 
 @router.get("/streets", summary="Share of each grid's street length patrolled within a distance")

@@ -26,7 +26,7 @@ from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
 from api.tiles import mvt as svc
-from api.auth import COOKIE, VERIFIED, request_token
+from api.auth import COOKIE, PROTOCOL_ONLY, VERIFIED, request_token
 from gis.services import accounts
 
 MAX_SEEN = 200_000  # remembered (path, query) pairs before the set starts over
@@ -91,6 +91,8 @@ async def send_warm(scope: Scope, send: Send) -> bool:
     if found is None:
         return False
     principal, counters = found
+    if principal.role in PROTOCOL_ONLY:  # the endpoint refuses it (api.auth)
+        return False
     scope[VERIFIED], scope[COUNTERS] = (token, principal), counters
     warm = getattr(app.state, "tile_responses", None)
     tile = warm.current(scope, principal.view, counters) \

@@ -50,6 +50,8 @@ def assess_cmd(
     building_key: str = typer.Option(None, "--building-key", help="Column naming each building (default: id, else row number)."),
     grid_key: str = typer.Option(None, "--grid-key", help="Column naming each grid, as in --staff (default: grid, else code)."),
     cases_out: Path = typer.Option(None, "--cases", help="Write every 3必到 case per worker with the proving fix (.csv)."),
+    days_out: Path = typer.Option(None, "--days", help="Write each worker's days: active, households visited, ok (.csv)."),
+    weeks_out: Path = typer.Option(None, "--weeks", help="Write each worker's ISO weeks: days in the month, valid reports, ok (.csv)."),
     crs: str = typer.Option(None, "--crs", help="CRS of CSV coordinates (all files): 4326 (default), gcj02, bd09, EPSG code."),
     worker_col: str = typer.Option("worker", "--worker-col", help="Tracks: worker column."),
     time_col: str = typer.Option("time", "--time-col", help="Tracks: time column."),
@@ -78,10 +80,12 @@ def assess_cmd(
     from gis.patrol.tracks import Columns
 
     t0 = time.perf_counter()
-    if out.suffix.lower() != ".csv" or (cases_out and cases_out.suffix.lower() != ".csv"):
-        from gis.errors import InputError
+    extra = {"cases": cases_out, "days": days_out, "weeks": weeks_out}
+    for name, path in {"out": out, **extra}.items():
+        if path is not None and path.suffix.lower() != ".csv":
+            from gis.errors import InputError
 
-        raise InputError("--out and --cases are CSV files (.csv)", field="out")
+            raise InputError(f"--{name} must be a CSV file (.csv)", field=name)
     norms = Norms(window=window, min_minutes=min_minutes, min_metres=min_metres,
                   key_visits=key_visits, attend_radius_m=attend_radius,
                   attend_limit_h=attend_limit_h, daily_households=daily_households,
@@ -103,8 +107,9 @@ def assess_cmd(
                         buildings=bld, grid_key=grid_key, building_key=building_key,
                         norms=norms, advance=advance)
     write_csv(result.workers, out)
-    if cases_out:
-        write_csv(result.cases, cases_out)
+    for name, path in extra.items():
+        if path is not None:
+            write_csv(getattr(result, name), path)
     emit(_summary(result, month, out, cases_out, t0), as_json, title="assess")
 
 

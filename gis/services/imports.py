@@ -114,7 +114,12 @@ def monthly_tables(engine: Engine, months_ahead: int = 3) -> dict:
 
 
 def retention(engine: Engine, keep_months: int) -> dict:
-    """Drop patrol points and incident events older than the kept months (one transaction)."""
+    """Drop patrol points and incident events older than the kept months, and idempotency
+    keys older than 7 days (one transaction)."""
+    from gis.store import idempotency
+
     with unit_of_work(engine) as session:
         dropped = month_tables.apply_retention(session, keep_months)
-    return {"cutoff": month_tables.cutoff_for(keep_months).isoformat(), "dropped": dropped}
+        keys = idempotency.purge(session, 7.0)
+    return {"cutoff": month_tables.cutoff_for(keep_months).isoformat(), "dropped": dropped,
+            "idempotency_keys": keys}

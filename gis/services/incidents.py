@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from gis.errors import Forbidden
+from gis.services.idempotency import Once, write_once
 from gis.services.uow import unit_of_work
 from gis.settings import Settings
 from gis.store import incident_queries as queries
@@ -20,13 +21,14 @@ __all__ = ["MAX_PAGE", "IncidentFilter", "NewIncident", "create", "get", "hotspo
            "import_upload", "list_page", "locate", "stats", "transition"]
 
 
-def create(engine: Engine, settings: Settings, new: NewIncident, principal: Principal) -> dict:
+def create(engine: Engine, settings: Settings, new: NewIncident, principal: Principal, *,
+           once: Once | None = None) -> dict:
     """Report an incident (上报): stored, assigned to its grid, its ``report`` event and
-    audit entry written, all committed; returns it as a GeoJSON Feature."""
-    with unit_of_work(engine) as session:
-        row = repo.create_incident(session, new, actor=principal.username,
-                                   tolerance_m=settings.tolerance_m, principal=principal)
-    return feature(row)
+    audit entry written, all committed; returns it as a GeoJSON Feature. With ``once``
+    (an Idempotency-Key) a retry returns the first answer and stores nothing new."""
+    return write_once(engine, once, principal, lambda session: feature(repo.create_incident(
+        session, new, actor=principal.username, tolerance_m=settings.tolerance_m,
+        principal=principal)))
 
 
 def get(engine: Engine, incident_id: int, principal: Principal) -> dict:
@@ -37,8 +39,9 @@ def get(engine: Engine, incident_id: int, principal: Principal) -> dict:
 
 def transition(engine: Engine, incident_id: int, action: str, *, version: int,
                principal: Principal, note: str | None = None,
-               department_code: str | None = None) -> dict:
-    """Apply one step of the closed loop (optimistic: 409 if ``version`` is stale).
+               department_code: str | None = None, once: Once | None = None) -> dict:
+    """Apply one step of the closed loop (optimistic: 409 if ``version`` is stale; a retry
+    with the same Idempotency-Key gets the first answer instead).
 
     ``dispatch`` may name a department (issue 16): the incident is handed to it in the same
     unit of work. ``verify`` and ``close`` wait until every summoned department has fed
@@ -49,7 +52,8 @@ def transition(engine: Engine, incident_id: int, action: str, *, version: int,
     if department_code is not None and action != "dispatch":
         raise InputError("department_code goes only with action 'dispatch'",
                          field="department_code")
-    with unit_of_work(engine) as session:
+
+    def work(session) -> dict:
         if action in ("verify", "close"):
             summons.check_joint(session, incident_id)
         row = repo.transition(session, incident_id, action, version=version,
@@ -58,7 +62,9 @@ def transition(engine: Engine, incident_id: int, action: str, *, version: int,
             summons.dispatch_to(session, incident_id, department_code, principal=principal,
                                 note=note)
             row = repo.get_incident(session, incident_id, principal)
-    return feature(row)
+        return feature(row)
+
+    return write_once(engine, once, principal, work)
 
 
 def list_page(engine: Engine, principal: Principal, flt: IncidentFilter, *, limit: int,

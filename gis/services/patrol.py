@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from gis.patrol import DAILY_VISIT_NORM
+from gis.services.idempotency import Once, write_once
 from gis.services.uow import unit_of_work
 from gis.store import patrol as repo
 from gis.store import write_scope
@@ -54,14 +55,17 @@ def visits(engine: Engine, principal: Principal, period: Period, *, radius: floa
 
 
 def upload(engine: Engine, principal: Principal, fixes: list[Fix], *, crs: str = "wgs84",
-           worker: str | None = None) -> dict:
+           worker: str | None = None, once: Once | None = None) -> dict:
     """Store a phone's GPS fixes and redraw the touched track lines. A grid worker uploads
-    their own fixes only; a dispatcher may name the worker."""
+    their own fixes only; a dispatcher may name the worker. A batch resent with the same
+    Idempotency-Key is answered from the store and adds nothing."""
     who = worker or principal.username
-    with unit_of_work(engine) as session:
+
+    def work(session) -> dict:
         # writes stay in the caller's area: their own workers, fixes inside their area
         write_scope.check_worker(session, principal, who)
         write_scope.check_points_inside(session, principal, [
             to_wgs84(f.lon, f.lat, crs) for f in fixes], "fix(es)")
-        added = repo.add_points(session, who, fixes, crs)
-    return {"worker": who, "added": added}
+        return {"worker": who, "added": repo.add_points(session, who, fixes, crs)}
+
+    return write_once(engine, once, principal, work)

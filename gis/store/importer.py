@@ -244,7 +244,8 @@ class _Loader:
 
     def _insert_assigned(self, spatial_order: bool = True) -> sql.Composable:
         """Incidents in one INSERT with their grid, candidates, boundary flag, community,
-        township, grid at report and due time (the category's limit when not given), from
+        township, grid at report, due time (the category's limit when not given) and the
+        channel ``import``, from
         ``_gg_assigned`` (:func:`gis.store.assignment.assign_stage`). ``spatial_order``:
         rows in the geometry's order, for a GiST index maintained row by row (a sort of a
         million wide rows wasted when the index is built afterwards)."""
@@ -252,7 +253,8 @@ class _Loader:
 
         assigned = {"grid_code": "a_grid", "boundary": "coalesce(a_boundary, false)",
                     "community_code": "a_community", "township_code": "a_township",
-                    "candidates": "a_candidates", "grid_code_at_report": "a_grid"}
+                    "candidates": "a_candidates", "grid_code_at_report": "a_grid",
+                    "channel": "'import'"}
         exprs = {n: sql.Identifier(n) for n in self.columns if n not in assigned}
         if "due_at" in exprs:
             exprs["due_at"] = sql.SQL(f"coalesce(due_at, {default_due_sql('')})")

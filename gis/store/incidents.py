@@ -51,10 +51,13 @@ def counted_once() -> ColumnElement[bool]:
 
 def for_department(code: str) -> ColumnElement[bool]:
     """Incidents dispatched to the department ``code`` or that summoned it."""
+    from sqlalchemy.orm import aliased
+
     from gis.store.models import Summons
 
-    summoned = select(Summons.id).where(Summons.incident_id == Incident.id,
-                                        Summons.department_code == code).exists()
+    part = aliased(Summons)   # its own name: a query over summons may use this condition
+    summoned = select(part.id).where(part.incident_id == Incident.id,
+                                     part.department_code == code).exists()
     return or_(Incident.department_code == code, summoned)
 
 
@@ -70,7 +73,7 @@ def _columns(now: datetime) -> list:
             Incident.level, Incident.due_at, Incident.closed_at, Incident.grid_code,
             Incident.grid_code_at_report, Incident.community_code, Incident.township_code,
             Incident.boundary, Incident.candidates, Incident.src_crs, Incident.src_x,
-            Incident.src_y, Incident.version, Incident.department_code,
+            Incident.src_y, Incident.version, Incident.department_code, Incident.channel,
             overdue_expr(now).label("overdue"),
             func.ST_X(Incident.geom).label("lon"), func.ST_Y(Incident.geom).label("lat")]
 
@@ -107,6 +110,7 @@ class NewIncident:
     reported_at: datetime | None = None
     crs: str = "wgs84"
     external_id: str | None = None
+    channel: str = "staff"  # gis.vocabulary.INCIDENT_CHANNELS
 
 
 def create_incident(session: Session, new: NewIncident, *, actor: str | None = None,
@@ -128,6 +132,7 @@ def create_incident(session: Session, new: NewIncident, *, actor: str | None = N
     incident_id = session.scalar(insert(Incident).values(
         category=category, subcategory=subcategory, description=new.description,
         reporter=new.reporter, reported_at=reported_at, external_id=new.external_id,
+        channel=new.channel,
         due_at=loop.due_at(category, reported_at), src_crs=new.crs, src_x=new.lon,
         src_y=new.lat, geom=func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
     ).returning(Incident.id))
@@ -226,6 +231,7 @@ class IncidentFilter:
     overdue: bool | None = None
     boundary: bool | None = None
     unassigned: bool | None = None
+    department: str | None = None      # dispatched to or summoned this department
 
     def clauses(self, now: datetime) -> list[ColumnElement[bool]]:
         if self.category is not None:
@@ -255,6 +261,8 @@ class IncidentFilter:
         if self.unassigned is not None:
             out.append(Incident.grid_code.is_(None) if self.unassigned
                        else Incident.grid_code.is_not(None))
+        if self.department:
+            out.append(for_department(self.department.strip()))
         return out
 
 
@@ -298,15 +306,18 @@ def feature(row: dict) -> dict:
 def after_import(session: Session, first_id: int, *, actor: str | None = None,
                  tolerance_m: float = 10.0, assigned: dict[str, int] | None = None
                  ) -> dict[str, int]:
-    """Finish incidents bulk-loaded with ids above ``first_id``: assign grids and fill
-    missing due times from the category limits (unless the importer inserted them so:
-    ``assigned`` holds its counts), and record their ``report`` events."""
+    """Finish incidents bulk-loaded with ids above ``first_id``: assign grids, fill
+    missing due times from the category limits and mark the channel ``import`` (unless
+    the importer inserted them so: ``assigned`` holds its counts), and record their
+    ``report`` events."""
     if assigned is None:
         ids = list(session.scalars(select(Incident.id).where(Incident.id > first_id)))
         counts = assign_incidents(session, ids, tolerance_m=tolerance_m)
         session.execute(update(Incident).where(Incident.id > first_id,
                                                Incident.due_at.is_(None))
                         .values(due_at=default_due(Incident)))
+        session.execute(update(Incident).where(Incident.id > first_id)
+                        .values(channel="import"))
     else:
         counts = dict(assigned, moved=assigned["assigned"])
         ids = None

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, InputError, NotFound
 from gis.store.models import AdminUnit, ApiToken, Department, User
-
-ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "department")
+from gis.vocabulary import ROLES  # one list: the table's check constraint uses it too
 
 
 @dataclass(frozen=True)
