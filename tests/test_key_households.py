@@ -183,6 +183,14 @@ def test_import_refuses_the_whole_file(client, area, make_user, csv, field, row)
         assert conn.scalar(text("SELECT count(*) FROM key_households")) == 0
 
 
+@pytest.mark.parametrize("body", [b"", b"household,kind,building\n\"K1,other,1\n"])
+def test_an_unreadable_file_is_named_as_sent(client, area, make_user, body):
+    res = client.post("/key-households/import", headers=make_user("dispatcher", COMM1),
+                      files={"file": ("mine.csv", body, "text/csv")})
+    assert res.status_code == 422, res.text
+    assert "mine.csv" in res.text and "gg-kh-" not in res.text
+
+
 def test_import_refuses_another_file_type(client, area, make_user):
     res = client.post("/key-households/import", headers=make_user("dispatcher", COMM1),
                       files={"file": ("k.xlsx", b"xx")})
