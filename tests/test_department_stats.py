@@ -139,3 +139,20 @@ def test_the_monthly_report_ranks_the_departments_as_the_stats_do(client, make_u
     assert [d["department_code"] for d in data.departments][:2] == ["chengguan", "zhujian"]
     html = render_html(data, charts=False)
     assert "部门逆排名" in html and 'data-code="chengguan"' in html
+
+
+def test_the_overview_shows_the_departments_last_30_days(client, make_user, area):
+    centre = make_user("dispatcher", fx.COUNTY, username="centre")
+    zj = dept(area, "zhujian")
+    one = step(client, centre, report(client, centre), "accept")
+    step(client, centre, one, "dispatch", department_code="zhujian")
+    step(client, zj, one, "acknowledge")
+    got = client.get(f"/overview/{fx.COUNTY}", headers=centre)
+    assert got.status_code == 200, got.text
+    rows = {d["department_code"]: d for d in got.json()["departments"]}
+    assert (rows["zhujian"]["received"], rows["zhujian"]["acknowledged_on_time"]) == (1, 1)
+    assert rows["minzheng"]["received"] == 0
+    # a department account sees its own line only
+    own = client.get(f"/overview/{fx.COUNTY}", headers=zj)
+    if own.status_code == 200:
+        assert [d["department_code"] for d in own.json()["departments"]] == ["zhujian"]

@@ -23,4 +23,5 @@ ROUTERS = [
     "api.routers.attachments",
     "api.routers.duplicates",
     "api.routers.notifications",
+    "api.routers.field",
 ]

@@ -33,9 +33,22 @@ def start_code(engine: Engine, principal: Principal) -> str | None:
 def area_figures(engine: Engine, settings: Settings, code: str, principal: Principal, *,
                  weeks: int = 12, half_days: int = 14) -> dict:
     """Figures of an area and of its units one level down."""
+    from datetime import datetime, timedelta, timezone
+
+    from gis.services.departments import performance
+    from gis.store.incidents import IncidentFilter
+
     with unit_of_work(engine, read_only=True) as session:
-        return repo.overview(session, code, principal, weeks=weeks, half_days=half_days,
-                             rules=_rules(settings))
+        out = repo.overview(session, code, principal, weeks=weeks, half_days=half_days,
+                            rules=_rules(settings))
+    # the departments' last 30 days in this area, worst first (issue 16)
+    since = datetime.now(timezone.utc) - timedelta(days=DEPARTMENT_DAYS)
+    out["departments"] = performance(engine, principal, IncidentFilter(
+        area=out["area"]["code"], start=since))["departments"]
+    return out
+
+
+DEPARTMENT_DAYS = 30
 
 
 def unit_outlines(engine: Engine, code: str, principal: Principal) -> gpd.GeoDataFrame:

@@ -6,13 +6,13 @@
   worker off duty by the roster is not required to patrol that day). The worker is the id
   their phone uploads fixes under (``grid_staff.worker_id``); one row per worker and day.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
