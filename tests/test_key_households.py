@@ -16,7 +16,7 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import text
 
-from grid_fixtures import COMM1, COMM2, COUNTY, A, insert_units_and_grids, square
+from grid_fixtures import COMM1, COMM2, COUNTY, A, B, insert_units_and_grids, square
 
 ROOT = Path(__file__).resolve().parents[1]
 B1, B2, B9 = 1, 2, 9  # B1, B2 in community 1 (grids A and B), B9 in community 2 (grid C)
@@ -183,6 +183,14 @@ def test_import_refuses_the_whole_file(client, area, make_user, csv, field, row)
         assert conn.scalar(text("SELECT count(*) FROM key_households")) == 0
 
 
+@pytest.mark.parametrize("body", [b"", b"household,kind,building\n\"K1,other,1\n"])
+def test_an_unreadable_file_is_named_as_sent(client, area, make_user, body):
+    res = client.post("/key-households/import", headers=make_user("dispatcher", COMM1),
+                      files={"file": ("mine.csv", body, "text/csv")})
+    assert res.status_code == 422, res.text
+    assert "mine.csv" in res.text and "gg-kh-" not in res.text
+
+
 def test_import_refuses_another_file_type(client, area, make_user):
     res = client.post("/key-households/import", headers=make_user("dispatcher", COMM1),
                       files={"file": ("k.xlsx", b"xx")})
@@ -210,3 +218,44 @@ def test_cli_import(area, tmp_path, settings):
         assert conn.scalar(text("SELECT count(*) FROM key_households")) == 2
         assert conn.scalar(text("SELECT count(*) FROM audit_log WHERE actor = 'cli' "
                                 "AND action = 'import'")) == 1
+
+
+@pytest.mark.parametrize("body, status, field", [
+    ({"version": 1, "household": "13812345678"}, 422, "household"),
+    ({"version": 1, "kind": "rich"}, 422, "kind"),
+    ({"version": 1, "building": B9}, 422, "building"),      # another community's building
+    ({"version": 1, "lon": 113.005}, 422, "lat"),
+    ({"version": 0, "kind": "other"}, 422, "version"),
+    ({"version": 1, "name": "张三"}, 422, "name"),
+    ({"kind": "other"}, 422, "version"),
+])
+def test_bad_edits_change_nothing(client, area, make_user, body, status, field):
+    staff = make_user("dispatcher", COMM1)
+    kh = _add(client, staff, household="E1", kind="elderly_alone", building=B1).json()
+    res = client.patch(f"/key-households/{kh['id']}", json=body, headers=staff)
+    assert res.status_code == status and field in res.text, res.text
+    after = client.get(f"/key-households/{kh['id']}", headers=staff).json()
+    assert (after["household"], after["kind"], after["building"], after["version"]) == \
+        ("E1", "elderly_alone", B1, 1)
+
+
+def test_moving_a_household_to_another_building_of_the_area(client, area, make_user):
+    staff = make_user("dispatcher", COMM1)
+    kh = _add(client, staff, household="M1", kind="other", building=B1).json()
+    moved = client.patch(f"/key-households/{kh['id']}", json={"version": 1, "building": B2},
+                         headers=staff)
+    assert moved.status_code == 200 and moved.json()["building"] == B2
+    in_b = client.get("/key-households", params={"area": B}, headers=staff).json()
+    assert [h["household"] for h in in_b["households"]] == ["M1"]
+
+
+@pytest.mark.parametrize("role, status", [("viewer", 403), ("planner", 403), ("analyst", 403),
+                                          ("grid_worker", 403), ("dispatcher", 200)])
+def test_roles_for_edits(client, area, make_user, role, status):
+    kh = _add(client, make_user("admin"), household="P1", kind="other", building=B1).json()
+    headers = make_user(role, COMM1, username=f"{role}-e")
+    assert client.patch(f"/key-households/{kh['id']}", json={"version": 1, "kind": "low_income"},
+                        headers=headers).status_code == status
+    version = 2 if status == 200 else 1
+    assert client.delete(f"/key-households/{kh['id']}", params={"version": version},
+                         headers=headers).status_code == (204 if status == 200 else 403)

@@ -59,7 +59,8 @@ def test_a_grid_lists_its_workers_and_a_worker_opens_their_month(db, pg_url, set
         assert browser.execute_script("return document.getElementById('panel').dataset.worker") \
             == "w1"
         for label, value in (
-                ("Patrol windows", f"{w1['patrol_windows_done']} / {w1['patrol_windows_required']}"),
+                ("Patrol windows",
+                 f"{w1['patrol_windows_done']} / {w1['patrol_windows_required']}"),
                 ("Key households", f"{w1['key_visits_done']} / {w1['key_visits_required']}"),
                 ("verified / cases", f"{w1['must_attend_verified']} / {w1['must_attend_cases']}"),
                 ("Visit days ok", f"{w1['visit_days_ok']} / {w1['visit_days']}"),

@@ -80,6 +80,11 @@ def test_a_bad_roster_is_refused_whole(client, month_db, make_user, csv, field, 
         assert conn.scalar(text("SELECT count(*) FROM rosters")) == 0
 
 
+def test_an_empty_roster_is_named_as_sent(client, month_db, make_user):
+    res = _import(client, make_user("dispatcher", COMM1), b"", name="duty.csv")
+    assert res.status_code == 422 and "duty.csv" in res.text and "gg-roster-" not in res.text
+
+
 def test_a_roster_is_csv(client, month_db, make_user):
     res = _import(client, make_user("dispatcher", COMM1), b"x", name="roster.xlsx")
     assert res.status_code == 422 and res.json()["field"] == "file"

@@ -51,7 +51,8 @@ class KeyHouseholdIn(BaseModel):
 
 class KeyHouseholdPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, le=2**31 - 1, description="the version you read (optimistic locking)")
+    version: int = Field(ge=1, le=2**31 - 1,
+                         description="the version you read (optimistic locking)")
     household: Ref | None = None
     kind: Kind | None = None
     building: int | None = Field(None, ge=1, le=2**63 - 1)
@@ -72,7 +73,8 @@ def _row(body: BaseModel) -> dict:
 
 @router.get("/key-households", summary="Key households of an area within yours (audited)")
 def list_(engine: EngineDep, principal: Reader,
-          area: Annotated[str | None, Query(max_length=40, description="admin or grid code")] = None,
+          area: Annotated[str | None, Query(max_length=40,
+                                            description="admin or grid code")] = None,
           kind: Kind | None = None,
           limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 1000,
           offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> dict:

@@ -40,9 +40,12 @@ def import_roster(engine: Engine, principal: Principal, path: str | Path, *,
     from gis.assessment.files import read_table
     from gis.assessment.roster import COLUMNS, roster_rows
 
+    from gis.services.key_households import named
+
     name = name or Path(path).name
-    table = read_table(path)
-    rows = roster_rows(table, file=name)
+    with named(name):
+        table = read_table(path)
+        rows = roster_rows(table, file=name)
     with unit_of_work(engine) as session:
         stored = rosters.import_rows(session, principal, rows, name)
     return {"file": name, "rows_read": len(table), "days_stored": stored,

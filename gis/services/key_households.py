@@ -6,11 +6,13 @@ register`."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from gis.assessment.register import register_rows
+from gis.errors import InputError
 from gis.services.uow import unit_of_work
 from gis.store import key_households as repo
 from gis.store.users import Principal
@@ -48,6 +50,17 @@ def delete(engine: Engine, principal: Principal, kh_id: int, version: int) -> No
         repo.delete_one(session, principal, kh_id, version)
 
 
+@contextmanager
+def named(name: str):
+    """Errors of reading an uploaded file name it as the client did, never by the
+    server's temporary path."""
+    try:
+        yield
+    except InputError as exc:
+        p = exc.problem
+        raise InputError(p.reason, file=name, row=p.row, field=p.field) from exc
+
+
 def import_file(engine: Engine, principal: Principal, path: str | Path, *, name: str | None = None,
                 crs: str | None = None) -> dict:
     """Add every household of a CSV or vector file, or none (InvalidRows lists each
@@ -55,7 +68,8 @@ def import_file(engine: Engine, principal: Principal, path: str | Path, *, name:
     from gis.assessment.files import read_points
 
     name = name or Path(path).name
-    rows = register_rows(read_points(path, crs=crs), file=name)
+    with named(name):
+        rows = register_rows(read_points(path, crs=crs), file=name)
     with unit_of_work(engine) as session:
         ids = repo.import_rows(session, principal, rows, name)
     return {"file": name, "rows_read": len(rows), "rows_loaded": len(ids)}
