@@ -51,7 +51,7 @@ function renderQueue(items) {
       <span class="tag ${item.state === "waiting" ? "" : "red"}">${t(item.state)}</span>
       ${item.error ? `<div class="muted">${esc(item.error)}</div>` : ""}
       ${item.state !== "waiting" ? `<button data-dismiss="${item.seq}">${t("dismiss")}</button>` : ""}
-      <div class="muted">${esc(item.queuedAt)}</div></li>`).join("") || `<li>${t("nothing")}</li>`;
+      <div class="muted">${esc(local(item.queuedAt))}</div></li>`).join("") || `<li>${t("nothing")}</li>`;
   const visits = items.filter((i) => i.kind === "visit" && i.state === "waiting").length;
   $("visit-queued").textContent = visits ? `(+${visits} ${t("in_queue")})` : "";
 }
