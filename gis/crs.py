@@ -238,7 +238,11 @@ def check_lonlat(lon, lat):
 def output_crs(out_crs: str | None, source_label: str | None) -> SourceCRS:
     """The CRS a file output is written in: ``--out-crs`` when given, else the input's
     own (``attrs["source_crs"]`` of what :func:`to_wgs84` read), else EPSG:4326."""
-    return parse_crs(out_crs) or parse_crs(source_label) or SourceCRS(WGS84)
+    try:
+        chosen = parse_crs(out_crs)
+    except InputError as exc:
+        raise InputError(exc.problem.reason, field="out-crs") from exc
+    return chosen or parse_crs(source_label) or SourceCRS(WGS84)
 
 
 def from_wgs84(gdf, target: SourceCRS):

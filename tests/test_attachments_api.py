@@ -98,6 +98,18 @@ def test_bad_files_are_refused_and_nothing_is_stored(client, dispatcher, inciden
     assert stored_files(settings) == []
 
 
+def test_a_heic_photo_is_accepted_and_served_as_jpeg(client, dispatcher, incident):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    resp = upload(client, dispatcher, incident, photo("HEIF"), name="IMG_0001.HEIC",
+                  kind="image/heic")
+    assert resp.status_code == 201 and resp.json()["content_type"] == "image/heic"
+    served = client.get(f"/attachments/{resp.json()['id']}", headers=dispatcher)
+    assert served.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(served.content)).format == "JPEG"
+
+
 def test_far_photo_is_flagged(client, dispatcher, incident):
     resp = upload(client, dispatcher, incident, photo(gps=(LON + 0.02, LAT)))
     assert resp.status_code == 201 and resp.json()["far"] is True

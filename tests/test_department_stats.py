@@ -110,3 +110,49 @@ def test_a_period_without_cases_lists_the_departments_with_zeros(client, make_us
         ("chengguan", 0), ("minzheng", 0), ("zhujian", 0)]
     assert client.get("/incidents/stats", headers=centre,
                       params={"by": "street"}).status_code == 422
+
+
+def test_the_monthly_report_ranks_the_departments_as_the_stats_do(client, make_user, area,
+                                                                  settings):
+    from datetime import datetime
+
+    from gis.clocks import CHINA
+    from gis.report import render_html
+    from gis.services import overview
+
+    centre = make_user("dispatcher", fx.COUNTY, username="centre")
+    zj = dept(area, "zhujian")
+    one = step(client, centre, report(client, centre), "accept")
+    step(client, centre, one, "dispatch", department_code="zhujian")
+    step(client, zj, one, "acknowledge")
+    two = report(client, centre)
+    client.post(f"/incidents/{two['id']}/whistle", headers=centre,
+                json={"departments": ["chengguan"]})
+    backdate(area, two["id"], days=0)
+    month = datetime.now(CHINA).strftime("%Y-%m")     # the report's months are local
+    data = overview.monthly_report(area, settings, fx.COUNTY, month)
+    stats = client.get("/incidents/stats", headers=centre, params={
+        "by": "department", "start": f"{month}-01T00:00:00+08:00"}).json()["departments"]
+    assert [(d["department_code"], d["received"], d["acknowledged_on_time"])
+            for d in data.departments] == [
+        (d["department_code"], d["received"], d["acknowledged_on_time"]) for d in stats]
+    assert [d["department_code"] for d in data.departments][:2] == ["chengguan", "zhujian"]
+    html = render_html(data, charts=False)
+    assert "部门逆排名" in html and 'data-code="chengguan"' in html
+
+
+def test_the_overview_shows_the_departments_last_30_days(client, make_user, area):
+    centre = make_user("dispatcher", fx.COUNTY, username="centre")
+    zj = dept(area, "zhujian")
+    one = step(client, centre, report(client, centre), "accept")
+    step(client, centre, one, "dispatch", department_code="zhujian")
+    step(client, zj, one, "acknowledge")
+    got = client.get(f"/overview/{fx.COUNTY}", headers=centre)
+    assert got.status_code == 200, got.text
+    rows = {d["department_code"]: d for d in got.json()["departments"]}
+    assert (rows["zhujian"]["received"], rows["zhujian"]["acknowledged_on_time"]) == (1, 1)
+    assert rows["minzheng"]["received"] == 0
+    # a department account sees its own line only
+    own = client.get(f"/overview/{fx.COUNTY}", headers=zj)
+    if own.status_code == 200:
+        assert [d["department_code"] for d in own.json()["departments"]] == ["zhujian"]

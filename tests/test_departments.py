@@ -235,3 +235,17 @@ def test_the_suggested_department_is_shown_on_report_and_accept(client, make_use
     dispute = client.post("/incidents", headers=dispatcher, json={
         **body, "lon": 113.005, "category": "dispute", "subcategory": "neighbour"})
     assert dispute.json()["properties"]["suggested_department"] is None   # the grid's staff
+
+
+def test_command_line_holidays(area, settings, tmp_path):
+    csv = tmp_path / "holidays.csv"
+    csv.write_text("county,date,kind,name\n430102,2026-10-01,holiday,国庆节\n"
+                   "430102,2026-10-10,workday,调休\n430102,2026-13-01,holiday,\n",
+                   encoding="utf-8")
+    bad = cli(settings, "department", "holidays", csv)
+    assert bad.returncode == 2 and "row 4" in bad.stderr + bad.stdout
+    csv.write_text("county,date,kind,name\n430102,2026-10-01,holiday,国庆节\n"
+                   "430102,2026-10-10,workday,调休\n", encoding="utf-8")
+    good = cli(settings, "department", "holidays", csv, "--json")
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["days"] == {"430102": 2}

@@ -59,7 +59,9 @@ def _osm_buildings():
     parts["geometry"] = parts.geometry.scale(0.5, 0.5)
     copies = m.iloc[1::7]
     shifted = m.iloc[2::5].assign(geometry=m.iloc[2::5].geometry.translate(10, 0))
-    osm = pd.concat([m, parts, copies, shifted], ignore_index=True)
+    osm = pd.concat([m.assign(drawn="building"), parts.assign(drawn="part"),
+                     copies.assign(drawn="copy"), shifted.assign(drawn="shifted")],
+                    ignore_index=True)
     return osm.to_crs(4326), roads, len(parts), len(copies)
 
 
@@ -73,8 +75,11 @@ def test_building_parts_inside_buildings_with_roads_are_dissolved_and_reported(t
     assert report["parts_dissolved"] == n_parts
     assert report["duplicate_footprints"] == n_copies
     grids = assert_seamless(tmp_path / "g.gpkg", 4326)
-    # households are summed into the building: none lost (parts carry none)
-    assert grids["households"].sum() == osm["households"].sum()
+    # a building keeps its own households: a copy's are the same ones again, set aside
+    # (and reported); overlapping neighbours stay two buildings
+    held = osm.groupby("drawn")["households"].sum()
+    assert grids["households"].sum() == held["building"] + held["shifted"]
+    assert report["households_set_aside"] == held["copy"]
     assert report["street_boundary_share"] >= 0.9
 
 
@@ -105,6 +110,14 @@ def test_state_plane_feet_blocks_give_a_seamless_coverage_in_every_crs(tmp_path)
          "--out", tmp_path / "grids.geojson", "--out-crs", "4326")
     again = assert_seamless(tmp_path / "grids.geojson", 2263)
     assert again.crs.to_epsg() == 4326
+    grown = blocks.assign(HOUSING20=blocks["HOUSING20"] * np.where(blocks.index < 40, 2, 1))
+    grown.to_file(tmp_path / "now.gpkg")
+    report = _run("rebalance", "--grids", tmp_path / "grids.gpkg", "--units",
+                  tmp_path / "now.gpkg", "--households", "HOUSING20", "--out",
+                  tmp_path / "after.gpkg")
+    after = assert_seamless(tmp_path / "after.gpkg", 2263)
+    assert after.crs.to_epsg() == 2263 and report["grids_changed"] >= 1
+    assert after["households"].sum() == grown["HOUSING20"].sum()
 
 
 def _communities(blocks, rows=5, cols=6, n=30):
@@ -124,12 +137,12 @@ def test_per_community_partition_costs_little_more_than_one_run(tmp_path):
     blocks = lattice_blocks(30, 30, total=31_000)
     parents = _communities(blocks)
     partition(blocks.iloc[:50])  # imports and caches out of the timing
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU seconds: other work on the machine does not count
     partition(blocks)
-    alone = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    alone = time.process_time() - t0
+    t0 = time.process_time()
     res = partition(blocks, parent=parents)
-    split = time.perf_counter() - t0
+    split = time.process_time() - t0
     assert split < 3 * alone + 0.5, (alone, split)
     assert res.report["within_bounds_share"] >= 0.9
     blocks.to_file(tmp_path / "b.gpkg")
@@ -190,12 +203,15 @@ def test_rebalance_gives_new_grids_the_next_free_code_and_a_seamless_coverage(tm
     for prefix in ("", "510104001001"):
         now = _doubled(tmp_path, prefix)
         before = gpd.read_file(tmp_path / "g.gpkg")
+        top = max(int(c[-4:]) for c in before["code"])
+        retired = f"{prefix}{top + 2:04d}"  # retired in an earlier round: never reused
         report = _run("rebalance", "--grids", tmp_path / "g.gpkg", "--units",
-                      tmp_path / "now.gpkg", "--out", tmp_path / "after.gpkg")
+                      tmp_path / "now.gpkg", "--out", tmp_path / "after.gpkg",
+                      "--retired", retired)
         after = assert_seamless(tmp_path / "after.gpkg", 4326)
         new = [c["code"] for c in report["changes"] if c["change"] == "new"]
         assert new, report
-        serials = sorted(int(c[-4:]) for c in before["code"])
+        serials = sorted(int(c[-4:]) for c in before["code"]) + [top + 2]
         assert sorted(int(c[-4:]) for c in new) == list(range(serials[-1] + 1,
                                                               serials[-1] + 1 + len(new)))
         assert all(c.startswith(prefix) and len(c) == len(prefix) + 4 for c in new)
@@ -208,3 +224,20 @@ def test_rebalance_gives_new_grids_the_next_free_code_and_a_seamless_coverage(tm
         redrawn = {c["code"] for c in report["changes"] if c["change"] == "redrawn"}
         assert out <= redrawn and len(redrawn - out) <= 2, (out, redrawn)
         assert report["households_kept_share"] >= 0.9
+
+
+def test_the_solver_sees_each_blocks_cheapest_candidates_only():
+    # a community of 20 small blocks listed 50,709 candidate grids; HiGHS took 270 s on
+    # them whatever its time limit. Each block keeps its 200 cheapest candidates.
+    from gis.partition.exact import cheapest_per_atom
+
+    rng = np.random.default_rng(0)
+    sets = [tuple(sorted(rng.choice(20, size=rng.integers(3, 9), replace=False)))
+            for _ in range(50_000)]
+    price = rng.uniform(1, 2, len(sets))
+    keep = cheapest_per_atom(sets, price, 200)
+    assert len(keep) <= 20 * 200
+    for atom in range(20):
+        held = [k for k in range(len(sets)) if atom in sets[k]]
+        best = sorted(held, key=lambda k: price[k])[:200]
+        assert set(best) <= set(keep.tolist())

@@ -59,6 +59,7 @@ def test_a_lapse_notifies_the_department_and_the_level_above_then_escalates(clie
     summons = inc["properties"]["summons"][0]
     due = datetime.fromisoformat(summons["ack_due_at"])
     assert client.post("/supervision/run", headers=people["county"]).json()["raised"] == []
+    assert summons["overdue"] is None
     first = run(client, people, due + timedelta(minutes=1))
     assert [(n["kind"], n["level"], n["recipients"]) for n in first] == [
         ("acknowledge", 1, [fx.TOWN1])]

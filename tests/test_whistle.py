@@ -172,3 +172,102 @@ def test_dispatch_to_a_bad_department_leaves_the_incident_as_it_was(client, disp
     resp = client.post(f"/incidents/{inc['id']}/transitions", headers=dispatcher, json={
         "action": "accept", "version": props["version"], "department_code": "zhujian"})
     assert resp.status_code == 422 and resp.json()["field"] == "department_code"
+
+
+def test_a_county_holiday_calendar_moves_the_departments_due_times(client, dispatcher, area,
+                                                                   tmp_path):
+    from datetime import datetime, timedelta
+
+    from gis.clocks import CHINA
+    from gis.services import departments
+
+    today = datetime.now(CHINA).date()
+    days_off = [today + timedelta(days=i) for i in range(1, 15)]      # two weeks off
+    csv = tmp_path / "holidays.csv"
+    csv.write_text("date,kind\n" + "".join(f"{d.isoformat()},holiday\n" for d in days_off),
+                   encoding="utf-8")
+    assert departments.import_calendars(area, csv, county=fx.COUNTY)["days"] == {
+        fx.COUNTY[:6]: 14}
+    inc = report(client, dispatcher)
+    out = client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                      json={"departments": ["zhujian"]}).json()
+    due = datetime.fromisoformat(out["properties"]["summons"][0]["handle_due_at"])
+    # five working days cannot end inside the fortnight off
+    assert due.astimezone(CHINA).date() > days_off[-1]
+
+
+def test_an_unsatisfied_call_back_reopens_and_counts_against_the_departments(
+        client, dispatcher, zj, cg, db):
+    inc = report(client, dispatcher)
+    for action in ("accept", "dispatch", "handle", "feedback"):
+        inc = act(client, dispatcher, inc, action)
+    client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                json={"departments": ["zhujian", "chengguan"]})
+    for headers in (zj, cg):
+        inc = act(client, headers, fresh(client, headers, inc), "acknowledge")
+        inc = act(client, headers, inc, "feedback")
+    url = f"/incidents/{inc['id']}/callback"
+    early = report(client, dispatcher)
+    assert client.post(f"/incidents/{early['id']}/callback", headers=dispatcher,
+                       json={"solved": True}).status_code == 409     # nothing fed back yet
+    assert client.post(url, headers=dispatcher,
+                       json={"solved": True, "satisfaction": 9}).status_code == 422
+    assert client.post(url, headers=zj, json={"solved": False}).status_code == 403
+    resp = client.post(url, headers=dispatcher,
+                       json={"solved": True, "satisfaction": 2, "note": "still smells"})
+    assert resp.status_code == 200, resp.text
+    props = resp.json()["properties"]
+    assert props["status"] == "handling"
+    assert [s["state"] for s in props["summons"]] == ["acknowledged", "acknowledged"]
+    assert inbox(db, "zhujian-clerk")[-1] == "reopened"
+    stats = {r["department_code"]: r for r in client.get(
+        "/incidents/stats", headers=dispatcher, params={"by": "department"}).json()[
+        "departments"]}
+    assert stats["zhujian"]["reopened"] == 1 and stats["chengguan"]["reopened"] == 1
+    # both feed back again, the grid feeds back, a satisfied call-back lets it close
+    for headers in (zj, cg):
+        inc = act(client, headers, fresh(client, headers, inc), "feedback", note="again")
+    inc = act(client, dispatcher, fresh(client, dispatcher, inc), "feedback")
+    ok = client.post(url, headers=dispatcher, json={"solved": True, "satisfaction": 5})
+    assert ok.status_code == 200 and ok.json()["properties"]["status"] == "feedback"
+    inc = act(client, dispatcher, fresh(client, dispatcher, inc), "verify")
+    assert act(client, dispatcher, inc, "close")["properties"]["status"] == "closed"
+    actions = [e["action"] for e in fresh(client, dispatcher, inc)["properties"]["events"]]
+    assert actions.count("reopen") == 2 and actions.count("callback") == 2
+
+
+def test_each_part_says_which_limit_it_let_lapse(client, dispatcher, zj):
+    inc = report(client, dispatcher)
+    client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                json={"departments": ["zhujian", "chengguan"]})
+    with client.app.state.engine.begin() as conn:
+        conn.execute(text("UPDATE summons SET ack_due_at = now() - interval '1 minute' "
+                          "WHERE department_code = 'zhujian'"))
+    parts = client.get(f"/incidents/{inc['id']}/summons", headers=dispatcher).json()["summons"]
+    assert [(p["department_code"], p["overdue"]) for p in parts] == [
+        ("zhujian", "acknowledge"), ("chengguan", None)]
+    act(client, zj, fresh(client, zj, inc), "acknowledge")
+    parts = client.get(f"/incidents/{inc['id']}/summons", headers=dispatcher).json()["summons"]
+    assert parts[0]["overdue"] is None           # reported in, late but no longer lapsing
+
+
+def test_the_department_queue_and_the_department_filter(client, dispatcher, zj, cg, make_user):
+    first, second, other = (report(client, dispatcher) for _ in range(3))
+    for inc in (first, second):
+        client.post(f"/incidents/{inc['id']}/whistle", headers=dispatcher,
+                    json={"departments": ["zhujian"]})
+    client.post(f"/incidents/{other['id']}/whistle", headers=dispatcher,
+                json={"departments": ["chengguan"]})
+    act(client, zj, fresh(client, zj, second), "acknowledge")
+    with client.app.state.engine.begin() as conn:
+        conn.execute(text("UPDATE summons SET ack_due_at = now() - interval '1 minute' "
+                          "WHERE incident_id = :i"), {"i": first["id"]})
+    q = client.get("/queue", headers=zj).json()
+    assert (q["department"], q["waiting"], q["handling"], q["overdue"]) == ("zhujian", 1, 1, 1)
+    assert [(i["incident_id"], i["overdue"]) for i in q["items"]] == [
+        (first["id"], "acknowledge"), (second["id"], None)]
+    assert client.get("/queue", headers=dispatcher).status_code == 403
+    listed = client.get("/incidents", headers=dispatcher, params={"department": "zhujian"})
+    assert sorted(f["id"] for f in listed.json()["features"]) == [first["id"], second["id"]]
+    assert client.get("/incidents", headers=dispatcher,
+                      params={"department": "bad code!"}).status_code == 422

@@ -4,15 +4,15 @@ gis.services.departments."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId
+from gis.services import deadlines, summons
 from gis.services import departments as service
-from gis.services import summons
 from gis.services.accounts import Principal
 
 router = APIRouter(tags=["departments"])
@@ -34,6 +34,27 @@ class WhistleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     departments: list[str] = Field(min_length=1, max_length=31,
                                    description="codes of the departments summoned")
+    note: str | None = Field(None, max_length=4000)
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["extension", "pause"] = "extension"
+    amount: float | None = Field(None, gt=0, le=365, description="extension: how much more")
+    unit: Literal["hours", "working_days"] = "working_days"
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    note: str | None = Field(None, max_length=4000)
+
+
+class CallbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    solved: bool
+    satisfaction: int | None = Field(None, ge=1, le=5, description="1 (very unhappy) - 5")
     note: str | None = Field(None, max_length=4000)
 
 
@@ -77,3 +98,44 @@ def whistle(incident_id: ObjectId, body: WhistleIn, engine: EngineDep,
 @router.get("/incidents/{incident_id}/summons", summary="The departments' parts in an incident")
 def list_summons(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dict:
     return {"summons": summons.list_for(engine, principal, incident_id)}
+
+
+@router.post("/incidents/{incident_id}/extensions", status_code=201,
+             summary="Ask for more time (延期申请) or a pause (暂停) on your department's part")
+def request_extension(incident_id: ObjectId, body: ExtensionIn, engine: EngineDep,
+                      principal: Annotated[Principal, Depends(require("department"))]) -> dict:
+    return deadlines.request(engine, principal, incident_id, amount=body.amount,
+                             unit=body.unit, reason=body.reason, kind=body.kind)
+
+
+@router.get("/incidents/{incident_id}/extensions", summary="Extension requests of an incident")
+def list_extensions(incident_id: ObjectId, engine: EngineDep, principal: CurrentUser) -> dict:
+    return {"extensions": deadlines.list_for(engine, principal, incident_id)}
+
+
+@router.post("/extensions/{request_id}/decision",
+             summary="Approve or refuse an extension (the level above)")
+def decide_extension(request_id: ObjectId, body: DecisionIn, engine: EngineDep,
+                     principal: Annotated[Principal, Depends(require("dispatcher"))]) -> dict:
+    return deadlines.decide(engine, principal, request_id, approve=body.approve,
+                            note=body.note)
+
+
+@router.post("/incidents/{incident_id}/callback",
+             summary="Record the reporter's answer before closing (回访); unsatisfied reopens")
+def callback(incident_id: ObjectId, body: CallbackIn, engine: EngineDep,
+             principal: Annotated[Principal, Depends(require("dispatcher"))]) -> dict:
+    return summons.callback(engine, principal, incident_id, solved=body.solved,
+                            satisfaction=body.satisfaction, note=body.note)
+
+
+@router.get("/queue", summary="Your department's queue: waiting, handling, overdue")
+def queue(engine: EngineDep, principal: Annotated[Principal, Depends(require("department"))],
+          done: bool = False) -> dict:
+    return summons.queue(engine, principal, include_done=done)
+
+
+@router.post("/extensions/{request_id}/resume", summary="End a running pause")
+def resume_pause(request_id: ObjectId, engine: EngineDep, principal: Annotated[
+        Principal, Depends(require("dispatcher", "department"))]) -> dict:
+    return deadlines.resume(engine, principal, request_id)

@@ -63,12 +63,16 @@ def filters(settings: SettingsDep,
             category: str | None = None,
             status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
             overdue: bool | None = None, boundary: bool | None = None,
-            unassigned: bool | None = None) -> service.IncidentFilter:
+            unassigned: bool | None = None,
+            department: Annotated[str | None, Query(
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+                description="dispatched to or summoned this department")] = None
+            ) -> service.IncidentFilter:
     statuses = [s.strip() for s in status.split(",") if s.strip()] if status else None
     return service.IncidentFilter(area=area, start=_aware(start, settings.timezone),
                                 end=_aware(end, settings.timezone), category=category,
                                 status=statuses, overdue=overdue, boundary=boundary,
-                                unassigned=unassigned)
+                                unassigned=unassigned, department=department)
 
 
 Filters = Annotated[service.IncidentFilter, Depends(filters)]

@@ -75,6 +75,20 @@ def rules(file: Path = typer.Argument(..., exists=True, dir_okay=False, help=(
     emit(departments.import_rules(engine, actor, file), json, "imported")
 
 
+@department_app.command("holidays")
+def holidays(file: Path = typer.Argument(..., exists=True, dir_okay=False, help=(
+                 "CSV: date (YYYY-MM-DD), kind (holiday or workday for 调休), county?, name?")),
+             county: str = typer.Option(None, help="County code when the file has no county "
+                                                   "column."),
+             json: bool = JsonOpt) -> None:
+    """Import holiday calendars for limits in working days (the file's years replace those
+    stored), all or nothing."""
+    from gis.services import departments, imports
+
+    out = departments.import_calendars(imports.open_database(Settings()), file, county=county)
+    emit(out, json, "holidays")
+
+
 @app.command("supervise")
 def supervise(at: str = typer.Option(None, help="Raise the notices due at this time "
                                                 "(ISO 8601 with zone; default: now)."),

@@ -37,7 +37,14 @@ def _read(path: Path | None, crs: str | None):
     for note in repaired:  # said on stderr: --json output on stdout stays one document
         typer.echo(f"{path.name}: {note['feature']}: {note['reason']}: {note['action']}",
                    err=True)
+    gdf.attrs["geometries_repaired"] = len(repaired)  # and counted in the report
     return gdf
+
+
+def _repaired(report: dict, gdf) -> dict:
+    """The report with the polygons repaired on reading counted in."""
+    done = report.get("geometries_repaired", 0) + gdf.attrs.get("geometries_repaired", 0)
+    return {**report, "geometries_repaired": done}
 
 
 OutCrsOpt = typer.Option(None, "--out-crs", help="CRS to write the grids in (default: the "
@@ -103,7 +110,8 @@ def partition_cmd(
     from gis.crs import from_wgs84, output_crs
     from gis.partition import partition
 
-    format_of(out)  # fail before the work on an unknown output format
+    format_of(out)  # fail before the work on an unknown output format or CRS
+    output_crs(out_crs, None)
     if violations is not None:
         format_of(violations)
     _check_code_prefix(code_prefix)
@@ -129,7 +137,8 @@ def partition_cmd(
         if violations is not None:
             write_layer(from_wgs84(res.violations, target), violations)
         advance(1, description="done")
-    emit({**res.report, "out": str(out), "out_crs": target.label}, as_json, title="partition")
+    emit({**_repaired(res.report, unit_gdf), "out": str(out), "out_crs": target.label},
+         as_json, title="partition")
 
 
 GRID_FIELDS = ["code", "kind", "households", "community_code", "geometry"]
@@ -150,15 +159,20 @@ def rebalance_cmd(
     code_width: int = typer.Option(4, "--code-width", help="Digits of the grid serial."),
     changes: Path = typer.Option(None, "--changes", help="Also write what changed per code "
                                  "(CSV)."),
+    retired: str = typer.Option(None, "--retired", help="Codes retired earlier, never to be "
+                                "handed out again: comma-separated, or a text file with "
+                                "one code per line."),
     out_crs: str = OutCrsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Repair grids whose households left --min..--max; only those grids and their
-    neighbours change, the others keep geometry and code."""
+    neighbours change, the others keep geometry and code. New grids take the next free
+    serial: never a code in use or retired."""
     from gis.crs import output_crs
     from gis.partition import rebalance
 
     format_of(out)
+    output_crs(out_crs, None)
     with progress("rebalance", total=3) as advance:
         advance(0, description="reading")
         grid_gdf, unit_gdf, road_gdf = _read(grids, crs), _read(units, crs), _read(roads, crs)
@@ -166,7 +180,7 @@ def rebalance_cmd(
         try:
             res = rebalance(grid_gdf, unit_gdf, households, roads=road_gdf,
                             min_households=min_households, max_households=max_households,
-                            code_width=code_width)
+                            code_width=code_width, retired_codes=_codes_given(retired))
         except InputError as exc:
             raise _naming(grids if exc.problem.field == "code" else units, exc,
                           UNIT_FIELDS + (households, "code")) from exc
@@ -180,7 +194,8 @@ def rebalance_cmd(
             _write_csv(res.changes, changes)
         advance(1, description="done")
     moved = res.changes[res.changes["change"] != "kept"]
-    summary = {**res.report, "changes": moved.to_dict("records"), "out": str(out),
+    summary = {**_repaired(res.report, unit_gdf), "changes": moved.to_dict("records"),
+               "out": str(out),
                "out_crs": target.label}
     emit(summary, as_json, title="rebalance")
 
@@ -222,6 +237,8 @@ def crosswalk_cmd(
                       new_code=new_code, min_area=min_area, min_share=min_share)
     _write_csv(table, out)
     report = table.attrs["report"]
+    report["old_rows_repaired"] += old_gdf.attrs.get("geometries_repaired", 0)
+    report["new_rows_repaired"] += new_gdf.attrs.get("geometries_repaired", 0)
     for side, path, field in (("old", old, old_code), ("new", new, new_code)):
         rows = report[f"{side}_rows_without_code"]
         if rows:  # kept apart, each under its own name: say so
@@ -232,6 +249,18 @@ def crosswalk_cmd(
           "new_grids": int(table["new_code"].nunique()),
           "households": float(table["households"].sum()), **report, "out": str(out)},
          as_json, title="crosswalk")
+
+
+def _codes_given(text: str | None) -> list[str]:
+    """Codes from ``a,b,c`` or from a file holding one per line."""
+    if not text:
+        return []
+    path = Path(text)
+    if path.is_file():
+        items = path.read_text(encoding="utf-8").splitlines()
+    else:
+        items = text.split(",")
+    return [c.strip() for c in items if c.strip()]
 
 
 def _write_csv(frame, path: Path) -> None:

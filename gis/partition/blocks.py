@@ -106,14 +106,20 @@ def _roots(host: dict) -> np.ndarray:
 
 def dissolve_parts(units: gpd.GeoDataFrame):
     """Footprints inside another footprint (OSM ``building:part`` inside its building)
-    or listed twice are dissolved into the building holding them: one unit, with the
-    households of both summed, so no household is lost (parts rarely carry any; a copy
-    that does is counted twice, and reported so the user can check). Returns the units
-    and the counts (parts_dissolved, duplicate_footprints, households_moved)."""
+    or listed twice are dissolved into the building holding them: one unit.
+
+    Households: the building keeps its own count (a part's floors, or a copy, are the
+    same households again, so adding them would count them twice); a building without
+    a count takes the sum of its parts' (towers on a podium drawn as parts), so no
+    household is lost. Returns the units and the counts reported with the result:
+    parts_dissolved, duplicate_footprints, households_from_parts (taken over by their
+    building) and households_set_aside (on parts or copies of a building with its own
+    count)."""
     geoms = np.asarray(units.geometry.values, dtype=object)
     area = shapely.area(geoms)
     poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & (area > 0)
-    none = {"parts_dissolved": 0, "duplicate_footprints": 0, "households_moved": 0.0}
+    none = {"parts_dissolved": 0, "duplicate_footprints": 0, "households_from_parts": 0.0,
+            "households_set_aside": 0.0}
     if poly.sum() < 2:
         return units, none
     idx = np.flatnonzero(poly)
@@ -130,12 +136,14 @@ def dissolve_parts(units: gpd.GeoDataFrame):
     part, host = host.index.to_numpy(), _roots(dict(zip(host.index, host)))
     copies = area[part] / area[host] >= SAME_AREA
     hh = units["households"].to_numpy(dtype=float).copy()
-    np.add.at(hh, host, hh[part])
-    out = units.assign(households=hh)
-    out = out.drop(index=out.index[part])
+    own = hh[host] > 0
+    taken = np.bincount(host[~own], weights=hh[part][~own], minlength=len(hh))
+    aside = float(hh[part][own].sum())
+    hh = hh + taken
+    out = units.assign(households=hh).drop(index=units.index[part])
     return out, {"parts_dissolved": int((~copies).sum()),
                  "duplicate_footprints": int(copies.sum()),
-                 "households_moved": float(units["households"].to_numpy(float)[part].sum())}
+                 "households_from_parts": float(taken.sum()), "households_set_aside": aside}
 
 
 def is_polygonal(geoms) -> bool:

@@ -24,6 +24,11 @@ MAX_VISITS = 60_000  # connected sets visited before giving up on the exact sear
 FINEST = 10  # atoms holding a tenth of the maximum or less are too fine to enumerate
 FEW = 40  # ... unless there are only this many of them
 TIME_LIMIT = 3.0  # seconds for the MILP solver
+MAX_SETS = 4_000  # candidate grids handed to the solver: HiGHS took 270 s on 50,000
+#                   (20 small blocks) whatever its time limit, so only each atom's cheapest go
+PER_ATOM = 200  # ... the cheapest this many candidates holding each atom
+WORTH_LISTING = 20_000  # estimated sets above which the enumeration is not started: it
+#                        would cost seconds in Python to hand the solver MAX_SETS of them
 PROBES = 48  # random descents estimating how many sets the enumeration would visit
 WEIGHTS = {"grid": 1.0, "shape": 1.0, "balance": 0.5, "off_street": 2.0}
 
@@ -139,7 +144,7 @@ def exact_regions(g, nodes, lo: float, hi: float, target: float, origin=None, ra
     loaded = g.w[nodes][g.w[nodes] > 0]
     if len(nodes) > FEW and np.median(loaded) < hi / FINEST:  # too many groups to list
         return None
-    if estimated_sets(g.nbrs, g.w, nodes, hi) > MAX_VISITS:  # it underestimates big trees
+    if estimated_sets(g.nbrs, g.w, nodes, hi) > WORTH_LISTING:
         return None  # the enumeration would overflow: do not pay for finding out
     sets = connected_sets(g.nbrs, g.w, nodes, hi)
     if not sets:
@@ -150,7 +155,25 @@ def exact_regions(g, nodes, lo: float, hi: float, target: float, origin=None, ra
         sets = _runs_only(sets, np.asarray(origin), np.asarray(rank))
     if not sets:
         return None
-    return _solve(g, nodes, sets, set_prices(g, sets, target, lo, hi))
+    price = set_prices(g, sets, target, lo, hi)
+    if len(sets) > MAX_SETS:
+        keep = cheapest_per_atom(sets, price, PER_ATOM)
+        sets, price = [sets[k] for k in keep], price[keep]
+    return _solve(g, nodes, sets, price)
+
+
+def cheapest_per_atom(sets, price, per_atom: int) -> np.ndarray:
+    """Indices of the sets that are among the ``per_atom`` cheapest holding some atom:
+    every atom keeps candidates (so a cover is still likely to exist) and the solver
+    sees a few thousand columns instead of tens of thousands."""
+    size = np.array([len(s) for s in sets])
+    owner = np.repeat(np.arange(len(sets)), size)
+    atom = np.concatenate([np.asarray(s) for s in sets])
+    order = np.lexsort((price[owner], atom))  # by atom, cheapest first
+    atom, owner = atom[order], owner[order]
+    first = np.searchsorted(atom, atom, side="left")
+    rank = np.arange(len(atom)) - first
+    return np.unique(owner[rank < per_atom])
 
 
 def _solve(g, nodes, sets, price):

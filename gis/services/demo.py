@@ -13,6 +13,7 @@ from gis.services.reports import new_code
 from gis.services.uow import unit_of_work
 from gis.settings import Settings
 from gis.store import demo as parts
+from gis.store import demo_departments
 from gis.store.models import AdminUnit
 
 __all__ = ["ensure_demo"]
@@ -34,6 +35,8 @@ def ensure_demo(engine: Engine, settings: Settings, *, households: int = 30_000,
             added = parts.load(session, district, settings,
                                now=now or datetime.now(timezone.utc), new_code=new_code)
             accounts = parts.create_accounts(session, district)
+            county = district.admin_units.query("level == 'county'")["code"].iloc[0]
+            accounts += demo_departments.create(session, county)   # issue 16
         parts.save_accounts(demo_dir, accounts)  # only once the accounts are stored
     with unit_of_work(engine, read_only=True) as session:
         summary = parts.counts(session)

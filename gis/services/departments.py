@@ -15,8 +15,8 @@ from gis.services.uow import unit_of_work
 from gis.store import departments as repo
 from gis.store.users import Principal
 
-__all__ = ["create", "create_rule", "import_departments", "import_rules", "list_all",
-           "list_rules", "performance", "suggest"]
+__all__ = ["create", "create_rule", "import_calendars", "import_departments", "import_rules",
+           "list_all", "list_rules", "performance", "suggest"]
 
 
 def create(engine: Engine, principal: Principal, *, code: str, name: str, area_code: str,
@@ -99,6 +99,18 @@ def import_rules(engine: Engine, principal: Principal, path: Path) -> dict:
     return {"file": str(path), "rules": len(rows)}
 
 
+def import_calendars(engine: Engine, path: Path, *, county: str | None = None) -> dict:
+    """Holiday calendars from a CSV (date, kind = holiday | workday, county unless
+    ``county`` names it), all or nothing; the years in the file replace those stored."""
+    from gis.clocks import read_calendars
+    from gis.store import calendars
+
+    parsed = read_calendars(path, county=county)
+    with unit_of_work(engine) as session:
+        days = calendars.replace_days(session, parsed)
+    return {"file": str(path), "days": days}
+
+
 def performance(engine: Engine, principal: Principal, flt, *,
                 now: datetime | None = None) -> dict:
     """Per department the caller may see, for the cases it received in
@@ -108,12 +120,18 @@ def performance(engine: Engine, principal: Principal, flt, *,
     from gis.store import department_stats
 
     now = now or datetime.now(timezone.utc)
+    from gis.store.calendars import calendar_for
+
     with unit_of_work(engine, read_only=True) as session:
         events, incidents = department_stats.frames(session, principal, flt)
         known = [d["code"] for d in repo.list_departments(session, principal)]
+        county = (principal.scope_code or (incidents["county"].mode().iat[0]
+                                           if len(incidents) else None))
+        calendar = calendar_for(session, county)
     start = flt.start or datetime(1970, 1, 1, tzinfo=timezone.utc)
     end = flt.end or now
-    assigned = perf.assignments(events, incidents) if len(events) else _no_assignments()
+    assigned = (perf.assignments(events, incidents, calendar=calendar) if len(events)
+                else _no_assignments())
     ranked = perf.ranking(perf.performance(assigned, start, end, departments=known))
     rows = ranked.astype(object).where(ranked.notna(), None).to_dict("records")
     return {"start": flt.start, "end": end, "departments": rows}

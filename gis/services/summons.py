@@ -12,7 +12,7 @@ from gis.store import summons as repo
 from gis.store.incidents import feature
 from gis.store.users import Principal
 
-__all__ = ["DEPARTMENT_ACTIONS", "act", "list_for", "whistle"]
+__all__ = ["DEPARTMENT_ACTIONS", "act", "callback", "list_for", "queue", "whistle"]
 
 DEPARTMENT_ACTIONS = ("acknowledge", "feedback")
 
@@ -42,3 +42,21 @@ def list_for(engine: Engine, principal: Principal, incident_id: int) -> list[dic
     with unit_of_work(engine, read_only=True) as session:
         get_incident(session, incident_id, principal)   # the scope check
         return repo.list_for(session, incident_id)
+
+
+def callback(engine: Engine, principal: Principal, incident_id: int, *, solved: bool,
+             satisfaction: int | None = None, note: str | None = None) -> dict:
+    """Record the reporter's answer before closing (回访); unsatisfied reopens (重办)."""
+    with unit_of_work(engine) as session:
+        row = repo.callback(session, incident_id, principal=principal, solved=solved,
+                            satisfaction=satisfaction, note=note)
+        row["summons"] = repo.list_for(session, incident_id)
+    return feature(row)
+
+
+def queue(engine: Engine, principal: Principal, *, include_done: bool = False) -> dict:
+    """A department account's queue: waiting to report in, handling, overdue."""
+    from gis.store.queue import queue as read_queue
+
+    with unit_of_work(engine, read_only=True) as session:
+        return read_queue(session, principal, include_done=include_done)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gis.department_performance import RECEIVE
@@ -37,7 +37,9 @@ def frames(session: Session, principal: Principal | None,
                IncidentEvent.action.in_(ACTIONS))).all()
     ids = sorted({e.incident_id for e in events})
     incidents = session.execute(
-        select(Incident.id, Incident.category, Incident.level, Incident.merged_into)
+        select(Incident.id, Incident.category, Incident.level, Incident.merged_into,
+               func.left(Incident.community_code, 6))
         .where(Incident.id.in_(ids))).all() if ids else []
     return (pd.DataFrame(events, columns=["incident_id", "department_code", "action", "at"]),
-            pd.DataFrame(incidents, columns=["id", "category", "level", "merged_into"]))
+            pd.DataFrame(incidents, columns=["id", "category", "level", "merged_into",
+                                             "county"]))

@@ -18,7 +18,8 @@ from gis.duplicates import likely_duplicates, plan_merge
 from gis.errors import Conflict, NotFound
 from gis.store import attachments, audit
 from gis.store.incidents import get_incident, in_scope
-from gis.store.models import Incident, IncidentEvent
+from gis.store.models import Incident, IncidentEvent, Summons
+from gis.store.notifications import notify_users, users_of_department
 from gis.store.users import Principal
 
 _COLUMNS = (Incident.id, Incident.category, Incident.status, Incident.reported_at,
@@ -94,6 +95,10 @@ def merge(session: Session, incident_id: int, into: int, *, version: int,
                       note=f"#{merged.id} merged in ({moved} attachment(s))",
                       grid_code=survivor.grid_code, at=now)])
     session.flush()
+    for department in session.scalars(select(Summons.department_code)
+                                      .where(Summons.incident_id == merged.id)):
+        notify_users(session, users_of_department(session, department), "merged", merged.id,
+                     department, f"incident {merged.id} was merged into #{survivor.id}")
     audit.record(session, actor, "merge", "incident", merged.id, {"status": before},
                  {"status": "closed", "merged_into": survivor.id, "attachments": moved})
     return get_incident(session, survivor.id, principal, now=now)

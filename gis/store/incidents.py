@@ -51,10 +51,13 @@ def counted_once() -> ColumnElement[bool]:
 
 def for_department(code: str) -> ColumnElement[bool]:
     """Incidents dispatched to the department ``code`` or that summoned it."""
+    from sqlalchemy.orm import aliased
+
     from gis.store.models import Summons
 
-    summoned = select(Summons.id).where(Summons.incident_id == Incident.id,
-                                        Summons.department_code == code).exists()
+    part = aliased(Summons)   # its own name: a query over summons may use this condition
+    summoned = select(part.id).where(part.incident_id == Incident.id,
+                                     part.department_code == code).exists()
     return or_(Incident.department_code == code, summoned)
 
 
@@ -228,6 +231,7 @@ class IncidentFilter:
     overdue: bool | None = None
     boundary: bool | None = None
     unassigned: bool | None = None
+    department: str | None = None      # dispatched to or summoned this department
 
     def clauses(self, now: datetime) -> list[ColumnElement[bool]]:
         if self.category is not None:
@@ -257,6 +261,8 @@ class IncidentFilter:
         if self.unassigned is not None:
             out.append(Incident.grid_code.is_(None) if self.unassigned
                        else Incident.grid_code.is_not(None))
+        if self.department:
+            out.append(for_department(self.department.strip()))
         return out
 
 

@@ -23,6 +23,7 @@ from gis import supervision
 from gis.clocks import DEFAULT_LIMITS, Calendar, limit_for
 from gis.errors import Conflict, Forbidden, NotFound
 from gis.store import audit
+from gis.store.calendars import calendar_for
 from gis.store.incidents import get_incident, in_scope
 from gis.store.models import (Department, Incident, IncidentEvent, Summons, SupervisionNotice,
                               User)
@@ -46,7 +47,8 @@ def _locked(session: Session, incident_id: int, principal: Principal | None) -> 
 
 
 def _event(session: Session, incident: Incident, action: str, from_status: str,
-           to_status: str, actor: str | None, note: str | None, department: str) -> None:
+           to_status: str, actor: str | None, note: str | None,
+           department: str | None) -> None:
     session.execute(insert(IncidentEvent).values(
         incident_id=incident.id, action=action, from_status=from_status, to_status=to_status,
         actor=actor, note=note, grid_code=incident.grid_code, department_code=department))
@@ -83,11 +85,11 @@ def _known(session: Session, principal: Principal | None) -> set[str]:
 
 
 def whistle(session: Session, incident_id: int, departments: list[str], *,
-            principal: Principal, note: str | None = None, now: datetime | None = None,
-            calendar: Calendar = Calendar()) -> dict:
+            principal: Principal, note: str | None = None, now: datetime | None = None) -> dict:
     """Summon ``departments`` (codes the caller can see) to an open incident."""
     now = _now(now)
     incident = _locked(session, incident_id, principal)
+    calendar = calendar_for(session, incident.community_code or incident.grid_code)
     if incident.status == "closed":
         raise Conflict(f"incident {incident_id} is closed")
     already = session.scalars(select(Summons.department_code)
@@ -109,12 +111,13 @@ def whistle(session: Session, incident_id: int, departments: list[str], *,
 
 
 def dispatch_to(session: Session, incident_id: int, department: str, *,
-                principal: Principal, note: str | None = None, now: datetime | None = None,
-                calendar: Calendar = Calendar()) -> None:
+                principal: Principal, note: str | None = None,
+                now: datetime | None = None) -> None:
     """After the incident's ``dispatch`` step: hand it to ``department`` (a dispatch
     summons, the incident's department, a notification). Same checks as a whistle."""
     now = _now(now)
     incident = _locked(session, incident_id, principal)
+    calendar = calendar_for(session, incident.community_code or incident.grid_code)
     already = session.scalars(select(Summons.department_code)
                               .where(Summons.incident_id == incident_id)).all()
     try:
@@ -195,11 +198,55 @@ def check_joint(session: Session, incident_id: int) -> None:
     supervision.check_can_verify([supervision.Summons(code, state) for code, state in rows])
 
 
-def list_for(session: Session, incident_id: int) -> list[dict]:
+def list_for(session: Session, incident_id: int, now: datetime | None = None) -> list[dict]:
+    """The departments' parts, each with ``overdue``: the limit it has let lapse now
+    (``acknowledge`` or ``handle``, :func:`gis.supervision.lapsed`), or None."""
+    now = _now(now)
     rows = session.scalars(select(Summons).where(Summons.incident_id == incident_id)
                            .order_by(Summons.id))
     return [{"department_code": s.department_code, "kind": s.kind, "state": s.state,
              "note": s.note, "summoned_by": s.summoned_by, "summoned_at": s.summoned_at,
              "ack_due_at": s.ack_due_at, "handle_due_at": s.handle_due_at,
              "acknowledged_at": s.acknowledged_at, "fed_back_at": s.fed_back_at,
-             "feedback": s.feedback} for s in rows]
+             "feedback": s.feedback,
+             "overdue": supervision.lapsed(supervision.Summons(
+                 s.department_code, s.state, s.ack_due_at, s.handle_due_at), now)}
+            for s in rows]
+
+
+UNSATISFIED_AT_OR_BELOW = 2   # satisfaction 1-5: 1 and 2 reopen the case
+
+
+def callback(session: Session, incident_id: int, *, principal: Principal, solved: bool,
+             satisfaction: int | None, note: str | None = None,
+             now: datetime | None = None) -> dict:
+    """回访 before closing: record the reporter's answer; an unsolved or unsatisfied answer
+    reopens the case (重办): back to handling, every department that had fed back must feed
+    back again, and a ``reopen`` event counts against each of them."""
+    now = _now(now)
+    incident = _locked(session, incident_id, principal)
+    if incident.status not in ("feedback", "verified"):
+        raise Conflict(f"a call-back comes after the feedback and before closing; incident "
+                       f"{incident_id} is {incident.status}")
+    unhappy = not solved or (satisfaction is not None and satisfaction <= UNSATISFIED_AT_OR_BELOW)
+    answer = (f"solved: {'yes' if solved else 'no'}, satisfaction: {satisfaction or '-'}"
+              + (f"; {note}" if note else ""))
+    before = incident.status
+    _event(session, incident, "callback", before, before, principal.username, answer, None)
+    reopened = []
+    if unhappy:
+        incident.status = "handling"
+        for summons in session.scalars(select(Summons).where(
+                Summons.incident_id == incident_id, Summons.state == "fed_back")):
+            summons.state, summons.fed_back_at, summons.fed_back_by = "acknowledged", None, None
+            reopened.append(summons.department_code)
+            _event(session, incident, "reopen", before, "handling", principal.username,
+                   answer, summons.department_code)
+            notify_department(session, summons.department_code, "reopened", incident_id,
+                              f"incident {incident_id} is reopened (重办): {answer}")
+    incident.version += 1
+    session.flush()
+    audit.record(session, principal.username, "callback", "incident", incident_id,
+                 {"status": before}, {"status": incident.status, "answer": answer,
+                                      "reopened": reopened})
+    return get_incident(session, incident_id, principal, now=now)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis import supervision as rules
-from gis.clocks import Calendar
 from gis.store import audit
+from gis.store.calendars import calendar_for
 from gis.store.incidents import in_scope
 from gis.store.models import Incident, Summons, SupervisionNotice
 from gis.store.notifications import notify_users, users_of_area, users_of_department
@@ -31,8 +31,7 @@ def _notice(row: SupervisionNotice) -> rules.Notice:
                         row.raised_at, tuple(row.recipients or ()))
 
 
-def run(session: Session, now: datetime, *, calendar: Calendar = Calendar(),
-        actor: str | None = None) -> list[dict]:
+def run(session: Session, now: datetime, *, actor: str | None = None) -> list[dict]:
     """Raise every notice due at ``now``; returns them. Running twice raises nothing new."""
     open_rows = session.execute(
         select(Summons, Incident.community_code, Incident.id)
@@ -44,6 +43,7 @@ def run(session: Session, now: datetime, *, calendar: Calendar = Calendar(),
     for summons, place, incident_id in open_rows:
         existing = session.scalars(select(SupervisionNotice)
                                    .where(SupervisionNotice.summons_id == summons.id)).all()
+        calendar = calendar_for(session, place)
         for notice in rules.notices_due([_summons(summons)], [_notice(n) for n in existing],
                                         now=now, place_code=place or "", calendar=calendar):
             raised.append(_raise(session, incident_id, notice, actor))

@@ -11,6 +11,10 @@ The tables of issue 16 (the whole loop through the functional departments):
 * ``supervision_notices``: 督办 per summons, limit kind and level (1, escalated 2).
 * ``attachments``: photos stored by the SHA-256 of the upload under the data directory.
 * ``notifications``: the inbox of each account, with a partial index on the unread.
+* ``calendar_days``: holidays and make-up working days (调休) per county, for limits in
+  working days (:mod:`gis.clocks`).
+* ``deadline_requests``: a department's request for more time (延期) on its part, and the
+  decision of the level above (approved moves the handle due time; refused does not).
 * ``users.department_code`` and the role ``department`` (an account of a department has
   one, and only such an account); ``incidents.department_code`` (dispatched to) and
   ``incidents.merged_into`` (a merged duplicate points at its survivor);
@@ -33,7 +37,7 @@ CATEGORIES = ("dispute", "security_hazard", "safety_hazard", "public_facility", 
 ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer", "department")
 OLD_ROLES = ROLES[:-1]
 NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
-                      "supervision", "merged")
+                      "supervision", "merged", "deadline", "reopened")
 
 
 def _in(values) -> str:
@@ -174,6 +178,40 @@ CREATE TABLE notifications (
     "CREATE INDEX ix_notifications_incident_id ON notifications (incident_id)",
     "CREATE INDEX ix_notifications_department_code ON notifications (department_code)",
     "CREATE INDEX ix_notifications_unread ON notifications (user_id) WHERE read_at IS NULL",
+    """
+CREATE TABLE deadline_requests (
+    id bigserial NOT NULL,
+    incident_id bigint NOT NULL,
+    summons_id bigint NOT NULL,
+    amount double precision NOT NULL,
+    unit varchar(16) NOT NULL,
+    reason text NOT NULL,
+    requested_by text,
+    requested_at timestamptz NOT NULL DEFAULT now(),
+    status varchar(16) NOT NULL DEFAULT 'requested',
+    decided_by text,
+    decided_at timestamptz,
+    decision_note text,
+    CONSTRAINT pk_deadline_requests PRIMARY KEY (id),
+    CONSTRAINT ck_deadline_requests_amount CHECK (amount > 0),
+    CONSTRAINT ck_deadline_requests_unit CHECK (unit IN ('hours', 'working_days')),
+    CONSTRAINT ck_deadline_requests_status CHECK (status IN ('requested', 'approved', 'refused')),
+    CONSTRAINT fk_deadline_requests_incident_id_incidents FOREIGN KEY (incident_id)
+        REFERENCES incidents (id) ON DELETE CASCADE,
+    CONSTRAINT fk_deadline_requests_summons_id_summons FOREIGN KEY (summons_id)
+        REFERENCES summons (id) ON DELETE CASCADE
+)""",
+    "CREATE INDEX ix_deadline_requests_incident_id ON deadline_requests (incident_id)",
+    "CREATE INDEX ix_deadline_requests_summons_id ON deadline_requests (summons_id)", """
+CREATE TABLE calendar_days (
+    county_code varchar(6) NOT NULL,
+    day date NOT NULL,
+    kind varchar(8) NOT NULL,
+    name text,
+    CONSTRAINT pk_calendar_days PRIMARY KEY (county_code, day),
+    CONSTRAINT ck_calendar_days_kind CHECK (kind IN ('holiday', 'workday')),
+    CONSTRAINT ck_calendar_days_county CHECK (county_code ~ '^[0-9]{6}$')
+)""",
 ]
 
 COLUMNS = [
@@ -210,6 +248,7 @@ def downgrade() -> None:
     op.execute(f"ALTER TABLE users ADD CONSTRAINT ck_users_role CHECK (role IN "
                f"({_in(OLD_ROLES)}))")
     op.execute("ALTER TABLE users DROP COLUMN IF EXISTS department_code")
-    for table in ("notifications", "attachments", "supervision_notices", "summons",
+    for table in ("calendar_days", "deadline_requests", "notifications", "attachments", "supervision_notices",
+                  "summons",
                   "routing_rules", "departments"):
         op.execute(f"DROP TABLE IF EXISTS {table}")
