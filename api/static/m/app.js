@@ -225,7 +225,7 @@ function renderCategories() {
 function chooseCategory(cat) {
   state.category = cat;
   for (const b of $("cats").querySelectorAll("button")) b.classList.toggle("on", b.dataset.cat === cat);
-  $("r-sub").innerHTML = config.mustReport[cat].map((s) => `<option value="${s}">${s}</option>`).join("");
+  $("r-sub").innerHTML = config.mustReport[cat].map((s) => `<option value="${s}">${esc(t(s))}</option>`).join("");
   state.dupsSeen = false; $("r-dups").hidden = true;
 }
 
