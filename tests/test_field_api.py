@@ -137,3 +137,22 @@ def test_a_visit_or_a_step_resent_with_its_key_is_stored_once(client, field, db)
         assert conn.execute(text("SELECT count(*) FROM visits")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM incident_events WHERE action = 'handle'"
                                  )).scalar() == 1
+
+
+def test_the_app_is_installable_and_its_shell_holds_no_personal_data(client, field):
+    assert client.get("/m", follow_redirects=False).headers["location"] == "/m/"
+    page = client.get("/m/")  # no login needed: the shell is cached by the service worker
+    assert page.status_code == 200 and 'rel="manifest" href="/m/manifest.webmanifest"' in page.text
+    assert "w-zhang" not in page.text
+    manifest = client.get("/m/manifest.webmanifest").json()
+    assert manifest["start_url"] == "/m/" and manifest["scope"] == "/m/"
+    assert manifest["display"] == "standalone" and manifest["lang"] == "zh-CN"
+    assert any(i["sizes"] == "192x192" for i in manifest["icons"])
+    for icon in manifest["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+    worker = client.get("/m/sw.js")
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"
+    shell = worker.text.split("const SHELL = [")[1].split("];")[0]
+    for path in (p.strip().strip('"') for p in shell.split(",")):
+        assert client.get(path).status_code == 200, path  # everything the worker keeps exists

@@ -40,8 +40,9 @@ def app_redirect() -> RedirectResponse:
 def app_page(request: Request):
     # The shell carries no personal data, so the service worker can cache it and the app
     # opens offline; who is logged in is asked of /auth/me (the login form is in the app).
-    config = {"categories": {k: list(v) for k, v in vocabulary.INCIDENT_CATEGORIES.items()},
-              "mustReport": list(MUST_REPORT), "visitNorm": service.DAILY_VISIT_NORM}
+    # the 4必报 kinds as buttons, each with the subcategories that must be reported
+    must = {c: list(subs or vocabulary.INCIDENT_CATEGORIES[c]) for c, subs in MUST_REPORT.items()}
+    config = {"mustReport": must, "visitNorm": service.DAILY_VISIT_NORM}
     return templates.TemplateResponse(request, "m.html", {"config": config})
 
 

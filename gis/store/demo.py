@@ -37,7 +37,7 @@ def load(session, district, settings: Settings, *, now: datetime,
          new_code: Callable[[], str]) -> dict:
     """Load the district with its timeline ending at ``now`` (see
     :func:`gis.generate.timeline.end_now`), the demo grid worker staffing two grids, their
-    visits, key households, departments with routing rules, two cases dispatched to the
+    visits, key households, two cases dispatched to the
     demo worker, a few residents' reports (tracking codes from ``new_code``), and camera
     coverage computed. Returns what was added beside the layers."""
     from gis.generate.timeline import end_now
@@ -58,7 +58,6 @@ def load(session, district, settings: Settings, *, now: datetime,
     import_frame(session, "incidents", incidents, timezone=settings.timezone)
     return {"visits": live.add_visits(session, fixes, seed=district.seed),
             "key_households": live.add_key_households(session),
-            "departments": live.add_departments(session, _county(district)),
             "dispatched_to_demo_worker": live.dispatch_to(session, mine["grids"], now,
                                                           settings.tolerance_m),
             "public_reports": live.add_public_reports(

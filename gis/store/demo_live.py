@@ -1,6 +1,7 @@
 """What makes the demo database look like a county running now, beyond the generated
-layers: visits along the patrols, key households, departments with routing rules, cases
-dispatched to the demo grid worker, and camera coverage computed at load. Each writes in
+layers: visits along the patrols, key households, cases dispatched to the demo grid worker,
+residents' reports, and camera coverage computed at load (the departments:
+:mod:`gis.store.demo_departments`). Each writes in
 the caller's transaction (the demo use case commits)."""
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from gis.generate.visits import visits_along_patrols
-from gis.routing import Department, Rule
-from gis.store import departments as departments_repo
 from gis.store import incidents as incidents_repo
 from gis.store import public_reports
 from gis.store.coverage import RunOptions, run_coverage
@@ -61,24 +60,6 @@ SELECT 'KH-' || community_code || '-' || rn, (ARRAY['elderly_alone', 'disability
 
 def add_key_households(session: Session) -> int:
     return session.execute(text(_KEY_HOUSEHOLDS)).rowcount
-
-
-# county departments (职能部门) and the categories routed to them
-DEPARTMENTS = [
-    ("JS", "住建局 Housing and construction", "public_facility"),
-    ("CG", "城管局 Urban management", "environment"),
-    ("GA", "公安局 Public security", "security_hazard"),
-    ("YJ", "应急管理局 Emergency management", "safety_hazard"),
-    ("MZ", "民政局 Civil affairs", "population"),
-    ("SF", "司法局 Justice", "dispute"),
-]
-
-
-def add_departments(session: Session, county: str) -> int:
-    for code, name, category in DEPARTMENTS:
-        departments_repo.add_department(session, Department(code, name, county), actor="demo")
-        departments_repo.add_rule(session, Rule(category, None, county, code), actor="demo")
-    return len(DEPARTMENTS)
 
 
 def dispatch_to(session: Session, grids: list[str], now: datetime, tolerance_m: float) -> int:

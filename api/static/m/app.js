@@ -51,7 +51,7 @@ function renderQueue(items) {
       <span class="tag ${item.state === "waiting" ? "" : "red"}">${t(item.state)}</span>
       ${item.error ? `<div class="muted">${esc(item.error)}</div>` : ""}
       ${item.state !== "waiting" ? `<button data-dismiss="${item.seq}">${t("dismiss")}</button>` : ""}
-      <div class="muted">${esc(item.queuedAt)}</div></li>`).join("") || `<li>${t("nothing")}</li>`;
+      <div class="muted">${esc(local(item.queuedAt))}</div></li>`).join("") || `<li>${t("nothing")}</li>`;
   const visits = items.filter((i) => i.kind === "visit" && i.state === "waiting").length;
   $("visit-queued").textContent = visits ? `(+${visits} ${t("in_queue")})` : "";
 }
@@ -218,14 +218,14 @@ async function queuePhotos(input, url, ref, step, label) {
 
 // -- report -----------------------------------------------------------------------------
 function renderCategories() {
-  $("cats").innerHTML = config.mustReport.map((c) =>
+  $("cats").innerHTML = Object.keys(config.mustReport).map((c) =>
     `<button type="button" data-cat="${c}" data-t="${c}">${t(c)}</button>`).join("");
 }
 
 function chooseCategory(cat) {
   state.category = cat;
   for (const b of $("cats").querySelectorAll("button")) b.classList.toggle("on", b.dataset.cat === cat);
-  $("r-sub").innerHTML = config.categories[cat].map((s) => `<option value="${s}">${s}</option>`).join("");
+  $("r-sub").innerHTML = config.mustReport[cat].map((s) => `<option value="${s}">${esc(t(s))}</option>`).join("");
   state.dupsSeen = false; $("r-dups").hidden = true;
 }
 

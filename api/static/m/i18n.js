@@ -32,6 +32,13 @@ const WORDS = {
   dispatched: ["已分拨", "dispatched"], handling: ["处置中", "handling"],
   incident: ["事件", "Incident"], visit: ["走访", "Visit"], photo: ["照片", "Photo"],
   fixes_batch: ["巡查轨迹", "Patrol positions"], step: ["处置步骤", "Step"],
+  // subcategories of the 4必报 kinds
+  theft: ["盗窃", "theft"], fraud: ["诈骗", "fraud"], gambling: ["赌博", "gambling"],
+  drugs: ["涉毒", "drugs"], suspicious: ["可疑情况", "suspicious"], fire: ["消防隐患", "fire"],
+  gas: ["燃气隐患", "gas"], construction: ["施工隐患", "construction"], traffic: ["交通隐患", "traffic"],
+  flood: ["防汛隐患", "flood"], move_in: ["人员迁入", "moving in"], rental: ["出租房屋", "rental"],
+  road: ["道路", "road"], streetlight: ["路灯", "streetlight"], manhole: ["井盖", "manhole"],
+  water_pipe: ["水管", "water pipe"], railing: ["护栏", "railing"],
 };
 
 let lang = localStorage.getItem("gridgis.lang") || "zh";

@@ -107,12 +107,13 @@ async function sendOne(db, item) {
 async function flushAll() {
   const db = await dbp;
   const report = {sent: 0, kept: 0};
+  let shown = Date.now();
   for (const item of await db.getAll("queue")) {  // in the order they were queued
     if (item.state !== "waiting") { report.kept += 1; continue; }
     const before = (await db.count("sent"));
     if (!(await sendOne(db, item))) break;
     report.sent += (await db.count("sent")) - before;
-    await changed();
+    if (Date.now() - shown > 500) { shown = Date.now(); await changed(); }  // not per item
   }
   await changed();
   return report;
