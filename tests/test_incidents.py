@@ -309,14 +309,14 @@ def test_command_line_import_assigns_grids_too(grid_area, pg_url, tmp_path, monk
     assert rows == [(fx.B, fx.COMM1), (None, None)] and events == 2
 
 
-def test_large_import_builds_the_indexes_after_the_load(area, tmp_path, monkeypatch):
+def test_large_import_builds_the_indexes_after_the_load(grid_area, tmp_path, monkeypatch):
     """An import at least as large as the table goes in without the secondary indexes
     and builds them afterwards (REBUILD_FROM lowered so a small file takes that path):
     every index is back, used, and the rows are assigned as by the per-row path."""
     from gis.services.imports import import_file
     from gis.store import importer
 
-    with area.connect() as conn:
+    with grid_area.connect() as conn:
         before = dict(conn.execute(text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'")).all())
     monkeypatch.setattr(importer, "REBUILD_FROM", 2)
@@ -325,9 +325,9 @@ def test_large_import_builds_the_indexes_after_the_load(area, tmp_path, monkeypa
                    f"E1,113.005,{fx.MID_LAT},dispute,2024-05-01T08:00:00+08:00\n"
                    f"E2,{fx.EDGE_LON},{fx.MID_LAT},environment,2024-05-01T09:00:00+08:00\n"
                    "E3,113.1,28.5,other,2024-05-01T10:00:00+08:00\n")
-    rep = import_file(area, "incidents", csv)
+    rep = import_file(grid_area, "incidents", csv)
     assert rep.rows_loaded == 3 and rep.assignment["assigned"] == 2
-    with area.connect() as conn:
+    with grid_area.connect() as conn:
         after = dict(conn.execute(text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'")).all())
         conn.execute(text("SET enable_seqscan = off"))
