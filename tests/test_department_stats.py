@@ -6,10 +6,9 @@ sees its own line only."""
 from __future__ import annotations
 
 import grid_fixtures as fx
+from helpers import department_headers as dept
 import pytest
 from sqlalchemy import text
-
-from gis.services import accounts
 
 SQL = """
 SELECT department_code, count(*) AS received,
@@ -20,19 +19,12 @@ FROM summons GROUP BY department_code ORDER BY department_code"""
 
 
 @pytest.fixture
-def area(db):
-    fx.insert_units_and_grids(db)
-    with db.begin() as conn:
+def area(grid_area):
+    with grid_area.begin() as conn:
         conn.execute(text("INSERT INTO departments (code, name, area_code) VALUES "
                           "('zhujian', '县住建局', :c), ('chengguan', '县城管局', :c), "
                           "('minzheng', '县民政局', :c)"), {"c": fx.COUNTY})
-    return db
-
-
-def dept(engine, code):
-    token = accounts.add_user(engine, f"{code}-clerk", "department",
-                              department_code=code)["token"]
-    return {"Authorization": f"Bearer {token}"}
+    return grid_area
 
 
 def report(client, h):

@@ -78,16 +78,24 @@ def request(session: Session, incident_id: int, principal: Principal, *,
     return as_dict(row)
 
 
-def decide(session: Session, request_id: int, principal: Principal, *, approve: bool,
-           note: str | None = None, now: datetime | None = None) -> dict:
-    """Approve or refuse a pending request on an incident the caller sees (not one's own)."""
-    now = now or datetime.now(timezone.utc)
+def _locked_request(session: Session, request_id: int, principal: Principal,
+                    what: str) -> DeadlineRequest:
+    """The request, locked for update, if its incident is in the caller's scope; NotFound
+    naming ``what`` was asked for otherwise."""
     row = session.scalar(select(DeadlineRequest)
                          .join(Incident, Incident.id == DeadlineRequest.incident_id)
                          .where(DeadlineRequest.id == request_id, in_scope(principal))
                          .with_for_update(of=DeadlineRequest))
     if row is None:
-        raise NotFound(f"no extension request {request_id}")
+        raise NotFound(f"no {what} {request_id}")
+    return row
+
+
+def decide(session: Session, request_id: int, principal: Principal, *, approve: bool,
+           note: str | None = None, now: datetime | None = None) -> dict:
+    """Approve or refuse a pending request on an incident the caller sees (not one's own)."""
+    now = now or datetime.now(timezone.utc)
+    row = _locked_request(session, request_id, principal, "extension request")
     if row.status != "requested":
         raise Conflict(f"request {request_id} was already {row.status}")
     summons = session.get(Summons, row.summons_id, with_for_update=True)
@@ -136,12 +144,7 @@ def resume(session: Session, request_id: int, principal: Principal, *,
     """End an approved pause (the department or a dispatcher who sees the incident): the
     clock runs again and the handle due time is set anew."""
     now = now or datetime.now(timezone.utc)
-    row = session.scalar(select(DeadlineRequest)
-                         .join(Incident, Incident.id == DeadlineRequest.incident_id)
-                         .where(DeadlineRequest.id == request_id, in_scope(principal))
-                         .with_for_update(of=DeadlineRequest))
-    if row is None:
-        raise NotFound(f"no pause {request_id}")
+    row = _locked_request(session, request_id, principal, "pause")
     if row.kind != "pause" or row.status != "approved" or row.resumed_at is not None:
         raise Conflict(f"request {request_id} is not a running pause")
     summons = session.get(Summons, row.summons_id, with_for_update=True)

@@ -176,6 +176,17 @@ def get_incident(session: Session, incident_id: int, principal: Principal | None
     return out
 
 
+def locked_incident(session: Session, incident_id: int,
+                    principal: Principal | None) -> Incident:
+    """The incident row, locked for update, if the caller sees it (NotFound otherwise):
+    the one way the incident writers (summons, merges) take their lock."""
+    row = session.scalar(select(Incident).where(Incident.id == incident_id, in_scope(principal))
+                         .with_for_update(of=Incident))
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    return row
+
+
 # -- transitions ------------------------------------------------------------------------------
 def transition(session: Session, incident_id: int, action: str, *, version: int,
                principal: Principal | None, note: str | None = None,
