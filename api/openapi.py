@@ -183,6 +183,7 @@ def _operation(op: dict, method: str, route: APIRoute, schemas: dict) -> None:
     responses = op.setdefault("responses", {})
     if route.path.startswith(OPEN311):  # the standard's own error documents, its statuses
         statuses = (statuses - {401, 422}) | {400, 403, 404}
+        op.get("responses", {}).pop("422", None)  # validation answers 400 there (Open311Route)
         content = {"application/json": {"schema": {"$ref": "#/components/schemas/Open311Errors"}},
                    "text/xml": {},  # a path no route matches: the service-wide 404
                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
