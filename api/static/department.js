@@ -1,0 +1,116 @@
+// A department's own queue (issue 16, 部门报到): what waits for us to report in, what we are
+// handling, what is overdue; acknowledge (报到) and feedback with photos, from GET /queue and
+// POST /incidents/{id}/transitions and /attachments. The inbox polls /notifications.
+(function () {
+  "use strict";
+  const {esc, getJson, postJson, upload, localTime, installInbox} = window.gridgis;
+  const $ = (id) => document.getElementById(id);
+  const config = JSON.parse($("config").textContent);
+  const STATE_LABELS = {summoned: "待报到 waiting", acknowledged: "处置中 handling",
+    fed_back: "已反馈 fed back"};
+  const KIND_LABELS = {dispatch: "分拨 dispatched", whistle: "吹哨 whistled"};
+  let items = [];
+
+  async function photos(id) {
+    const list = await getJson(`/incidents/${id}/attachments`).catch(() => ({attachments: []}));
+    return (list.attachments || []).map((a) => `<a href="/attachments/${a.id}" target="_blank"` +
+      ` rel="noopener"><img class="thumb" data-id="${a.id}" alt="${esc(a.step || "photo")}"` +
+      ` title="${esc(a.step || "")}" src="/attachments/${a.id}/thumbnail"></a>`).join("");
+  }
+
+  function form(item) {
+    if (item.state === "summoned") {
+      return `<form class="ack" data-id="${item.incident_id}"><div class="row">` +
+        `<input class="note" placeholder="说明 note (optional)" maxlength="4000">` +
+        `<button type="submit" class="do-ack">报到 acknowledge</button></div></form>`;
+    }
+    if (item.state === "acknowledged") {
+      return `<form class="feedback" data-id="${item.incident_id}">` +
+        `<textarea class="note" rows="2" maxlength="4000" placeholder="处置情况 what was done"` +
+        `></textarea><div class="row"><input type="file" class="photo" ` +
+        `accept="image/jpeg,image/png,image/webp,image/heic"> ` +
+        `<button type="submit" class="do-feedback">反馈 feed back</button></div></form>`;
+    }
+    return "";
+  }
+
+  async function card(item) {
+    const late = item.overdue ? ` <span class="late">超期 overdue: ${esc(item.overdue)}</span>` : "";
+    return `<article class="card state-${esc(item.state)}${item.overdue ? " overdue" : ""}" ` +
+      `data-id="${item.incident_id}"><h3><span>#${item.incident_id} ` +
+      `${esc([item.category, item.subcategory].filter(Boolean).join(" / "))}</span>` +
+      `<span>${esc(STATE_LABELS[item.state] || item.state)}</span></h3>` +
+      `<div>${esc(item.description || "")}</div>` +
+      `<div class="meta">${esc(KIND_LABELS[item.kind] || item.kind)} · ${esc(localTime(
+        item.summoned_at))} · 网格 ${esc(item.grid_code || "—")}${item.note ? " · " +
+        esc(item.note) : ""}</div>` +
+      `<div class="meta">报到时限 acknowledge by ${esc(localTime(item.ack_due_at))} · ` +
+      `办结时限 handle by ${esc(localTime(item.handle_due_at))}${late}</div>` +
+      `<div class="photos">${await photos(item.incident_id)}</div>${form(item)}` +
+      `<p class="error"></p></article>`;
+  }
+
+  async function fill(id, list) {
+    $(id).innerHTML = list.length ? (await Promise.all(list.map(card))).join("")
+      : "<p class='none'>无 none</p>";
+  }
+
+  async function load() {
+    try {
+      const out = await getJson(`/queue${$("show-done").checked ? "?done=true" : ""}`);
+      items = out.items;
+      $("n-waiting").textContent = out.waiting;
+      $("n-handling").textContent = out.handling;
+      $("n-overdue").textContent = out.overdue;
+      const open = items.filter((i) => i.state !== "fed_back");
+      await fill("list-overdue", open.filter((i) => i.overdue));
+      await fill("list-waiting", open.filter((i) => !i.overdue && i.state === "summoned"));
+      await fill("list-handling", open.filter((i) => !i.overdue && i.state === "acknowledged"));
+      $("done-section").hidden = !$("show-done").checked;
+      await fill("list-done", items.filter((i) => i.state === "fed_back"));
+      $("queue-error").textContent = "";
+      document.body.dataset.loaded = String(Date.now());
+    } catch (error) {
+      $("queue-error").textContent = error.message;
+    }
+  }
+
+  async function submit(event) {
+    event.preventDefault();
+    const formEl = event.target;
+    const id = Number(formEl.dataset.id);
+    const item = items.find((i) => i.incident_id === id);
+    const note = formEl.querySelector(".note").value.trim();
+    const error = formEl.closest(".card").querySelector(".error");
+    try {
+      const action = formEl.classList.contains("ack") ? "acknowledge" : "feedback";
+      const file = formEl.querySelector(".photo")?.files[0];
+      if (file) await upload(id, file, "feedback");  // the photo first: a refused one stops here
+      // the version may have moved since the queue was read (a photo does not move it)
+      const fresh = await getJson(`/incidents/${id}`);
+      await postJson(`/incidents/${id}/transitions`, {action, version: fresh.properties.version
+        ?? item.version, ...(note ? {note} : {})});
+      await load();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  }
+
+  document.querySelector("main").addEventListener("submit", submit);
+  $("show-done").addEventListener("change", load);
+  let inbox = null;
+  inbox = installInbox({button: $("inbox-button"), count: $("inbox-count"),
+    list: $("inbox-list"), pollSeconds: config.pollSeconds, onOpen: (id) => {
+      const target = document.querySelector(`.card[data-id="${id}"]`);
+      if (target) target.scrollIntoView({block: "center"});
+    }});
+  // a new summons shows up as a notification: reload the queue when the inbox grows
+  let seen = null;
+  setInterval(async () => {
+    const box = inbox.last();
+    const top = box.notifications.length ? box.notifications[0].id : 0;
+    if (seen !== null && top !== seen) await load();
+    seen = top;
+  }, (config.pollSeconds || 5) * 1000);
+  load();
+})();
