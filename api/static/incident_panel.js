@@ -38,7 +38,7 @@
   }
 
   function actionsHtml(p) {
-    const open = !["closed", "merged"].includes(p.status);
+    const open = p.status !== "closed";
     const buttons = (p.allowed || []).map((a) =>
       `<button type="button" data-action="${esc(a)}">${esc(ACTION_LABELS[a] || a)}</button>`);
     if (open) buttons.push("<button type='button' id='inc-whistle-open'>吹哨 whistle</button>");
@@ -60,7 +60,7 @@
   }
 
   async function duplicatesHtml(p) {
-    if (["closed", "merged"].includes(p.status)) return "";
+    if (p.status === "closed") return "";
     const out = await getJson(`/incidents/${p.id}/duplicates`).catch(() => ({duplicates: []}));
     const list = out.duplicates || [];
     return "<h3>疑似重复 Likely duplicates</h3><ul class='dups' id='inc-dups'>" + (list.length
@@ -82,7 +82,8 @@
       current = await getJson(`/incidents/${id}`);
       const p = current.properties;
       p.summons = (await getJson(`/incidents/${id}/summons`)).summons;
-      const suggested = p.suggested_department;
+      // {code, name} of the routing rule that applies, or null
+      const suggested = p.suggested_department ? p.suggested_department.code : null;
       let html = rows([["状态 Status", esc(p.status)],
         ["类别 Category", esc([p.category, p.subcategory].filter(Boolean).join(" / "))],
         ["描述 Description", esc(p.description || "—")], ["网格 Grid", esc(p.grid_code || "—")],
@@ -120,7 +121,8 @@
 
   function openDispatch() {
     const p = current.properties;
-    departmentOptions($("dispatch-department"), p.suggested_department);
+    departmentOptions($("dispatch-department"),
+                      p.suggested_department ? p.suggested_department.code : null);
     $("dispatch-note").value = "";
     $("dispatch-error").textContent = "";
     $("dispatch-dialog").showModal();
