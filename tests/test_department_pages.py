@@ -178,7 +178,8 @@ def _status(client, incident_id: int) -> str:
 
 def test_the_whole_loop_in_the_pages(db, pg_url, tmp_path, setup, browser):
     people, image = setup
-    browser.set_window_size(1280, 800)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
     with live_server(pg_url, tmp_path) as base:
         http = _api(base, people)
         _setup_departments(db, http)

@@ -96,7 +96,15 @@
     }
   }
 
+  async function showName() {
+    // the department's name beside its code (GET /departments: a department sees its own)
+    const out = await getJson("/departments").catch(() => ({departments: []}));
+    const mine = (out.departments || []).find((d) => d.code === config.department);
+    if (mine) $("dept-name").textContent = `${mine.name} (${mine.code})`;
+  }
+
   document.querySelector("main").addEventListener("submit", submit);
+  showName();
   $("show-done").addEventListener("change", load);
   let inbox = null;
   inbox = installInbox({button: $("inbox-button"), count: $("inbox-count"),

@@ -88,7 +88,10 @@
         await postJson(`/notifications/${item.dataset.id}/read`).catch(() => null);
         await refresh();
       }
-      if (item.dataset.incident && onOpen) onOpen(Number(item.dataset.incident));
+      if (item.dataset.incident && onOpen) {
+        list.hidden = true;   // out of the way of what it opens
+        onOpen(Number(item.dataset.incident));
+      }
     });
     refresh();
     setInterval(refresh, (pollSeconds || 5) * 1000);
