@@ -92,6 +92,25 @@ def _thumbs_loaded(driver, selector: str, n: int) -> None:
                   f"=== {n} && i.every(x => x.complete && x.naturalWidth > 0);")
 
 
+def _filter_department(driver, code: str, expected: set[int], tmp_path) -> None:
+    """The map's department filter draws only the incidents routed or summoned to it."""
+    driver.execute_script("const s = document.getElementById('f-department'); "
+                          f"s.value = '{code}'; s.dispatchEvent(new Event('change'));")
+    _wait(driver, "return document.getElementById('f-department-count').textContent === "
+                  f"'{len(expected)}'")
+    drawn = _wait(driver, "const v = window.gridgisMap.queryRenderedFeatures({layers: "
+                          f"['dept-incidents']}}).map(f => f.id); return v.length === "
+                          f"{len(expected)} && v;")
+    assert set(drawn) == expected
+    _shot(driver, tmp_path, "5b-department-filter")
+    assert driver.execute_script("return window.gridgisMap.getLayoutProperty("
+                                 "'incident-clusters', 'visibility')") == "none"
+    driver.execute_script("const s = document.getElementById('f-department'); "
+                          "s.value = ''; s.dispatchEvent(new Event('change'));")
+    _wait(driver, "return window.gridgisMap.queryRenderedFeatures({layers: "
+                  "['dept-incidents']}).length === 0")
+
+
 # -- the department page -------------------------------------------------------------------
 def _card(driver, section: str, incident_id: int):
     _wait(driver, f"return !!document.querySelector('#list-{section} "
@@ -260,6 +279,7 @@ def test_the_whole_loop_in_the_pages(db, pg_url, tmp_path, setup, browser):
         _shot(browser, tmp_path, "5-department-handling")
 
         _login(browser, base, "centre", "/map")
+        _filter_department(browser, "zhujian", {first, second}, tmp_path)
         _open(browser, first, "feedback")
         _thumbs_loaded(browser, "#inc-photos img.thumb", 2)
         _act(browser, "verify", "verified")

@@ -205,22 +205,42 @@
   }
 
   // The department filter: the incidents dispatched to or summoned the department
-  // (GET /incidents?department=), drawn alone; clusters are hidden while it is on.
+  // (GET /incidents?department=, GeoJSON) drawn as their own layer at every zoom, in place
+  // of the incident tiles (which are clusters below zoom 14).
+  const DEPT_PAINT = {"circle-radius": 7, "circle-color": ["match", ["get", "status"],
+    "reported", "#e67e22", "accepted", "#f1c40f", "dispatched", "#3498db", "handling", "#9b59b6",
+    "feedback", "#1abc9c", "verified", "#16a085", "closed", "#27ae60", "#555"],
+    "circle-stroke-color": "#1f3b57", "circle-stroke-width": 2};
+
+  function showTiles(map, visible) {
+    for (const id of ["incidents", "incident-clusters"]) {
+      map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
+    }
+    if (map.getLayer("dept-incidents")) {
+      map.setLayoutProperty("dept-incidents", "visibility", visible ? "none" : "visible");
+    }
+  }
+
   async function applyDepartment(map) {
     const code = $("f-department").value;
     const info = $("f-department-count");
     if (!code) {
-      map.setFilter("incidents", ["!", ["has", "cluster"]]);
-      map.setLayoutProperty("incident-clusters", "visibility", "visible");
+      showTiles(map, true);
       info.textContent = "";
       return;
     }
     const out = await getJson(`/incidents?department=${encodeURIComponent(code)}&limit=1000`);
-    const ids = out.features.map((f) => f.id ?? f.properties.id);
-    map.setFilter("incidents", ["all", ["!", ["has", "cluster"]],
-                                ["in", ["id"], ["literal", ids]]]);
-    map.setLayoutProperty("incident-clusters", "visibility", "none");
-    info.textContent = `${out.numberMatched}`;
+    const data = {type: "FeatureCollection", features: out.features};
+    if (map.getSource("dept-incidents")) map.getSource("dept-incidents").setData(data);
+    else {
+      map.addSource("dept-incidents", {type: "geojson", data});
+      map.addLayer({id: "dept-incidents", type: "circle", source: "dept-incidents",
+                    paint: DEPT_PAINT});
+      map.on("click", "dept-incidents", (event) => open(event.features[0].id));
+    }
+    showTiles(map, false);
+    info.textContent = out.numberMatched > out.features.length
+      ? `${out.features.length}/${out.numberMatched}` : `${out.numberMatched}`;
   }
 
   async function install(map, config) {
