@@ -49,6 +49,8 @@ def _shot(driver, tmp_path, name: str) -> None:
 
 
 def _login(driver, base: str, username: str, page: str) -> None:
+    driver.get("about:blank")        # stop the open page's polls before logging out
+    _no_browser_errors(driver)       # ... and nothing went wrong on it
     driver.delete_all_cookies()
     driver.get(f"{base}/login?next={page}")
     driver.find_element("id", "username").send_keys(username)
@@ -120,6 +122,10 @@ def _card(driver, section: str, incident_id: int):
 
 def _acknowledge(driver, incident_id: int) -> None:
     _card(driver, "waiting", incident_id).find_element("css selector", ".do-ack").click()
+    _wait(driver, f"const c = document.querySelector('.card[data-id=\"{incident_id}\"]');"
+                  " const e = c && c.querySelector('.error').textContent;"
+                  " if (e) throw new Error(e);"
+                  " return c && c.classList.contains('state-acknowledged');")
 
 
 def _feed_back(driver, incident_id: int, note: str, image_path=None) -> None:

@@ -50,24 +50,32 @@
       `<p class="error"></p></article>`;
   }
 
-  async function fill(id, list) {
-    $(id).innerHTML = list.length ? (await Promise.all(list.map(card))).join("")
+  async function cards(list) {
+    return list.length ? (await Promise.all(list.map(card))).join("")
       : "<p class='none'>无 none</p>";
   }
 
+  let loads = 0;   // only the newest of overlapping reloads draws the lists
+
   async function load() {
+    const mine = ++loads;
     try {
       const out = await getJson(`/queue${$("show-done").checked ? "?done=true" : ""}`);
+      if (mine !== loads) return;
       items = out.items;
       $("n-waiting").textContent = out.waiting;
       $("n-handling").textContent = out.handling;
       $("n-overdue").textContent = out.overdue;
       const open = items.filter((i) => i.state !== "fed_back");
-      await fill("list-overdue", open.filter((i) => i.overdue));
-      await fill("list-waiting", open.filter((i) => !i.overdue && i.state === "summoned"));
-      await fill("list-handling", open.filter((i) => !i.overdue && i.state === "acknowledged"));
+      const sections = {"list-overdue": open.filter((i) => i.overdue),
+        "list-waiting": open.filter((i) => !i.overdue && i.state === "summoned"),
+        "list-handling": open.filter((i) => !i.overdue && i.state === "acknowledged"),
+        "list-done": items.filter((i) => i.state === "fed_back")};
+      const html = {};
+      for (const [id, list] of Object.entries(sections)) html[id] = await cards(list);
+      if (mine !== loads) return;
+      for (const [id, text] of Object.entries(html)) $(id).innerHTML = text;
       $("done-section").hidden = !$("show-done").checked;
-      await fill("list-done", items.filter((i) => i.state === "fed_back"));
       $("queue-error").textContent = "";
       document.body.dataset.loaded = String(Date.now());
     } catch (error) {
@@ -82,6 +90,9 @@
     const item = items.find((i) => i.incident_id === id);
     const note = formEl.querySelector(".note").value.trim();
     const error = formEl.closest(".card").querySelector(".error");
+    const button = formEl.querySelector("button[type=submit]");
+    if (button.disabled) return;   // one submission at a time
+    button.disabled = true;
     try {
       const action = formEl.classList.contains("ack") ? "acknowledge" : "feedback";
       const file = formEl.querySelector(".photo")?.files[0];
@@ -93,6 +104,7 @@
       await load();
     } catch (err) {
       error.textContent = err.message;
+      button.disabled = false;
     }
   }
 
