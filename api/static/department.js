@@ -118,19 +118,11 @@
   document.querySelector("main").addEventListener("submit", submit);
   showName();
   $("show-done").addEventListener("change", load);
-  let inbox = null;
-  inbox = installInbox({button: $("inbox-button"), count: $("inbox-count"),
-    list: $("inbox-list"), pollSeconds: config.pollSeconds, onOpen: (id) => {
+  // a new summons or dispatch arrives as a notification: reload the queue then
+  installInbox({button: $("inbox-button"), count: $("inbox-count"), list: $("inbox-list"),
+    pollSeconds: config.pollSeconds, onNew: load, onOpen: (id) => {
       const target = document.querySelector(`.card[data-id="${id}"]`);
       if (target) target.scrollIntoView({block: "center"});
     }});
-  // a new summons shows up as a notification: reload the queue when the inbox grows
-  let seen = null;
-  setInterval(async () => {
-    const box = inbox.last();
-    const top = box.notifications.length ? box.notifications[0].id : 0;
-    if (seen !== null && top !== seen) await load();
-    seen = top;
-  }, (config.pollSeconds || 5) * 1000);
   load();
 })();

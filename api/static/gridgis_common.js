@@ -54,9 +54,11 @@
     supervision: "督办 supervision", merged: "合并 merged"};
 
   // The inbox: a button with the unread count and a drop-down list; onOpen(incidentId)
-  // is called when an entry naming an incident is clicked.
-  function installInbox({button, count, list, onOpen, pollSeconds}) {
+  // is called when an entry naming an incident is clicked, onNew() when a poll finds a
+  // notification newer than the last one seen (not on the first poll).
+  function installInbox({button, count, list, onOpen, onNew, pollSeconds}) {
     let last = {unread: 0, notifications: []};
+    let newest = null;
 
     function render() {
       count.textContent = String(last.unread);
@@ -74,6 +76,9 @@
       try {
         last = await getJson("/notifications?limit=50");
         render();
+        const top = last.notifications.length ? last.notifications[0].id : 0;
+        if (newest !== null && top !== newest && onNew) onNew();
+        newest = top;
       } catch (error) {
         count.textContent = "!";
       }
