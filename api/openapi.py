@@ -105,6 +105,10 @@ CONSTRAINTS = {
     "reported_at": "not in the future",
     "lon": "sent together with lat", "lat": "sent together with lon",
     "window": "at most the period asked for",
+    "household": "the register's own reference: not an ID number or a phone number, and "
+    "not already registered",
+    "building": "an existing building inside your area",
+    "month": "for the monthly report: a month that has begun",
     "Idempotency-Key": "a key already used by the caller must come with the same request "
                        "(its first answer is then returned)",
 }

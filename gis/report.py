@@ -70,6 +70,7 @@ class ReportData:
     outline: gpd.GeoDataFrame | None = None
     notes: list[str] = field(default_factory=list)
     generated_at: str = ""
+    workers: pd.DataFrame | None = None  # the month's 123456 assessment (gis.assessment)
     # per department, worst first (逆排名): gis.department_performance.ranking rows
     departments: list[dict] = field(default_factory=list)
 
@@ -138,6 +139,33 @@ def _worst_first(grids: pd.DataFrame) -> pd.DataFrame:
         .drop(columns=["_a", "_b"])
 
 
+# The assessment's evidence in the report: (key, head, done column, required column)
+WORKER_EVIDENCE = [
+    ("patrol", "巡查 Patrol windows", "patrol_windows_done", "patrol_windows_required"),
+    ("key_visits", "重点走访 Key visits", "key_visits_done", "key_visits_required"),
+    ("must_attend", "3必到 verified/cases", "must_attend_verified", "must_attend_cases"),
+    ("visit_days", "入户 Visit days ok", "visit_days_ok", "visit_days"),
+    ("report_weeks", "上报 Report weeks ok", "report_weeks_ok", "report_weeks"),
+]
+
+
+def worker_ranking(workers: pd.DataFrame) -> pd.DataFrame:
+    """Grid workers worst first (逆排名): fewest stars, then lowest patrol rate, then the
+    fewest 3必到 verified, then by name."""
+    return workers.assign(_r=workers["patrol_rate"].astype(float).fillna(-1.0)).sort_values(
+        ["stars", "_r", "must_attend_verified", "worker"], kind="stable").drop(columns="_r")
+
+
+def _worker_rows(workers: pd.DataFrame | None) -> list[dict]:
+    if workers is None or not len(workers):
+        return []
+    return [{"worker": r["worker"], "stars": int(r["stars"]), "notes": r["notes"],
+             "must_report": int(r["must_report_count"]),
+             "cells": [{"key": k, "done": int(r[d]), "required": int(r[q])}
+                       for k, _, d, q in WORKER_EVIDENCE]}
+            for r in worker_ranking(workers).to_dict("records")]
+
+
 def context(data: ReportData, images: dict[str, str] | None = None) -> dict:
     """What the template needs: summary rows, unit and grid tables, rankings, images."""
     summary = [{"key": k, "label": LABEL[k], "value": fmt(data.total.get(k), k),
@@ -155,6 +183,8 @@ def context(data: ReportData, images: dict[str, str] | None = None) -> dict:
                      for k, d in RANKINGS] if len(grids) else [],
         "grids": _rows(_worst_first(grids), table_keys) if len(grids) else [],
         "images": images or {},
+        "workers": _worker_rows(data.workers),
+        "worker_heads": [head for _, head, _, _ in WORKER_EVIDENCE],
     }
 
 

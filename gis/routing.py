@@ -133,23 +133,39 @@ def read_rules(source, *, departments: Iterable[str] | None = None,
     name, rows = read_rows(source, required=["category", "area_code", "department_code"],
                            optional=["subcategory"], file=file)
     known = set(departments) if departments is not None else None
-    rules, problems, first_row = [], [], {}
+
+    def check(row) -> Rule:
+        rule = Rule.checked(row["category"], row.get("subcategory"), row["area_code"],
+                            row["department_code"])
+        if known is not None and rule.department_code not in known:
+            raise InputError(f"unknown department {rule.department_code!r}",
+                             field="department_code")
+        return rule
+
+    def clash(rule: Rule, first: int) -> InputError:
+        return InputError(f"the same category, subcategory and area as row {first}",
+                          field="area_code")
+
+    rules = _checked_rows(name, rows, check, lambda r: r.key, clash)
+    return rules if with_rows else [r for _, r in rules]
+
+
+def _checked_rows(name: str, rows, check, key, clash) -> list[tuple[int, object]]:
+    """``(row number, check(row))`` for every row, a repeated ``key`` refused as
+    ``clash(item, first row number)``; every bad row is gathered and the whole file
+    refused at once (:func:`raise_if_any`), so nothing half-read is returned."""
+    out, problems, first_row = [], [], {}
     for number, row in rows:
         try:
-            rule = Rule.checked(row["category"], row.get("subcategory"), row["area_code"],
-                                row["department_code"])
-            if known is not None and rule.department_code not in known:
-                raise InputError(f"unknown department {rule.department_code!r}",
-                                 field="department_code")
-            if rule.key in first_row:
-                raise InputError(f"the same category, subcategory and area as row "
-                                 f"{first_row[rule.key]}", field="area_code")
-            first_row[rule.key] = number
-            rules.append((number, rule))
+            item = check(row)
+            if key(item) in first_row:
+                raise clash(item, first_row[key(item)])
+            first_row[key(item)] = number
+            out.append((number, item))
         except InputError as err:
             problems.append(RowProblem(number, err.field, err.problem.reason, name))
     raise_if_any(problems, name)
-    return rules if with_rows else [r for _, r in rules]
+    return out
 
 
 @dataclass(frozen=True)
@@ -181,17 +197,11 @@ def read_departments(source, *, file: str | None = None, with_rows: bool = False
     ``with_rows``: ``(row number, department)`` pairs."""
     name, rows = read_rows(source, required=["code", "name", "area_code"],
                            optional=["contact", "phone"], file=file)
-    out, problems, first_row = [], [], {}
-    for number, row in rows:
-        try:
-            dept = Department.checked(row["code"], row["name"], row["area_code"],
-                                      row.get("contact"), row.get("phone"))
-            if dept.code in first_row:
-                raise InputError(f"code {dept.code!r} already on row {first_row[dept.code]}",
-                                 field="code")
-            first_row[dept.code] = number
-            out.append((number, dept))
-        except InputError as err:
-            problems.append(RowProblem(number, err.field, err.problem.reason, name))
-    raise_if_any(problems, name)
+    out = _checked_rows(
+        name, rows,
+        lambda row: Department.checked(row["code"], row["name"], row["area_code"],
+                                       row.get("contact"), row.get("phone")),
+        lambda dept: dept.code,
+        lambda dept, first: InputError(f"code {dept.code!r} already on row {first}",
+                                       field="code"))
     return out if with_rows else [d for _, d in out]

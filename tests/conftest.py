@@ -91,3 +91,13 @@ def make_user(db):
 @pytest.fixture
 def admin_headers(make_user):
     return make_user("admin")
+
+
+@pytest.fixture
+def grid_area(db):
+    """``db`` with grid_fixtures' county, townships, communities and grids loaded: the
+    place most incident tests report into."""
+    import grid_fixtures
+
+    grid_fixtures.insert_units_and_grids(db)
+    return db

@@ -36,10 +36,13 @@ def grids(db):
     return db
 
 
-def test_boundary_cases_follow_the_documented_rules(grids):
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-point", "safe-region"])
+def test_boundary_cases_follow_the_documented_rules(grids, bulk):
+    """Both statements (per point, and the bulk one that answers points deep inside a
+    grid by its safe region) follow the rules on the hand-built cases."""
     ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
     with transaction(grids) as session:
-        counts = assign_incidents(session, ids)
+        counts = assign_incidents(session, ids, bulk=bulk)
     assert counts == {"incidents": 5, "assigned": 4, "boundary": 3, "unassigned": 1, "moved": 4}
     for (name, (_, _, grid, flag, cands)), row in zip(fx.CASES.items(), _rows(grids, ids)):
         assert (row["grid_code"], row["boundary"], row["candidates"]) == (grid, flag, cands), name
@@ -68,11 +71,12 @@ def test_sql_agrees_with_the_file_path():
         assert (cands[i].split(";") if cands[i] else None) == expected, name
 
 
-def test_tolerance_is_configurable(grids):
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-point", "safe-region"])
+def test_tolerance_is_configurable(grids, bulk):
     ids = _insert_points(grids, [fx.CASES["3 m from a neighbour"][:2],
                                  fx.CASES["5 m outside"][:2]])
     with transaction(grids) as session:
-        assign_incidents(session, ids, tolerance_m=2.0)
+        assign_incidents(session, ids, tolerance_m=2.0, bulk=bulk)
     near, outside = _rows(grids, ids)
     assert (near["grid_code"], near["boundary"], near["candidates"]) == (fx.A, False, [fx.A])
     assert outside["grid_code"] is None and outside["candidates"] is None
@@ -113,3 +117,57 @@ def test_republish_moves_open_incidents_only(grids):
     with grids.connect() as conn:
         events = conn.execute(text("SELECT incident_id, action, grid_code FROM incident_events"))
         assert [tuple(e) for e in events] == [(open_id, "reassign", d_code)]
+
+
+def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
+    """Voronoi grids over community 1 (irregular, sharing edges exactly), one grid laid
+    over two others (bad data: no safe region for any of the three), and points inside,
+    exactly on and within 0-15 m of boundaries: the bulk (safe-region) statement, the
+    per-point statement and the library path give the same grid, flag and candidates
+    on every point."""
+    import numpy as np
+
+    from gis.assign import assign_points
+
+    rng = np.random.default_rng(7)
+    box = shapely.box(113.0, 28.0, 113.02, 28.01)
+    seeds = shapely.multipoints(np.column_stack([rng.uniform(113.0, 113.02, 40),
+                                                 rng.uniform(28.0, 28.01, 40)]))
+    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=box))
+    cells = shapely.intersection(cells, box)
+    cells = list(cells) + [shapely.box(113.004, 28.004, 113.007, 28.006)]  # the overlay
+    codes = [f"{fx.COMM1}{9000 + i}" for i in range(len(cells))]
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE grids SET valid_to = now()"))
+        for code, cell in zip(codes, cells):
+            conn.execute(text("INSERT INTO grids (code, community_code, geom) VALUES "
+                              "(:c, :m, ST_Multi(ST_GeomFromText(:g, 4326)))"),
+                         {"c": code, "m": fx.COMM1, "g": cell.wkt})
+    n = 3000
+    xy = np.column_stack([rng.uniform(112.999, 113.021, n), rng.uniform(27.999, 28.011, n)])
+    edge = rng.random(n) < 0.3  # on a boundary, or moved 0-15 m off it
+    on = shapely.line_interpolate_point(shapely.boundary(np.asarray(cells)[
+        rng.integers(0, len(cells), edge.sum())]), rng.random(edge.sum()), normalized=True)
+    shift = np.where(rng.random(edge.sum()) < 0.5, 0.0, rng.uniform(0, 15, edge.sum()))
+    angle = rng.uniform(0, 2 * np.pi, edge.sum())
+    xy[edge, 0] = shapely.get_x(on) + shift * np.cos(angle) / (111_320 * np.cos(np.radians(28)))
+    xy[edge, 1] = shapely.get_y(on) + shift * np.sin(angle) / 110_574
+    with grids.begin() as conn:
+        conn.execute(text("INSERT INTO incidents (category, reported_at, geom) "
+                          "SELECT 'other', now(), ST_SetSRID(ST_MakePoint(x, y), 4326) "
+                          "FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) AS t(x, y)"),
+                     {"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist()})
+    lib = assign_points(gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+                                         crs=4326),
+                        gpd.GeoDataFrame({"code": codes}, geometry=cells, crs=4326), "code")
+    expected = [(g if isinstance(g, str) else None, bool(b), c.split(";") if c else None)
+                for g, b, c in zip(lib["grid"], lib["boundary"], lib["candidates"].fillna(""))]
+    for bulk in (True, False):
+        with transaction(grids) as session:
+            assign_incidents(session, None, bulk=bulk)
+        with grids.connect() as conn:
+            got = [(r[0], r[1], r[2]) for r in conn.execute(text(
+                "SELECT grid_code, boundary, candidates FROM incidents ORDER BY id"))]
+        wrong = [i for i, (e, g) in enumerate(zip(expected, got)) if e != g]
+        assert not wrong, (bulk, [(tuple(xy[i]), expected[i], got[i]) for i in wrong[:3]])
+    assert sum(e[1] for e in expected) > 300  # the boundary cases are really there

@@ -21,8 +21,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from roles_fixtures import COMM1, X, Y0, Y1, A, centre, insert_district
-from security_helpers import serve, token_headers
+from helpers import roles_district as district, served_api
+from roles_fixtures import COMM1, X, Y0, Y1, A, centre
+from security_helpers import token_headers
 
 ROOT = Path(__file__).parents[1]
 XA, XM = X["A"], X["A"] + 0.005
@@ -35,15 +36,7 @@ def _collection(ring, code="old-1") -> str:
         "geometry": {"type": "Polygon", "coordinates": [ring]}}]})
 
 
-@pytest.fixture(scope="module")
-def base(pg_url, engine, tmp_path_factory):
-    with serve(pg_url, tmp_path_factory.mktemp("bad-geometry")) as url:
-        yield url
-
-
-@pytest.fixture
-def district(db):
-    return insert_district(db)
+base = served_api("bad-geometry")
 
 
 def _multipart(fields: dict[str, str], filename: str, content: str) -> tuple[bytes, str]:

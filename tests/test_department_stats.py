@@ -6,10 +6,9 @@ sees its own line only."""
 from __future__ import annotations
 
 import grid_fixtures as fx
+from helpers import department_headers as dept
 import pytest
 from sqlalchemy import text
-
-from gis.services import accounts
 
 SQL = """
 SELECT department_code, count(*) AS received,
@@ -20,19 +19,12 @@ FROM summons GROUP BY department_code ORDER BY department_code"""
 
 
 @pytest.fixture
-def area(db):
-    fx.insert_units_and_grids(db)
-    with db.begin() as conn:
+def area(grid_area):
+    with grid_area.begin() as conn:
         conn.execute(text("INSERT INTO departments (code, name, area_code) VALUES "
                           "('zhujian', '县住建局', :c), ('chengguan', '县城管局', :c), "
                           "('minzheng', '县民政局', :c)"), {"c": fx.COUNTY})
-    return db
-
-
-def dept(engine, code):
-    token = accounts.add_user(engine, f"{code}-clerk", "department",
-                              department_code=code)["token"]
-    return {"Authorization": f"Bearer {token}"}
+    return grid_area
 
 
 def report(client, h):
@@ -139,3 +131,20 @@ def test_the_monthly_report_ranks_the_departments_as_the_stats_do(client, make_u
     assert [d["department_code"] for d in data.departments][:2] == ["chengguan", "zhujian"]
     html = render_html(data, charts=False)
     assert "部门逆排名" in html and 'data-code="chengguan"' in html
+
+
+def test_the_overview_shows_the_departments_last_30_days(client, make_user, area):
+    centre = make_user("dispatcher", fx.COUNTY, username="centre")
+    zj = dept(area, "zhujian")
+    one = step(client, centre, report(client, centre), "accept")
+    step(client, centre, one, "dispatch", department_code="zhujian")
+    step(client, zj, one, "acknowledge")
+    got = client.get(f"/overview/{fx.COUNTY}", headers=centre)
+    assert got.status_code == 200, got.text
+    rows = {d["department_code"]: d for d in got.json()["departments"]}
+    assert (rows["zhujian"]["received"], rows["zhujian"]["acknowledged_on_time"]) == (1, 1)
+    assert rows["minzheng"]["received"] == 0
+    # a department account sees its own line only
+    own = client.get(f"/overview/{fx.COUNTY}", headers=zj)
+    if own.status_code == 200:
+        assert [d["department_code"] for d in own.json()["departments"]] == ["zhujian"]

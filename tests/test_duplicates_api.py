@@ -15,13 +15,7 @@ LON, LAT = 113.005, fx.MID_LAT
 
 
 @pytest.fixture
-def area(db):
-    fx.insert_units_and_grids(db)
-    return db
-
-
-@pytest.fixture
-def dispatcher(make_user, area):
+def dispatcher(make_user, grid_area):
     return make_user("dispatcher", fx.COUNTY, username="centre")
 
 

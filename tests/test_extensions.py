@@ -96,3 +96,29 @@ def test_bad_requests_and_outsiders(client, people):
     assert again.status_code == 409 and "already approved" in again.json()["detail"]
     listed = client.get(f"/incidents/{incident_id}/extensions", headers=people["zj"]).json()
     assert [e["status"] for e in listed["extensions"]] == ["approved"]
+
+
+def test_an_approved_pause_stops_the_clock_until_resumed(client, people):
+    incident_id, due = summoned(client, people)
+    req = client.post(f"/incidents/{incident_id}/extensions", headers=people["zj"],
+                      json={"kind": "pause", "reason": "waiting for the owner to return"})
+    assert req.status_code == 201 and req.json()["kind"] == "pause", req.text
+    assert client.post(f"/extensions/{req.json()['id']}/resume",
+                       headers=people["zj"]).status_code == 409      # not approved yet
+    decided = client.post(f"/extensions/{req.json()['id']}/decision", headers=people["centre"],
+                          json={"approve": True})
+    assert decided.status_code == 200 and decided.json()["handle_due_at"] is None
+    assert handle_notices(client, people, due + timedelta(days=30)) == []   # clock stopped
+    resumed = client.post(f"/extensions/{req.json()['id']}/resume", headers=people["zj"])
+    assert resumed.status_code == 200, resumed.text
+    after = datetime.fromisoformat(resumed.json()["handle_due_at"])
+    assert due <= after < due + timedelta(minutes=5)    # paused for the seconds it lasted
+    assert client.post(f"/extensions/{req.json()['id']}/resume",
+                       headers=people["zj"]).status_code == 409      # already running
+    notes = [e["note"] for e in client.get(f"/incidents/{incident_id}", headers=people[
+        "centre"]).json()["properties"]["events"] if e["action"] == "deadline"]
+    assert notes[0].startswith("pause approved: handle due") and "stopped" in notes[0]
+    assert notes[1].startswith("pause ended")
+    bad = client.post(f"/incidents/{incident_id}/extensions", headers=people["zj"],
+                      json={"kind": "extension", "reason": "x"})
+    assert bad.status_code == 422 and bad.json()["field"] == "amount"

@@ -18,13 +18,7 @@ LOOP = ["accept", "dispatch", "handle", "feedback", "verify", "close"]
 
 
 @pytest.fixture
-def area(db):
-    fx.insert_units_and_grids(db)
-    return db
-
-
-@pytest.fixture
-def dispatcher(make_user, area):
+def dispatcher(make_user, grid_area):
     return make_user("dispatcher", fx.COUNTY, username="county-dispatcher")
 
 
@@ -117,21 +111,21 @@ def test_overdue_flags_follow_the_category_limits(client, dispatcher):
     assert (row["incidents"], row["overdue"], row["closed"]) == (3, 2, 0)
 
 
-def test_republish_moves_open_incidents_and_keeps_history(client, dispatcher, area):
+def test_republish_moves_open_incidents_and_keeps_history(client, dispatcher, grid_area):
     point = {"lon": 113.0075, "lat": fx.MID_LAT}
     open_inc = _report(client, dispatcher, **point)
     closed = _report(client, dispatcher, **point)
     for action in LOOP:
         closed = _act(client, dispatcher, closed, action)
     new_code = fx.COMM1 + "0003"
-    with area.begin() as conn:
+    with grid_area.begin() as conn:
         conn.execute(text("UPDATE grids SET valid_to = now() WHERE code = :a"), {"a": fx.A})
         conn.execute(text("INSERT INTO grids (code, community_code, geom, version) VALUES "
                           "(:a, :m, ST_GeomFromEWKT(:g1), 2), (:d, :m, ST_GeomFromEWKT(:g2), 2)"),
                      {"a": fx.A, "d": new_code, "m": fx.COMM1,
                       "g1": fx.square(113.0, 28.0, 113.005, 28.01),
                       "g2": fx.square(113.005, 28.0, 113.01, 28.01)})
-    with transaction(area) as session:
+    with transaction(grid_area) as session:
         assert reassign_open_incidents(session)["moved"] == 1
     moved = client.get(f"/incidents/{open_inc['id']}", headers=dispatcher).json()["properties"]
     assert (moved["grid_code"], moved["grid_code_at_report"]) == (new_code, fx.A)
@@ -198,9 +192,9 @@ def test_bad_input_is_422_naming_the_field(client, dispatcher, change, field):
     assert resp.status_code == 422 and resp.json()["field"] == field, resp.text
 
 
-def test_locate_gives_grid_staff_and_the_nearest_patrolling_worker(client, dispatcher, area):
+def test_locate_gives_grid_staff_and_the_nearest_patrolling_worker(client, dispatcher, grid_area):
     now = datetime.now(timezone.utc)
-    with area.begin() as conn:
+    with grid_area.begin() as conn:
         conn.execute(text("INSERT INTO grid_staff (name, role, grid_code, worker_id) VALUES "
                           "('Li', 'grid_leader', :a, 'w1'), ('Wang', 'fulltime_worker', :a, 'w2')"),
                      {"a": fx.A})
@@ -292,7 +286,7 @@ def test_pure_overdue_rule_matches_the_limits():
                         t0 + timedelta(days=9)) == "closed late"
 
 
-def test_command_line_import_assigns_grids_too(area, pg_url, tmp_path, monkeypatch):
+def test_command_line_import_assigns_grids_too(grid_area, pg_url, tmp_path, monkeypatch):
     """`gridgis import incidents` takes the same path as the HTTP upload: every row lands
     in its grid (or is kept unassigned) in the same transaction."""
     from typer.testing import CliRunner
@@ -307,9 +301,40 @@ def test_command_line_import_assigns_grids_too(area, pg_url, tmp_path, monkeypat
     monkeypatch.setenv("GRIDGIS_DATABASE_URL", pg_url)
     result = CliRunner().invoke(app, ["import", "incidents", str(csv), "--json"])
     assert result.exit_code == 0, result.output
-    with area.connect() as conn:
+    with grid_area.connect() as conn:
         rows = conn.execute(text("SELECT grid_code, community_code FROM incidents "
                                  "ORDER BY id")).all()
         events = conn.execute(text("SELECT count(*) FROM incident_events "
                                    "WHERE action = 'report'")).scalar()
     assert rows == [(fx.B, fx.COMM1), (None, None)] and events == 2
+
+
+def test_large_import_builds_the_indexes_after_the_load(grid_area, tmp_path, monkeypatch):
+    """An import at least as large as the table goes in without the secondary indexes
+    and builds them afterwards (REBUILD_FROM lowered so a small file takes that path):
+    every index is back, used, and the rows are assigned as by the per-row path."""
+    from gis.services.imports import import_file
+    from gis.store import importer
+
+    with grid_area.connect() as conn:
+        before = dict(conn.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'")).all())
+    monkeypatch.setattr(importer, "REBUILD_FROM", 2)
+    csv = tmp_path / "events.csv"
+    csv.write_text("event_id,lon,lat,category,reported_at\n"
+                   f"E1,113.005,{fx.MID_LAT},dispute,2024-05-01T08:00:00+08:00\n"
+                   f"E2,{fx.EDGE_LON},{fx.MID_LAT},environment,2024-05-01T09:00:00+08:00\n"
+                   "E3,113.1,28.5,other,2024-05-01T10:00:00+08:00\n")
+    rep = import_file(grid_area, "incidents", csv)
+    assert rep.rows_loaded == 3 and rep.assignment["assigned"] == 2
+    with grid_area.connect() as conn:
+        after = dict(conn.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'")).all())
+        conn.execute(text("SET enable_seqscan = off"))
+        rows = conn.execute(text("SELECT external_id, grid_code, boundary, candidates, due_at, "
+                                 "channel FROM incidents WHERE grid_code IS NOT NULL "
+                                 "ORDER BY external_id")).all()
+    assert after == before
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("E1", fx.A, False, [fx.A]), ("E2", fx.A, True, [fx.A, fx.B])]
+    assert all(r[4] is not None and r[5] == "import" for r in rows)

@@ -12,22 +12,15 @@ import mapbox_vector_tile
 import pytest
 
 from layers_data import tile_of
-from roles_fixtures import COMM1, COMM2, COUNTY, X, Y0, Y1, centre, insert_district
-from security_helpers import serve, token_headers
+from helpers import roles_district as district, served_api
+from roles_fixtures import COMM1, COMM2, COUNTY, X, Y0, Y1, centre
+from security_helpers import token_headers
 
 DAY = "2026-10-30"
 PERIOD = {"from": f"{DAY}T00:00:00+08:00", "to": f"{DAY}T23:59:59+08:00"}
 
 
-@pytest.fixture(scope="module")
-def base(pg_url, engine, tmp_path_factory):
-    with serve(pg_url, tmp_path_factory.mktemp("leaks")) as url:
-        yield url
-
-
-@pytest.fixture
-def district(db):
-    return insert_district(db)
+base = served_api("leaks")
 
 
 def _walk(x0: float, x1: float, n: int = 40) -> list[dict]:

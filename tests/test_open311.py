@@ -280,3 +280,11 @@ def test_who_may_post_requests_and_where(client, world, make_user, role, scope):
         want = 201 if may and inside else 403
         assert r.status_code == want, (letter, r.text)
     assert client.get(f"{V2}/requests.json").status_code == 200
+
+
+def test_filters_that_select_nothing_answer_an_empty_list(client, world, api_key):
+    assert client.post(f"{V2}/requests.json", data=spec_post(api_key)).status_code == 201
+    for params in ({"service_code": "033"}, {"service_request_id": "0"},
+                   {"start_date": "2030-01-02T00:00:00Z", "end_date": "2030-01-01T00:00:00Z"}):
+        r = client.get(f"{V2}/requests.json", params=params)
+        assert r.status_code == 200 and r.json() == [], params

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+from helpers import three_grids_file
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from pyproj import Geod
 from typer.testing import CliRunner
 
@@ -25,10 +25,7 @@ GRID_CODES = ["G-A", "G-B", "G-C"]
 
 @pytest.fixture
 def grids_file(tmp_path):
-    boxes = [shapely.box(113.0 + 0.01 * i, 28.0, 113.01 + 0.01 * i, 28.01) for i in range(3)]
-    path = tmp_path / "grids.geojson"
-    gpd.GeoDataFrame({"code": GRID_CODES}, geometry=boxes, crs=4326).to_file(path)
-    return path
+    return three_grids_file(tmp_path / "grids.geojson", GRID_CODES)
 
 
 def walk(worker, times, lon0, lat0, dlon=0.0, dlat=0.0):

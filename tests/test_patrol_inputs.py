@@ -7,10 +7,10 @@ import gzip
 import json
 
 import geopandas as gpd
+from helpers import three_grids_file
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from typer.testing import CliRunner
 
 import gis.cli  # noqa: F401  (registers commands)
@@ -27,10 +27,7 @@ M_PER_DEG_LON = 98_300.0  # at lat 28
 
 @pytest.fixture
 def grids_file(tmp_path):
-    boxes = [shapely.box(113.0 + 0.01 * i, 28.0, 113.01 + 0.01 * i, 28.01) for i in range(3)]
-    path = tmp_path / "grids.geojson"
-    gpd.GeoDataFrame({"code": CODES}, geometry=boxes, crs=4326).to_file(path)
-    return path
+    return three_grids_file(tmp_path / "grids.geojson", CODES)
 
 
 def walk(worker, start, minutes, step_s, lon0, lat0, speed_ms=1.2, north=False):

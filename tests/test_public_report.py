@@ -61,17 +61,20 @@ def test_a_report_gets_a_code_and_reaches_the_dispatcher_without_personal_data(
     assert PHONE not in client.get(f"/incidents/{mine[0]['id']}", headers=dispatcher).text
 
     with db.connect() as conn:
-        stored = conn.execute(text("SELECT phone, photo_sha256, photo_type FROM public_reports"
-                                   " WHERE code = :c"), {"c": code}).one()
+        stored = conn.execute(text(
+            "SELECT p.phone, a.sha256, a.content_type, a.served_path, a.step FROM public_reports"
+            " p JOIN attachments a ON a.incident_id = p.incident_id WHERE p.code = :c"),
+            {"c": code}).one()
     import hashlib
-    assert stored == (PHONE, hashlib.sha256(photo).hexdigest(), "png")
-    on_disk = settings.data_dir / "attachments" / stored[1][:2] / f"{stored[1]}.png"
-    assert on_disk.read_bytes() == photo
+    assert stored[:3] == (PHONE, hashlib.sha256(photo).hexdigest(), "image/png")
+    assert stored[4] == "report"  # an attachment of the incident, as the field app's photos
+    served = Image.open(settings.data_dir / stored[3])
+    assert served.size == (64, 48)
 
     view = client.get(f"/report/status/{code}")
     assert view.status_code == 200
     body = view.json()
-    assert body["status"] == "reported" and body["photo"] is True
+    assert body["status"] == "reported" and body["photos"] == 1
     assert body["status_note_en"].startswith("Received")
     page = client.get(f"/report/{code}")
     assert page.status_code == 200 and "已收到" in page.text

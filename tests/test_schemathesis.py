@@ -62,6 +62,28 @@ def _problem_field(response) -> str | None:
         return None
 
 
+def _call_and_validate(case, headers: dict) -> list[Failure]:
+    """Send one case and run every check on it; the checks' failures, each with the end of
+    the group's report (the request and response) appended to its message."""
+    try:
+        case.call_and_validate(headers=headers,
+                               excluded_checks=[positive_data_acceptance],
+                               additional_checks=[positive_data_acceptance_beyond_schema])
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            failure.message = f"{failure.message}\n{str(group)[-900:]}"
+        return list(group.exceptions)
+    return []
+
+
+def _assert_no_failures(unique: dict[tuple, Failure]) -> None:
+    """Fail with every distinct failure (operation, check, title), counted by check."""
+    by_check = Counter(check for _, check, _ in unique)
+    report = "\n\n".join(f"{label} [{check}] {f.title}\n{f.message[:1500]}"
+                         for (label, check, _), f in sorted(unique.items(), key=lambda x: x[0]))
+    assert not unique, f"{len(unique)} failures by check: {dict(by_check)}\n\n{report}"
+
+
 def _run_operation(operation, mode, headers: dict, examples: int) -> list[Failure]:
     """Run ``examples`` generated cases of one mode with every check (``checks=None`` is
     schemathesis' full enabled set, and all are enabled); every failure, not just the first."""
@@ -73,13 +95,7 @@ def _run_operation(operation, mode, headers: dict, examples: int) -> list[Failur
               suppress_health_check=list(HealthCheck))
     def run(case):
         try:
-            case.call_and_validate(headers=headers,
-                                   excluded_checks=[positive_data_acceptance],
-                                   additional_checks=[positive_data_acceptance_beyond_schema])
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                failure.message = f"{failure.message}\n{str(group)[-900:]}"
-            found.extend(group.exceptions)
+            found.extend(_call_and_validate(case, headers))
         except Failure as failure:
             found.append(failure)
 
@@ -111,10 +127,7 @@ def test_every_check_passes_on_every_operation(app, admin_headers):
         for failure in _run_operation(operation, mode, admin_headers, examples):
             key = (operation.label, _check_name(failure), failure.title)
             unique.setdefault(key, failure)
-    by_check = Counter(check for _, check, _ in unique)
-    report = "\n\n".join(f"{label} [{check}] {f.title}\n{f.message[:1500]}"
-                         for (label, check, _), f in sorted(unique.items(), key=lambda x: x[0]))
-    assert not unique, f"{len(unique)} failures by check: {dict(by_check)}\n\n{report}"
+    _assert_no_failures(unique)
 
 
 COVERAGE_CASES = int(os.environ.get("GRIDGIS_SCHEMATHESIS_COVERAGE_CASES", "25"))
@@ -139,16 +152,7 @@ def test_every_check_passes_on_the_coverage_phase(app, admin_headers):
             operation, generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
             generation_config=schema.config.generation_for(operation=operation))
         for case in islice(cases, count):
-            try:
-                case.call_and_validate(headers=admin_headers,
-                                       excluded_checks=[positive_data_acceptance],
-                                       additional_checks=[positive_data_acceptance_beyond_schema])
-            except FailureGroup as group:
-                for failure in group.exceptions:
-                    failure.message = f"{failure.message}\n{str(group)[-900:]}"
-                    unique.setdefault((operation.label, _check_name(failure), failure.title),
-                                      failure)
-    by_check = Counter(check for _, check, _ in unique)
-    report = "\n\n".join(f"{label} [{check}] {f.title}\n{f.message[:1500]}"
-                         for (label, check, _), f in sorted(unique.items(), key=lambda x: x[0]))
-    assert not unique, f"{len(unique)} failures by check: {dict(by_check)}\n\n{report}"
+            for failure in _call_and_validate(case, admin_headers):
+                unique.setdefault((operation.label, _check_name(failure), failure.title),
+                                  failure)
+    _assert_no_failures(unique)

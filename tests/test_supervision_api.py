@@ -103,3 +103,17 @@ def test_clock_overrides_are_for_admins(client, people):
     assert client.post("/supervision/run", headers=people["zj"]).status_code == 403
     assert client.post("/supervision/run", headers=people["admin"],
                        json={"at": "2030-01-01T00:00:00"}).status_code == 422
+
+
+def test_a_dispatcher_raises_notices_only_in_their_own_area(client, people, area):
+    """POST /supervision/run answers with the notices it raised: a township's dispatcher
+    must neither raise nor see notices on another township's incidents."""
+    inc = whistled(client, people)
+    with area.begin() as conn:  # its department missed the limit an hour ago
+        conn.execute(text("UPDATE summons SET ack_due_at = now() - interval '1 hour' "
+                          "WHERE incident_id = :i"), {"i": inc["id"]})
+    resp = client.post("/supervision/run", headers=people["other"])
+    assert resp.status_code == 200 and resp.json()["raised"] == []
+    assert client.get("/supervision", headers=people["zj"]).json()["notices"] == []
+    raised = client.post("/supervision/run", headers=people["town"]).json()["raised"]
+    assert [(n["incident_id"], n["kind"]) for n in raised] == [(inc["id"], "acknowledge")]

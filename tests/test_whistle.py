@@ -6,31 +6,23 @@ department; bad input and other departments are refused with nothing written."""
 from __future__ import annotations
 
 import grid_fixtures as fx
+from helpers import department_headers as dept
 import pytest
 from sqlalchemy import text
 
-from gis.services import accounts
-
 
 @pytest.fixture
-def area(db):
-    fx.insert_units_and_grids(db)
-    with db.begin() as conn:
+def area(grid_area):
+    with grid_area.begin() as conn:
         conn.execute(text("INSERT INTO departments (code, name, area_code) VALUES "
                           "('zhujian', '县住建局', :c), ('chengguan', '县城管局', :c), "
                           "('t2', '二街道', :t2)"), {"c": fx.COUNTY, "t2": fx.TOWN2})
-    return db
+    return grid_area
 
 
 @pytest.fixture
 def dispatcher(make_user, area):
     return make_user("dispatcher", fx.COUNTY, username="centre")
-
-
-def dept(engine, code: str) -> dict:
-    token = accounts.add_user(engine, f"{code}-clerk", "department",
-                              department_code=code)["token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from helpers import roles_district as district, served_api
 from roles_fixtures import (COMM1, COMM1B, COMM2, COUNTY, TOWN1, X, Y0, Y1, A, C,
-                            centre, insert_district)
-from security_helpers import serve, token_headers
+                            centre)
+from security_helpers import token_headers
 
 DAY = "2026-10-30"
 # A 1x1 PNG (an attachment upload).
@@ -25,15 +26,7 @@ _PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000
                      "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
-@pytest.fixture(scope="module")
-def base(pg_url, engine, tmp_path_factory):
-    with serve(pg_url, tmp_path_factory.mktemp("write-scope")) as url:
-        yield url
-
-
-@pytest.fixture
-def district(db):
-    return insert_district(db)
+base = served_api("write-scope")
 
 
 def _count(engine, table: str) -> int:

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep
+from api.idempotency import IdempotencyDep
 from gis.errors import InputError
 from gis.services import attachments as service
 from gis.services.accounts import Principal
@@ -33,11 +34,12 @@ def _read_capped(file: UploadFile, limit: int) -> bytes:
 @router.post("/incidents/{incident_id}/attachments", status_code=201,
              summary="Attach a photo (JPEG, PNG, WebP or HEIC) to an incident")
 def upload(incident_id: ObjectId, engine: EngineDep, settings: SettingsDep,
-           principal: Uploader, file: Annotated[UploadFile, File()],
+           principal: Uploader, file: Annotated[UploadFile, File()], once: IdempotencyDep,
            step: Annotated[str | None, Form(max_length=16)] = None) -> dict:
     limits = service.Limits()
     row = service.upload(engine, settings, principal, incident_id,
-                         _read_capped(file, limits.max_bytes), step=step or None, limits=limits)
+                         _read_capped(file, limits.max_bytes), step=step or None, limits=limits,
+                         once=once)
     return {"id": row["id"], "sha256": row["sha256"], "content_type": row["content_type"],
             "bytes": row["bytes"], "step": row["step"], "width": row["width"],
             "height": row["height"], "distance_m": row["distance_m"], "far": row["far"]}

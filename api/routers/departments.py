@@ -39,7 +39,8 @@ class WhistleIn(BaseModel):
 
 class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: float = Field(gt=0, le=365)
+    kind: Literal["extension", "pause"] = "extension"
+    amount: float | None = Field(None, gt=0, le=365, description="extension: how much more")
     unit: Literal["hours", "working_days"] = "working_days"
     reason: str = Field(min_length=1, max_length=4000)
 
@@ -100,11 +101,11 @@ def list_summons(incident_id: ObjectId, engine: EngineDep, principal: CurrentUse
 
 
 @router.post("/incidents/{incident_id}/extensions", status_code=201,
-             summary="Ask for more time on your department's part (延期申请)")
+             summary="Ask for more time (延期申请) or a pause (暂停) on your department's part")
 def request_extension(incident_id: ObjectId, body: ExtensionIn, engine: EngineDep,
                       principal: Annotated[Principal, Depends(require("department"))]) -> dict:
     return deadlines.request(engine, principal, incident_id, amount=body.amount,
-                             unit=body.unit, reason=body.reason)
+                             unit=body.unit, reason=body.reason, kind=body.kind)
 
 
 @router.get("/incidents/{incident_id}/extensions", summary="Extension requests of an incident")
@@ -132,3 +133,9 @@ def callback(incident_id: ObjectId, body: CallbackIn, engine: EngineDep,
 def queue(engine: EngineDep, principal: Annotated[Principal, Depends(require("department"))],
           done: bool = False) -> dict:
     return summons.queue(engine, principal, include_done=done)
+
+
+@router.post("/extensions/{request_id}/resume", summary="End a running pause")
+def resume_pause(request_id: ObjectId, engine: EngineDep, principal: Annotated[
+        Principal, Depends(require("dispatcher", "department"))]) -> dict:
+    return deadlines.resume(engine, principal, request_id)

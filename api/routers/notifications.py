@@ -53,4 +53,4 @@ def run(engine: EngineDep, principal: Annotated[Principal, Depends(require("disp
     if at is not None and principal.role != "admin":
         # raising notices as of another time is a clock override: admins only
         raise Forbidden("only an admin may run supervision at a chosen time")
-    return supervision.run(engine, now=at, actor=principal.username)
+    return supervision.run(engine, now=at, actor=principal.username, principal=principal)

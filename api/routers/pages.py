@@ -5,7 +5,9 @@ script and style is served from /static: the page works with no internet."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -37,6 +39,8 @@ def map_page(request: Request, engine: EngineDep, settings: SettingsDep):
               "user": principal.username, "role": principal.role,
               "statuses": list(vocabulary.INCIDENT_STATUSES),
               "categories": list(vocabulary.INCIDENT_CATEGORIES), "pollSeconds": 5,
+              # the workers' panel: this month so far, in local time
+              "month": datetime.now(ZoneInfo(settings.timezone)).strftime("%Y-%m"),
               "cameraDefaults": {k: v[:2] for k, v in vocabulary.CAMERA_DEFAULTS.items()}}
     return templates.TemplateResponse(request, "map.html", {"config": config})
 

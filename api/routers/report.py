@@ -6,7 +6,7 @@ status and its public notes, never personal data.
 Abuse limits: per client address (a keyed hash, never stored) at most
 ``GRIDGIS_REPORT_RATE_PER_HOUR`` reports an hour and ``GRIDGIS_PUBLIC_TILE_RATE_PER_MINUTE``
 base-map reads a minute (429 with Retry-After); a photo of at most 8 MB that really is
-a JPEG, PNG or WebP; text fields bounded; the place must lie inside the county (422).
+a photo (stored as an attachment of the incident, EXIF removed); text fields bounded; the place must lie inside the county (422).
 
 The base map is public but read-only and minimal: vector tiles of the county outline,
 grid outlines, roads (with their class) and building outlines, with no names, codes or
@@ -27,7 +27,7 @@ from api.deps import EngineDep, ObjectId, SettingsDep
 from api.idempotency import IdempotencyDep, client_scope
 from api.ratelimit import limiter
 from api.tiles import mvt
-from gis import photos, vocabulary
+from gis import vocabulary
 from gis.errors import InputError, NotFound
 from gis.services import reports as service
 from gis.services.accounts import Principal
@@ -37,6 +37,7 @@ templates = Jinja2Templates(directory=FilePath(__file__).parents[1] / "templates
 CODE = r"^[A-Za-z2-7]{10,32}$"
 PHONE = r"^\+?[0-9][0-9 -]{4,19}$"
 Crs = Literal["wgs84", "gcj02", "bd09"]
+MAX_PHOTO = service.PHOTO_LIMITS.max_bytes
 Category = Literal[tuple(vocabulary.INCIDENT_CATEGORIES)]  # type: ignore[valid-type]
 
 
@@ -59,7 +60,7 @@ def report_page(request: Request, engine: EngineDep):
     config = {"bounds": service.base_bounds(engine),
               "categories": [{"code": c, "zh": names[c][0], "en": names[c][1]}
                              for c in vocabulary.INCIDENT_CATEGORIES],
-              "maxPhotoMb": photos.MAX_BYTES // 2**20}
+              "maxPhotoMb": MAX_PHOTO // 2**20}
     return templates.TemplateResponse(request, "report.html", {"config": config})
 
 
@@ -90,9 +91,9 @@ async def _photo_bytes(photo: UploadFile | str | None) -> bytes | None:
     if photo is None:
         return None
     # a part without a file name arrives as text: judged by its content like any other
-    data = photo.encode() if isinstance(photo, str) else await photo.read(photos.MAX_BYTES + 1)
-    if len(data) > photos.MAX_BYTES:
-        raise InputError(f"the photo is larger than {photos.MAX_BYTES // 2**20} MB",
+    data = photo.encode() if isinstance(photo, str) else await photo.read(MAX_PHOTO + 1)
+    if len(data) > MAX_PHOTO:
+        raise InputError(f"the photo is larger than {MAX_PHOTO // 2**20} MB",
                          field="photo")
     return data or None
 
@@ -102,7 +103,7 @@ async def _photo_bytes(photo: UploadFile | str | None) -> bytes | None:
              openapi_extra={"x-constraints": {
                  "lon": "the place (lon, lat) lies inside the county served",
                  "phone": "digits, spaces and dashes, 5 to 20, an optional leading +",
-                 "photo": "a JPEG, PNG or WebP image (read from its content) of at most 8 MB"}})
+                 "photo": "a JPEG, PNG, WebP or HEIC photo (read from its content) of at most 8 MB"}})
 async def submit(request: Request, engine: EngineDep, settings: SettingsDep,
                  once: IdempotencyDep, category: Annotated[Category, Form()],
                  lon: Annotated[float, Form(ge=-180, le=180)],

@@ -73,7 +73,7 @@
   async function open(id) {
     const panel = $("panel");
     panel.hidden = false;
-    delete panel.dataset.gridCode;
+    for (const key of ["gridCode", "worker", "ready"]) delete panel.dataset[key];  // map.js's
     panel.dataset.incidentId = String(id);
     $("panel-code").textContent = `事件 Incident #${id}`;
     const body = $("panel-body");

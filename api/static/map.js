@@ -1,6 +1,7 @@
 // The dispatcher map: our own vector tiles only (admin units, grids, roads, buildings as
 // the base; incidents and cameras live), an optional raster base from the settings,
-// filters, a side panel per grid, and a poll of the change counters that refreshes the
+// filters, a side panel per grid (its workers' month so far: click one for their panel),
+// and a poll of the change counters that refreshes the
 // live layers without a reload. The patrol and coverage overlays are in overlays.js. No fonts or sprites are needed (no text symbols), so
 // nothing is fetched from outside the server.
 (function () {
@@ -118,6 +119,8 @@
     panel.hidden = false;
     panel.dataset.gridCode = code;
     delete panel.dataset.incidentId;
+    delete panel.dataset.worker;
+    delete panel.dataset.ready;
     document.getElementById("panel-code").textContent = `网格 Grid ${code}`;
     const body = document.getElementById("panel-body");
     body.textContent = "…";
@@ -130,10 +133,81 @@
         (s) => [s.role_label, `${s.name} ${s.phone || ""}`])) : "<p>—</p>");
       body.innerHTML = html;
       body.insertAdjacentHTML("beforeend", await statsHtml(code));
+      body.insertAdjacentHTML("beforeend", await workersHtml(code));
+    } catch (error) {
+      body.textContent = String(error);
+    }
+    panel.dataset.ready = code;  // every section is in (tests wait for it)
+  }
+
+  // The grid workers' month so far (123456, GET /workers/assessment): a list per grid,
+  // and a worker's own panel with the evidence counts, the notes and the 3必到 cases.
+  function month() {
+    return document.getElementById("f-month").value || config.month;
+  }
+
+  function assessment(area) {
+    const params = new URLSearchParams({month: month()});
+    if (area) params.set("area", area);
+    return getJson(`/workers/assessment?${params}`);
+  }
+
+  const frac = (done, required) => `${done} / ${required}`;
+
+  async function workersHtml(code) {
+    let res;
+    try {
+      res = await assessment(code);
+    } catch (error) {
+      return "";  // a role without the assessment (viewer, planner): no section
+    }
+    const head = `<h3>考评 Workers ${esc(month())}</h3>`;
+    if (!res.workers.length) return head + "<p>—</p>";
+    return head + "<table class=\"workers\">" + res.workers.map((w) =>
+      `<tr><td><a href="#" class="worker-link" data-worker="${esc(w.worker)}" ` +
+      `data-area="${esc(code)}">${esc(w.worker)}</a></td><td>${"★".repeat(w.stars)}</td>` +
+      `<td>巡查 ${esc(frac(w.patrol_windows_done, w.patrol_windows_required))}</td></tr>`)
+      .join("") + "</table>";
+  }
+
+  async function openWorker(worker, area) {
+    const panel = document.getElementById("panel");
+    panel.hidden = false;
+    panel.dataset.worker = worker;
+    document.getElementById("panel-code").textContent = `网格员 Worker ${worker} · ${month()}`;
+    const body = document.getElementById("panel-body");
+    body.textContent = "…";
+    try {
+      const res = await assessment(area);
+      const w = res.workers.find((r) => r.worker === worker);
+      if (!w) {
+        body.innerHTML = "<p>— (no figures for this worker here)</p>";
+        return;
+      }
+      const cases = res.cases.filter((c) => c.worker === worker);
+      body.innerHTML = `<div id="worker-month" data-worker="${esc(worker)}">` + rows([
+        ["星级 Stars", `${"★".repeat(w.stars)} (${w.stars})`],
+        ["1 巡查 Patrol windows", frac(w.patrol_windows_done, w.patrol_windows_required)],
+        ["2 重点走访 Key households", frac(w.key_visits_done, w.key_visits_required)],
+        ["3 必到 verified / cases", frac(w.must_attend_verified, w.must_attend_cases)],
+        ["4 必报 Reports", w.must_report_count],
+        ["5 入户 Visit days ok", frac(w.visit_days_ok, w.visit_days)],
+        ["6 上报 Report weeks ok", frac(w.report_weeks_ok, w.report_weeks)]]) +
+        (w.notes ? `<p class="notes">${esc(w.notes)}</p>` : "") +
+        (cases.length ? "<h3>3必到 Cases</h3>" + rows(cases.map((c) => [c.incident,
+          c.verified ? `✓ ${c.proof_time}` : "✗ not proved"])) : "") + "</div>";
     } catch (error) {
       body.textContent = String(error);
     }
   }
+  window.gridgisOpenWorker = openWorker;
+
+  document.getElementById("panel-body").addEventListener("click", (event) => {
+    const link = event.target.closest(".worker-link");
+    if (!link) return;
+    event.preventDefault();
+    openWorker(link.dataset.worker, link.dataset.area);
+  });
 
   async function statsHtml(code) {
     // Statistics from the incidents service, with the page's filters.
@@ -209,6 +283,8 @@
     window.gridgisIncidents.install(map, config);
     overlays = window.gridgisOverlays.install(map, config, {tileUrl, getJson,
       version: (id) => id === "coverage" ? `${versions.coverage}-${versions.blind_spots}` : versions[id]});
+    // a click on a worker's patrol track opens their month as well as the track's popup
+    map.on("click", "patrol-tracks", (event) => openWorker(event.features[0].properties.worker));
     await poll();  // the first poll puts the current versions into the tile URLs
     setInterval(poll, (config.pollSeconds || 5) * 1000);
     map.once("idle", () => { window.gridgisReady = true; });

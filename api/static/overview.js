@@ -106,6 +106,17 @@
       .join("") + "</table>";
   }
 
+  function departmentsTable(rows) {
+    if (!rows || !rows.length) return "<p>—</p>";
+    const head = "<tr><th>#</th><th>部门 Department</th><th class='num'>收案 Received</th>" +
+                 "<th class='num'>按期办结率 On time</th><th class='num'>重办 Reopened</th></tr>";
+    return "<table>" + head + rows.map((d) =>
+      `<tr data-department="${esc(d.department_code)}"><td>${d.rank == null ? "—" : d.rank}</td>` +
+      `<td>${esc(d.department_code)}</td><td class="num">${num(d.received)}</td>` +
+      `<td class="num">${pct(d.on_time_rate)}</td><td class="num">${num(d.reopened)}</td></tr>`)
+      .join("") + "</table>";
+  }
+
   function showPanel(data) {
     const panel = document.getElementById("ov-panel");
     panel.dataset.areaCode = data.area.code;
@@ -120,6 +131,7 @@
         ? `下级 ${LEVELS[data.area.child_level]} (${data.children.length})` : "";
     document.getElementById("ov-children").innerHTML =
       data.area.level === "grid" ? "" : childrenTable(data);
+    document.getElementById("ov-departments").innerHTML = departmentsTable(data.departments);
     const crumbs = data.breadcrumbs.map((b, i) => (i === data.breadcrumbs.length - 1
       ? `<strong>${esc(b.name)}</strong>`
       : `<a data-code="${esc(b.code)}">${esc(b.name)}</a>`)).join("<span class='sep'>›</span>");

@@ -61,12 +61,15 @@ function esc(v) {
                                                        '"': "&quot;"}[c]));
 }
 
+let asked = 0;  // answers may arrive out of order: only the latest question counts
 async function checkNearby() {
   if (!pin) return;
+  const mine = ++asked;
   const q = new URLSearchParams({lon: pin.lon, lat: pin.lat, category: $("category").value});
   const response = await fetch(`/report/nearby?${q}`);
-  if (!response.ok) return;
+  if (!response.ok || mine !== asked) return;
   const found = (await response.json()).items;
+  if (mine !== asked) return;
   $("nearby").hidden = found.length === 0;
   $("nearby-list").innerHTML = found.map((n) =>
     `<li>${esc(n.status)} · ${esc(n.reported_at.slice(0, 16).replace("T", " "))} · ` +

@@ -42,6 +42,7 @@ COMMAND_MODULES = [
     "map",
     "report",
     "departments",
+    "key_households",
 ]
 
 

@@ -9,7 +9,6 @@ GeoParquet stream; other formats are assembled first), and ``--summary`` /
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -19,6 +18,7 @@ import typer
 
 from gis import csvsafe
 from gis.cli.app import JsonOpt, app, console, emit, progress
+from gis.cli.assess import write_csv
 from gis.errors import InputError
 from gis.io import format_of, read_layer, require_features, with_file, write_layer
 from gis.patrol.cleaning import CYCLING_SPEED
@@ -32,18 +32,6 @@ from gis.patrol.windows import parse_instant, parse_window
 
 DROP_WARN_SHARE = 0.05  # a run dropping more than this share of its fixes says so loudly
 BIG_TABLE_ROWS = 5_000_000  # above this, the full table's size is announced
-
-
-def _write_csv(table, out: Path) -> None:
-    """Atomic CSV write: a temporary file in the same folder, then rename."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        csvsafe.to_csv(table, tmp)  # spreadsheet formulas neutralised
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class TableWriter:
@@ -275,6 +263,6 @@ def _write_outputs(res, index, windows, starts, out, summary_out, worker_out, gr
 
 def _write_table(table, path: Path) -> None:
     if format_of(path) == "csv":
-        _write_csv(table, path)
+        write_csv(table, path)
     else:
         raise InputError("summaries are written as CSV (.csv)", file=str(path), field="summary")

@@ -40,26 +40,50 @@ def demo(households: int = typer.Option(30_000, help="Size of the generated dist
          seed: int = typer.Option(1, help="Generator seed (same seed, same district)."),
          host: str = typer.Option(None), port: int = typer.Option(None),
          load_only: bool = typer.Option(False, "--load-only", help="Load, print, do not serve."),
+         now: str = typer.Option(None, help="Where the generated timeline ends (ISO time, "
+                                            "e.g. 2026-12-02T17:00+08:00; default: now)."),
          json: bool = JsonOpt) -> None:
-    """Generate and load a demo district (first run only), create one account per role,
-    and serve it on http://127.0.0.1:8000."""
+    """Generate and load a demo district (first run only) whose incidents, patrols and
+    visits end now, create one account per role, and serve it on http://127.0.0.1:8000."""
     from gis.services import imports
     from gis.services.demo import ensure_demo
 
     settings = Settings()
     engine = imports.open_database(settings)
-    summary = ensure_demo(engine, settings, households=households, seed=seed)
+    summary = ensure_demo(engine, settings, households=households, seed=seed,
+                          now=_instant(now, settings.timezone))
     engine.dispose()
     accounts = summary.pop("accounts", [])
     emit(summary, json, "demo district")
     if accounts and not json:
-        console.print("Demo accounts (log in at /login, or send 'Authorization: Bearer TOKEN'):")
-        for acc in accounts:
-            console.print(f"  {acc['role']:<11} user [bold]{acc['username']}[/] password "
-                          f"[bold]{acc['password']}[/] scope {acc['scope'] or 'all'}"
-                          f"  token {acc['token']}")
+        print_accounts(accounts)
     if not load_only:
         _serve(settings, host, port)
+
+
+def _instant(text: str | None, tz: str):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO time: {text!r}", param_hint="--now") from None
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))
+
+
+def print_accounts(accounts: list[dict]) -> None:
+    """One line per account and its token on a line of its own, never wrapped: a token
+    broken across lines cannot be copied (soft_wrap: rich neither wraps nor crops)."""
+    console.print("Demo accounts (log in at /login, the grid worker's app at /m; or send "
+                  "'Authorization: Bearer TOKEN'):", soft_wrap=True)
+    for acc in accounts:
+        console.print(f"  {acc['role']:<11} user [bold]{acc['username']}[/] password "
+                      f"[bold]{acc['password']}[/] scope {acc['scope'] or 'all'}",
+                      soft_wrap=True)
+        console.print(f"    token {acc['token']}", soft_wrap=True, highlight=False)
 
 
 @user_app.command("add")

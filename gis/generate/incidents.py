@@ -19,6 +19,7 @@ TZ = timezone(timedelta(hours=8))
 END = datetime(2026, 11, 1, tzinfo=TZ)        # exclusive: the window ends with 31 October
 DAYS = 90
 START = END - timedelta(days=DAYS)
+STUCK_WITHIN = np.timedelta64(21, "D")
 ON_STREET_SHARE = 0.4
 CATEGORY_WEIGHTS = {"dispute": 0.2, "security_hazard": 0.1, "safety_hazard": 0.15,
                     "public_facility": 0.2, "environment": 0.2, "population": 0.12,
@@ -94,7 +95,10 @@ def _statuses(reported: np.ndarray, cat: np.ndarray, rng):
     end = np.datetime64(END.replace(tzinfo=None), "s")
     hours = rng.lognormal(np.log(30), 1.0, len(reported))
     closed = reported + (hours * 3600).astype("timedelta64[s]")
-    stuck = rng.random(len(reported)) < 0.04
+    # a few stuck past their SLA, among the last weeks' cases (older ones a centre would
+    # have supervised and closed by now); the draw is made for every case all the same,
+    # so the rest of the district does not change with this rule
+    stuck = (rng.random(len(reported)) < 0.04) & (reported >= end - STUCK_WITHIN)
     open_ = (closed >= end) | stuck
     moving = np.array([s for s in INCIDENT_STATUSES if s != "closed"])
     p = np.array([0.12, 0.15, 0.15, 0.25, 0.1, 0.08, 0.0, 0.08, 0.07])[

@@ -7,7 +7,7 @@ returns plain values (dicts, dataclasses, GeoDataFrames; never an ORM object of 
 session). A commit that fails raises a domain error (409 Conflict, or NotStored: 5xx), so
 no caller can report success for a change that was not stored.
 
-Modules: incidents, plans, cameras, coverage, patrol, assessment, accounts, imports,
+Modules: incidents, plans, cameras, coverage, patrol, assessment, key_households, accounts, imports,
 overview, layers, audit, demo. See docs/architecture.md.
 """
 

@@ -8,14 +8,17 @@ committed with the read's unit of work, before the figures are returned.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
 from gis.assessment import Assessment, Month, Norms, assess
 from gis.services.uow import unit_of_work
 from gis.store import assessment as repo
+from gis.store import rosters
 from gis.store.users import Principal
 
-__all__ = ["add_key_household", "add_visit", "month_assessment"]
+__all__ = ["add_key_household", "add_visit", "import_roster", "month_assessment"]
 
 
 def month_assessment(engine: Engine, principal: Principal, *, month: str, area: str | None = None,
@@ -26,14 +29,35 @@ def month_assessment(engine: Engine, principal: Principal, *, month: str, area: 
     with unit_of_work(engine) as session:  # not read-only: the audit entry must be kept
         ev = repo.load_month(session, principal, area, m)
     return assess(ev.fixes, ev.staff, ev.grids, ev.incidents, ev.visits, ev.key_households,
-                  m.label, tz, buildings=ev.buildings, grid_key="code", building_key="id",
-                  norms=norms)
+                  m.label, tz, roster=ev.roster, buildings=ev.buildings, grid_key="code",
+                  building_key="id", norms=norms)
+
+
+def import_roster(engine: Engine, principal: Principal, path: str | Path, *,
+                  name: str | None = None) -> dict:
+    """Store a duty roster file (``worker, date, on``), all rows or none, for the workers
+    of the caller's area; a later import of the same worker and day replaces it."""
+    from gis.assessment.files import read_table
+    from gis.assessment.roster import COLUMNS, roster_rows
+
+    from gis.services.key_households import named
+
+    name = name or Path(path).name
+    with named(name):
+        table = read_table(path)
+        rows = roster_rows(table, file=name)
+    with unit_of_work(engine) as session:
+        stored = rosters.import_rows(session, principal, rows, name)
+    return {"file": name, "rows_read": len(table), "days_stored": stored,
+            "off_days": sum(not r["on_duty"] for r in rows),
+            "ignored_columns": [c for c in map(str, table.columns) if c not in COLUMNS]}
 
 
 def add_key_household(engine: Engine, principal: Principal, row: dict) -> int:
     """Register a key household in a community of the caller's scope (audited)."""
-    with unit_of_work(engine) as session:
-        return repo.add_key_household(session, principal, row)
+    from gis.services import key_households
+
+    return key_households.create(engine, principal, row)["id"]
 
 
 def add_visit(engine: Engine, principal: Principal, row: dict) -> int:

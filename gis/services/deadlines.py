@@ -10,14 +10,21 @@ from gis.services.uow import unit_of_work
 from gis.store import deadlines as repo
 from gis.store.users import Principal
 
-__all__ = ["decide", "list_for", "request"]
+__all__ = ["decide", "list_for", "request", "resume"]
 
 
-def request(engine: Engine, principal: Principal, incident_id: int, *, amount: float,
-            unit: str, reason: str) -> dict:
+def request(engine: Engine, principal: Principal, incident_id: int, *,
+            amount: float | None, unit: str | None, reason: str,
+            kind: str = "extension") -> dict:
     with unit_of_work(engine) as session:
         return repo.request(session, incident_id, principal, amount=amount, unit=unit,
-                            reason=reason)
+                            reason=reason, kind=kind)
+
+
+def resume(engine: Engine, principal: Principal, request_id: int) -> dict:
+    """End a running pause: the department's clock runs again."""
+    with unit_of_work(engine) as session:
+        return repo.resume(session, request_id, principal)
 
 
 def decide(engine: Engine, principal: Principal, request_id: int, *, approve: bool,

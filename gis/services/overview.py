@@ -33,9 +33,22 @@ def start_code(engine: Engine, principal: Principal) -> str | None:
 def area_figures(engine: Engine, settings: Settings, code: str, principal: Principal, *,
                  weeks: int = 12, half_days: int = 14) -> dict:
     """Figures of an area and of its units one level down."""
+    from datetime import datetime, timedelta, timezone
+
+    from gis.services.departments import performance
+    from gis.store.incidents import IncidentFilter
+
     with unit_of_work(engine, read_only=True) as session:
-        return repo.overview(session, code, principal, weeks=weeks, half_days=half_days,
-                             rules=_rules(settings))
+        out = repo.overview(session, code, principal, weeks=weeks, half_days=half_days,
+                            rules=_rules(settings))
+    # the departments' last 30 days in this area, worst first (issue 16)
+    since = datetime.now(timezone.utc) - timedelta(days=DEPARTMENT_DAYS)
+    out["departments"] = performance(engine, principal, IncidentFilter(
+        area=out["area"]["code"], start=since))["departments"]
+    return out
+
+
+DEPARTMENT_DAYS = 30
 
 
 def unit_outlines(engine: Engine, code: str, principal: Principal) -> gpd.GeoDataFrame:
@@ -54,10 +67,18 @@ def grid_panel(engine: Engine, code: str, principal: Principal) -> dict:
 
 def monthly_report(engine: Engine, settings: Settings, code: str, month: str,
                    principal: Principal | None = None) -> ReportData:
-    """Figures and shapes of area ``code`` for ``month`` and the month before."""
+    """Figures and shapes of area ``code`` for ``month`` and the month before, with the
+    grid workers' 123456 assessment of the month (the figures of GET /workers/assessment;
+    its read of the key households is audited, as the command line's 'cli' without a
+    caller)."""
+    from gis.services.assessment import month_assessment
+
     with unit_of_work(engine, read_only=True) as session:
         data = monthly_data(session, code, month, principal, rules=_rules(settings))
     data.departments = _departments(engine, settings, code, month, principal)
+    reader = principal or Principal(0, "cli", "admin", None)
+    data.workers = month_assessment(engine, reader, month=data.month, area=code,
+                                    tz=settings.timezone).workers
     return data
 
 

@@ -1,8 +1,8 @@
 """Reports from outside the centre: a resident's ``/report`` (no account) and an Open311
 client's service request. Both land in the dispatcher's queue as ``reported`` with their
 channel, get a tracking code, keep contact details apart from the incident (never served
-by a layer, tile or export) and a photo under the data directory by content hash
-(:mod:`gis.photos`). The store side is :mod:`gis.store.public_reports`."""
+by a layer, tile or export) and a photo as an attachment of the incident (checked by
+content, EXIF removed, stored by content hash under the data directory: gis.attachments). The store side is :mod:`gis.store.public_reports`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 
-from gis import photos
+from gis import attachments
 from gis.errors import InputError, NotFound
 from gis.incidents import validate_category
 from gis.services import layers
@@ -20,6 +20,7 @@ from gis.services.idempotency import Once, write_once
 from gis.services.layers import LAYERS, LayerQuery
 from gis.services.uow import unit_of_work
 from gis.settings import Settings
+from gis.store import attachments as attachment_repo
 from gis.store import incidents as incident_repo
 from gis.store import public_reports as repo
 from gis.store.public_reports import Contact
@@ -65,11 +66,21 @@ def nearby(engine: Engine, lon: float, lat: float, category: str, *,
         return repo.nearby_open(session, x, y, category, radius_m=NEARBY_M, hours=NEARBY_HOURS)
 
 
-def _photo(settings: Settings, data: bytes | None) -> tuple[str | None, str | None]:
+PHOTO_LIMITS = attachments.Limits(max_bytes=8 * 2**20)  # a phone photo, generously
+
+
+def _photo(settings: Settings, data: bytes | None, lon: float,
+           lat: float) -> tuple[attachments.Prepared, tuple[str, str]] | None:
+    """The photo checked (by content), re-encoded without EXIF (a resident's phone writes
+    where they live into it) with its thumbnail, and stored by content hash: an attachment
+    of the incident, as the field app's photos are (gis.attachments)."""
     if not data:
-        return None, None
-    kind = photos.sniff(data, field="photo")
-    return photos.store(settings.data_dir, data, kind), kind
+        return None
+    try:
+        prepared = attachments.prepare(data, limits=PHOTO_LIMITS, incident_position=(lon, lat))
+    except InputError as exc:  # the form's field is "photo"
+        raise InputError(exc.problem.reason, field="photo") from None
+    return prepared, attachments.store(settings.data_dir, prepared)
 
 
 def submit(engine: Engine, settings: Settings, report: NewReport, *, channel: str = "public",
@@ -79,7 +90,7 @@ def submit(engine: Engine, settings: Settings, report: NewReport, *, channel: st
     client (``principal``) may only report inside its area (Forbidden)."""
     validate_category(report.category, report.subcategory)
     x, y = incident_repo.to_wgs84(report.lon, report.lat, report.crs)
-    sha, kind = _photo(settings, report.photo)  # by content hash: a replay stores nothing new
+    photo = _photo(settings, report.photo, x, y)  # by content hash: a replay adds no file
 
     def work(session) -> dict:
         if not repo.inside_area(session, x, y):
@@ -91,8 +102,9 @@ def submit(engine: Engine, settings: Settings, report: NewReport, *, channel: st
         row = incident_repo.create_incident(session, new, actor=actor, principal=principal,
                                             tolerance_m=settings.tolerance_m)
         code = new_code()
-        repo.add(session, row["id"], code, report.contact, photo_sha256=sha, photo_type=kind,
-                 media_url=report.media_url)
+        repo.add(session, row["id"], code, report.contact, media_url=report.media_url)
+        if photo is not None:
+            attachment_repo.add(session, row["id"], *photo, step="report", actor=actor)
         return {"id": row["id"], "code": code, "status": row["status"],
                 "category": row["category"], "reported_at": row["reported_at"]}
 
@@ -114,7 +126,7 @@ def code_status(engine: Engine, code: str) -> dict:
             "status_note_en": en, "category": row["category"],
             "subcategory": row["subcategory"], "reported_at": row["reported_at"],
             "updated_at": row["updated_at"], "closed_at": row["closed_at"],
-            "lon": row["lon"], "lat": row["lat"], "photo": row["photo_sha256"] is not None,
+            "lon": row["lon"], "lat": row["lat"], "photos": row["photos"],
             "history": [{**h, "note_zh": PUBLIC_STATUS_NOTES[h["status"]][0],
                          "note_en": PUBLIC_STATUS_NOTES[h["status"]][1]}
                         for h in row["history"]]}

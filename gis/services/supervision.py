@@ -16,14 +16,16 @@ from gis.store.users import Principal
 __all__ = ["notices", "run"]
 
 
-def run(engine: Engine, *, now: datetime | None = None, actor: str | None = None) -> dict:
+def run(engine: Engine, *, now: datetime | None = None, actor: str | None = None,
+        principal: Principal | None = None) -> dict:
     """Raise every notice due at ``now`` (default: the present; a later time previews the
-    future, as the scheduled job and the tests do). Idempotent."""
+    future, as the scheduled job and the tests do) on the incidents of ``principal``'s area
+    (everywhere for the scheduled job). Idempotent."""
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         raise InputError("the time needs a time zone", field="at")
     with unit_of_work(engine) as session:
-        raised = repo.run(session, now, actor=actor)
+        raised = repo.run(session, now, actor=actor, principal=principal)
     return {"at": now, "raised": raised}
 
 

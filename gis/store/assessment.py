@@ -8,13 +8,14 @@ fixes of the month (plus a day after it: a case reported late on the last evenin
 attended after midnight); the month's incidents inside the area's grids or reported by
 those workers; their visits of the month; the key households of the area's communities;
 the buildings around the grids (to match visits given by position). Every read of key
-households is written to the audit log in the same transaction.
+households is written to the audit log in the same transaction. The workers' duty roster
+of the month (table ``rosters``) is read as ``gridgis assess --roster`` reads its file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import geopandas as gpd
 import pandas as pd
@@ -23,8 +24,8 @@ from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from gis.assessment.month import Month
-from gis.errors import Forbidden, InputError, NotFound
-from gis.store import audit
+from gis.errors import Forbidden, NotFound
+from gis.store import audit, rosters
 from gis.store.coverage import area_prefix
 from gis.store.models import Building, GridStaff, Incident, KeyHousehold, PatrolPoint, Visit
 from gis.store.patrol import _box, load_fixes, load_grids
@@ -43,6 +44,7 @@ class Evidence:
     visits: pd.DataFrame
     key_households: pd.DataFrame
     buildings: gpd.GeoDataFrame
+    roster: pd.DataFrame
 
 
 def _utc(ns: int) -> datetime:
@@ -66,8 +68,11 @@ def load_month(session: Session, principal: Principal, area: str | None, month: 
     kh = _key_households(session, prefix)
     audit.record(session, principal.username, "read", "key_households", prefix,
                  after={"month": month.label, "households": len(kh), "purpose": "assessment"})
+    roster = rosters.load(session, workers, date.fromisoformat(month.day_labels[0]),
+                          date.fromisoformat(month.day_labels[-1]))
     return Evidence(prefix, grids, staff, fixes, _incidents(session, prefix, workers, start, end),
-                    _visits(session, workers, start, end), kh, _buildings(session, grids))
+                    _visits(session, workers, start, end), kh, _buildings(session, grids),
+                    roster)
 
 
 def _points(rows, columns) -> pd.DataFrame:
@@ -129,21 +134,6 @@ def _community(session: Session, principal: Principal, code: str) -> str:
     if not code or not code.startswith(principal.scope_prefix):
         raise NotFound(f"no community {code}")
     return code
-
-
-def add_key_household(session: Session, principal: Principal, row: dict) -> int:
-    community = _community(session, principal, row.get("community_code"))
-    if row.get("building_id") is None and (row.get("lon") is None or row.get("lat") is None):
-        raise InputError("a key household needs a building or a position", field="building_id")
-    kh = KeyHousehold(household_ref=row["household_ref"], kind=row["kind"],
-                      building_id=row.get("building_id"), community_code=community,
-                      responsible_worker=row.get("responsible_worker"),
-                      geom=_point(row.get("lon"), row.get("lat")))
-    session.add(kh)
-    session.flush()
-    audit.record(session, principal.username, "create", "key_households", kh.id,
-                 after={"kind": kh.kind, "community_code": community})
-    return kh.id
 
 
 def add_visit(session: Session, principal: Principal, row: dict) -> int:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,30 +16,76 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from gis.settings import Settings
-from gis.store.models import AdminUnit, Camera, Grid, Incident, PatrolPoint
+from gis.store import demo_live as live
+from gis.store.models import AdminUnit, Camera, Grid, Incident, PatrolPoint, Visit
 from gis.store.users import add_user, issue_token
 
+PATROL_DAYS = 7
 DEMO_ROLES = ("admin", "planner", "dispatcher", "analyst", "grid_worker", "viewer")
 
 
 def generate(demo_dir: Path, households: int, seed: int):
     from gis.generate import generate_district, write_district
 
-    district = generate_district(households, seed)
+    # a week of patrols: the overview's compliance covers the last 14 half days
+    district = generate_district(households, seed, patrol_days=PATROL_DAYS)
     write_district(district, demo_dir)
     return district
 
 
-def load(session, district, settings: Settings) -> None:
+def load(session, district, settings: Settings, *, now: datetime,
+         new_code: Callable[[], str]) -> dict:
+    """Load the district with its timeline ending at ``now`` (see
+    :func:`gis.generate.timeline.end_now`), the demo grid worker staffing two grids, their
+    visits, key households, two cases dispatched to the
+    demo worker, a few residents' reports (tracking codes from ``new_code``), and camera
+    coverage computed. Returns what was added beside the layers."""
+    from gis.generate.timeline import end_now
     from gis.store.importer import import_frame
 
+    district = end_now(district, now, settings.timezone)
     for layer in ("admin_units", "roads", "buildings", "address_points", "key_places", "cameras"):
         import_frame(session, layer, getattr(district, layer))
     grids = demo_grids(district, code_width=settings.grid_code_width)
     import_frame(session, "grids", grids)
-    import_frame(session, "grid_staff", demo_staff(grids, district.patrol_points))
-    import_frame(session, "patrol_points", _patrol_frame(district.patrol_points))
-    import_frame(session, "incidents", district.incidents)
+    staff = demo_staff(grids, district.patrol_points)
+    mine = _staff_demo_worker(staff, district, demo_scopes(district)["grid_worker"])
+    fixes = _rename_workers(district.patrol_points, mine["renamed"])
+    import_frame(session, "grid_staff", staff)
+    import_frame(session, "patrol_points", _patrol_frame(fixes), timezone=settings.timezone)
+    incidents = district.incidents.assign(
+        reporter=district.incidents["reporter"].replace(mine["renamed"]))
+    import_frame(session, "incidents", incidents, timezone=settings.timezone)
+    return {"visits": live.add_visits(session, fixes, seed=district.seed),
+            "key_households": live.add_key_households(session),
+            "dispatched_to_demo_worker": live.dispatch_to(session, mine["grids"], now,
+                                                          settings.tolerance_m),
+            "public_reports": live.add_public_reports(
+                session, demo_scopes(district)["dispatcher"], now, settings.tolerance_m,
+                new_code),
+            "coverage_grids": live.compute_coverage(session, _county(district))}
+
+
+DEMO_WORKER = "demo-grid_worker"
+
+
+def _county(district) -> str:
+    units = district.admin_units
+    return units.loc[units["level"] == "county", "code"].iloc[0]
+
+
+def _staff_demo_worker(staff: pd.DataFrame, district, community: str, grids: int = 2) -> dict:
+    """The demo grid worker takes over the first ``grids`` grids of their community: the
+    generated worker ids there become the demo account's (in place in ``staff``)."""
+    rows = staff.index[(staff["role"] == "fulltime_worker")
+                       & staff["grid_code"].str.startswith(community)][:grids]
+    renamed = {w: DEMO_WORKER for w in staff.loc[rows, "worker_id"].dropna()}
+    staff.loc[rows, "worker_id"] = DEMO_WORKER
+    return {"renamed": renamed, "grids": staff.loc[rows, "grid_code"].tolist()}
+
+
+def _rename_workers(fixes: pd.DataFrame, renamed: dict) -> pd.DataFrame:
+    return fixes.assign(worker=fixes["worker"].replace(renamed)) if renamed else fixes
 
 
 RESIDENTIAL_KINDS = ("highrise", "lowrise")
@@ -89,14 +137,19 @@ def _patrol_frame(points: pd.DataFrame) -> gpd.GeoDataFrame:
                             crs=4326)
 
 
-def create_accounts(session, district) -> list[dict]:
+def demo_scopes(district) -> dict[str, str | None]:
+    """The area of each demo account: the county, or the first township / community."""
     units = district.admin_units
-    county = units.loc[units["level"] == "county", "code"].iloc[0]
+    county = _county(district)
     township = sorted(units.loc[units["level"] == "township", "code"])[0]
     community = sorted(units.loc[(units["level"] == "community")
                                  & units["code"].str.startswith(township[:9]), "code"])[0]
-    scopes = {"admin": None, "planner": county, "dispatcher": township, "analyst": county,
-              "grid_worker": community, "viewer": county}
+    return {"admin": None, "planner": county, "dispatcher": township, "analyst": county,
+            "grid_worker": community, "viewer": county}
+
+
+def create_accounts(session, district) -> list[dict]:
+    scopes = demo_scopes(district)
     out = []
     for role in DEMO_ROLES:
         password = secrets.token_urlsafe(9)
@@ -128,4 +181,4 @@ def counts(session) -> dict:
             "households": session.scalar(select(func.coalesce(func.sum(Grid.households), 0))
                                          .where(Grid.valid_to.is_(None))),
             "incidents": count(Incident), "cameras": count(Camera),
-            "patrol_points": count(PatrolPoint)}
+            "patrol_points": count(PatrolPoint), "visits": count(Visit)}

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from gis.duplicates import likely_duplicates, plan_merge
 from gis.errors import Conflict, NotFound
 from gis.store import attachments, audit
-from gis.store.incidents import get_incident, in_scope
+from gis.store.incidents import get_incident, in_scope, locked_incident
 from gis.store.models import Incident, IncidentEvent, Summons
 from gis.store.notifications import notify_users, users_of_department
 from gis.store.users import Principal
@@ -58,14 +58,6 @@ def duplicates_of(session: Session, incident_id: int, principal: Principal | Non
              "grid_code": info[d.duplicate_id].grid_code} for d in found.itertuples()]
 
 
-def _lock(session: Session, incident_id: int, principal: Principal | None) -> Incident:
-    row = session.scalar(select(Incident).where(Incident.id == incident_id, in_scope(principal))
-                         .with_for_update(of=Incident))
-    if row is None:
-        raise NotFound(f"no incident {incident_id}")
-    return row
-
-
 def merge(session: Session, incident_id: int, into: int, *, version: int,
           principal: Principal, now: datetime | None = None) -> dict:
     """Merge incident ``incident_id`` (read at ``version``) into ``into``: it closes with
@@ -73,7 +65,7 @@ def merge(session: Session, incident_id: int, into: int, *, version: int,
     event. Returns the survivor."""
     now = now or datetime.now(timezone.utc)
     first, second = sorted((incident_id, into))        # one lock order: no deadlock
-    locked = {i: _lock(session, i, principal) for i in (first, second) if i}
+    locked = {i: locked_incident(session, i, principal) for i in (first, second) if i}
     merged, survivor = locked[incident_id], locked[into]
     if merged.version != version:
         raise Conflict(f"incident {incident_id} changed since version {version} (now "

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ from gis.store.models import Base
 from gis.store.rejects import RejectWriter
 from gis.store.validation import GEOM, check_rows, resolve_columns
 
+REBUILD_FROM = 100_000  # rows: a load this large builds the secondary indexes afterwards
 MAX_PROBLEMS = 1000  # problems kept in memory and in the error; the report file has all
 SOURCE_COLUMNS = ("src_crs", "src_x", "src_y")
 
@@ -223,6 +225,51 @@ class _Loader:
             t=t, c=cols, name=sql.Literal(self.layer.table), v=self._values(), s=s,
             g=sql.Identifier(GEOM))
 
+    def _drop_indexes(self, cur) -> list[str]:
+        """A load at least as large as the table (and of ``REBUILD_FROM`` rows or more)
+        goes in without the table's secondary indexes, which are then built once: each
+        row costs nine index insertions otherwise. The drop locks the table until the
+        import commits, as the import of a whole county may; constraint indexes stay."""
+        cur.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass",
+                    (self.layer.table,))
+        if self.report.rows_read < max(REBUILD_FROM, cur.fetchone()[0]):
+            return []
+        cur.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                    "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
+                    "WHERE i.indrelid = %s::regclass AND c.oid IS NULL", (self.layer.table,))
+        found = cur.fetchall()
+        for name, _ in found:
+            cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        return [definition for _, definition in found]
+
+    def _insert_assigned(self, spatial_order: bool = True) -> sql.Composable:
+        """Incidents in one INSERT with their grid, candidates, boundary flag, community,
+        township, grid at report, due time (the category's limit when not given) and the
+        channel ``import``, from
+        ``_gg_assigned`` (:func:`gis.store.assignment.assign_stage`). ``spatial_order``:
+        rows in the geometry's order, for a GiST index maintained row by row (a sort of a
+        million wide rows wasted when the index is built afterwards)."""
+        from gis.store.overdue import default_due_sql
+
+        assigned = {"grid_code": "a_grid", "boundary": "coalesce(a_boundary, false)",
+                    "community_code": "a_community", "township_code": "a_township",
+                    "candidates": "a_candidates", "grid_code_at_report": "a_grid",
+                    "channel": "'import'"}
+        exprs = {n: sql.Identifier(n) for n in self.columns if n not in assigned}
+        if "due_at" in exprs:
+            exprs["due_at"] = sql.SQL(f"coalesce(due_at, {default_due_sql('')})")
+        exprs.update({n: sql.SQL(e) for n, e in assigned.items()})
+        values = [sql.SQL("{} AS {}").format(e, sql.Identifier(n)) for n, e in exprs.items()]
+        cols = list(exprs)
+        return sql.SQL(
+            "INSERT INTO incidents (id, {c}) SELECT id, {c} FROM (SELECT "
+            "nextval(pg_get_serial_sequence('incidents', 'id')) AS id, {v} "
+            "FROM (SELECT {d}, _row FROM {s}) AS s LEFT JOIN _gg_assigned ON a_row = _row "
+            "ORDER BY _row) AS staged {o}").format(
+            o=sql.SQL("ORDER BY {}").format(sql.Identifier(GEOM)) if spatial_order
+            else sql.SQL(""), c=self._ident(cols), v=sql.SQL(", ").join(values), d=self._values(),
+            s=sql.Identifier(self.stage))
+
     def _last_incident_id(self) -> int | None:
         if self.layer.table != "incidents":
             return None
@@ -246,12 +293,24 @@ class _Loader:
             raise InvalidRows(rep.problems, file=self.file)
         first_id = self._last_incident_id()
         first_point = self._last_patrol_point_id()
+        assigned = None
+        if first_id is not None:  # incidents: assigned in the stage, inserted once
+            from gis.store.assignment import assign_stage
+
+            # hashes and sorts over a million staged rows spill to disk at the default
+            self.session.execute(text("SET LOCAL work_mem = '128MB'"))
+
+            assigned = assign_stage(self.session, rep.rows_read, tolerance_m=self.tolerance_m)
         try:
             with self.raw.cursor() as cur:
                 if self.replace:
                     cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(self.layer.table)))
-                cur.execute(self._insert())
+                rebuild = self._drop_indexes(cur) if assigned is not None else []
+                cur.execute(self._insert_assigned(spatial_order=not rebuild)
+                            if assigned is not None else self._insert())
                 rep.rows_loaded = cur.rowcount
+                for definition in rebuild:  # built once over all rows, not row by row
+                    cur.execute(definition)
                 cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.stage)))
         except psycopg.Error as exc:  # a constraint we do not pre-check, FK on replace, ...
             detail = exc.diag.message_primary or str(exc)
@@ -261,7 +320,7 @@ class _Loader:
             from gis.store.incidents import after_import
 
             rep.assignment = after_import(self.session, first_id, actor=self.actor,
-                                          tolerance_m=self.tolerance_m)
+                                          tolerance_m=self.tolerance_m, assigned=assigned)
         if first_point is not None:
             # The daily track lines (a map layer) follow the points they are drawn from.
             from gis.store.patrol import rebuild_tracks

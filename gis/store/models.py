@@ -388,11 +388,22 @@ class KeyHousehold(Base):
     responsible_worker: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0009
     __table_args__ = (
         CheckConstraint(_in("kind", vocabulary.KEY_HOUSEHOLD_KINDS), name="kind"),
         CheckConstraint("building_id IS NOT NULL OR geom IS NOT NULL", name="placed"),
         CheckConstraint("length(household_ref) BETWEEN 1 AND 64", name="ref_length"),
     )
+
+
+class Roster(Base):
+    """A worker on or off duty on a day (migration 0009): days off are not required."""
+
+    __tablename__ = "rosters"
+    worker: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = _now()
 
 
 class Visit(Base):
@@ -553,8 +564,10 @@ class Notification(Base):
 
 
 class DeadlineRequest(Base):
-    """延期申请: a department asks for more time on its part; the level above decides. Only
-    an approved request moves ``summons.handle_due_at`` (:mod:`gis.clocks`)."""
+    """延期申请 / 暂停: a department asks for more time or a pause on its part; the level
+    above decides. Only an approved request moves ``summons.handle_due_at``
+    (:mod:`gis.clocks`); a pause stops the clock from its approval until ``resumed_at``
+    (kind and resumed_at: migration 0008)."""
 
     __tablename__ = "deadline_requests"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -562,8 +575,9 @@ class DeadlineRequest(Base):
                                              index=True)
     summons_id: Mapped[int] = mapped_column(ForeignKey("summons.id", ondelete="CASCADE"),
                                             index=True)
-    amount: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), server_default="extension")
+    amount: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[datetime] = _now()
@@ -571,7 +585,11 @@ class DeadlineRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision_note: Mapped[str | None] = mapped_column(Text)
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
+        CheckConstraint(_in("kind", ("extension", "pause")), name="kind"),
+        CheckConstraint("kind = 'pause' OR (amount IS NOT NULL AND unit IS NOT NULL)",
+                        name="extension"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint(_in("unit", ("hours", "working_days")), name="unit"),
         CheckConstraint(_in("status", ("requested", "approved", "refused")), name="status"),
@@ -612,8 +630,8 @@ class IdempotencyKey(Base):
 
 class PublicReport(Base):
     """What a resident or an Open311 client gave beyond the incident (migration 0007):
-    the tracking code, contact details (never served by a layer, tile or export), the
-    photo's content hash and a media URL."""
+    the tracking code, contact details (never served by a layer, tile or export) and a
+    media URL (a photo is an attachment of the incident)."""
 
     __tablename__ = "public_reports"
     incident_id: Mapped[int] = mapped_column(
@@ -623,8 +641,6 @@ class PublicReport(Base):
     email: Mapped[str | None] = mapped_column(Text)
     first_name: Mapped[str | None] = mapped_column(Text)
     last_name: Mapped[str | None] = mapped_column(Text)
-    photo_sha256: Mapped[str | None] = mapped_column(String(64))
-    photo_type: Mapped[str | None] = mapped_column(String(16))
     media_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     __table_args__ = (CheckConstraint("code ~ '^[A-Z2-7]{10,32}$'", name="code"),)

@@ -55,6 +55,12 @@ def text_columns(prefix: str, **override: str) -> SimpleNamespace:
                               for c in COLUMNS})
 
 
+def default_due_sql(prefix: str = "t.") -> str:
+    """:func:`default_due` as SQL text over ``prefix``-ed columns (trusted text)."""
+    expr = default_due(text_columns(prefix))
+    return f"({expr.compile(dialect=postgresql.dialect(), compile_kwargs={'literal_binds': True})})"
+
+
 def overdue_sql(prefix: str = "t.", now: str = "now()", **override: str) -> str:
     """:func:`overdue_case` as SQL text over ``prefix``-ed columns at the SQL instant
     ``now`` (``now()`` or a bind parameter such as ``:b``); trusted text, no user input.

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from gis.incidents import OPEN_STATUSES
-from gis.store.models import AdminUnit, Incident, IncidentEvent, PublicReport
+from gis.store.models import AdminUnit, Attachment, Incident, IncidentEvent, PublicReport
 
 PUBLIC_CHANNELS = ("public", "open311")
 
@@ -58,12 +58,10 @@ class Contact:
 
 
 def add(session: Session, incident_id: int, code: str, contact: Contact, *,
-        photo_sha256: str | None = None, photo_type: str | None = None,
         media_url: str | None = None) -> None:
     session.execute(insert(PublicReport).values(
         incident_id=incident_id, code=code, phone=contact.phone, email=contact.email,
-        first_name=contact.first_name, last_name=contact.last_name,
-        photo_sha256=photo_sha256, photo_type=photo_type, media_url=media_url))
+        first_name=contact.first_name, last_name=contact.last_name, media_url=media_url))
 
 
 def _updated():
@@ -76,7 +74,10 @@ def _public_columns() -> list:
             Incident.status, Incident.reported_at, Incident.due_at, Incident.closed_at,
             Incident.channel, func.coalesce(_updated(), Incident.reported_at).label("updated_at"),
             func.ST_X(Incident.geom).label("lon"), func.ST_Y(Incident.geom).label("lat"),
-            PublicReport.code, PublicReport.media_url, PublicReport.photo_sha256]
+            PublicReport.code, PublicReport.media_url,
+            select(func.count()).select_from(Attachment)
+            .where(Attachment.incident_id == Incident.id).correlate(Incident)
+            .scalar_subquery().label("photos")]
 
 
 def _history(session: Session, incident_id: int) -> list[dict]:

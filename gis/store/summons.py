@@ -24,7 +24,7 @@ from gis.clocks import DEFAULT_LIMITS, Calendar, limit_for
 from gis.errors import Conflict, Forbidden, NotFound
 from gis.store import audit
 from gis.store.calendars import calendar_for
-from gis.store.incidents import get_incident, in_scope
+from gis.store.incidents import get_incident, locked_incident
 from gis.store.models import (Department, Incident, IncidentEvent, Summons, SupervisionNotice,
                               User)
 from gis.store.notifications import notify_users, users_of_department
@@ -36,14 +36,6 @@ CARRIES = {"acknowledge": ("dispatched", "handling"), "feedback": ("handling", "
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(timezone.utc)
-
-
-def _locked(session: Session, incident_id: int, principal: Principal | None) -> Incident:
-    row = session.scalar(select(Incident).where(Incident.id == incident_id, in_scope(principal))
-                         .with_for_update(of=Incident))
-    if row is None:
-        raise NotFound(f"no incident {incident_id}")
-    return row
 
 
 def _event(session: Session, incident: Incident, action: str, from_status: str,
@@ -88,7 +80,7 @@ def whistle(session: Session, incident_id: int, departments: list[str], *,
             principal: Principal, note: str | None = None, now: datetime | None = None) -> dict:
     """Summon ``departments`` (codes the caller can see) to an open incident."""
     now = _now(now)
-    incident = _locked(session, incident_id, principal)
+    incident = locked_incident(session, incident_id, principal)
     calendar = calendar_for(session, incident.community_code or incident.grid_code)
     if incident.status == "closed":
         raise Conflict(f"incident {incident_id} is closed")
@@ -116,7 +108,7 @@ def dispatch_to(session: Session, incident_id: int, department: str, *,
     """After the incident's ``dispatch`` step: hand it to ``department`` (a dispatch
     summons, the incident's department, a notification). Same checks as a whistle."""
     now = _now(now)
-    incident = _locked(session, incident_id, principal)
+    incident = locked_incident(session, incident_id, principal)
     calendar = calendar_for(session, incident.community_code or incident.grid_code)
     already = session.scalars(select(Summons.department_code)
                               .where(Summons.incident_id == incident_id)).all()
@@ -145,7 +137,7 @@ def act(session: Session, incident_id: int, action: str, *, version: int,
     department = principal.department_code
     if not department:
         raise Forbidden(f"only a department account may {action}")
-    incident = _locked(session, incident_id, principal)
+    incident = locked_incident(session, incident_id, principal)
     if version != incident.version:
         raise Conflict(f"incident {incident_id} changed since version {version} (now "
                        f"{incident.version}); reload it", current_version=incident.version)
@@ -224,7 +216,7 @@ def callback(session: Session, incident_id: int, *, principal: Principal, solved
     reopens the case (重办): back to handling, every department that had fed back must feed
     back again, and a ``reopen`` event counts against each of them."""
     now = _now(now)
-    incident = _locked(session, incident_id, principal)
+    incident = locked_incident(session, incident_id, principal)
     if incident.status not in ("feedback", "verified"):
         raise Conflict(f"a call-back comes after the feedback and before closing; incident "
                        f"{incident_id} is {incident.status}")

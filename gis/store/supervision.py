@@ -31,13 +31,15 @@ def _notice(row: SupervisionNotice) -> rules.Notice:
                         row.raised_at, tuple(row.recipients or ()))
 
 
-def run(session: Session, now: datetime, *, actor: str | None = None) -> list[dict]:
-    """Raise every notice due at ``now``; returns them. Running twice raises nothing new."""
+def run(session: Session, now: datetime, *, actor: str | None = None,
+        principal: Principal | None = None) -> list[dict]:
+    """Raise every notice due at ``now`` on the incidents ``principal`` may see (all of them
+    for the scheduled job); returns them. Running twice raises nothing new."""
     open_rows = session.execute(
         select(Summons, Incident.community_code, Incident.id)
         .join(Incident, Incident.id == Summons.incident_id)
         .where(Summons.state != "fed_back", Incident.status != "closed",
-               Summons.ack_due_at < now)
+               Summons.ack_due_at < now, in_scope(principal))
         .order_by(Summons.id).with_for_update(of=Summons)).all()
     raised = []
     for summons, place, incident_id in open_rows:

@@ -1,13 +1,10 @@
--- The assignment rules, shared by assign_incidents, reassign_open_incidents and locate,
+-- The assignment rules, shared by assign_incidents (few incidents), reassign and locate,
 -- computed as the file path (gis.assign) does: in the metric CRS :srid chosen from the
 -- current grids' extent (gis.crs.metric_crs), a transverse Mercator with scale :k0 and
--- false easting :fe. Follows a CTE named pts(id, geom) (EPSG:4326 points); defines
---   cand: every current grid within :tol true metres of a point (projected distance
---         divided by the projection's scale factor at the point), with
---         rank 0 = strictly inside (more than :edge_m from its boundary), 1 = otherwise,
---         d    = projected distance, 0 when within :edge_m;
---   best: per point the assigned grid (first by rank, distance, code), its community,
---         the ordered candidates and the boundary flag.
+-- false easting :fe. Follows a CTE named pts(id, geom) (EPSG:4326 points); pairs each
+-- point with the grids near it (near), then applies assign_rules.sql (kept, best).
+-- Each pair transforms its grid: cheap for a few points; the bulk path
+-- (assign_bulk.sql) transforms every grid once instead.
 -- The lon/lat box pre-filter uses the GiST index; it is safe because a degree of
 -- longitude is the shortest, 111.32 km x cos(lat) or more.
 near AS MATERIALIZED (
@@ -21,30 +18,7 @@ near AS MATERIALIZED (
                              / (111320.0 * greatest(cos(radians(abs(ST_Y(p.geom)) + 0.01)), 0.001)),
                              (:tol + :edge_m) * 1.01 / 110574.0)
 ),
-dist AS MATERIALIZED (
-    SELECT id, code, community_code, gm, pm, ST_Distance(gm, pm) AS dm,
-           -- point scale factor of a transverse Mercator, k0 (1 + x^2 / 2R^2)
-           :k0 * (1 + power((ST_X(pm) - :fe) / :k0, 2) / (2 * 6371000.0 ^ 2)) AS k
-    FROM near
-),
-kept AS (
-    SELECT id, code, community_code,
-           CASE WHEN dm = 0 AND ST_Distance(ST_Boundary(gm), pm) > :edge_m
-                THEN 0 ELSE 1 END AS rank,
-           CASE WHEN dm <= :edge_m THEN 0.0 ELSE dm END AS d,
-           -- ties by code: numeric codes by value, then other text (as gis.assign)
-           (code !~ '^[0-9]+$') AS texty,
-           CASE WHEN code ~ '^[0-9]+$' THEN code::numeric END AS num
-    FROM dist
-    WHERE dm <= :tol * k OR dm <= :edge_m
-),
-best AS (
-    SELECT id,
-           (array_agg(code ORDER BY rank, d, texty, num, code))[1] AS grid_code,
-           (array_agg(community_code ORDER BY rank, d, texty, num, code))[1] AS community_code,
-           array_agg(code ORDER BY rank, d, texty, num, code) AS candidates,
-           count(*) > 1 OR min(d) > 0 AS boundary,
-           min(d) AS distance_m
-    FROM kept
-    GROUP BY id
-)
+{rules},
+-- no safe-region shortcut here (see assign_bulk.sql)
+inner_hits AS (SELECT NULL::bigint AS id, NULL::text AS grid_code,
+                          NULL::text AS community_code WHERE false)

@@ -10,28 +10,14 @@ WITH pts AS (
       AND (NOT :open_only OR i.status <> 'closed')
 ),
 {candidates},
-res AS (
-    SELECT p.id, p.old_grid, p.status, b.grid_code, b.candidates,
-           coalesce(b.boundary, false) AS boundary,
-           coalesce(b.community_code, f.code) AS community_code
-    FROM pts p
-    LEFT JOIN best b ON b.id = p.id
-    LEFT JOIN LATERAL (
-        SELECT a.code FROM admin_units a
-        WHERE b.id IS NULL AND a.level = 'community' AND ST_Intersects(a.geom, p.geom)
-        ORDER BY a.code LIMIT 1
-    ) f ON true
-),
+{result},
 moved AS (
     UPDATE incidents i
        SET grid_code = r.grid_code,
            candidates = r.candidates,
            boundary = r.boundary,
            community_code = r.community_code,
-           township_code = CASE WHEN r.community_code IS NULL THEN NULL
-                                ELSE coalesce((SELECT a.parent_code FROM admin_units a
-                                               WHERE a.code = r.community_code),
-                                              left(r.community_code, 9) || '000') END,
+           township_code = r.township_code,
            grid_code_at_report = CASE WHEN :at_report THEN r.grid_code
                                       ELSE i.grid_code_at_report END
       FROM res r

@@ -6,8 +6,8 @@
   of the client address for anonymous callers (no address is stored).
 * ``incidents.channel``: how an incident came in (staff, import, public, open311).
 * ``public_reports``: what a resident or an Open311 client gave beyond the incident:
-  the tracking code, contact details (never served by a layer, a tile or an export), the
-  photo's content hash and a media URL.
+  the tracking code, contact details (never served by a layer, a tile or an export) and a
+  media URL (photos are attachments of the incident, migration 0006).
 * role ``integration`` (Open311 clients: create and read requests, nothing else).
 
 Vocabularies are frozen copies: a migration must not change meaning with the code.
@@ -58,8 +58,6 @@ def upgrade() -> None:
         email text,
         first_name text,
         last_name text,
-        photo_sha256 varchar(64),
-        photo_type varchar(16),
         media_url text,
         created_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT ck_public_reports_code CHECK (code ~ '^[A-Z2-7]{10,32}$')

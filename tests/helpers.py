@@ -1,0 +1,48 @@
+"""Small helpers several test files share (kept here so each is written once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from gis.services import accounts
+
+
+def department_headers(engine, code: str) -> dict:
+    """Bearer headers of a new department clerk (``CODE-clerk``) of department ``code``."""
+    token = accounts.add_user(engine, f"{code}-clerk", "department",
+                              department_code=code)["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def three_grids_file(path: Path, codes: list[str]) -> Path:
+    """Three 0.01° squares (about 980 m × 1110 m) side by side west to east from lon 113,
+    lat 28, named ``codes`` in a ``code`` column, written to ``path`` (GeoJSON)."""
+    boxes = [shapely.box(113.0 + 0.01 * i, 28.0, 113.01 + 0.01 * i, 28.01) for i in range(3)]
+    gpd.GeoDataFrame({"code": codes}, geometry=boxes, crs=4326).to_file(path)
+    return path
+
+
+def served_api(name: str):
+    """A module-scoped fixture: the real service under uvicorn over the test database
+    (:func:`security_helpers.serve`), its data in a temporary folder ``name``; yields the
+    base URL. Use as ``base = served_api("leaks")`` in a test module."""
+    from security_helpers import serve
+
+    @pytest.fixture(scope="module")
+    def base(pg_url, engine, tmp_path_factory):
+        with serve(pg_url, tmp_path_factory.mktemp(name)) as url:
+            yield url
+
+    return base
+
+
+@pytest.fixture
+def roles_district(db):
+    """The role-matrix district (roles_fixtures) loaded into ``db``."""
+    from roles_fixtures import insert_district
+
+    return insert_district(db)
