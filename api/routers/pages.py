@@ -45,6 +45,18 @@ def map_page(request: Request, engine: EngineDep, settings: SettingsDep):
     return templates.TemplateResponse(request, "map.html", {"config": config})
 
 
+@router.get("/department", response_class=HTMLResponse, summary="A department's queue page")
+def department_page(request: Request):
+    """What waits for the department to report in, what it handles, what is overdue
+    (issue 16); the data comes from ``GET /queue``, which only department accounts read."""
+    principal = page_principal(request, "/department")
+    if not isinstance(principal, Principal):
+        return principal  # not logged in: the redirect to /login
+    config = {"user": principal.username, "role": principal.role,
+              "department": getattr(principal, "department_code", None), "pollSeconds": 5}
+    return templates.TemplateResponse(request, "department.html", {"config": config})
+
+
 @router.get("/map/grids/{code}", summary="A grid's card for the map's side panel")
 def grid_panel(code: str, engine: EngineDep, principal: CurrentUser) -> dict:
     return overview.grid_panel(engine, code, principal)

@@ -118,6 +118,7 @@
     const panel = document.getElementById("panel");
     panel.hidden = false;
     panel.dataset.gridCode = code;
+    delete panel.dataset.incidentId;
     delete panel.dataset.worker;
     delete panel.dataset.ready;
     document.getElementById("panel-code").textContent = `网格 Grid ${code}`;
@@ -230,12 +231,7 @@
     const pointHit = map.queryRenderedFeatures(event.point, {layers: ["incidents"]});
     if (pointHit.length === 0 && event.features.length) openGrid(event.features[0]);
   });
-  map.on("click", "incidents", (event) => {
-    const p = event.features[0].properties;
-    new maplibregl.Popup().setLngLat(event.lngLat).setHTML(rows([["#", event.features[0].id],
-      ["状态 Status", p.status], ["类别 Category", p.category], ["网格 Grid", p.grid_code],
-      ["超期 Overdue", p.overdue ? `是 yes: ${p.overdue}` : "否 no"]])).addTo(map);
-  });
+  // a click on an incident opens its card in the side panel (incident_panel.js)
   for (const id of ["grids-fill", "incidents", "incident-clusters"]) {
     map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", id, () => { map.getCanvas().style.cursor = ""; });
@@ -284,6 +280,7 @@
 
   let overlays = null;
   map.on("load", async () => {
+    window.gridgisIncidents.install(map, config);
     overlays = window.gridgisOverlays.install(map, config, {tileUrl, getJson,
       version: (id) => id === "coverage" ? `${versions.coverage}-${versions.blind_spots}` : versions[id]});
     // a click on a worker's patrol track opens their month as well as the track's popup
