@@ -1,4 +1,4 @@
-// The grid worker's app (/m): my work, report, patrol, visits; every write goes through
+// The grid worker's app (/m): my work, report, patrol, visits, my month; every write goes through
 // the offline queue (queue.js). The map draws our own vector tiles (grids, buildings,
 // roads) and my grids; nothing is fetched from outside the server.
 import * as queue from "/static/m/queue.js";
@@ -165,6 +165,7 @@ function showTab(name) {
   for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("on", b.dataset.tab === name);
   if (name === "visits") refreshVisits();
   if (name === "patrol") refreshGrids();
+  if (name === "month") refreshMonth();
   if (name === "report" && !state.here) locate().then(showPosition).catch(() => null);
   drawMe();
 }
@@ -381,6 +382,66 @@ async function saveVisit() {
   flushNow();
 }
 
+// -- my month (123456) -----------------------------------------------------------------
+// The phone's own month; the server reads it in the county's zone (the same on a phone there).
+function thisMonth() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`;
+}
+
+// Network first through the service worker (which keeps the last answer); the answer's own
+// Date header is when the server made it, so a kept copy shows its real age. The page also
+// keeps it in IndexedDB, for a phone whose service worker has not taken over yet.
+async function refreshMonth() {
+  const month = thisMonth();
+  let kept = null;
+  try {
+    const response = await fetch(`/workers/assessment?month=${month}`, {credentials: "same-origin"});
+    if (!response.ok) throw Object.assign(new Error(`${response.status}`), {status: response.status});
+    const answer = await response.json();
+    const date = response.headers.get("date");
+    kept = {month, answer, fetchedAt: (date ? new Date(date) : new Date()).toISOString()};
+    await queue.kvSet("month", kept);
+  } catch (e) {
+    kept = await queue.kvGet("month");
+    if (!kept || kept.month !== month) { $("mo-msg").textContent = e.status ? `${e.message}` : t("offline"); kept = null; }
+  }
+  state.month = kept;
+  showMonth();
+}
+
+// Each measure: label key, done, required (null: a count with no denominator).
+function measures(r) {
+  return [["m_patrol", r.patrol_windows_done, r.patrol_windows_required],
+          ["m_key_visits", r.key_visits_done, r.key_visits_required],
+          ["m_must_attend", r.must_attend_verified, r.must_attend_cases],
+          ["m_must_report", r.must_report_count, null],
+          ["m_visit_days", r.visit_days_ok, r.visit_days],
+          ["m_report_weeks", r.report_weeks_ok, r.report_weeks]];
+}
+
+function showMonth() {
+  const kept = state.month;
+  if (!kept) return;
+  const row = kept.answer.workers[0];
+  $("mo-month").textContent = kept.month;
+  $("mo-at").textContent = local(kept.fetchedAt);
+  // older than a minute: the kept copy, not this moment's answer
+  $("mo-stale").hidden = Date.now() - new Date(kept.fetchedAt).getTime() < 60000 && navigator.onLine;
+  $("mo-msg").textContent = "";
+  if (!row) { $("mo-list").innerHTML = `<li>${t("no_month")}</li>`; $("mo-stars").textContent = "";
+              $("mo-notes").textContent = ""; return; }
+  $("mo-list").innerHTML = measures(row).map(([key, done, required]) => {
+    const figure = required === null ? `${done}` : `${done} / ${required}`;
+    const cls = required === null ? "" : (done >= required ? "met" : "short");
+    return `<li class="measure ${cls}" data-measure="${key.slice(2)}"><span>${t(key)}</span>
+      <b>${esc(figure)}</b></li>`;
+  }).join("");
+  $("mo-stars").innerHTML = `<span data-t="stars">${t("stars")}</span> <span id="mo-star-count"
+    data-stars="${row.stars}">${"★".repeat(row.stars)}${"☆".repeat(Math.max(0, 5 - row.stars))}</span>`;
+  $("mo-notes").textContent = row.notes ? `${t("notes")}: ${row.notes}` : "";
+}
+
 // -- start ------------------------------------------------------------------------------
 async function whoAmI() {
   try { return await getJson("/auth/me"); } catch (e) {
@@ -435,7 +496,7 @@ async function start() {
 function wire() {
   apply();
   renderCategories();
-  $("lang").onclick = () => { toggleLang(); showNet(); showFixes(); refreshWork(); queue.list().then(renderQueue); };
+  $("lang").onclick = () => { toggleLang(); showNet(); showFixes(); refreshWork(); showMonth(); queue.list().then(renderQueue); };
   $("login").addEventListener("submit", login);
   for (const b of document.querySelectorAll("[data-tab]")) b.onclick = () => showTab(b.dataset.tab);
   $("work-list").onclick = (e) => { const li = e.target.closest("li[data-i]"); if (li) openWork(Number(li.dataset.i)); };

@@ -1,5 +1,5 @@
 // The grid worker's app offline: the app shell is kept at install; base-map tiles and the
-// worker's own readings (my grids, my work, today's visits, who am I) are kept as they
+// worker's own readings (my grids, my work, today's visits, my month, who am I) are kept as they
 // pass, and answered from the cache when there is no connection. Writes are never
 // touched here: the page queues them in IndexedDB and sends them itself (queue.js).
 const SHELL_CACHE = "gridgis-m-shell-v1";
@@ -52,7 +52,7 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   const path = url.pathname;
   if (path.startsWith("/tiles/")) { event.respondWith(tileFirst(request)); return; }
-  if (path.startsWith("/field/") || path === "/auth/me") {
+  if (path.startsWith("/field/") || path === "/auth/me" || path === "/workers/assessment") {
     event.respondWith(networkFirst(request, DATA_CACHE)); return;
   }
   if (path === "/m/" || path === "/m" || SHELL.includes(path)) {
