@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -46,3 +47,16 @@ def roles_district(db):
     from roles_fixtures import insert_district
 
     return insert_district(db)
+
+
+def wait_for(driver, script: str, timeout: float = 20.0):
+    """Poll ``script`` in the page until it returns something truthy (its value), or fail
+    with the browser's console log, which says why a page did not get there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    logs = driver.get_log("browser") if hasattr(driver, "get_log") else []
+    raise AssertionError(f"timed out waiting for: {script}\nbrowser log: {logs}")

@@ -24,6 +24,7 @@ from photo_fixtures import photo
 
 from gis.services import accounts
 from layers_data import browser, live_server  # noqa: F401  (headless Chromium fixture)
+from helpers import wait_for as _wait
 
 PASSWORD = "correct horse"
 SPOT = (113.005, 28.005)          # grid A, township 1
@@ -31,15 +32,6 @@ OTHER = (113.015, 28.005)         # grid B, ~1 km east
 DUP_SPOT = (113.005, 28.008)      # ~330 m north of SPOT
 
 
-def _wait(driver, script: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    logs = driver.get_log("browser") if hasattr(driver, "get_log") else []
-    raise AssertionError(f"timed out waiting for: {script}\nbrowser log: {logs}")
 
 
 def _shot(driver, tmp_path, name: str) -> None:

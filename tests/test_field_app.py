@@ -30,6 +30,7 @@ from sqlalchemy import text
 from gis.store.db import transaction
 from gis.store.models import Building, GridStaff, Incident, KeyHousehold
 from layers_data import COMM_A, FLAGS, STREET, VENDOR, ewkt, live_server, load_district
+from helpers import wait_for as _wait
 
 MINE = (f"{COMM_A}0001", f"{COMM_A}0002")
 HOUSE = (120.1055, 30.2625)        # the district's building (layers_data)
@@ -85,15 +86,6 @@ def district(db, make_user):
     return make_user("dispatcher", scope_code=STREET, username="d-field")
 
 
-def _wait(driver, script: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}\nbrowser log: "
-                         f"{driver.get_log('browser')}")
 
 
 def _run(driver, js: str):

@@ -24,19 +24,11 @@ from gis.store.db import transaction
 from gis.store.models import Camera, PatrolPoint
 from layers_data import (COMM_A, COMM_B, COUNTY, GRIDS, XM, YM, browser, ewkt,  # noqa: F401
                          live_server, load_district)
+from helpers import wait_for as _wait
 
 WALKED = f"{COMM_A}0001"      # patrolled in both of the last two half-day windows
 ONCE = f"{COMM_B}0002"        # patrolled in the last window only: missed once
 
-def _wait(driver, script: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    logs = driver.get_log("browser") if hasattr(driver, "get_log") else []
-    raise AssertionError(f"timed out waiting for: {script}\nbrowser log: {logs}")
 
 
 def _login(driver, base: str) -> None:

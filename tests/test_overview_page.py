@@ -13,17 +13,9 @@ from PIL import Image
 
 from layers_data import browser, live_server  # noqa: F401
 from overview_fixtures import C2, COUNTY, LOCAL, T1, insert_area, insert_recent
+from helpers import wait_for as _wait
 
 
-def _wait(driver, script: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}\n"
-                         f"browser log: {driver.get_log('browser')}")
 
 
 def _click_lonlat(driver, lon: float, lat: float) -> None:

@@ -15,16 +15,9 @@ from PIL import Image
 
 from layers_data import browser, live_server  # noqa: F401 (fixtures)
 from roles_fixtures import COUNTY, centre, insert_district
+from helpers import wait_for as _wait
 
 
-def _wait(driver, script: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}\nlog: {driver.get_log('browser')}")
 
 
 def test_a_resident_reports_with_a_photo_and_follows_it(db, pg_url, make_user, tmp_path,
