@@ -15,8 +15,8 @@ from api import auth, errors
 from api.middleware import BodyLimit, ConcurrencyLimit
 from api.routers import ROUTERS
 from gis import __version__
+from gis.services.imports import open_database
 from gis.settings import Settings
-from gis.store.db import open_engine, session_factory
 
 STATIC = Path(__file__).with_name("static")
 
@@ -29,8 +29,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         own = engine is None
-        app.state.engine = engine or open_engine(settings)
-        app.state.sessions = session_factory(app.state.engine)
+        app.state.engine = engine or open_database(settings)
         try:
             yield
         finally:
@@ -42,7 +41,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     if engine is not None:  # usable before the lifespan runs (e.g. TestClient without `with`)
         app.state.engine = engine
-        app.state.sessions = session_factory(engine)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.add_middleware(ConcurrencyLimit, limit=24)  # below threads (40) and connections (30)

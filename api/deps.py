@@ -1,14 +1,16 @@
-"""Typed dependencies: one database session (one transaction) per request, the settings,
-and the calling principal."""
+"""Typed dependencies: the engine (each service opens its own unit of work on it and
+commits before it returns), the settings, and path ids.
+
+There is deliberately no per-request session: a ``yield`` dependency's exit runs after
+FastAPI has sent the response, so a transaction committed there can fail after the client
+was told 201 (issue 13). Use cases commit inside ``gis.services``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from gis.settings import Settings
 
@@ -21,20 +23,8 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """The request's transaction: committed when the handler returns, rolled back on any
-    error, so a failed request writes nothing."""
-    session = request.app.state.sessions()
-    try:
-        with session.begin():
-            yield session
-    finally:
-        session.close()
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-SessionDep = Annotated[Session, Depends(get_session)]
 # Database ids are bigint: anything else is refused (422) before PostgreSQL sees it.
 MAX_ID = 2**63 - 1
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -56,14 +56,13 @@ class _TooLarge(Exception):
 class ConcurrencyLimit:
     """At most ``limit`` requests in flight; the others wait their turn in the event loop.
 
-    Why: handlers and the session dependency run in the thread pool (40 threads) and
+    Why: handlers and their units of work run in the thread pool (40 threads) and
     each holds a pooled database connection (30). Writers of one table serialise on its
-    change-counter row until they commit, and the commit runs in the dependency's
-    teardown, which needs a thread of its own. With more requests than threads in
-    flight, every thread could be taken by a request waiting for that lock or for a
-    connection, and the holder could never commit: 50 dispatchers reporting at once
-    stalled for the 30 s pool timeout. Below both limits a thread and a connection are
-    always free for the commit."""
+    change-counter row until they commit. With more requests than connections in
+    flight, threads would queue for the pool behind the lock holders and time out under
+    a burst (50 dispatchers reporting at once once stalled for the 30 s pool timeout).
+    Below both limits a thread and a connection are always free for the holder to
+    finish and commit."""
 
     def __init__(self, app: ASGIApp, limit: int = 24):
         self.app = app

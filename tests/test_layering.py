@@ -53,6 +53,8 @@ def _copy_tree(tmp: Path) -> Path:
     ("gis/store/audit.py", "from gis.services import uow", "gis.store.audit -> gis.services.uow"),
     ("gis/services/uow.py", "import fastapi", "gis.services.uow -> fastapi"),
     ("gis/cli/db.py", "from api import deps", "gis.cli.db -> api.deps"),
+    ("api/routers/health.py", "from gis.store import db", "api.routers.health -> gis.store.db"),
+    ("gis/cli/db.py", "    from gis.store import users", "gis.cli.db -> gis.store.users"),
 ])
 def test_a_forbidden_import_breaks_the_contracts(tmp_path, module, line, broken):
     """The same contracts over a copy of the code with one forbidden import added (inside a
@@ -114,3 +116,16 @@ def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path, monkeypat
     monkeypatch.syspath_prepend(str(tmp_path))
     graph = grimp.build_graph("loopy", cache_dir=None)
     assert _cycles(graph, set(graph.modules)) == [["loopy.a", "loopy.b", "loopy.c"]]
+
+
+def test_the_api_and_the_cli_reach_the_database_through_services():
+    """The forbidden contract says what they must not import; this says they do use the
+    service layer (a router or command that needs the database goes through it)."""
+    graph = grimp.build_graph("gis", "api")
+    for top in ("api", "gis.cli"):
+        users = {m for m in graph.find_children(top) | graph.find_descendants(top)
+                 if any(i.startswith("gis.services")
+                        for i in graph.find_modules_directly_imported_by(m))}
+        assert users, f"{top} does not import gis.services"
+    assert "gis.services.incidents" in graph.find_modules_directly_imported_by(
+        "api.routers.incidents")

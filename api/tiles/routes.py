@@ -13,12 +13,11 @@ from fastapi.responses import Response
 from api.tiles import mvt as svc
 from api.auth import CurrentUser
 from api.tiles.warm import COUNTERS, WarmTileRoute, responses_of
-from api.deps import SessionDep
+from api.deps import EngineDep
 from api.layer_params import layer_query, prefixed_queries
 from gis.errors import InputError, NotFound
-from gis.store import layer_features as lf
-from gis.store.layer_filters import LayerQuery
-from gis.store.layers_catalog import Layer, get_layer
+from gis.services import layers as service
+from gis.services.layers import Layer, get_layer
 
 router = APIRouter(tags=["tiles"])
 
@@ -74,11 +73,11 @@ def _tile_route(path: str, summary: str):
 @_tile_route(f"/collections/{{collection_id}}/tiles/{TMS}/{{z}}/{{x}}/{{y}}",
              "A vector tile of one layer")
 def collection_tile(collection_id: str, z: int, x: int, y: str, request: Request,
-                    session: SessionDep, principal: CurrentUser):
+                    engine: EngineDep, principal: CurrentUser):
     layer = _layer(collection_id)
     z, x, y_ = _tile_xyz(z, x, y)
     query = layer_query(layer, request.query_params, principal, reserved=TILE_PARAMS)
-    tile = svc.get_tile(session, _cache(request), [(layer, query)], z, x, y_,
+    tile = svc.get_tile(engine, _cache(request), [(layer, query)], z, x, y_,
                         request.scope.get(COUNTERS))
     return _respond(request, principal, tile)
 
@@ -92,22 +91,22 @@ def _layers(spec: str) -> list[Layer]:
 
 
 @router.get("/tiles/versions", summary="Change counters of layers (poll to refresh)")
-def versions(session: SessionDep, principal: CurrentUser,
+def versions(engine: EngineDep, principal: CurrentUser,
              layers: Annotated[str, Query(description="comma-separated ids")]) -> dict:
     result = {}
     for layer in _layers(layers):
-        result[layer.id] = ".".join(str(v) for v in svc.change_counters(
-            session, layer.watched_tables))
+        result[layer.id] = ".".join(str(v) for v in service.change_counters(
+            engine, layer.watched_tables))
     return result
 
 
 @_tile_route("/tiles/{layers}/{z}/{x}/{y}", "A tile holding several layers")
-def multi_tile(layers: str, z: int, x: int, y: str, request: Request, session: SessionDep,
+def multi_tile(layers: str, z: int, x: int, y: str, request: Request, engine: EngineDep,
                principal: CurrentUser):
     chosen = _layers(layers)
     z, x, y_ = _tile_xyz(z, x, y)
     queries = prefixed_queries(chosen, request.query_params, principal, reserved=TILE_PARAMS)
-    tile = svc.get_tile(session, _cache(request), queries, z, x, y_,
+    tile = svc.get_tile(engine, _cache(request), queries, z, x, y_,
                         request.scope.get(COUNTERS))
     return _respond(request, principal, tile)
 
@@ -125,11 +124,10 @@ def _vector_layer(layer: Layer) -> dict:
             "maxzoom": svc.MAX_ZOOM, "description": layer.description or layer.title}
 
 
-def _tilejson(request: Request, session, layers: list[Layer], path: str, principal) -> dict:
+def _tilejson(request: Request, engine, layers: list[Layer], path: str, principal) -> dict:
     query = request.url.query
     url = f"{str(request.base_url).rstrip('/')}{path}/{{z}}/{{x}}/{{y}}"
-    extents = [lf.layer_extent(session, layer, LayerQuery(principal=principal))["bbox"]
-               for layer in layers]
+    extents = service.extent(engine, layers, principal)
     boxes = [b for b in extents if b] or [[-180.0, -85.0511, 180.0, 85.0511]]
     bounds = [min(b[0] for b in boxes), min(b[1] for b in boxes),
               max(b[2] for b in boxes), max(b[3] for b in boxes)]
@@ -144,20 +142,20 @@ def _tilejson(request: Request, session, layers: list[Layer], path: str, princip
 
 @router.get(f"/collections/{{collection_id}}/tiles/{TMS}/tilejson.json",
             summary="TileJSON 3.0 of one layer")
-def collection_tilejson(collection_id: str, request: Request, session: SessionDep,
+def collection_tilejson(collection_id: str, request: Request, engine: EngineDep,
                         principal: CurrentUser) -> dict:
     layer = _layer(collection_id)
     layer_query(layer, request.query_params, principal, reserved=TILE_PARAMS)  # validate
-    return _tilejson(request, session, [layer], f"/collections/{layer.id}/tiles/{TMS}",
+    return _tilejson(request, engine, [layer], f"/collections/{layer.id}/tiles/{TMS}",
                      principal)
 
 
 @router.get("/tiles/{layers}/tilejson.json", summary="TileJSON 3.0 of a multi-layer tile")
-def multi_tilejson(layers: str, request: Request, session: SessionDep,
+def multi_tilejson(layers: str, request: Request, engine: EngineDep,
                    principal: CurrentUser) -> dict:
     chosen = _layers(layers)
     prefixed_queries(chosen, request.query_params, principal, reserved=TILE_PARAMS)
-    return _tilejson(request, session, chosen, f"/tiles/{layers}", principal)
+    return _tilejson(request, engine, chosen, f"/tiles/{layers}", principal)
 
 
 @router.get("/collections/{collection_id}/tiles", summary="Tilesets of one layer")

@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.tiles import mvt as svc
 from api.auth import COOKIE, VERIFIED, request_token
-from gis.store.users import Principal, token_digest
+from gis.services.accounts import Principal, token_digest
 
 log = logging.getLogger(__name__)
 SQL = Path(__file__).with_name("sql") / "tile_warm_check.sql"

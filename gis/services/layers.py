@@ -1,23 +1,30 @@
-"""The served layers (OGC API – Features, downloads, the map page's extent): reads of the
-layer catalogue within the caller's scope. The catalogue and the SQL are
-:mod:`gis.store.layers_catalog`, :mod:`gis.store.layer_filters` and
-:mod:`gis.store.layer_features`; every use case here is read-only."""
+"""The served layers (OGC API – Features, downloads, vector tiles, the map page's extent):
+reads of the layer catalogue within the caller's scope. The catalogue and the SQL are
+:mod:`gis.store.layers_catalog`, :mod:`gis.store.layer_filters`,
+:mod:`gis.store.layer_features` and :mod:`gis.store.tiles`; every use case here is
+read-only."""
 
 from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
 
 import geopandas as gpd
 from sqlalchemy import Engine
 
 from gis.services.uow import unit_of_work
 from gis.store import layer_features as lf
+from gis.store import tiles
 from gis.store.layer_features import CRS84, north_first
 from gis.store.layer_filters import LayerQuery, parse_bbox, parse_filters, parse_interval
 from gis.store.layers_catalog import LAYERS, Layer, get_layer
+from gis.store.tiles import MAX_POINTS
 from gis.store.users import Principal
 
-__all__ = ["CRS84", "LAYERS", "Layer", "LayerQuery", "catalogue", "extent", "feature",
-           "features_page", "get_layer", "layer_frame", "map_bounds", "metric_srid",
-           "north_first", "parse_bbox", "parse_filters", "parse_interval"]
+__all__ = ["CRS84", "LAYERS", "LIVE_TTL", "MAX_POINTS", "Layer", "LayerQuery", "TileLayers",
+           "catalogue", "change_counters", "extent", "feature", "features_page", "get_layer",
+           "layer_frame", "map_bounds", "metric_srid", "north_first", "parse_bbox",
+           "parse_filters", "parse_interval", "tile"]
 
 CHINA = [73.5, 18.0, 135.0, 53.5]  # the map's start when nothing is loaded yet
 
@@ -76,3 +83,59 @@ def layer_frame(engine: Engine, layer: Layer, query: LayerQuery, *, limit: int |
     """The filtered layer as a GeoDataFrame (for downloads)."""
     with unit_of_work(engine, read_only=True) as session:
         return lf.layer_frame(session, layer, query, limit=limit, out_srid=out_srid)
+
+
+# -- vector tiles ------------------------------------------------------------------------------
+# Live layers (incidents: "overdue" turns true as due dates pass) are rebuilt at least
+# this often even when no row changed (their Cache-Control lets clients keep them 5 s).
+LIVE_TTL = 15.0
+
+
+@dataclass(frozen=True)
+class TileLayers:
+    """The MVT bytes of a tile, the tables behind it, their counters when it was built,
+    and whether it shows a live layer."""
+
+    data: bytes
+    tables: tuple[str, ...]
+    versions: tuple[int, ...]
+    live: bool
+
+
+def change_counters(engine: Engine, tables) -> tuple[int, ...]:
+    """The change counters of ``tables`` (in order): they move with every commit."""
+    with unit_of_work(engine, read_only=True) as session:
+        return tiles.change_counters(session, tables)
+
+
+def tile(engine: Engine, cache, layers: list[tuple[Layer, LayerQuery]], z: int, x: int,
+         y: int, counters: dict | None = None) -> TileLayers:
+    """Tile z/x/y of ``layers`` (each with its query). Each layer's part comes from
+    ``cache`` (anything with ``get(key)`` and ``put(key, data, ttl)``; None: no cache) when
+    the tables behind it have not changed; the rest is built in one read-only unit of work,
+    opened only when something must be read."""
+    behind = [tiles.tables_behind(layer, query) for layer, query in layers]
+    tables = tuple(sorted({t for ts in behind for t in ts}))
+    with ExitStack() as stack:
+        session = None
+
+        def db():
+            nonlocal session
+            if session is None:
+                session = stack.enter_context(unit_of_work(engine, read_only=True))
+            return session
+
+        versions = {t: int(counters.get(t, 0)) for t in tables} if counters is not None \
+            else dict(zip(tables, tiles.change_counters(db(), tables)))
+        parts = []
+        for (layer, query), ts in zip(layers, behind):
+            key = (layer.id, z, x, y, query.key(), tuple(versions[t] for t in ts))
+            data = cache.get(key) if cache is not None else None
+            if data is None:
+                data = tiles.build_layer_tile(db(), layer, z, x, y, query)
+                if cache is not None:
+                    cache.put(key, data, LIVE_TTL if layer.live else None)
+            parts.append(data)
+    data = b"".join(parts)  # MVT layers are concatenable protobuf messages
+    return TileLayers(data, tables, tuple(versions[t] for t in tables),
+                      any(layer.live for layer, _ in layers))

@@ -1,2 +1,3 @@
-"""PostGIS store: the embedded cluster, engine and migrations, models, repositories.
-The store flushes; the caller (a CLI command or an API request) commits."""
+"""Persistence: the embedded cluster, engine and migrations, models, repositories and the
+SQL behind features and tiles. Repositories flush and never commit; the use case in
+:mod:`gis.services` that called them commits (its unit of work) before it returns."""

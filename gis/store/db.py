@@ -100,7 +100,10 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(engine: Engine):
-    """One transaction for one command: commit on success, roll back on any error."""
+    """One transaction: commit on success, roll back on any error. For tests, benchmarks
+    and scripts that set up data; the application's use cases open
+    :func:`gis.services.unit_of_work` instead (it turns a refused commit into a domain
+    error)."""
     factory = session_factory(engine)
     with factory() as session:
         with session.begin():
