@@ -14,8 +14,8 @@ from gis.settings import Settings
 @db_app.command("months")
 @db_app.command("partitions", hidden=True)  # the old name, kept for existing cron jobs
 def months_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Months to "
-                                                    "create from the current one."),
-                   json: bool = JsonOpt) -> None:
+                                                "create from the current one."),
+               json: bool = JsonOpt) -> None:
     """Create month tables ahead (run monthly, e.g. from cron) and count rows in each."""
     from gis.services import imports
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from gis import incidents as loop
 from gis import vocabulary
 from gis.errors import InputError
 from gis.store import file_words as words
@@ -32,7 +33,9 @@ TYPES = ("str", "code12", "int", "float", "datetime", "bool", "date")
 # The kind of a served property (filter parsing, TileJSON) for each field type.
 PROP_KIND = {"str": "text", "code12": "text", "int": "int", "float": "float",
              "datetime": "time", "bool": "bool", "date": "date"}
-CLOSED_STATUSES_SQL = "('closed')"  # statuses that stop the clock of an incident
+# Statuses that stop the clock of an incident: those the closed loop leaves no way out of.
+CLOSED_STATUSES_SQL = "({})".format(", ".join(
+    f"'{s}'" for s in vocabulary.INCIDENT_STATUSES if s not in loop.OPEN_STATUSES))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The SQL of vector tiles: one MVT layer of a tile built in PostGIS (ST_AsMVT), point
 layers aggregated into clusters when a tile would hold too many points, and the change
 counters of the tables behind a layer (bumped by triggers, migration 0002). The caching
-around them is :func:`gis.services.layers.tile`; the HTTP side is ``api/tiles.py``.
+around them is :func:`gis.services.layers.tile`; the HTTP side is the package :mod:`api.tiles`.
 
 * Polygons and lines are simplified to about two tile units at the tile's zoom and carry
   the properties the catalogue selects for that zoom.
