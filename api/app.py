@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import auth, errors
+from api import auth, errors, openapi
 from api.middleware import BodyLimit, ConcurrencyLimit
 from api.routers import ROUTERS
 from gis import __version__
@@ -47,6 +47,24 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth.router)
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
+    openapi.install(app)  # every status, content type and rule of every route, documented
+    typed_paths(app)
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def typed_paths(app: FastAPI) -> None:
+    """An integer path parameter matches only digits, so a sibling word such as
+    ``/incidents/import`` is never taken for an id (GET there is a 405 naming POST, not a
+    422 about an id)."""
+    from starlette.routing import compile_path
+
+    for route in openapi.api_routes(app.routes):
+        path = route.path
+        for param in route.dependant.path_params:
+            if param.field_info.annotation is int and "{%s}" % param.name in path:
+                path = path.replace("{%s}" % param.name, "{%s:int}" % param.name)
+        if path != route.path:
+            route.path = path
+            route.path_regex, route.path_format, route.param_convertors = compile_path(path)

@@ -28,12 +28,14 @@ STATUS = {
 }
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra) -> JSONResponse:
+def problem(status: int, title: str, detail: str | None = None, headers: dict | None = None,
+            **extra) -> JSONResponse:
     body = {"type": "about:blank", "status": status, "title": title}
     if detail:
         body["detail"] = detail
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers=headers)
 
 
 def _status_for(exc: GridgisError) -> tuple[int, str]:
@@ -70,7 +72,9 @@ async def _validation(request: Request, exc: RequestValidationError):
 
 
 async def _http(request: Request, exc: StarletteHTTPException):
-    return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None)
+    # keep the exception's headers: a 405 names the allowed methods (Allow), a 401 its scheme
+    return problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None,
+                   headers=getattr(exc, "headers", None))
 
 
 def _title(status: int) -> str:

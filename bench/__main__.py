@@ -28,6 +28,30 @@ def discover(only: list[str] | None) -> list[str]:
     return names
 
 
+# The peers each benchmark compares against; installed from their lock when missing.
+PEERS = {"bench_partition": ("spopt", "gerrychain"), "bench_scaling": ("spopt",),
+         "bench_tiles": ("tipg",)}
+PEER_LOCK = HERE.parent / "lock" / "bench.txt"
+
+
+def ensure_peers(names: list[str]) -> None:
+    """Install lock/bench.txt (the peers at pinned versions, every file hashed, beside
+    the same pins as lock/requirements.txt, so nothing already installed moves) when a
+    selected benchmark's peer is missing: ``python -m bench`` works from a fresh clone."""
+    import importlib.util
+    import subprocess
+
+    missing = sorted({p for n in names for p in PEERS.get(n, ())
+                      if importlib.util.find_spec(p) is None})
+    if not missing:
+        return
+    print(f"installing the benchmark peers ({', '.join(missing)}) from {PEER_LOCK.name}",
+          file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--require-hashes",
+                    "-r", str(PEER_LOCK)], check=True)
+    importlib.invalidate_caches()
+
+
 def run_all(names: list[str], quick: bool) -> tuple[list[dict], list[dict]]:
     rows, failures = [], []
     for name in names:
@@ -150,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     names = discover(args.only)
+    ensure_peers(names)
     rows, failures = run_all(names, args.quick)
     rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
             for r in with_ratios(rows)]  # NaN (a failed case) is not JSON

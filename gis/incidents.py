@@ -64,6 +64,11 @@ TIME_LIMITS_H: dict[str, tuple[float, float]] = {
     "other": (4.0, 120.0),
 }
 MUST_ATTEND = ("dispute", "safety_hazard")  # 3必到
+# 4必报: instability (治安隐患 in the catalogue), safety hazards, incoming population and
+# damaged public facilities: category -> the subcategories that count (None: all of them).
+MUST_REPORT: dict[str, tuple[str, ...] | None] = {
+    "security_hazard": None, "safety_hazard": None, "population": ("move_in", "rental"),
+    "public_facility": None}
 
 
 def validate_category(category: str | None, subcategory: str | None) -> tuple[str, str | None]:

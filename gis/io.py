@@ -446,3 +446,17 @@ def _to_csv(gdf: gpd.GeoDataFrame, path: Path) -> None:
     else:
         df["wkt"] = geoms.to_wkt()
     df.to_csv(path, index=False)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@``, tab, CR first) start with an apostrophe; numbers stay numbers."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str)
+                                    and v.startswith(FORMULA_START) else v)
+    return out

@@ -58,3 +58,7 @@ CAMERA_DEFAULTS = {
     "dome": (360.0, 50.0, 6.0),
     "ptz": (360.0, 100.0, 8.0),
 }
+
+# 重点家庭/特殊群体: the kind of need, and nothing more personal (no names, no ID numbers).
+KEY_HOUSEHOLD_KINDS = ("elderly_alone", "disability", "left_behind_child", "community_correction",
+                       "low_income", "mental_illness", "drug_rehabilitation", "other")

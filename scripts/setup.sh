@@ -88,13 +88,18 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $PY"
   "$PY" -m venv .venv
 fi
-extras="test"
+# Exactly the versions in lock/requirements.txt (runtime + test extra + build backend, every
+# file hashed; `scripts/lock` refreshes it), then gridgis itself as an editable install with
+# no dependency resolution of its own. Re-installed whenever the lock, pyproject.toml or the
+# interpreter changes; packages the lock no longer names are removed.
+lock="lock/requirements.txt"
 stamp=".venv/.gridgis-installed"
-want="$(sha256sum pyproject.toml | cut -c1-16)-$extras"
+want="$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)-$(.venv/bin/python -c 'import sys; print(sys.version.split()[0])')"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "installing gridgis and its dependencies into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  say "installing the locked dependencies ($lock) and gridgis into .venv"
+  .venv/bin/python -m pip install -q --require-hashes -r "$lock"
+  .venv/bin/python scripts/lock_check.py "$lock" --prune >/dev/null
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
 

@@ -13,4 +13,5 @@ ROUTERS = [
     "api.routers.audit",
     "api.routers.overview",
     "api.routers.patrol",
+    "api.routers.workers",
 ]

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.auth import require
-from api.deps import EngineDep, SettingsDep
+from api.deps import EngineDep, SettingsDep, Timestamp
+from gis.errors import InputError
 from gis.services import audit as service
 from gis.services.accounts import Principal
 
@@ -55,8 +56,8 @@ def audit_log(engine: EngineDep, settings: SettingsDep, principal: Admin,
               entity: Annotated[str | None, Query(max_length=200, description=
                                                   "plan, incident, camera, ...")] = None,
               entity_id: Text = None, actor: Text = None, action: Text = None,
-              since: Annotated[datetime | None, Query(description="at or after")] = None,
-              until: Annotated[datetime | None, Query(description="before")] = None,
+              since: Annotated[Timestamp | None, Query(description="at or after")] = None,
+              until: Annotated[Timestamp | None, Query(description="before")] = None,
               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict:
     since, until = _aware(since, settings.timezone), _aware(until, settings.timezone)

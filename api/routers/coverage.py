@@ -11,14 +11,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import EngineDep
+from api.deps import EngineDep, Timestamp
 from gis.vocabulary import CAMERA_TYPES
 from gis.services import coverage as service
 from gis.services.accounts import Principal
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
 Analyst = Annotated[Principal, Depends(require("analyst"))]
-Area = Annotated[str | None, Query(max_length=40, description="admin or grid code")]
+Area = Annotated[str | None, Query(pattern=r"^[0-9]{6,40}$", description="admin or grid code")]
 
 
 class RunIn(BaseModel):
@@ -29,8 +29,8 @@ class RunIn(BaseModel):
     include_offline: bool = False
     only_stale: bool = Field(False, description="recompute only grids marked stale by "
                              "camera, building or road changes (and never computed ones)")
-    since: datetime | None = Field(None, description="count incidents reported from")
-    until: datetime | None = Field(None, description="... and before")
+    since: Timestamp | None = Field(None, description="count incidents reported from")
+    until: Timestamp | None = Field(None, description="... and before")
 
 
 class SitesIn(BaseModel):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import EngineDep, ObjectId, SettingsDep
+from api.deps import EngineDep, ObjectId, SettingsDep, Timestamp
 from gis.errors import InputError
 from gis.services import incidents as service
 from gis.services.accounts import Principal
@@ -33,7 +33,7 @@ class IncidentIn(BaseModel):
     subcategory: str | None = Field(None, max_length=24)
     description: str | None = Field(None, max_length=4000)
     reporter: str | None = Field(None, max_length=200)
-    reported_at: datetime | None = None
+    reported_at: Timestamp | None = None
     external_id: str | None = Field(None, max_length=200)
 
 
@@ -52,9 +52,10 @@ def _aware(value: datetime | None, tz: str) -> datetime | None:
 
 
 def filters(settings: SettingsDep,
-            area: Annotated[str | None, Query(description="admin or grid code (prefix)")] = None,
-            start: Annotated[datetime | None, Query(description="reported at or after")] = None,
-            end: Annotated[datetime | None, Query(description="reported before")] = None,
+            area: Annotated[str | None, Query(pattern=r"^[0-9]{6,40}$",
+                                              description="admin or grid code (prefix)")] = None,
+            start: Annotated[Timestamp | None, Query(description="reported at or after")] = None,
+            end: Annotated[Timestamp | None, Query(description="reported before")] = None,
             category: str | None = None,
             status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
             overdue: bool | None = None, boundary: bool | None = None,

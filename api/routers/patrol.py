@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
-from api.deps import EngineDep, SettingsDep
+from api.deps import BoundedTimestamp, EngineDep, SettingsDep
 from gis.errors import InputError
 from gis.patrol.windows import parse_window
 from gis.services import patrol as service
@@ -21,7 +21,7 @@ from gis.services.accounts import Principal
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
 Uploader = Annotated[Principal, Depends(require("grid_worker", "dispatcher"))]
-Area = Annotated[str | None, Query(max_length=40, description="admin or grid code")]
+Area = Annotated[str | None, Query(pattern=r"^[0-9]{6,40}$", description="admin or grid code")]
 
 
 def _aware(value: datetime | None, tz: str, field: str) -> datetime | None:
@@ -36,8 +36,8 @@ def _aware(value: datetime | None, tz: str, field: str) -> datetime | None:
 
 
 def period(settings: SettingsDep, area: Area = None,
-           start: Annotated[datetime | None, Query(alias="from", description="period start")] = None,
-           end: Annotated[datetime | None, Query(alias="to", description="period end (exclusive)")] = None,
+           start: Annotated[BoundedTimestamp | None, Query(alias="from", description="period start")] = None,
+           end: Annotated[BoundedTimestamp | None, Query(alias="to", description="period end (exclusive)")] = None,
            window: Annotated[str, Query(max_length=10, description="window length, e.g. 12h")] = "12h",
            min_minutes: Annotated[float | None, Query(ge=0, le=720)] = service.DEFAULT_MIN_MINUTES,
            min_metres: Annotated[float | None, Query(ge=0, le=100_000)] = None) -> service.Period:
@@ -109,7 +109,7 @@ def tracks(engine: EngineDep, principal: CurrentUser, p: PeriodDep,
 
 class FixIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    time: datetime
+    time: BoundedTimestamp
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     accuracy: float | None = Field(None, ge=0, le=100_000)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep
 from api.limits import check_frame, drawn_geometry
-from gis.errors import Forbidden
+from gis.errors import Forbidden, InputError
 from gis.services import plans as service
 from gis.services.accounts import Principal
 
@@ -73,7 +73,13 @@ def _read_upload(file: UploadFile) -> gpd.GeoDataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(file.file.read())
-        return check_frame(read_layer(path), file.filename)
+        try:
+            frame = read_layer(path)
+        except InputError as exc:  # name the upload and the form field, not the temp path
+            name = file.filename or "upload"
+            raise InputError(exc.problem.reason.replace(str(path), name), file=name,
+                             field="file") from exc
+        return check_frame(frame, file.filename)
 
 
 @router.post("/upload", status_code=201, summary="Create a plan from a drawn file (GeoPackage/GeoJSON)")

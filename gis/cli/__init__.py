@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "db",
     "db_maintenance",
     "patrol",
+    "assess",
     "service",
     "coverage",
     "coverage_db",

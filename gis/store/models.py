@@ -364,3 +364,44 @@ class CoverageStale(Base):
                                      server_default=text("nextval('coverage_stale_seq_seq')"))
     reason: Mapped[str | None] = mapped_column(Text)
     marked_at: Mapped[datetime] = _now()
+
+
+class KeyHousehold(Base):
+    """重点家庭/特殊群体: the least personal data that works (migration 0005)."""
+
+    __tablename__ = "key_households"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    household_ref: Mapped[str] = mapped_column(Text, unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("buildings.id", ondelete="SET NULL"), index=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    responsible_worker: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
+    __table_args__ = (
+        CheckConstraint(_in("kind", vocabulary.KEY_HOUSEHOLD_KINDS), name="kind"),
+        CheckConstraint("building_id IS NOT NULL OR geom IS NOT NULL", name="placed"),
+        CheckConstraint("length(household_ref) BETWEEN 1 AND 64", name="ref_length"),
+    )
+
+
+class Visit(Base):
+    """入户走访: a worker's visit to a household (migration 0005)."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    household_ref: Mapped[str | None] = mapped_column(Text)
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("buildings.id", ondelete="SET NULL"), index=True)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _now()
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=True)
+    __table_args__ = (
+        Index("ix_visits_worker_time", "worker", "time"),
+        CheckConstraint("household_ref IS NOT NULL OR building_id IS NOT NULL OR geom IS NOT NULL",
+                        name="placed"),
+    )
