@@ -19,8 +19,8 @@ import typer
 
 from gis.cli.app import JsonOpt, app, console, emit, progress
 from gis.errors import InputError
-from gis.io import (format_of, read_layer, replace_dataset, require_features, with_file,
-                    write_layer)
+from gis.io import (csv_safe, format_of, read_layer, replace_dataset, require_features,
+                    with_file, write_layer)
 from gis.patrol.cleaning import CYCLING_SPEED
 from gis.patrol.compliance import (DEFAULT_MIN_MINUTES, compliance_chunks, compliance_layer,
                                    grid_summary, window_starts, worker_rates)
@@ -35,12 +35,13 @@ BIG_TABLE_ROWS = 5_000_000  # above this, the full table's size is announced
 
 
 def _write_csv(table, out: Path) -> None:
-    """Atomic CSV write: a temporary file in the same folder, then rename."""
+    """Atomic CSV write (a temporary file in the same folder, then rename), with cells a
+    spreadsheet would run as formulas neutralised."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
-        table.to_csv(tmp, index=False)
+        csv_safe(table).to_csv(tmp, index=False)
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -60,7 +61,7 @@ class TableWriter:
 
     def write(self, chunk) -> None:
         if self.fmt == "csv":
-            chunk.to_csv(self.tmp, index=False, mode="a", header=self.rows == 0)
+            csv_safe(chunk).to_csv(self.tmp, index=False, mode="a", header=self.rows == 0)
         elif self.fmt == "gpkg":
             import pyogrio
 
