@@ -425,6 +425,13 @@ def _remove_dataset(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def replace_dataset(src: str | Path, dst: str | Path) -> None:
+    """Move a finished file (and a shapefile's sidecars) over ``dst``: the last step of
+    writing next to the destination first, so nothing is half-written under its name."""
+    _remove_dataset(Path(dst))
+    _move_dataset(Path(src), Path(dst))
+
+
 def _move_dataset(src: Path, dst: Path) -> None:
     for s, d in zip(_siblings(src), _siblings(dst)):
         if s.exists():

@@ -224,3 +224,12 @@ def test_assign_reads_gz_zip_and_kml_and_reports_both_check_rates(districts, tmp
         assert summary["reproduced_pct"] == summary["with_candidates_pct"]  # its old meaning
         out = pd.read_csv(tmp_path / "out.csv")
         assert list(out["id"]) == list(range(1, 8)) and out.loc[6, "lat"] == 400.0
+    # --strict refuses the file at the impossible latitude instead, writing nothing
+    for name in ("points.csv.gz", "points.csv"):
+        if name == "points.csv":
+            df.to_csv(tmp_path / name, index=False)
+        res, _ = invoke("assign", tmp_path / name, "--grids", tmp_path / "districts.kml",
+                        "--grid-key", "code", "--strict", "--out", tmp_path / "strict.csv")
+        assert res.exit_code != 0 and not (tmp_path / "strict.csv").exists()
+        p = res.exception.problem
+        assert p.file.endswith(name) and p.row == 7 and p.field == "lat", str(res.exception)

@@ -224,6 +224,15 @@ def test_period_printed_summaries_and_streamed_formats_agree(tmp_path, grids_fil
         assert back["minutes"].sum() == pytest.approx(table["minutes"].sum())
 
 
+def test_grid_keys_that_look_like_formulas_are_neutralised(tmp_path):
+    boxes = [shapely.box(113.0 + 0.01 * i, 28.0, 113.01 + 0.01 * i, 28.01) for i in range(2)]
+    grids = tmp_path / "g.geojson"
+    gpd.GeoDataFrame({"code": ["=HYPERLINK(1)", "B"]}, geometry=boxes, crs=4326).to_file(grids)
+    table, _, _ = run(tmp_path, two_workers(), grids, "--summary", str(tmp_path / "s.csv"))
+    assert "'=HYPERLINK(1)" in set(table["grid"])
+    assert "'=HYPERLINK(1)" in set(pd.read_csv(tmp_path / "s.csv")["grid"])
+
+
 def test_chunks_are_the_table_in_pieces():
     windows = Windows.of("12h")
     starts = windows.span(pd.Timestamp("2026-01-01T00:00+08:00").value,

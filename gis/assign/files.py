@@ -87,7 +87,7 @@ def assign_file(points: str | Path, index: GridIndex | Future, out: str | Path, 
                 lon: str | None = None, lat: str | None = None, crs=None,
                 chunk_size: int = 100_000, check: str | None = None,
                 on_progress: Callable[[int, int], None] | None = None,
-                layer: str | None = None) -> dict:
+                layer: str | None = None, strict: bool = False) -> dict:
     """Assign the points of a file to ``index``'s grids and write ``out`` (format by suffix).
 
     Returns the counts (rows, assigned, boundary, unassigned, no_coordinates, seconds; with
@@ -97,7 +97,9 @@ def assign_file(points: str | Path, index: GridIndex | Future, out: str | Path, 
     ``reproduced_pct`` is the with-candidates rate, kept under its old name).
     ``on_progress(done, total)`` reports bytes read (CSV) or rows (other formats).
     ``index`` may be a ``Future`` of an index still being built: a CSV starts being read
-    and parsed meanwhile.
+    and parsed meanwhile. Coordinates outside lon/lat range leave their rows unassigned
+    and are counted (``out_of_range``); with ``strict`` the first one refuses the file,
+    naming its row and field.
     """
     t0 = time.perf_counter()
     points, out = Path(points), Path(out)
@@ -112,13 +114,13 @@ def assign_file(points: str | Path, index: GridIndex | Future, out: str | Path, 
         raise InputError("chunk size must be at least 1 row", field="chunk-size")
     if points.suffix.lower() in CSV_SUFFIXES:
         counts = _csv_to_file(points, index, out, fmt, lon, lat, crs, chunk_size, check,
-                              on_progress)
+                              on_progress, strict=strict)
     elif points.name.lower().endswith(GZ_CSV_SUFFIXES):
         counts = _gz_csv_to_file(points, index, out, fmt, lon, lat, crs, chunk_size, check,
-                                 on_progress)
+                                 on_progress, strict)
     else:
         counts = _vector_to_file(points, _ready(index), out, crs, check, on_progress,
-                                 layer, lon, lat)
+                                 layer, lon, lat, strict)
     counts.seconds = time.perf_counter() - t0
     return counts.summary()
 
@@ -136,12 +138,12 @@ def _format_of(out: Path) -> str:
 
 
 def _vector_to_file(points, index, out, crs, check, on_progress, layer=None, lon=None,
-                    lat=None) -> Counts:
+                    lat=None, strict=False) -> Counts:
     """Any other file (vector formats, and gzipped CSV read whole by :func:`read_layer`);
     coordinates outside lon/lat range leave their rows unassigned, counted."""
     from gis.io import is_csv, read_layer, write_layer
 
-    gdf = read_layer(points, crs=crs, layer=layer, bad_coords="keep",
+    gdf = read_layer(points, crs=crs, layer=layer, bad_coords="raise" if strict else "keep",
                      **({"lon": lon, "lat": lat} if is_csv(points) else {}))
     _check_column(gdf.columns, check, points)
     gdf = gdf.drop(columns=[c for c in OUTPUT_COLUMNS if c in gdf.columns])
@@ -200,7 +202,7 @@ GZ_CSV_SUFFIXES = (".csv.gz", ".txt.gz", ".tsv.gz")
 
 
 def _gz_csv_to_file(points: Path, index, out: Path, fmt, lon, lat, crs, chunk_size, check,
-                    on_progress) -> Counts:
+                    on_progress, strict=False) -> Counts:
     """A gzipped CSV: unpacked as it is read into a temporary file beside the output (the
     streamed CSV path needs a plain file), which is removed afterwards; messages name the
     original file."""
@@ -219,7 +221,7 @@ def _gz_csv_to_file(points: Path, index, out: Path, fmt, lon, lat, crs, chunk_si
             raise InputError(f"cannot unpack gzip: {exc}", file=str(points)) from exc
         try:
             return _csv_to_file(plain, index, out, fmt, lon, lat, crs, chunk_size, check,
-                                on_progress)
+                                on_progress, strict=strict)
         except InputError as exc:
             p = exc.problem
             raise InputError(p.reason, file=str(points) if p.file else None, row=p.row,
@@ -243,7 +245,7 @@ def _result_columns(found: Located, index: GridIndex) -> list[pa.Array]:
 
 
 def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_progress,
-                 encoding: str = "utf8") -> Counts:
+                 encoding: str = "utf8", strict: bool = False) -> Counts:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     names = header(path, delimiter, encoding)
     file = str(path)
@@ -279,7 +281,8 @@ def _csv_to_file(path, index, out, fmt, lon, lat, crs, chunk_size, check, on_pro
                 if finishing is not None:
                     finishing.result()
                 finishing = finisher.submit(_finish_chunk, chunk, x, y, owner, index, keep,
-                                            counts, check, sink)
+                                            counts, check, sink,
+                                            (file, xy_names) if strict else None)
             if finishing is not None:
                 finishing.result()
         sink.commit()
@@ -306,11 +309,20 @@ def _parsed(tables: Iterator[pa.Table | RawChunk], xy_names, source: SourceCRS):
         yield (chunk, *(convert(x, y) if convert else (x, y)))
 
 
-def _finish_chunk(chunk, x, y, owner, index, keep, counts: Counts, check, sink) -> None:
-    """Exact candidates, counts and writing of one chunk (in the finishing thread)."""
+def _finish_chunk(chunk, x, y, owner, index, keep, counts: Counts, check, sink,
+                  strict=None) -> None:
+    """Exact candidates, counts and writing of one chunk (in the finishing thread);
+    ``strict`` = (file, (lon, lat) column names) refuses an out-of-range coordinate."""
+    far = _far(x, y)
+    if strict is not None and far.any():
+        i = int(np.flatnonzero(far)[0])
+        file, (lon, lat) = strict
+        raise InputError(f"coordinate ({x[i]}, {y[i]}) out of range (wrong --crs or swapped "
+                         "lon/lat?)", file=file, row=counts.rows + i + 1,
+                         field=lat if abs(y[i]) > 90 else lon)
     found = locate_rest(index, x, y, owner)
     present = _present(x, y)
-    counts.add(found, present, _far(x, y))
+    counts.add(found, present, far)
     if isinstance(chunk, RawChunk):
         if check:
             _count_check(counts, chunk.columns[check], found, index, present)

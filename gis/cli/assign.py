@@ -32,6 +32,9 @@ def assign_command(
                               "the exact rate (the assigned grid is the recorded one: "
                               "exact_pct) and the with-candidates rate (the grid or a "
                               "boundary candidate: with_candidates_pct, also reproduced_pct)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse the file at the first "
+                                "coordinate outside lon/lat range (file, row, field) instead "
+                                "of leaving the row unassigned and counting it."),
     layer: str = typer.Option(None, "--layer", help="Layer of a multi-layer points file "
                               "(or POINTS as FILE:LAYER)."),
     grids_layer: str = typer.Option(None, "--grids-layer", help="Layer of a multi-layer "
@@ -58,20 +61,24 @@ def assign_command(
     gc.disable()
     try:
         _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance,
-                chunk_size, check, scheduler, as_json, layer, grids_layer)
+                chunk_size, check, scheduler, as_json, layer, grids_layer, strict)
     finally:
         if collecting:
             gc.enable()
 
 
 def _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance, chunk_size,
-            check, scheduler, as_json, layer=None, grids_layer=None) -> None:
+            check, scheduler, as_json, layer=None, grids_layer=None, strict=False) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     t0 = time.perf_counter()
     if scheduler:
         from gis.io import read_layer
 
+        if strict:
+            from gis.errors import InputError
+
+            raise InputError("--strict is not available with --scheduler", field="strict")
         _assign_on_dask(points, read_layer(grids, crs=grids_crs, layer=grids_layer), grid_key, out, lon, lat,
                         crs, tolerance, check, scheduler, as_json, t0)
         return
@@ -96,7 +103,7 @@ def _assign(points, grids, grid_key, out, lon, lat, crs, grids_crs, tolerance, c
 
             summary = assign_file(points, building, out, lon=lon, lat=lat, crs=crs,
                                   chunk_size=chunk_size, check=check, on_progress=on_progress,
-                                  layer=layer)
+                                  layer=layer, strict=strict)
         index = building.result()
     summary["seconds"] = round(time.perf_counter() - t0, 3)  # the whole command
     summary["grids"] = int(len(set(index.labels)))

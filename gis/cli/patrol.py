@@ -20,7 +20,8 @@ from gis import csvsafe
 from gis.cli.app import JsonOpt, app, console, emit, progress
 from gis.cli.assess import write_csv
 from gis.errors import InputError
-from gis.io import format_of, read_layer, require_features, with_file, write_layer
+from gis.io import (format_of, read_layer, replace_dataset, require_features,
+                    with_file, write_layer)
 from gis.patrol.cleaning import CYCLING_SPEED
 from gis.patrol.compliance import (DEFAULT_MIN_MINUTES, compliance_chunks, compliance_layer,
                                    grid_summary, window_starts, worker_rates)
@@ -83,7 +84,7 @@ class TableWriter:
 
                 table = pd.concat(self._held, ignore_index=True) if self._held else self._empty()
                 write_layer(self._layer(table), self.tmp)
-            write_layer_move(self.tmp, self.out)
+            replace_dataset(self.tmp, self.out)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -93,13 +94,6 @@ class TableWriter:
 
         return pd.DataFrame({c: [] for c in ("grid", "window_start", "patrolled", "minutes",
                                              "metres", "entries", "workers")})
-
-
-def write_layer_move(tmp: Path, out: Path) -> None:
-    from gis.io import _move_dataset, _remove_dataset
-
-    _remove_dataset(out)
-    _move_dataset(tmp, out)
 
 
 def _presence(tracks: Path, index: GridIndex, params: PatrolParams, cols: Columns, crs,

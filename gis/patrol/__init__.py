@@ -9,8 +9,9 @@ and household visits from stops (:mod:`.stops`).
 """
 
 from gis.patrol.cleaning import CYCLING_SPEED, WALKING_SPEED, clean_fixes
-from gis.patrol.compliance import (compliance_layer, compliance_table, missed_grids, rates,
-                                   window_starts, worker_rates)
+from gis.patrol.compliance import (compliance_chunks, compliance_layer, compliance_table,
+                                   grid_summary, missed_grids, rates, window_starts,
+                                   worker_rates)
 from gis.patrol.engine import PatrolParams, PresenceResult, patrol_presence, patrol_presence_file
 from gis.patrol.fixes import Fixes
 from gis.patrol.gridindex import GridIndex
@@ -22,6 +23,6 @@ from gis.patrol.windows import Windows
 
 __all__ = ["CYCLING_SPEED", "DAILY_VISIT_NORM", "detect_stops", "household_visits",
            "street_coverage", "WALKING_SPEED", "Columns", "GridIndex", "PatrolParams",
-           "PresenceResult", "Windows", "Fixes", "patrol_presence_file", "clean_fixes", "compliance_layer", "compliance_table",
+           "PresenceResult", "Windows", "Fixes", "patrol_presence_file", "clean_fixes", "compliance_chunks", "compliance_layer", "compliance_table", "grid_summary",
            "fixes_from_frame", "missed_grids", "patrol_presence", "presence", "rates",
            "read_tracks", "track_lines", "window_starts", "worker_rates"]
