@@ -11,6 +11,7 @@ from helpers import three_grids_file
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from typer.testing import CliRunner
 
 import gis.cli  # noqa: F401  (registers commands)
