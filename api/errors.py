@@ -43,7 +43,7 @@ _TEMP_PATH = re.compile("(?:" + "|".join(re.escape(r) for r in _temp_roots())
 
 def hide_paths(text):
     """Uploads are read from server temp folders; their paths never reach a client (they
-    tell an attacker the layout of the machine): ``/tmp/gg-import-x1/a.csv`` -> ``a.csv``."""
+    tell an attacker the layout of the machine): ``/tmp/gg-upload-x1/a.csv`` -> ``a.csv``."""
     return _TEMP_PATH.sub("", text) if isinstance(text, str) else text
 
 

@@ -188,7 +188,7 @@ def test_an_unreadable_file_is_named_as_sent(client, area, make_user, body):
     res = client.post("/key-households/import", headers=make_user("dispatcher", COMM1),
                       files={"file": ("mine.csv", body, "text/csv")})
     assert res.status_code == 422, res.text
-    assert "mine.csv" in res.text and "gg-kh-" not in res.text
+    assert "mine.csv" in res.text and "gg-upload-" not in res.text
 
 
 def test_import_refuses_another_file_type(client, area, make_user):

@@ -82,7 +82,7 @@ def test_a_bad_roster_is_refused_whole(client, month_db, make_user, csv, field, 
 
 def test_an_empty_roster_is_named_as_sent(client, month_db, make_user):
     res = _import(client, make_user("dispatcher", COMM1), b"", name="duty.csv")
-    assert res.status_code == 422 and "duty.csv" in res.text and "gg-roster-" not in res.text
+    assert res.status_code == 422 and "duty.csv" in res.text and "gg-upload-" not in res.text
 
 
 def test_a_roster_is_csv(client, month_db, make_user):

@@ -3,9 +3,7 @@ locate, and bulk import. Each endpoint calls one use case of gis.services.incide
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -14,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser, require
 from api.deps import EngineDep, ObjectId, SettingsDep, Timestamp
+from api.uploads import saved_upload
 from api.idempotency import IdempotencyDep
-from gis.errors import Forbidden, InputError
+from gis.errors import Forbidden
 from gis.services import departments
 from gis.services import incidents as service
 from gis.services import summons
@@ -123,16 +122,7 @@ def import_(engine: EngineDep, settings: SettingsDep, principal: Reporter,
             lon: Annotated[str | None, Form()] = None,
             lat: Annotated[str | None, Form()] = None,
             skip_invalid: Annotated[bool, Form()] = False) -> dict:
-    name = Path(file.filename or "upload").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in IMPORT_SUFFIXES:
-        raise InputError(f"unsupported file type {suffix or '(none)'} (use "
-                         f"{', '.join(IMPORT_SUFFIXES)})", file=name, field="file")
-    with tempfile.TemporaryDirectory(prefix="gg-import-") as tmp:
-        path = Path(tmp) / name
-        with open(path, "wb") as out:
-            while chunk := file.file.read(1 << 20):
-                out.write(chunk)
+    with saved_upload(file, IMPORT_SUFFIXES) as (path, name):
         return service.import_upload(engine, settings, principal, path, name=name, crs=crs,
                                      lon=lon, lat=lat, skip_invalid=skip_invalid)
 

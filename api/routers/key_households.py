@@ -6,8 +6,6 @@ refused). Every read is audited. Use cases: gis.services.key_households."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
@@ -15,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import require
 from api.deps import EngineDep, ObjectId
+from api.uploads import saved_upload
 from gis.assessment.register import check_reference
 from gis.errors import InputError
 from gis.services import key_households as service
@@ -114,14 +113,5 @@ def import_(engine: EngineDep, principal: Editor, file: Annotated[UploadFile, Fi
             crs: Annotated[str | None, Form(max_length=40,
                                             description="CRS of CSV lon/lat: 4326, gcj02, "
                                                         "bd09, an EPSG code")] = None) -> dict:
-    name = Path(file.filename or "upload").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in IMPORT_SUFFIXES:
-        raise InputError(f"unsupported file type {suffix or '(none)'} (use "
-                         f"{', '.join(IMPORT_SUFFIXES)})", file=name, field="file")
-    with tempfile.TemporaryDirectory(prefix="gg-kh-") as tmp:
-        path = Path(tmp) / name
-        with open(path, "wb") as out:
-            while chunk := file.file.read(1 << 20):
-                out.write(chunk)
+    with saved_upload(file, IMPORT_SUFFIXES) as (path, name):
         return service.import_file(engine, principal, path, name=name, crs=crs)
