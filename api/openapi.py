@@ -166,6 +166,9 @@ def _operation(op: dict, method: str, route: APIRoute, schemas: dict) -> None:
     for schema in _body_schemas(op, schemas):  # request bodies only: responses say what is
         for prop, spec in schema.get("properties", {}).items():
             _constrain(spec, prop, BODY_SYNTAX)
+    for schema in _body_schemas(op, schemas, FORM_MEDIA):
+        for spec in schema.get("properties", {}).values():
+            _no_null(spec)
     statuses = {429, 503}
     fields = {p["name"] for p in params} | {f for s in _body_schemas(op, schemas)
                                             for f in s.get("properties", {})}
@@ -216,9 +219,28 @@ def _constrain(schema: dict, name: str, syntax: dict[str, dict[str, Any]]) -> No
             branch.update(extra)
 
 
-def _body_schemas(op: dict, schemas: dict) -> list[dict]:
+FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _no_null(spec: dict) -> None:
+    """A form field cannot be null: it is sent or left out. Documenting ``null`` made
+    clients send the text "null", which the field's own syntax then refused."""
+    branches = spec.get("anyOf")
+    if branches and any(b.get("type") == "null" for b in branches):
+        kept = [b for b in branches if b.get("type") != "null"]
+        if len(kept) == 1:
+            spec.pop("anyOf")
+            spec.update(kept[0])
+        else:
+            spec["anyOf"] = kept
+
+
+def _body_schemas(op: dict, schemas: dict, media_types: tuple[str, ...] | None = None
+                  ) -> list[dict]:
     found = []
-    for media in op.get("requestBody", {}).get("content", {}).values():
+    for kind, media in op.get("requestBody", {}).get("content", {}).items():
+        if media_types is not None and kind not in media_types:
+            continue
         ref = media.get("schema", {}).get("$ref", "")
         if ref.rsplit("/", 1)[-1] in schemas:
             found.append(schemas[ref.rsplit("/", 1)[-1]])
