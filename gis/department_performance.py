@@ -8,7 +8,9 @@ department or the department is summoned (吹哨), and then the department ackno
 * ``received``: assignments that began in the period;
 * ``acknowledged_on_time``: of those, acknowledged by the acknowledge limit;
 * ``closed_on_time`` (按期办结): of those, whose last feedback came by the handle limit;
-* ``reopened`` / ``returned``: reopen (重办) and return events naming the department;
+  a part reopened (重办) after its last feedback is not closed until it feeds back again;
+* ``reopened`` / ``returned``: reopen (重办: an unsatisfied call-back or a repeat report)
+  and return events naming the department;
 * ``median_hours_to_close``: wall-clock hours from receipt to the last feedback.
 
 A merged incident counts once, through its survivor (:func:`gis.duplicates.count_once`).
@@ -74,9 +76,12 @@ def assignments(events: pd.DataFrame, incidents: pd.DataFrame, *,
     parts = pd.concat([_first(events, RECEIVE, "min", "received_at"),
                        _first(events, ("acknowledge",), "min", "acknowledged_at"),
                        _first(events, ("feedback",), "max", "done_at"),
+                       _first(events, ("reopen",), "max", "reopened_at"),
                        _count(events, "reopen", "reopened"),
                        _count(events, "return", "returned")], axis=1).reset_index()
     parts = parts[parts["received_at"].notna()]
+    undone = parts["reopened_at"].notna() & (parts["reopened_at"] >= parts["done_at"])
+    parts = parts.assign(done_at=parts["done_at"].mask(undone)).drop(columns="reopened_at")
     parts = parts.merge(counted.rename(columns={"id": "incident_id"}), on="incident_id")
     parts[["reopened", "returned"]] = parts[["reopened", "returned"]].fillna(0).astype(int)
     ack_due, handle_due = [], []

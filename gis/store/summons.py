@@ -40,10 +40,12 @@ def _now(now: datetime | None) -> datetime:
 
 def _event(session: Session, incident: Incident, action: str, from_status: str,
            to_status: str, actor: str | None, note: str | None,
-           department: str | None) -> None:
+           department: str | None, at: datetime | None = None) -> None:
+    stamp = {"at": at} if at is not None else {}   # else the transaction's time
     session.execute(insert(IncidentEvent).values(
         incident_id=incident.id, action=action, from_status=from_status, to_status=to_status,
-        actor=actor, note=note, grid_code=incident.grid_code, department_code=department))
+        actor=actor, note=note, grid_code=incident.grid_code, department_code=department,
+        **stamp))
 
 
 def notify_department(session: Session, department: str, kind: str, incident_id: int,
@@ -227,18 +229,33 @@ def callback(session: Session, incident_id: int, *, principal: Principal, solved
     _event(session, incident, "callback", before, before, principal.username, answer, None)
     reopened = []
     if unhappy:
-        incident.status = "handling"
-        for summons in session.scalars(select(Summons).where(
-                Summons.incident_id == incident_id, Summons.state == "fed_back")):
-            summons.state, summons.fed_back_at, summons.fed_back_by = "acknowledged", None, None
-            reopened.append(summons.department_code)
-            _event(session, incident, "reopen", before, "handling", principal.username,
-                   answer, summons.department_code)
-            notify_department(session, summons.department_code, "reopened", incident_id,
-                              f"incident {incident_id} is reopened (重办): {answer}")
+        reopened = reopen(session, incident, actor=principal.username, before=before,
+                          note=answer)
     incident.version += 1
     session.flush()
     audit.record(session, principal.username, "callback", "incident", incident_id,
                  {"status": before}, {"status": incident.status, "answer": answer,
                                       "reopened": reopened})
     return get_incident(session, incident_id, principal, now=now)
+
+
+def reopen(session: Session, incident: Incident, *, actor: str | None, before: str,
+           note: str, at: datetime | None = None) -> list[str]:
+    """重办: the incident goes back to handling; every department that had fed back must
+    feed back again and a ``reopen`` event names each (it counts against them). When no
+    department had fed back (the grid's own staff handled it), one ``reopen`` event names
+    none. Returns the departments reopened."""
+    incident.status, incident.closed_at = "handling", None
+    reopened = []
+    for summons in session.scalars(select(Summons).where(
+            Summons.incident_id == incident.id, Summons.state == "fed_back")
+            .order_by(Summons.id)):
+        summons.state, summons.fed_back_at, summons.fed_back_by = "acknowledged", None, None
+        reopened.append(summons.department_code)
+        _event(session, incident, "reopen", before, "handling", actor, note,
+               summons.department_code, at)
+        notify_department(session, summons.department_code, "reopened", incident.id,
+                          f"incident {incident.id} is reopened (重办): {note}")
+    if not reopened:
+        _event(session, incident, "reopen", before, "handling", actor, note, None, at)
+    return reopened
