@@ -142,7 +142,8 @@ def test_a_repeat_report_within_the_window_reopens_against_the_department(client
 
     # back in the department's queue, to feed back again; its reopen count rose
     queue = client.get("/queue", headers=people["zj"]).json()
-    assert [(i["incident_id"], i["state"]) for i in queue["items"]] == [(closed, "acknowledged")]
+    assert [(i["incident_id"], i["state"], i["reopened"]) for i in queue["items"]] == [
+        (closed, "acknowledged", 1)]
     inbox = client.get("/notifications", headers=people["zj"]).json()["notifications"]
     assert inbox[0]["kind"] == "reopened" and inbox[0]["incident_id"] == closed
     rows = department_rows(client, c)

@@ -163,8 +163,10 @@ def resume(session: Session, request_id: int, principal: Principal, *,
 
 
 def list_for(session: Session, incident_id: int, principal: Principal) -> list[dict]:
-    rows = session.scalars(select(DeadlineRequest)
+    """The incident's requests, oldest first, each with the department that asked."""
+    rows = session.execute(select(DeadlineRequest, Summons.department_code)
                            .join(Incident, Incident.id == DeadlineRequest.incident_id)
+                           .join(Summons, Summons.id == DeadlineRequest.summons_id)
                            .where(DeadlineRequest.incident_id == incident_id,
                                   in_scope(principal)).order_by(DeadlineRequest.id))
-    return [as_dict(r) for r in rows]
+    return [{**as_dict(r), "department_code": code} for r, code in rows]
