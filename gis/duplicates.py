@@ -82,40 +82,59 @@ def likely_duplicates(incidents: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
     distance_m, within_hours : float
         The radius in metres and the gap between the two report times, either way.
     """
-    _check(incidents, "incidents")
-    _check(candidates, "candidates")
-    if not distance_m > 0 or not within_hours > 0:
-        raise InputError("distance and hours must be positive",
-                         field="distance_m" if not distance_m > 0 else "within_hours")
-    pairs = _near_pairs(incidents, _open(candidates), distance_m)
-    pairs = pairs[pairs["hours_apart"] <= within_hours]
-    out = pairs[["id", "duplicate_id", "distance_m", "hours_apart"]]
-    return out.sort_values(["id", "distance_m", "duplicate_id"]).reset_index(drop=True)
+    return near_reports(incidents, candidates, distance_m=distance_m,
+                        within_hours=within_hours)[0]
 
 
 def closed_duplicates(incidents: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *,
                       closed_since: datetime,
                       distance_m: float = DEFAULT_DISTANCE_M) -> pd.DataFrame:
-    """Pairs ``(id, duplicate_id, distance_m, hours_apart, closed_at)``: closed, unmerged incidents of the
-    same category within ``distance_m`` metres, closed at or after ``closed_since`` (the
-    reopen window), nearest first per incident. ``candidates`` need ``closed_at``.
+    """Pairs ``(id, duplicate_id, distance_m, hours_apart, closed_at)``: closed, unmerged
+    incidents of the same category within ``distance_m`` metres, closed at or after
+    ``closed_since`` (the reopen window), whenever reported, nearest first per incident.
+    ``candidates`` need ``closed_at``.
     """
+    return near_reports(incidents, candidates, distance_m=distance_m,
+                        closed_since=closed_since)[1]
+
+
+def near_reports(incidents: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *,
+                 distance_m: float = DEFAULT_DISTANCE_M,
+                 within_hours: float = DEFAULT_WITHIN_HOURS,
+                 closed_since: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both lists with one spatial join: ``(likely duplicates, closed duplicates)`` as
+    :func:`likely_duplicates` and :func:`closed_duplicates` give them (no closed ones
+    without ``closed_since``)."""
     _check(incidents, "incidents")
     _check(candidates, "candidates")
-    if "closed_at" not in candidates.columns:
+    if not distance_m > 0 or not within_hours > 0:
+        raise InputError("distance and hours must be positive",
+                         field="distance_m" if not distance_m > 0 else "within_hours")
+    if closed_since is not None and "closed_at" not in candidates.columns:
         raise InputError("candidates lack column closed_at", field="closed_at")
-    if not distance_m > 0:
-        raise InputError("distance must be positive", field="distance_m")
-    closed = candidates[candidates["status"].isin(CLOSED) & candidates.geometry.notna()
-                        & (pd.to_datetime(candidates["closed_at"], utc=True)
-                           >= pd.Timestamp(closed_since))]
-    if "merged_into" in closed.columns:
-        closed = closed[closed["merged_into"].isna()]
-    pairs = _near_pairs(incidents, closed, distance_m)
-    when = closed.set_index("id")["closed_at"]
-    out = pairs.assign(closed_at=when.reindex(pairs["duplicate_id"]).to_numpy())
-    return (out[CLOSED_COLUMNS].sort_values(["id", "distance_m", "duplicate_id"])
-            .reset_index(drop=True))
+    open_ = _open(candidates)
+    closed = _closed_since(candidates, closed_since)
+    pairs = _near_pairs(incidents, pd.concat([open_, closed]), distance_m)
+    is_open = pairs["duplicate_id"].isin(open_["id"]).to_numpy()
+    found = pairs[is_open & (pairs["hours_apart"] <= within_hours).to_numpy()]
+    again = pairs[~is_open]
+    when = (closed.set_index("id")["closed_at"] if "closed_at" in closed.columns
+            else pd.Series(dtype=object))
+    again = again.assign(closed_at=when.reindex(again["duplicate_id"]).to_numpy())
+    order = ["id", "distance_m", "duplicate_id"]
+    return (found[COLUMNS].sort_values(order).reset_index(drop=True),
+            again[CLOSED_COLUMNS].sort_values(order).reset_index(drop=True))
+
+
+def _closed_since(candidates: gpd.GeoDataFrame, since: datetime | None) -> gpd.GeoDataFrame:
+    """Closed, unmerged candidates closed at or after ``since`` (none when None)."""
+    if since is None:
+        return candidates.iloc[:0]
+    keep = (candidates["status"].isin(CLOSED) & candidates.geometry.notna()
+            & (pd.to_datetime(candidates["closed_at"], utc=True) >= pd.Timestamp(since)))
+    if "merged_into" in candidates.columns:
+        keep &= candidates["merged_into"].isna()
+    return candidates[keep]
 
 
 def _near_pairs(incidents: gpd.GeoDataFrame, right: gpd.GeoDataFrame,

@@ -1,6 +1,6 @@
 """Likely duplicates and merging in the store. Repositories: they flush, never commit. The
-rule (same category, metres, hours, open and not merged) is :func:`gis.duplicates.likely_
-duplicates`; SQL only narrows the candidates to the same category, the time window and a
+rule (same category, metres, hours, open and not merged) is :func:`gis.duplicates.near_
+reports`; SQL only narrows the candidates to the same category, the time window and a
 box around the incident, then the pure rule decides. Both incidents of a merge must be in
 the caller's scope (404 otherwise: another area's incidents do not exist for the caller).
 
@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.duplicates import REPEAT_REPORT, closed_duplicates, likely_duplicates, plan_merge
+from gis.duplicates import REPEAT_REPORT, near_reports, plan_merge
 from gis.errors import Conflict, NotFound
 from gis.store import attachments, audit, summons
 from gis.store.incidents import get_incident, in_scope, locked_incident
@@ -58,10 +58,8 @@ def duplicates_of(session: Session, incident_id: int, principal: Principal | Non
         in_scope(principal), Incident.category == row.category, Incident.id != incident_id,
         near, (Incident.reported_at.between(row.reported_at - window, row.reported_at + window)
                | (Incident.closed_at >= since)))).all()
-    found = likely_duplicates(_frame([row]), _frame(rows), distance_m=distance_m,
-                              within_hours=within_hours)
-    closed = closed_duplicates(_frame([row]), _frame(rows), distance_m=distance_m,
-                               closed_since=since)
+    found, closed = near_reports(_frame([row]), _frame(rows), distance_m=distance_m,
+                                 within_hours=within_hours, closed_since=since)
     info = {r[0]: r for r in rows}
     return ([_listed(info[d.duplicate_id], d.distance_m, d.hours_apart, False)
              for d in found.itertuples()]
