@@ -139,6 +139,13 @@ def test_a_repeat_report_within_the_window_reopens_against_the_department(client
     assert gone["status"] == "closed" and gone["events"][-1]["note"] == f"merged into #{closed}"
     photos = client.get(f"/incidents/{closed}/attachments", headers=c).json()["attachments"]
     assert [a["id"] for a in photos] == [photo_id]
+    with grid_area.connect() as conn:
+        audited = conn.execute(text(
+            "SELECT actor, after FROM audit_log WHERE action = 'reopen' AND entity_id = :i"),
+            {"i": str(closed)}).one()
+    assert audited.actor == "centre" and audited.after == {
+        "status": "handling", "reason": "repeat_report", "merged": new["id"],
+        "departments": ["zhujian"]}
 
     # back in the department's queue, to feed back again; its reopen count rose
     queue = client.get("/queue", headers=people["zj"]).json()

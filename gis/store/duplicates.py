@@ -128,9 +128,14 @@ def _reopen(session: Session, survivor: Incident, merged: Incident, actor: str,
     days = (now - survivor.closed_at) / timedelta(days=1)
     note = (f"{REPEAT_REPORT}: #{merged.id} reported the same problem {days:.1f} days after "
             f"closing" + (f" (fed back by {handled_by})" if handled_by else ""))
+    closed_at = survivor.closed_at
     reopened = summons.reopen(session, survivor, actor=actor, before="closed", note=note,
                               at=now)
     session.flush()
+    audit.record(session, actor, "reopen", "incident", survivor.id,
+                 {"status": "closed", "closed_at": closed_at},
+                 {"status": survivor.status, "reason": REPEAT_REPORT, "merged": merged.id,
+                  "departments": reopened})
     return reopened
 
 
