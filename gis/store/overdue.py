@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, text
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, literal_column, or_
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from gis import incidents as loop
+from gis.store.models import Summons
 
-COLUMNS = ("status", "category", "reported_at", "due_at", "closed_at")
+COLUMNS = ("id", "status", "category", "reported_at", "due_at", "closed_at")
 
 
 def _hours(category, which: int) -> ColumnElement:
@@ -44,9 +47,35 @@ def overdue_case(cols, now) -> ColumnElement:
         cond = [cols.closed_at.is_not(None) if rule.closed else cols.closed_at.is_(None)]
         if rule.statuses is not None:
             cond.append(cols.status.in_(rule.statuses))
-        cond.append((cols.closed_at if rule.closed else now) > deadlines[rule.deadline])
-        whens.append((and_(*cond), literal(rule.reason)))
+        moment = cols.closed_at if rule.closed else now
+        if rule.deadline in loop.PART_DEADLINES:
+            late = _lapsed_parts(cols, rule.deadline, moment)
+            cond.append(exists(select(literal(1)).where(late)))
+            whens.append((and_(*cond), _part_reason(rule.reason, late)))
+        else:
+            cond.append(moment > deadlines[rule.deadline])
+            whens.append((and_(*cond), literal(rule.reason)))
     return case(*whens)
+
+
+_PART = Summons.__table__.alias("dpart")  # its own name: the outer query may use summons
+
+
+def _lapsed_parts(cols, deadline: str, moment) -> ColumnElement[bool]:
+    """:func:`gis.incidents.lapsed_parts` in SQL: the incident's parts that let
+    ``deadline`` lapse at ``moment``."""
+    due_name, done_name = loop.PART_DEADLINES[deadline]
+    due, done = _PART.c[due_name], _PART.c[done_name]
+    return and_(_PART.c.incident_id == cols.id, _PART.c.summoned_at <= moment,
+                or_(done.is_(None), done > moment), moment > due)
+
+
+def _part_reason(reason: str, late: ColumnElement[bool]):
+    """``reason: code, code`` over the lapsed parts, codes in byte order as Python sorts."""
+    code = _PART.c.department_code.collate("C")
+    codes = func.string_agg(_PART.c.department_code,
+                            aggregate_order_by(literal(loop.PART_SEPARATOR), code))
+    return select(literal(f"{reason}: ") + codes).where(late).scalar_subquery()
 
 
 def text_columns(prefix: str, **override: str) -> SimpleNamespace:
