@@ -30,7 +30,7 @@ Limit(amount=3.0, unit='working_days')
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gis.clocks import DEFAULT_LIMITS, UNITS, Limit, limit_for
@@ -118,16 +118,26 @@ def resolve_limit(rules: Iterable[LimitRule], step: str, category: str,
     return limit_for(step, category, level, DEFAULT_LIMITS), None
 
 
-def read_limit_rules(source, *, file: str | None = None) -> list[tuple[int, LimitRule]]:
+def read_limit_rules(source, *, file: str | None = None,
+                     check_area: Callable[[str], None] | None = None
+                     ) -> list[tuple[int, LimitRule]]:
     """``(row number, rule)`` from a CSV with ``step``, ``category``, ``subcategory`` (may be
-    empty), ``area_code``, ``amount`` and ``unit``. Refuses the whole file on any bad row
-    or a key given twice, naming each row and field."""
+    empty), ``area_code``, ``amount`` and ``unit``. ``check_area`` raises an
+    :class:`~gis.errors.InputError` for an area the caller may not use (unknown, outside
+    its scope). Refuses the whole file on any bad row or a key given twice, naming every
+    row and field at once."""
     name, rows = read_rows(source, required=[c for c in CSV_COLUMNS if c != "subcategory"],
                            optional=["subcategory"], file=file)
+
+    def check(row) -> LimitRule:
+        rule = LimitRule.checked(row["step"], row["category"], row.get("subcategory"),
+                                 row["area_code"], row["amount"], row["unit"])
+        if check_area is not None:
+            check_area(rule.area_code)
+        return rule
+
     return _checked_rows(
-        name, rows,
-        lambda row: LimitRule.checked(row["step"], row["category"], row.get("subcategory"),
-                                      row["area_code"], row["amount"], row["unit"]),
+        name, rows, check,
         lambda rule: rule.key,
         lambda rule, first: InputError(f"the same step, category, subcategory and area as "
                                        f"row {first}", field="area_code"))

@@ -43,7 +43,9 @@ def visible(principal) -> ColumnElement[bool]:
                func.strpos(prefix, code_prefix(DepartmentLimit.area_code)) == 1)
 
 
-def _check_writable(session: Session, area_code: str, principal) -> None:
+def check_writable(session: Session, area_code: str, principal) -> None:
+    """An existing admin unit inside the caller's area (a scoped admin sets the limits of
+    its own area, not those of its neighbours or of the county above)."""
     if not area_exists(session, area_code):
         raise InputError(f"no admin unit {area_code}", field="area_code")
     scope = getattr(principal, "scope_code", None) if principal else None
@@ -73,7 +75,7 @@ def upsert(session: Session, rule: LimitRule, principal) -> tuple[dict, bool]:
     """Store ``rule``, replacing the amount and unit of a stored rule with the same key;
     ``(row, created)``. Parts already begun keep the limits fixed on them."""
     actor = getattr(principal, "username", None)
-    _check_writable(session, rule.area_code, principal)
+    check_writable(session, rule.area_code, principal)
     before = _stored(session, rule)
     before = as_dict(before) if before is not None else None
     stmt = insert(DepartmentLimit).values(
@@ -100,7 +102,7 @@ def delete(session: Session, limit_id: int, principal) -> dict:
                          .with_for_update())
     if row is None:
         raise NotFound(f"no department limit {limit_id}")
-    _check_writable(session, row.area_code, principal)
+    check_writable(session, row.area_code, principal)
     gone = as_dict(row)
     session.delete(row)
     session.flush()
