@@ -345,3 +345,31 @@ def test_the_table_refuses_what_the_rules_refuse(people, db):
     assert {"ack_limit_amount", "ack_limit_unit", "ack_limit_rule", "handle_limit_amount",
             "handle_limit_unit", "handle_limit_rule"} <= columns
     assert head >= "0010"
+
+
+def test_department_figures_judge_a_part_by_its_own_limit(client, people, db):
+    """A 2-hour acknowledge limit set for the deployment: acknowledged after 3 hours is late
+    in /incidents/stats?by=department, as in a direct count on the parts (the built-in
+    limit, one working day, would have called it on time)."""
+    admin = people["admin"]
+    assert post(client, admin, step="acknowledge", amount=2).status_code == 201
+    incident_id = report(client, people)
+    whistle(client, people, incident_id)
+    with db.begin() as conn:   # received three hours ago
+        conn.execute(text("UPDATE incident_events SET at = at - interval '3 hours' "
+                          "WHERE incident_id = :i AND action = 'whistle'"), {"i": incident_id})
+        conn.execute(text("UPDATE summons SET summoned_at = summoned_at - interval '3 hours', "
+                          "ack_due_at = ack_due_at - interval '3 hours', handle_due_at = "
+                          "handle_due_at - interval '3 hours' WHERE incident_id = :i"),
+                     {"i": incident_id})
+    version = client.get(f"/incidents/{incident_id}", headers=admin).json()["properties"][
+        "version"]
+    assert client.post(f"/incidents/{incident_id}/transitions", headers=people["zj"], json={
+        "action": "acknowledge", "version": version}).status_code == 200
+    got = client.get("/incidents/stats", headers=people["centre"], params={"by": "department"})
+    assert got.status_code == 200, got.text
+    row = next(r for r in got.json()["departments"] if r["department_code"] == "zhujian")
+    with db.connect() as conn:
+        direct = conn.execute(text("SELECT count(*) FILTER (WHERE acknowledged_at <= "
+                                   "ack_due_at) FROM summons")).scalar_one()
+    assert (row["received"], row["acknowledged_on_time"]) == (1, direct) == (1, 0)
