@@ -373,3 +373,27 @@ def test_department_figures_judge_a_part_by_its_own_limit(client, people, db):
         direct = conn.execute(text("SELECT count(*) FILTER (WHERE acknowledged_at <= "
                                    "ack_due_at) FROM summons")).scalar_one()
     assert (row["received"], row["acknowledged_on_time"]) == (1, direct) == (1, 0)
+
+
+def test_migration_0010_goes_down_and_up_again(db):
+    """Downgrade to 0009 and upgrade to the head in one transaction, rolled back after."""
+    from alembic import command
+
+    from gis.store.db import alembic_config
+
+    def has(conn, what: str) -> bool:
+        return conn.execute(text("SELECT to_regclass('department_limits') IS NOT NULL AND "
+                                 "EXISTS (SELECT 1 FROM information_schema.columns WHERE "
+                                 "table_name = 'summons' AND column_name = :c)"),
+                            {"c": what}).scalar_one()
+
+    cfg = alembic_config(db.url.render_as_string(hide_password=False))
+    with db.connect() as conn:
+        outer = conn.begin()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+        assert conn.execute(text("SELECT to_regclass('department_limits')")).scalar() is None
+        assert not has(conn, "handle_limit_amount")
+        command.upgrade(cfg, "head")
+        assert has(conn, "handle_limit_amount")
+        outer.rollback()
