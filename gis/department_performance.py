@@ -35,7 +35,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from gis.clocks import DEFAULT_LIMITS, Calendar, Extension, LimitTable, due_at, limit_for
+from gis.clocks import (DEFAULT_LIMITS, Calendar, Extension, Limit, LimitTable, due_at,
+                        limit_for)
 from gis.duplicates import count_once
 from gis.errors import InputError
 
@@ -58,13 +59,17 @@ def _count(events: pd.DataFrame, action: str, name: str) -> pd.Series:
 
 def assignments(events: pd.DataFrame, incidents: pd.DataFrame, *,
                 calendar: Calendar = Calendar(), limits: LimitTable = DEFAULT_LIMITS,
-                extensions: Mapping[tuple, Iterable[Extension]] | None = None) -> pd.DataFrame:
+                extensions: Mapping[tuple, Iterable[Extension]] | None = None,
+                part_limits: Mapping[tuple, tuple[Limit, Limit]] | None = None
+                ) -> pd.DataFrame:
     """One row per (incident, department) that received the incident, with due times.
 
     ``events`` has ``incident_id``, ``department_code``, ``action``, ``at`` (aware); only rows
     naming a department matter. ``incidents`` has ``id``, ``category``, and optionally
     ``level`` and ``merged_into``. ``extensions`` maps ``(incident_id, department_code)`` to
-    that assignment's extensions (approved ones move the handle due time).
+    that assignment's extensions (approved ones move the handle due time). ``part_limits``
+    maps the same key to ``(acknowledge, handle)`` limits fixed on the part when it began
+    (the deployment's department limits); ``limits`` gives the others.
     """
     missing = [c for c in _EVENT_COLUMNS if c not in events.columns]
     if missing:
@@ -87,11 +92,13 @@ def assignments(events: pd.DataFrame, incidents: pd.DataFrame, *,
     ack_due, handle_due = [], []
     for row in parts.itertuples(index=False):
         level = getattr(row, "level", None)
-        extra = (extensions or {}).get((row.incident_id, row.department_code), ())
-        ack_due.append(due_at(row.received_at, limit_for("acknowledge", row.category, level,
-                                                         limits), calendar))
-        handle_due.append(due_at(row.received_at, limit_for("handle", row.category, level,
-                                                            limits), calendar, extensions=extra))
+        key = (row.incident_id, row.department_code)
+        extra = (extensions or {}).get(key, ())
+        ack, handle = (part_limits or {}).get(key) or (
+            limit_for("acknowledge", row.category, level, limits),
+            limit_for("handle", row.category, level, limits))
+        ack_due.append(due_at(row.received_at, ack, calendar))
+        handle_due.append(due_at(row.received_at, handle, calendar, extensions=extra))
     return parts.assign(ack_due_at=pd.to_datetime(ack_due, utc=True),
                         handle_due_at=pd.to_datetime(handle_due, utc=True))
 
