@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from gis.errors import Conflict, InputError
 from gis.vocabulary import ADMIN_LEVELS, INCIDENT_CATEGORIES
@@ -121,6 +121,12 @@ def next_state(status: str, level: str, action: str) -> tuple[str, str]:
     if action == "return" and status == "escalated":
         return new_status, _level_step(level, -1)
     return new_status, level
+
+
+# The due time of an incident whose own clock is stopped by a running approved pause of the
+# grid's staff (延期申请/暂停, :mod:`gis.store.deadlines`): never reached, so never overdue,
+# while a NULL due time keeps meaning "the category's limit" (:func:`due_at`).
+CLOCK_STOPPED = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 
 def due_at(category: str, reported_at: datetime) -> datetime:

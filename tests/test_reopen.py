@@ -130,11 +130,11 @@ def test_a_repeat_report_within_the_window_reopens_against_the_department(client
     kept = resp.json()["properties"]
     assert kept["status"] == "handling" and kept["closed_at"] is None
     assert kept["reporter"] == "resident:138; w-12"
-    last = kept["events"][-1]
+    last = kept["events"][-2]   # then the part's fresh deadline (test_reopen_deadlines.py)
     assert (last["action"], last["from_status"], last["to_status"], last["actor"],
             last["department_code"]) == ("reopen", "closed", "handling", "centre", "zhujian")
     assert last["note"].startswith(f"repeat_report: #{new['id']} reported the same problem")
-    assert [e["action"] for e in kept["events"][-2:]] == ["merge", "reopen"]
+    assert [e["action"] for e in kept["events"][-3:]] == ["merge", "reopen", "deadline"]
     gone = client.get(f"/incidents/{new['id']}", headers=c).json()["properties"]
     assert gone["status"] == "closed" and gone["events"][-1]["note"] == f"merged into #{closed}"
     photos = client.get(f"/incidents/{closed}/attachments", headers=c).json()["attachments"]

@@ -101,9 +101,11 @@ def list_summons(incident_id: ObjectId, engine: EngineDep, principal: CurrentUse
 
 
 @router.post("/incidents/{incident_id}/extensions", status_code=201,
-             summary="Ask for more time (延期申请) or a pause (暂停) on your department's part")
+             summary="Ask for more time (延期申请) or a pause (暂停): a department on its "
+                     "part, a grid worker on a case of their grids")
 def request_extension(incident_id: ObjectId, body: ExtensionIn, engine: EngineDep,
-                      principal: Annotated[Principal, Depends(require("department"))]) -> dict:
+                      principal: Annotated[Principal, Depends(
+                          require("department", "grid_worker"))]) -> dict:
     return deadlines.request(engine, principal, incident_id, amount=body.amount,
                              unit=body.unit, reason=body.reason, kind=body.kind)
 
@@ -137,5 +139,5 @@ def queue(engine: EngineDep, principal: Annotated[Principal, Depends(require("de
 
 @router.post("/extensions/{request_id}/resume", summary="End a running pause")
 def resume_pause(request_id: ObjectId, engine: EngineDep, principal: Annotated[
-        Principal, Depends(require("dispatcher", "department"))]) -> dict:
+        Principal, Depends(require("dispatcher", "department", "grid_worker"))]) -> dict:
     return deadlines.resume(engine, principal, request_id)

@@ -498,6 +498,8 @@ class Summons(Base):
     handle_limit_amount: Mapped[float | None] = mapped_column(Float)
     handle_limit_unit: Mapped[str | None] = mapped_column(String(16))
     handle_limit_rule: Mapped[int | None] = mapped_column(BigInteger)
+    # when the handle clock (re)started: NULL at summoned_at; a reopen restarts it (0011)
+    handle_clock_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint(_in("kind", ("dispatch", "whistle")), name="kind"),
         CheckConstraint(_in("state", SUMMONS_STATES), name="state"),
@@ -612,8 +614,10 @@ class DeadlineRequest(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
                                              index=True)
-    summons_id: Mapped[int] = mapped_column(ForeignKey("summons.id", ondelete="CASCADE"),
-                                            index=True)
+    # NULL: a request of the grid's own staff on the incident's own due time (0011)
+    summons_id: Mapped[int | None] = mapped_column(
+        ForeignKey("summons.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(String(16), server_default="part")
     kind: Mapped[str] = mapped_column(String(16), server_default="extension")
     amount: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(16))
@@ -632,6 +636,8 @@ class DeadlineRequest(Base):
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint(_in("unit", ("hours", "working_days")), name="unit"),
         CheckConstraint(_in("status", ("requested", "approved", "refused")), name="status"),
+        CheckConstraint(_in("target", ("part", "incident")), name="target"),
+        CheckConstraint("(target = 'part') = (summons_id IS NOT NULL)", name="target_part"),
     )
 
 

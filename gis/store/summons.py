@@ -24,6 +24,7 @@ from gis.clocks import Calendar
 from gis.errors import Conflict, Forbidden, NotFound
 from gis.store import audit
 from gis.store.calendars import calendar_for
+from gis.store.deadlines import handle_due, part_limit
 from gis.store.department_limits import limits_for
 from gis.store.incidents import get_incident, locked_incident
 from gis.store.models import (Department, Incident, IncidentEvent, Summons, SupervisionNotice,
@@ -259,11 +260,14 @@ def callback(session: Session, incident_id: int, *, principal: Principal, solved
 def reopen(session: Session, incident: Incident, *, actor: str | None, before: str,
            note: str, at: datetime | None = None) -> list[str]:
     """重办: the incident goes back to handling; every department that had fed back must
-    feed back again and a ``reopen`` event names each (it counts against them). When no
-    department had fed back (the grid's own staff handled it), one ``reopen`` event names
-    none. Returns the departments reopened."""
+    feed back again and a ``reopen`` event names each (it counts against them). Each
+    reopened part's handle clock restarts at ``at`` with the limit fixed on the part, and a
+    ``deadline`` event records its new due time. When no department had fed back (the
+    grid's own staff handled it), one ``reopen`` event names none. Returns the departments
+    reopened."""
     incident.status, incident.closed_at = "handling", None
     reopened = []
+    calendar = None
     for summons in session.scalars(select(Summons).where(
             Summons.incident_id == incident.id, Summons.state == "fed_back")
             .order_by(Summons.id)):
@@ -271,8 +275,28 @@ def reopen(session: Session, incident: Incident, *, actor: str | None, before: s
         reopened.append(summons.department_code)
         _event(session, incident, "reopen", before, "handling", actor, note,
                summons.department_code, at)
+        calendar = calendar or calendar_for(session, incident.community_code
+                                            or incident.grid_code)
+        _restart_handle_clock(session, incident, summons, actor, _now(at), calendar)
         notify_department(session, summons.department_code, "reopened", incident.id,
                           f"incident {incident.id} is reopened (重办): {note}")
     if not reopened:
         _event(session, incident, "reopen", before, "handling", actor, note, None, at)
     return reopened
+
+
+def _restart_handle_clock(session: Session, incident: Incident, summons: Summons,
+                          actor: str | None, at: datetime, calendar: Calendar) -> None:
+    """A reopened part gets a fresh handle deadline from ``at``: without it a case reopened
+    after its limit would be overdue at once."""
+    before = summons.handle_due_at
+    summons.handle_clock_from = at
+    session.flush()
+    summons.handle_due_at = handle_due(session, summons, incident, calendar)
+    limit = part_limit(summons, incident, "handle")
+
+    def show(t):
+        return f"{t:%Y-%m-%d %H:%M}" if t else "none"
+    _event(session, incident, "deadline", "handling", "handling", actor,
+           f"reopened: handle due {show(before)} -> {show(summons.handle_due_at)} "
+           f"({limit.amount:g} {limit.unit} from the reopen)", summons.department_code, at)
