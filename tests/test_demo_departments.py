@@ -30,3 +30,18 @@ def test_demo_departments_rules_and_accounts(db, client):
     me = client.get("/auth/me", headers={"Authorization": f"Bearer {zj['token']}"}).json()
     assert me == {"username": "demo-zhujian", "role": "department", "scope": fx.COUNTY,
                   "department": "zhujian"}
+
+
+def test_demo_county_has_department_limits(db, client, make_user):
+    """The demo's own limits show on `GET /department-limits` and apply to a new part."""
+    fx.insert_units_and_grids(db)
+    with unit_of_work(db) as session:
+        demo_departments.create(session, fx.COUNTY)
+    admin = make_user("admin", username="root")
+    got = client.get("/department-limits", headers=admin)
+    assert got.status_code == 200, got.text
+    rows = got.json()["limits"]
+    assert {(r["step"], r["category"], r["subcategory"], r["amount"], r["unit"])
+            for r in rows} == {(s, c, sub, float(a), u)
+                               for s, c, sub, a, u in demo_departments.LIMITS}
+    assert {r["area_code"] for r in rows} == {fx.COUNTY}

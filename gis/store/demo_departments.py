@@ -1,5 +1,7 @@
 """The demo county's functional departments (issue 16): a dozen county departments, the
-routing rules that send each category to its owner, and one account per department. Used by
+routing rules that send each category to its owner, a few department time limits of the
+county's own (so the limits page and ``gridgis department-limit list`` show some; the rest
+use the built-in limits), and one account per department. Used by
 the demo load (:mod:`gis.services.demo`); repositories: they flush, never commit."""
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ import secrets
 
 from sqlalchemy.orm import Session
 
+from gis.department_limits import LimitRule
 from gis.routing import Department, Rule
+from gis.store.department_limits import upsert as add_limit
 from gis.store.departments import add_department, add_rule
 from gis.store.users import add_user, issue_token
 
@@ -34,6 +38,18 @@ RULES = [
     ("dispute", "land", "sifa"), ("population", None, "minzheng"),
 ]
 
+# (step, category, subcategory or None, amount, unit): the county's own department limits,
+# stricter than the built-in ones where a delay costs most
+LIMITS = [
+    ("acknowledge", "security_hazard", None, 2, "hours"),
+    ("handle", "security_hazard", None, 1, "working_days"),
+    ("acknowledge", "safety_hazard", None, 4, "hours"),
+    ("handle", "safety_hazard", "flood", 1, "working_days"),
+    ("handle", "public_facility", "streetlight", 3, "working_days"),
+    ("handle", "environment", "noise", 2, "working_days"),
+    ("handle", "dispute", "labour", 10, "working_days"),
+]
+
 
 def create(session: Session, county: str) -> list[dict]:
     """Departments serving ``county``, their rules and accounts; the accounts (with
@@ -42,6 +58,9 @@ def create(session: Session, county: str) -> list[dict]:
         add_department(session, Department.checked(code, name, county), actor="demo")
     for category, subcategory, code in RULES:
         add_rule(session, Rule.checked(category, subcategory, county, code), actor="demo")
+    for step, category, subcategory, amount, unit in LIMITS:
+        add_limit(session, LimitRule.checked(step, category, subcategory, county, amount, unit),
+                  None)
     accounts = []
     for code, _ in DEPARTMENTS:
         password = secrets.token_urlsafe(9)
