@@ -209,6 +209,18 @@ async function act() {
   flushNow();
 }
 
+// 延期申请: one more working day on the case, the note as the reason; the level above decides
+async function askExtension() {
+  const f = state.current;
+  if (!f) return;
+  const reason = $("wd-note").value.trim();
+  if (!reason) { $("wd-meta").textContent = t("need_reason"); return; }
+  await queue.enqueue({kind: "step", label: `#${f.id} ${t("ask_extension")}`, method: "POST",
+    url: `/incidents/${f.id}/extensions`, json: {amount: 1, unit: "working_days", reason}});
+  $("wd-note").value = ""; $("work-detail").hidden = true;
+  flushNow();
+}
+
 async function queuePhotos(input, url, ref, step, label) {
   for (const file of input.files || []) {
     const form = [["file", file, file.name || "photo.jpg"]];
@@ -501,6 +513,7 @@ function wire() {
   for (const b of document.querySelectorAll("[data-tab]")) b.onclick = () => showTab(b.dataset.tab);
   $("work-list").onclick = (e) => { const li = e.target.closest("li[data-i]"); if (li) openWork(Number(li.dataset.i)); };
   $("wd-act").onclick = act;
+  $("wd-extend").onclick = askExtension;
   $("cats").onclick = (e) => { const b = e.target.closest("button[data-cat]"); if (b) chooseCategory(b.dataset.cat); };
   $("r-here").onclick = () => { state.pin = null; locate().then(showPosition).catch(() => showPosition()); };
   $("r-send").onclick = sendReport;
