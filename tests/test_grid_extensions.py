@@ -201,3 +201,30 @@ def test_the_check_keeps_target_and_part_in_step(grid_area, client, people):
         conn.execute(text("INSERT INTO deadline_requests (incident_id, target, kind, amount, "
                           "unit, reason) VALUES (:i, 'part', 'extension', 1, 'hours', 'x')"),
                      {"i": inc})
+
+
+def test_migration_0011_goes_down_and_up_again(client, grid_area, people):
+    """Downgrade to 0010 (the grid's own requests go: 0010 cannot hold them) and upgrade to
+    the head in one transaction, rolled back after."""
+    from alembic import command
+
+    from gis.store.db import alembic_config
+
+    inc = dispatched_to_grid(client, grid_area, people)
+    assert ask(client, people["worker"], inc).status_code == 201
+    cfg = alembic_config(grid_area.url.render_as_string(hide_password=False))
+
+    def nullable(conn) -> str:
+        return conn.execute(text("SELECT is_nullable FROM information_schema.columns WHERE "
+                                 "table_name = 'deadline_requests' AND column_name = "
+                                 "'summons_id'")).scalar_one()
+
+    with grid_area.connect() as conn:
+        outer = conn.begin()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+        assert nullable(conn) == "NO"
+        assert conn.execute(text("SELECT count(*) FROM deadline_requests")).scalar_one() == 0
+        command.upgrade(cfg, "head")
+        assert nullable(conn) == "YES"
+        outer.rollback()
