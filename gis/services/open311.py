@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from gis.errors import InputError, NotFound
+from gis.incidents import CLOCK_STOPPED
 from gis.services import reports
 from gis.services.idempotency import Once
 from gis.services.uow import unit_of_work
@@ -90,6 +91,11 @@ def _time(value: datetime | None, tz: str) -> str | None:
         timespec="seconds")
 
 
+def _expected(due: datetime | None) -> datetime | None:
+    """No expected time while the incident's clock is paused (暂停)."""
+    return None if due == CLOCK_STOPPED else due
+
+
 def _request(row: dict, tz: str) -> dict:
     zh, en = PUBLIC_STATUS_NOTES[row["status"]]
     return {"service_request_id": row["id"],
@@ -99,7 +105,7 @@ def _request(row: dict, tz: str) -> dict:
             "agency_responsible": None, "service_notice": None,
             "requested_datetime": _time(row["reported_at"], tz),
             "updated_datetime": _time(row["updated_at"], tz),
-            "expected_datetime": _time(row["due_at"], tz), "address": None,
+            "expected_datetime": _time(_expected(row["due_at"]), tz), "address": None,
             "address_id": None, "zipcode": None, "lat": row["lat"], "long": row["lon"],
             "media_url": row["media_url"]}
 
