@@ -605,10 +605,11 @@ class Notification(Base):
 
 
 class DeadlineRequest(Base):
-    """延期申请 / 暂停: a department asks for more time or a pause on its part; the level
-    above decides. Only an approved request moves ``summons.handle_due_at``
-    (:mod:`gis.clocks`); a pause stops the clock from its approval until ``resumed_at``
-    (kind and resumed_at: migration 0008)."""
+    """延期申请 / 暂停: a department asks for more time or a pause on its part (``target``
+    part), or the grid's own staff on the incident (``target`` incident, no part: 0011); the
+    level above decides. Only an approved request moves ``summons.handle_due_at`` or
+    ``incidents.due_at`` (:mod:`gis.clocks`); a pause stops the clock from its approval until
+    ``resumed_at`` (kind and resumed_at: migration 0008)."""
 
     __tablename__ = "deadline_requests"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
