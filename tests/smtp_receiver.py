@@ -81,6 +81,11 @@ def smtp_receiver():
     try:
         yield box
     finally:
-        loop.call_soon_threadsafe(task.cancel)
+        async def stop():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
