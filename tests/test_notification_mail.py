@@ -127,6 +127,14 @@ def test_a_refusing_server_is_recorded_and_retried_not_fatal(client, area, make_
     assert mail.pending(area) == []
     assert [m.recipients for m in mailbox.messages] == [["zhujian@county.example"]]
 
+    # a mail queued more than a day ago (SMTP was off) is stale: recorded, never sent
+    report_and_whistle_client(client, centre)
+    with area.begin() as conn:
+        conn.execute(text("UPDATE mail_outbox SET created_at = now() - interval '25 hours' "
+                          "WHERE sent_at IS NULL"))
+    assert mail.send_due(area, live) == {"sent": 0, "failed": 0}
+    assert [m["attempts"] for m in mail.pending(area)] == [0]
+
 
 def add_departments_direct(engine) -> None:
     with engine.begin() as conn:

@@ -64,6 +64,9 @@ def send_due(engine: Engine, server: SmtpServer, *, now: datetime | None = None,
             else:
                 retry = now + FIRST_RETRY * 2 ** (mail["attempts"] - 1)
                 repo.mark_failed(session, mail["id"], error, retry)
+                if mail["attempts"] >= repo.MAX_ATTEMPTS:
+                    log.error("mail %s to %s given up after %s attempts: %s", mail["id"],
+                              mail["to_address"], mail["attempts"], error)
         sent += error is None
         failed += error is not None
     return {"sent": sent, "failed": failed}

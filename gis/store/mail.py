@@ -20,6 +20,9 @@ CHANNEL = "gridgis_mail"
 MAILED_KINDS = frozenset({"dispatched", "summoned", "overdue", "supervision", "merged",
                           "deadline", "reopened"})
 MAX_ATTEMPTS = 5
+# a mail not sent within a day is stale (SMTP was off or down): kept as a record, never sent,
+# so that turning e-mail on does not flood departments with old notices
+MAX_AGE = timedelta(days=1)
 
 
 def queue_for_department(session: Session, department: str, kind: str,
@@ -46,7 +49,8 @@ def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list
     moved past the lease and counted), so that another sender skips it meanwhile."""
     due = (select(MailOutbox.id).where(MailOutbox.sent_at.is_(None),
                                        MailOutbox.attempts < MAX_ATTEMPTS,
-                                       MailOutbox.next_attempt_at <= now)
+                                       MailOutbox.next_attempt_at <= now,
+                                       MailOutbox.created_at > now - MAX_AGE)
            .order_by(MailOutbox.id).limit(limit).with_for_update(skip_locked=True))
     rows = session.execute(
         update(MailOutbox).where(MailOutbox.id.in_(due.scalar_subquery()))
