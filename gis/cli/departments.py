@@ -56,7 +56,8 @@ def list_(json: bool = JsonOpt) -> None:
 
 @department_app.command("import")
 def import_(file: Path = typer.Argument(..., exists=True, dir_okay=False,
-                                        help="CSV: code, name, area_code, contact?, phone?, email?"),
+                                        help="CSV: code, name, area_code, contact?, "
+                                             "phone?, email?"),
             json: bool = JsonOpt) -> None:
     """Import departments from a CSV, all or nothing (bad rows are listed)."""
     from gis.services import departments
