@@ -53,6 +53,10 @@ class Hub:
         self.smtp = mail.SmtpServer.from_settings(settings)
         self.closing = False
         self._streams: dict[int, set[asyncio.Event]] = {}
+        # per account, how many wake-ups so far; and the reads in flight by (account, after,
+        # wake-up): the pages of one account woken together share one query
+        self._wakes: dict[int, int] = {}
+        self._reading: dict[tuple[int, int, int], asyncio.Future] = {}
         self._open = 0
         self._tasks: list[asyncio.Task] = []
         self._mail_due = asyncio.Event()
@@ -123,17 +127,32 @@ class Hub:
 
     def _wake_all(self) -> None:
         """On (re)connecting: anything may have been missed, every stream catches up."""
-        for events in self._streams.values():
-            for event in events:
-                event.set()
+        for user_id in list(self._streams):
+            self._wake(user_id)
         self._mail_due.set()
 
     def _deliver(self, channel: str, payload: str) -> None:
         if channel == notifications.MAIL_CHANNEL:
             self._mail_due.set()
         elif payload.isdigit():
-            for event in self._streams.get(int(payload), ()):
-                event.set()
+            self._wake(int(payload))
+
+    def _wake(self, user_id: int) -> None:
+        self._wakes[user_id] = self._wakes.get(user_id, 0) + 1
+        for event in self._streams.get(user_id, ()):
+            event.set()
+
+    async def news(self, principal: Principal, after: int) -> dict:
+        """What is new for ``principal`` after id ``after``. A read started since the
+        account's last wake-up is shared (it cannot predate what woke us): one query for
+        all the open pages of an account, not one each."""
+        key = (principal.user_id, after, self._wakes.get(principal.user_id, 0))
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = self._reading[key] = asyncio.ensure_future(to_thread.run_sync(
+                notifications.news, self.engine, principal, after))
+            reading.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(reading)  # one page leaving does not cancel the others
 
     async def _send_mail(self) -> None:
         while not self.closing:
@@ -213,7 +232,7 @@ async def inbox_events(hub: Hub, principal: Principal, after: int | None,
         while not hub.closing:
             if woken.is_set():
                 woken.clear()
-                news = await to_thread.run_sync(notifications.news, engine, principal, last)
+                news = await hub.news(principal, last)
                 if news["notifications"]:
                     last = news["notifications"][0]["id"]
                 if news["notifications"] or news["unread"] != unread:

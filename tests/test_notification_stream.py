@@ -144,9 +144,9 @@ def test_a_whistle_reaches_the_departments_stream_and_nobody_elses(base, area, m
                                                                     streams):
     centre = make_user("dispatcher", fx.COUNTY, username="centre")
     zj, cg = dept(area, "zhujian"), dept(area, "chengguan")
-    zj_stream, cg_stream = streams(base, zj), streams(base, cg)
+    zj_stream, zj_tab, cg_stream = streams(base, zj), streams(base, zj), streams(base, cg)
     centre_stream = streams(base, centre)
-    for s in (zj_stream, cg_stream, centre_stream):
+    for s in (zj_stream, zj_tab, cg_stream, centre_stream):
         assert s.status == 200
         assert s.headers_seen["content-type"].startswith("text/event-stream")
         assert s.next()["unread"] == 0               # the state at once
@@ -157,6 +157,7 @@ def test_a_whistle_reaches_the_departments_stream_and_nobody_elses(base, area, m
     assert [(n["kind"], n["incident_id"], n["department_code"]) for n in got["notifications"]] \
         == [("summoned", incident_id, "zhujian")]
     assert got["_id"] == str(got["notifications"][0]["id"])
+    assert zj_tab.next(timeout=5) == got            # the account's other page: the same
     # the other department and the centre hear only heartbeats (which keep proxies open)
     assert cg_stream.nothing_but_heartbeats(1.5) >= 1
     assert centre_stream.nothing_but_heartbeats(0.1) >= 0
