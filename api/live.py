@@ -61,10 +61,6 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._mail_due = asyncio.Event()
 
-    @property
-    def open_streams(self) -> int:
-        return self._open
-
     def start(self) -> None:
         """Start the listener (and the mail sender) in the running loop, once."""
         if self._tasks or self.closing:
