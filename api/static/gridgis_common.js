@@ -52,7 +52,8 @@
 
   const KIND_LABELS = {dispatched: "分拨 dispatched", summoned: "吹哨 summoned",
     acknowledged: "报到 acknowledged", fed_back: "反馈 fed back", overdue: "超期 overdue",
-    supervision: "督办 supervision", merged: "合并 merged"};
+    supervision: "督办 supervision", merged: "合并 merged", deadline: "时限 deadline",
+    reopened: "重办 reopened"};
 
   // The inbox: a button with the unread count and a drop-down list; onOpen(incidentId)
   // is called when an entry naming an incident is clicked, onNew() when a notification
