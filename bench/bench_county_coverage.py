@@ -16,7 +16,8 @@ buildings and grids. Cases (each in its own process, :func:`bench.common.measure
 ``peak_mb`` is the case process's own ``VmHWM``; ``worker_peak_mb`` the largest
 child's (pages shared with the parent counted); ``load_avg`` the 1-minute load when
 the case ended; ``growth_exponent`` the slope of log seconds on log cameras over the
-series (1.0 is linear); ``max_dm2_*`` the largest per-grid difference from the peer's
+series (1.0 is linear; ``cpu_growth_exponent`` the same of CPU seconds, which the
+load of a shared machine disturbs less); ``max_dm2_*`` the largest per-grid difference from the peer's
 figures in the same run. ``python -m bench --only county_coverage [--quick]``.
 """
 
@@ -62,6 +63,7 @@ def run(quick: bool = False) -> list[dict]:
                 results[impl, n] = _case(folder, n, "gridgis" if impl == "gridgis" else "before")
     for impl, sizes in series.items():
         slope = _slope(sizes, [results[impl, n]["seconds"] for n in sizes])
+        cpu_slope = _slope(sizes, [results[impl, n]["cpu_s"] for n in sizes])
         for n in sizes:
             r = results[impl, n]
             per_grid = r.pop("per_grid")
@@ -71,7 +73,8 @@ def run(quick: bool = False) -> list[dict]:
             seconds, peak = r.pop("seconds"), r.pop("hwm_mb")
             rows.append(row("scale_coverage_cameras", n, impl, seconds, peak,
                             items=r["cameras"], per_s=round(r["cameras"] / seconds),
-                            households=HOUSEHOLDS[quick], growth_exponent=slope, **r, **extra))
+                            households=HOUSEHOLDS[quick], growth_exponent=slope,
+                            cpu_growth_exponent=cpu_slope, **r, **extra))
     return rows
 
 

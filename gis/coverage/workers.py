@@ -41,7 +41,11 @@ def _run(lo: int, hi: int):
 def map_ranges(job: Callable[[int, int], Any], n: int, size: int,
                workers: int | None = None) -> list:
     """``[job(lo, hi) for each range of size items in 0..n]``, on up to ``workers``
-    processes (``None``: every available core); results in range order."""
+    processes (``None``: every available core); results in range order.
+
+    >>> map_ranges(lambda lo, hi: hi - lo, 10, 4, workers=1)
+    [4, 4, 2]
+    """
     ranges = [(lo, min(lo + size, n)) for lo in range(0, n, max(1, size))]
     workers = available() if workers is None else workers
     workers = min(workers, len(ranges))
