@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = 200
     base_tile_url: str | None = None  # optional raster base map for the web pages
     timezone: str = "Asia/Shanghai"
+    # Duplicates (issue 16): a new report merged into a case closed this recently reopens it
+    reopen_window_days: float = Field(default=30.0, gt=0, le=3650,
+                                      description="days after closing within which a repeat "
+                                                  "report reopens the case (重办)")
     # Security (README "Security"): session cookies, login backoff.
     cookie_secure: bool | None = Field(
         default=None, description="mark the session cookie Secure; unset: Secure unless "

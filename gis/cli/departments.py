@@ -75,6 +75,32 @@ def rules(file: Path = typer.Argument(..., exists=True, dir_okay=False, help=(
     emit(departments.import_rules(engine, actor, file), json, "imported")
 
 
+@department_app.command("limits")
+def limits(import_file: Path = typer.Option(
+               None, "--import", exists=True, dir_okay=False,
+               help="CSV: step (acknowledge|handle), category, subcategory (empty: any), "
+                    "area_code, amount, unit (hours|working_days); all rows or none, a "
+                    "stored key is replaced"),
+           json: bool = JsonOpt) -> None:
+    """List the department time limits (after importing a file, with --import). Where no
+    rule applies the built-in limits do; a part keeps the limits it began with."""
+    from gis.services import department_limits
+
+    engine, actor = _engine_and_actor()
+    imported = department_limits.import_file(engine, actor, import_file) if import_file else None
+    rows = department_limits.list_all(engine, actor)
+    if json:
+        emit({"imported": imported, "limits": rows} if imported else {"limits": rows}, True)
+        return
+    if imported:
+        console.print(f"{imported['file']}: {imported['created']} new, "
+                      f"{imported['updated']} replaced")
+    for r in rows:
+        console.print(f"{r['id']:>5} {r['step']:<12} {r['category']}/{r['subcategory'] or '*'}"
+                      f"  {r['area_code']}  {r['amount']:g} {r['unit']}")
+    console.print(f"{len(rows)} limit(s); the built-in limits apply elsewhere")
+
+
 @department_app.command("holidays")
 def holidays(file: Path = typer.Argument(..., exists=True, dir_okay=False, help=(
                  "CSV: date (YYYY-MM-DD), kind (holiday or workday for 调休), county?, name?")),

@@ -128,10 +128,11 @@ def performance(engine: Engine, principal: Principal, flt, *,
         county = (principal.scope_code or (incidents["county"].mode().iat[0]
                                            if len(incidents) else None))
         calendar = calendar_for(session, county)
+        fixed = department_stats.part_limits(session, incidents["id"]) if len(incidents) else {}
     start = flt.start or datetime(1970, 1, 1, tzinfo=timezone.utc)
     end = flt.end or now
-    assigned = (perf.assignments(events, incidents, calendar=calendar) if len(events)
-                else _no_assignments())
+    assigned = (perf.assignments(events, incidents, calendar=calendar, part_limits=fixed)
+                if len(events) else _no_assignments())
     ranked = perf.ranking(perf.performance(assigned, start, end, departments=known))
     rows = ranked.astype(object).where(ranked.notna(), None).to_dict("records")
     return {"start": flt.start, "end": end, "departments": rows}

@@ -430,6 +430,8 @@ class Visit(Base):
 DEPARTMENT_CODE = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"   # gis.routing.check_department_code
 SUMMONS_STATES = ("summoned", "acknowledged", "fed_back")  # gis.supervision.STATES
 NOTICE_KINDS = ("acknowledge", "handle")                   # gis.supervision.KINDS
+LIMIT_STEPS = ("acknowledge", "handle")                    # gis.department_limits.STEPS
+LIMIT_UNITS = ("hours", "working_days")                    # gis.clocks.UNITS
 NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
                       "supervision", "merged", "deadline", "reopened")
 
@@ -487,10 +489,47 @@ class Summons(Base):
     fed_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fed_back_by: Mapped[str | None] = mapped_column(Text)
     feedback: Mapped[str | None] = mapped_column(Text)
+    # The limits in force when the part began (migration 0010), so that editing the
+    # department limits later never moves its deadlines; the rule's id, or NULL for the
+    # built-in default. NULL amounts: a part made before 0010 (the built-in default).
+    ack_limit_amount: Mapped[float | None] = mapped_column(Float)
+    ack_limit_unit: Mapped[str | None] = mapped_column(String(16))
+    ack_limit_rule: Mapped[int | None] = mapped_column(BigInteger)
+    handle_limit_amount: Mapped[float | None] = mapped_column(Float)
+    handle_limit_unit: Mapped[str | None] = mapped_column(String(16))
+    handle_limit_rule: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (
         CheckConstraint(_in("kind", ("dispatch", "whistle")), name="kind"),
         CheckConstraint(_in("state", SUMMONS_STATES), name="state"),
         Index("uq_summons_incident_department", "incident_id", "department_code", unique=True),
+    )
+
+
+class DepartmentLimit(Base):
+    """A department time limit of this deployment (migration 0010): (step, category,
+    subcategory or any) × area → amount in hours or working days; one rule per key
+    (``uq_department_limits_key``, subcategory NULL counted as a value). Rules:
+    :mod:`gis.department_limits`; the built-in :data:`gis.clocks.DEFAULT_LIMITS` apply
+    where no rule does."""
+
+    __tablename__ = "department_limits"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    step: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(24))
+    subcategory: Mapped[str | None] = mapped_column(String(24))
+    area_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    amount: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    updated_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint(_in("step", LIMIT_STEPS), name="step"),
+        CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint(_in("unit", LIMIT_UNITS), name="unit"),
+        Index("uq_department_limits_key", "step", "category", text("coalesce(subcategory, '')"),
+              "area_code", unique=True),
     )
 
 
