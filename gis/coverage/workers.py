@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
 _JOB: Callable[[int, int], Any] | None = None  # what the forked children run
+DEFAULT_MAX = 8  # by default: each child holds one chunk's overlays (~200 MB at county scale)
 
 
 def available() -> int:
@@ -41,13 +42,14 @@ def _run(lo: int, hi: int):
 def map_ranges(job: Callable[[int, int], Any], n: int, size: int,
                workers: int | None = None) -> list:
     """``[job(lo, hi) for each range of size items in 0..n]``, on up to ``workers``
-    processes (``None``: every available core); results in range order.
+    processes (``None``: every available core, at most :data:`DEFAULT_MAX`); results in
+    range order.
 
     >>> map_ranges(lambda lo, hi: hi - lo, 10, 4, workers=1)
     [4, 4, 2]
     """
     ranges = [(lo, min(lo + size, n)) for lo in range(0, n, max(1, size))]
-    workers = available() if workers is None else workers
+    workers = min(available(), DEFAULT_MAX) if workers is None else workers
     workers = min(workers, len(ranges))
     if workers < 2 or not can_fork():
         return [job(lo, hi) for lo, hi in ranges]
