@@ -17,8 +17,8 @@ buildings and grids. Cases (each in its own process, :func:`bench.common.measure
 child's (pages shared with the parent counted); ``load_avg`` the 1-minute load when
 the case ended; ``growth_exponent`` the slope of log seconds on log cameras over the
 series (1.0 is linear; ``cpu_growth_exponent`` the same of CPU seconds, which the
-load of a shared machine disturbs less); ``max_dm2_*`` the largest per-grid difference from the peer's
-figures in the same run. ``python -m bench --only county_coverage [--quick]``.
+load of a shared machine disturbs less); ``max_dm2_*`` the largest per-grid
+difference from the peer's figures in the same run. ``python -m bench --only county_coverage [--quick]``.
 """
 
 from __future__ import annotations
