@@ -28,13 +28,14 @@ def add(code: str = typer.Argument(..., help="Short code, e.g. zhujian."),
         area: str = typer.Option(..., help="12-digit code of the county or township served."),
         contact: str = typer.Option(None, help="Contact person."),
         phone: str = typer.Option(None, help="Contact phone."),
+        email: str = typer.Option(None, help="Address its notices are mailed to (SMTP)."),
         json: bool = JsonOpt) -> None:
     """Register a department."""
     from gis.services import departments
 
     engine, actor = _engine_and_actor()
     emit(departments.create(engine, actor, code=code, name=name, area_code=area,
-                            contact=contact, phone=phone), json, "department")
+                            contact=contact, phone=phone, email=email), json, "department")
 
 
 @department_app.command("list")
@@ -55,7 +56,8 @@ def list_(json: bool = JsonOpt) -> None:
 
 @department_app.command("import")
 def import_(file: Path = typer.Argument(..., exists=True, dir_okay=False,
-                                        help="CSV: code, name, area_code, contact?, phone?"),
+                                        help="CSV: code, name, area_code, contact?, "
+                                             "phone?, email?"),
             json: bool = JsonOpt) -> None:
     """Import departments from a CSV, all or nothing (bad rows are listed)."""
     from gis.services import departments

@@ -445,6 +445,7 @@ class Department(Base):
     area_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
     contact: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)  # notices are mailed here (0011)
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = _now()
     __table_args__ = (CheckConstraint(f"code ~ '{DEPARTMENT_CODE}'", name="code"),)
@@ -602,6 +603,27 @@ class Notification(Base):
     __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
                       Index("ix_notifications_unread", "user_id",
                             postgresql_where=text("read_at IS NULL")))
+
+
+class MailOutbox(Base):
+    """One e-mail to a department, written in the transaction of the notice it carries and
+    sent after commit by the service (0011). ``sent_at`` set: delivered; else
+    ``attempts`` and ``last_error`` say what happened, ``next_attempt_at`` when to retry."""
+
+    __tablename__ = "mail_outbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    to_address: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(BigInteger)
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _now()
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = _now()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_mail_outbox_pending", "next_attempt_at",
+                            postgresql_where=text("sent_at IS NULL")),)
 
 
 class DeadlineRequest(Base):
