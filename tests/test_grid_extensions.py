@@ -203,8 +203,8 @@ def test_the_check_keeps_target_and_part_in_step(grid_area, client, people):
                      {"i": inc})
 
 
-def test_migration_0011_goes_down_and_up_again(client, grid_area, people):
-    """Downgrade to 0010 (the grid's own requests go: 0010 cannot hold them) and upgrade to
+def test_migration_0012_goes_down_and_up_again(client, grid_area, people):
+    """Downgrade to 0011 (the grid's own requests go: 0011 cannot hold them) and upgrade to
     the head in one transaction, rolled back after."""
     from alembic import command
 
@@ -222,7 +222,7 @@ def test_migration_0011_goes_down_and_up_again(client, grid_area, people):
     with grid_area.connect() as conn:
         outer = conn.begin()
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0010")
+        command.downgrade(cfg, "0011")
         assert nullable(conn) == "NO"
         assert conn.execute(text("SELECT count(*) FROM deadline_requests")).scalar_one() == 0
         command.upgrade(cfg, "head")

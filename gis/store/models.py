@@ -499,7 +499,7 @@ class Summons(Base):
     handle_limit_amount: Mapped[float | None] = mapped_column(Float)
     handle_limit_unit: Mapped[str | None] = mapped_column(String(16))
     handle_limit_rule: Mapped[int | None] = mapped_column(BigInteger)
-    # when the handle clock (re)started: NULL at summoned_at; a reopen restarts it (0011)
+    # when the handle clock (re)started: NULL at summoned_at; a reopen restarts it (0012)
     handle_clock_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint(_in("kind", ("dispatch", "whistle")), name="kind"),
@@ -628,7 +628,7 @@ class MailOutbox(Base):
 
 class DeadlineRequest(Base):
     """延期申请 / 暂停: a department asks for more time or a pause on its part (``target``
-    part), or the grid's own staff on the incident (``target`` incident, no part: 0011); the
+    part), or the grid's own staff on the incident (``target`` incident, no part: 0012); the
     level above decides. Only an approved request moves ``summons.handle_due_at`` or
     ``incidents.due_at`` (:mod:`gis.clocks`); a pause stops the clock from its approval until
     ``resumed_at`` (kind and resumed_at: migration 0008)."""
@@ -637,7 +637,7 @@ class DeadlineRequest(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
                                              index=True)
-    # NULL: a request of the grid's own staff on the incident's own due time (0011)
+    # NULL: a request of the grid's own staff on the incident's own due time (0012)
     summons_id: Mapped[int | None] = mapped_column(
         ForeignKey("summons.id", ondelete="CASCADE"), index=True)
     target: Mapped[str] = mapped_column(String(16), server_default="part")

@@ -7,13 +7,13 @@
   ``summoned_at``. A reopen (重办) restarts it, so a later approved extension is counted from
   the reopen, not from the first summons.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011 (0011_mail_outbox took 0011 first)
 """
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
