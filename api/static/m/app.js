@@ -19,6 +19,8 @@ function esc(value) {
 // A time as the phone shows it (its own zone), minutes only.
 function local(iso) {
   if (!iso) return "";
+  // an approved pause stops the clock: the server stores the far end of time for it
+  if (iso.startsWith("9999-")) return t("paused");
   const d = new Date(iso);
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;

@@ -16,7 +16,7 @@ const WORDS = {
   key_household: ["重点家庭", "Key household"], save_visit: ["记录走访", "Record visit"],
   queue_hint: ["离线时的操作保存在手机上，联网后按顺序发送。", "What you do offline is kept on the phone and sent in order when the connection returns."],
   send_now: ["立即发送", "Send now"], handle: ["处置", "Handle"], feedback: ["反馈", "Feed back"],
-  due: ["期限", "due"], overdue: ["超期", "overdue"], nothing: ["暂无", "nothing"],
+  due: ["期限", "due"], paused: ["计时暂停", "clock paused"], overdue: ["超期", "overdue"], nothing: ["暂无", "nothing"],
   ask_extension: ["申请延期（1个工作日）", "Ask 1 more working day"],
   need_reason: ["请在说明中写明延期原因", "write why in the note first"],
   queued: ["已保存，待发送", "saved, waiting to send"], sent: ["已发送", "sent"],
