@@ -24,7 +24,7 @@ from gis.services import layers as service
 from gis.services.layers import LIVE_TTL, MAX_POINTS, Layer, LayerQuery
 
 __all__ = ["LIVE_TTL", "MAX_POINTS", "MAX_ZOOM", "MVT", "Tile", "TileCache", "etag_of",
-           "get_tile", "tile_headers"]
+           "get_tile", "get_tile_async", "tile_headers"]
 
 MAX_ZOOM = 24
 MVT = "application/vnd.mapbox-vector-tile"
@@ -114,4 +114,12 @@ def get_tile(engine: Engine, cache: TileCache | None,
     it is at most :data:`LIVE_TTL` seconds old: their tiles also depend on the clock).
     ``counters`` (all of them, read before the request began) saves reading them."""
     built = service.tile(engine, cache, layers, z, x, y, counters)
+    return Tile(built.data, etag_of(built.data), built.tables, built.versions, built.live)
+
+
+async def get_tile_async(engine: Engine, cache: TileCache | None,
+                         layers: list[tuple[Layer, LayerQuery]], z: int, x: int, y: int,
+                         counters: dict) -> Tile:
+    """:func:`get_tile` on the event loop (the cold path of api/tiles/warm.py)."""
+    built = await service.tile_async(engine, cache, layers, z, x, y, counters)
     return Tile(built.data, etag_of(built.data), built.tables, built.versions, built.live)

@@ -37,7 +37,7 @@ class _Checker:
                 log.warning("warm tile check failed; using the normal path", exc_info=True)
                 self._close()
                 return None
-        return None if row is None else (Principal(*row[:4]), row[4] or {})
+        return _found(row)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -58,6 +58,22 @@ def _connect(conninfo: str):
     return psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, connect_timeout=5,
                            options="-c statement_timeout=250",
                            application_name="gridgis-warm-tiles")
+
+
+def _found(row) -> tuple[Principal, dict] | None:
+    return None if row is None else (Principal(*row[:5]), row[5] or {})
+
+
+async def check_async(engine, digest: str) -> tuple[Principal, dict] | None:
+    """:meth:`_Checker.check` on the event loop without blocking it (a tile connection,
+    gis/store/tile_pool.py); None: unknown caller or any failure."""
+    from gis.store import tile_pool
+
+    try:
+        return _found(await tile_pool.row(engine, _sql(), {"digest": digest}))
+    except Exception:  # the normal path will answer (and report) instead
+        log.warning("warm tile check failed; using the normal path", exc_info=True)
+        return None
 
 
 @lru_cache
