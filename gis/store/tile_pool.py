@@ -100,7 +100,8 @@ def pool_for(engine) -> TileConnections:
         pool = pools.get(loop)
         if pool is None:
             url = engine.url.set(drivername="postgresql")
-            pool = pools[loop] = TileConnections(url.render_as_string(hide_password=False))
+            pool = pools[loop] = TileConnections(url.render_as_string(hide_password=False),
+                                                 SIZE)
         return pool
 
 
