@@ -113,14 +113,19 @@ async def send_warm(scope: Scope, send: Send, tile_request=None) -> bool:
     token, if_none_match = _credentials(scope["headers"])
     if app is None or not token:
         return False
+    responses = responses_of(app)
+    if tile_request is not None and not responses.may_have(scope):
+        sent = await _send_checked(app, scope, send, token, if_none_match, tile_request)
+        if sent:
+            return True
     found = await accounts.warm_check_async(app.state.engine, token)
     if found is None:
         return False
     principal, counters = found
     if principal.role in PROTOCOL_ONLY:  # the endpoint refuses it (api.auth)
         return False
+    _callers(app).remember(token, principal)
     scope[VERIFIED], scope[COUNTERS] = (token, principal), counters
-    responses = responses_of(app)
     who = viewer(principal)
     tile = responses.current(scope, who, counters) if responses.may_have(scope) else None
     if tile is None and tile_request is not None:
@@ -129,6 +134,61 @@ async def send_warm(scope: Scope, send: Send, tile_request=None) -> bool:
             responses.remember(scope, who, tile)
     if tile is None:
         return False
+    await send_tile(send, tile, if_none_match)
+    return True
+
+
+class Callers:
+    """Who each token named at its last check: a guess, never trusted. A tile for a path
+    never asked before is built for that guess in the same statement as the check
+    (:func:`_send_checked`), and used only if the check finds exactly that caller."""
+
+    def __init__(self, max_items: int = 10_000):
+        self.max_items = max_items
+        self._by_token: dict[str, object] = {}
+
+    def remember(self, token: str, principal) -> None:
+        if len(self._by_token) >= self.max_items:
+            self._by_token = {}
+        self._by_token[token] = principal
+
+    def get(self, token: str):
+        return self._by_token.get(token)
+
+
+def _callers(app) -> Callers:
+    state = app.state
+    if getattr(state, "tile_callers", None) is None:
+        state.tile_callers = Callers()
+    return state.tile_callers
+
+
+async def _send_checked(app, scope: Scope, send: Send, token: str,
+                        if_none_match: bytes | None, tile_request) -> bool:
+    """A one-layer tile never asked before, checked and built in ONE round trip; False
+    when that cannot be done (first request of a token, a changed caller, an error)."""
+    guess = _callers(app).get(token)
+    if guess is None:
+        return False
+    try:
+        layers, z, x, y = tile_request(scope, guess)
+    except Exception:  # a bad path or query: the endpoint answers with the problem
+        return False
+    if len(layers) != 1:
+        return False
+    layer, query = layers[0]
+    try:
+        found = await svc.checked_tile(app.state.engine, tile_cache_of(app),
+                                       accounts.token_digest(token), guess, layer, query,
+                                       z, x, y)
+    except Exception:
+        log.warning("checked cold tile failed; using the normal path", exc_info=True)
+        return False
+    if found is None or found[2] is None:  # not (or no longer) this caller: re-check
+        return False
+    principal, counters, tile = found
+    scope[VERIFIED], scope[COUNTERS] = (token, principal), counters
+    responses_of(app).remember(scope, viewer(principal), tile)
     await send_tile(send, tile, if_none_match)
     return True
 

@@ -3,9 +3,11 @@ cold tiles run on the event loop without a thread hop, a SQLAlchemy session, a p
 BEGIN or ROLLBACK. Each statement is one round trip in autocommit (tile statements are
 single statements: gis/store/tiles.py ``tile_statement``).
 
-* At most :data:`SIZE` connections per engine and event loop: the machine this is sized
-  for has 2 cores, and more concurrent tile queries than that only queue in PostgreSQL;
-  other requests wait here for a free connection instead.
+* At most :data:`SIZE` connections per engine and event loop; further requests wait here
+  for a free one. Not fewer: tile queries are CPU-bound but very uneven (a zoom-12
+  cluster tile reads 100,000 points, a zoom-15 tile a few hundred), and with a pool as
+  small as the 2 cores, quick tiles queued behind slow ones (head-of-line blocking);
+  PostgreSQL time-slices its backends, so with 8 the quick ones finish first.
 * Parallel query is off on these connections: launching a worker costs more than a tile
   query takes (measured: zoom-14 incident tiles 3x faster without), and concurrent
   requests already keep every core busy.
@@ -24,7 +26,7 @@ from typing import AsyncIterator
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg as _psycopg_dialect
 
-SIZE = 4
+SIZE = 8
 OPTIONS = "-c max_parallel_workers_per_gather=0 -c statement_timeout=30000"
 _DIALECT = _psycopg_dialect.dialect()
 

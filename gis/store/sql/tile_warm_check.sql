@@ -5,7 +5,7 @@ SELECT u.id, u.username, u.role, u.scope_code, u.department_code,
        (SELECT json_object_agg(c.table_name, c.counter) FROM layer_changes c) AS counters
 FROM api_tokens t
 JOIN users u ON u.id = t.user_id
-WHERE t.token_hash = %(digest)s
+WHERE t.token_hash = :digest
   AND t.revoked_at IS NULL
   AND u.active
   AND (t.expires_at IS NULL OR t.expires_at > now())
