@@ -12,7 +12,9 @@ single statements: gis/store/tiles.py ``tile_statement``).
   query takes (measured: zoom-14 incident tiles 3x faster without), and concurrent
   requests already keep every core busy.
 * A connection whose statement failed or was cancelled (client gone) is closed, not
-  reused. Connections are closed when the engine is disposed."""
+  reused. Connections are closed when the engine is disposed.
+* Results come in PostgreSQL's binary format: a tile (bytea) arrives as it is, not as
+  hex text twice its size that the server encodes and the client decodes."""
 
 from __future__ import annotations
 
@@ -122,7 +124,7 @@ def pyformat(sql: str) -> str:
 async def scalar(engine, sql: str, params: dict):
     """The single value of a ``:name``-style statement, on a tile connection."""
     async with pool_for(engine).connection() as conn:
-        cur = await conn.execute(pyformat(sql), params)
+        cur = await conn.execute(pyformat(sql), params, binary=True)
         row = await cur.fetchone()
         return None if row is None else row[0]
 
@@ -130,5 +132,5 @@ async def scalar(engine, sql: str, params: dict):
 async def row(engine, sql: str, params: dict):
     """The first row of a psycopg-style (``%(name)s``) statement, on a tile connection."""
     async with pool_for(engine).connection() as conn:
-        cur = await conn.execute(sql, params)
+        cur = await conn.execute(sql, params, binary=True)
         return await cur.fetchone()
