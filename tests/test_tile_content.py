@@ -131,3 +131,15 @@ def test_every_incident_is_in_its_tiles(client, district, admin_headers):
     for z in (12, 13):
         assert sum(v["points"] for k, v in got.items()
                    if k.startswith(f"incidents/{z}/")) == 6000
+
+
+def test_points_reach_web_mercator_exactly_as_st_transform_does(district):
+    """Tile features of points use PROJ's spherical Mercator formula in SQL instead of
+    ST_Transform (gis/store/tiles.py POINT_3857): the same coordinates, bit for bit."""
+    from gis.store.tiles import POINT_3857
+
+    with district.connect() as conn:
+        differ = conn.execute(text(
+            f"SELECT count(*) FROM incidents t WHERE ST_AsBinary({POINT_3857}) "
+            "<> ST_AsBinary(ST_Transform(t.geom, 3857))")).scalar()
+    assert differ == 0
