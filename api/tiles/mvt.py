@@ -24,7 +24,7 @@ from gis.services import layers as service
 from gis.services.layers import LIVE_TTL, MAX_POINTS, Layer, LayerQuery
 
 __all__ = ["LIVE_TTL", "MAX_POINTS", "MAX_ZOOM", "MVT", "Tile", "TileCache", "etag_of",
-           "get_tile", "tile_headers"]
+           "checked_tile", "get_tile", "get_tile_async", "tile_headers"]
 
 MAX_ZOOM = 24
 MVT = "application/vnd.mapbox-vector-tile"
@@ -115,3 +115,23 @@ def get_tile(engine: Engine, cache: TileCache | None,
     ``counters`` (all of them, read before the request began) saves reading them."""
     built = service.tile(engine, cache, layers, z, x, y, counters)
     return Tile(built.data, etag_of(built.data), built.tables, built.versions, built.live)
+
+
+async def get_tile_async(engine: Engine, cache: TileCache | None,
+                         layers: list[tuple[Layer, LayerQuery]], z: int, x: int, y: int,
+                         counters: dict) -> Tile:
+    """:func:`get_tile` on the event loop (the cold path of api/tiles/warm.py)."""
+    built = await service.tile_async(engine, cache, layers, z, x, y, counters)
+    return Tile(built.data, etag_of(built.data), built.tables, built.versions, built.live)
+
+
+async def checked_tile(engine: Engine, cache: TileCache | None, digest: str, expected,
+                       layer: Layer, query: LayerQuery, z: int, x: int, y: int):
+    """:func:`gis.services.layers.checked_tile_async` with the tile as a :class:`Tile`."""
+    found = await service.checked_tile_async(engine, cache, digest, expected, layer, query,
+                                             z, x, y)
+    if found is None or found[2] is None:
+        return found
+    principal, counters, built = found
+    return principal, counters, Tile(built.data, etag_of(built.data), built.tables,
+                                     built.versions, built.live)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from api.tiles import mvt as svc
 from api.auth import CurrentUser
-from api.tiles.warm import COUNTERS, WarmTileRoute, responses_of
+from api.tiles.warm import COUNTERS, WarmTileRoute, responses_of, tile_cache_of, viewer
 from api.deps import EngineDep
 from api.layer_params import layer_query, prefixed_queries
 from gis.errors import InputError, NotFound
@@ -44,24 +44,24 @@ def _tile_xyz(z: int, x: int, y: str) -> tuple[int, int, int]:
 
 
 def _cache(request: Request) -> svc.TileCache:
-    state = request.app.state
-    if getattr(state, "tile_cache", None) is None:
-        state.tile_cache = svc.TileCache()
-    return state.tile_cache
+    return tile_cache_of(request.app)
 
 
 def _respond(request: Request, principal, tile: svc.Tile) -> Response:
-    responses_of(request.app).remember(request.scope, principal.view, tile)
+    responses_of(request.app).remember(request.scope, viewer(principal), tile)
     headers = svc.tile_headers(tile)
     if request.headers.get("if-none-match") == tile.etag:
         return Response(status_code=304, headers=headers)
     return Response(tile.data, media_type=svc.MVT, headers=headers)
 
 
-def _tile_route(path: str, summary: str):
-    """Register a tile endpoint; its route answers warm tiles before dependencies run
-    (api/tiles/warm.py) and calls the endpoint for everything else."""
+def _tile_route(path: str, summary: str, tile_request):
+    """Register a tile endpoint; its route answers warm and cold tiles before dependencies
+    run (api/tiles/warm.py; ``tile_request(scope, principal)`` gives the layers with their
+    queries and z, x, y by the endpoint's own rules) and calls the endpoint for anything
+    else (errors included)."""
     def register(endpoint):
+        endpoint.tile_request = tile_request
         router.add_api_route(path, endpoint, methods=["GET"], summary=summary,
                              response_class=Response,
                              responses={200: {"content": {svc.MVT: {}}}},
@@ -70,8 +70,37 @@ def _tile_route(path: str, summary: str):
     return register
 
 
+def _path_xyz(params: dict) -> tuple[int, int, int]:
+    z, x = (_digits(params[k]) for k in ("z", "x"))
+    return _tile_xyz(z, x, str(params["y"]))
+
+
+def _digits(value) -> int:
+    if isinstance(value, int):
+        return value
+    if not value.isdigit():
+        raise ValueError(value)  # the endpoint answers with the exact problem (422)
+    return int(value)
+
+
+def _collection_request(scope, principal):
+    params = scope["path_params"]
+    layer = _layer(params["collection_id"])
+    z, x, y = _path_xyz(params)
+    query = layer_query(layer, Request(scope).query_params, principal, reserved=TILE_PARAMS)
+    return [(layer, query)], z, x, y
+
+
+def _multi_request(scope, principal):
+    params = scope["path_params"]
+    chosen = _layers(params["layers"])
+    z, x, y = _path_xyz(params)
+    return prefixed_queries(chosen, Request(scope).query_params, principal,
+                            reserved=TILE_PARAMS), z, x, y
+
+
 @_tile_route(f"/collections/{{collection_id}}/tiles/{TMS}/{{z}}/{{x}}/{{y}}",
-             "A vector tile of one layer")
+             "A vector tile of one layer", _collection_request)
 def collection_tile(collection_id: str, z: int, x: int, y: str, request: Request,
                     engine: EngineDep, principal: CurrentUser):
     layer = _layer(collection_id)
@@ -103,7 +132,7 @@ def versions(engine: EngineDep, principal: CurrentUser,
     return result
 
 
-@_tile_route("/tiles/{layers}/{z}/{x}/{y}", "A tile holding several layers")
+@_tile_route("/tiles/{layers}/{z}/{x}/{y}", "A tile holding several layers", _multi_request)
 def multi_tile(layers: str, z: int, x: int, y: str, request: Request, engine: EngineDep,
                principal: CurrentUser):
     chosen = _layers(layers)

@@ -10,7 +10,7 @@ from gis.store import users as repo
 from gis.store.users import ROLES, Principal, scope_prefix, token_digest
 
 __all__ = ["ROLES", "Principal", "add_user", "authenticate", "list_users", "login", "logout",
-           "revoke", "scope_prefix", "token_digest", "warm_check"]
+           "revoke", "scope_prefix", "token_digest", "warm_check", "warm_check_async"]
 
 
 def authenticate(engine: Engine, token: str) -> Principal | None:
@@ -65,3 +65,10 @@ def warm_check(engine: Engine, token: str) -> tuple[Principal, dict] | None:
     from gis.store.warm_check import checker_for
 
     return checker_for(engine).check(token_digest(token))
+
+
+async def warm_check_async(engine: Engine, token: str) -> tuple[Principal, dict] | None:
+    """:func:`warm_check` awaited on the event loop (the tile path, issue 19)."""
+    from gis.store.warm_check import check_async
+
+    return await check_async(engine, token_digest(token))

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from gis.services.uow import unit_of_work
 from gis.store import layer_features as lf
 from gis.store import scoped_versions
-from gis.store import tiles
+from gis.store import tile_pool, tiles, warm_check
 from gis.store.layer_features import CRS84, north_first
 from gis.store.layer_filters import LayerQuery, parse_bbox, parse_filters, parse_interval
 from gis.store.layers_catalog import LAYERS, Layer, get_layer
@@ -25,7 +25,7 @@ from gis.store.users import Principal
 __all__ = ["CRS84", "LAYERS", "LIVE_TTL", "MAX_POINTS", "Layer", "LayerQuery", "TileLayers",
            "catalogue", "change_counters", "extent", "feature", "features_page", "get_layer",
            "layer_frame", "map_bounds", "metric_srid", "north_first", "parse_bbox",
-           "parse_filters", "parse_interval", "tile"]
+           "parse_filters", "parse_interval", "tile", "tile_async", "checked_tile_async"]
 
 CHINA = [73.5, 18.0, 135.0, 53.5]  # the map's start when nothing is loaded yet
 
@@ -145,4 +145,57 @@ def tile(engine: Engine, cache, layers: list[tuple[Layer, LayerQuery]], z: int, 
             parts.append(data)
     data = b"".join(parts)  # MVT layers are concatenable protobuf messages
     return TileLayers(data, tables, tuple(versions[t] for t in tables),
+                      any(layer.live for layer, _ in layers))
+
+
+async def checked_tile_async(engine: Engine, cache, digest: str, expected: Principal,
+                             layer: Layer, query: LayerQuery, z: int, x: int, y: int):
+    """A cold tile of one layer in ONE round trip (issue 19): the caller check and the
+    tile built for ``expected`` (the caller this token named before) in one statement
+    (gis/store/sql/tile_checked.sql). Returns None when the token names no valid caller
+    (or the layer is not drawn at this zoom); else ``(principal, counters, tile)`` with
+    ``tile`` None when the caller is not ``expected`` (nothing was built for them)."""
+    statement = tiles.tile_statement(layer, z, x, y, query)
+    if statement is None:
+        return None
+    sql, params = warm_check.checked_statement(digest, expected, *statement)
+    row = await tile_pool.row(engine, tile_pool.pyformat(sql), params)
+    found = warm_check.found_of(row)
+    if found is None:
+        return None
+    principal, counters = found
+    if row[6] is None:
+        return principal, counters, None
+    data, behind = bytes(row[6]), tiles.tables_behind(layer, query)
+    versions = tuple(int(counters.get(t, 0)) for t in behind)
+    if cache is not None:
+        cache.put((layer.id, z, x, y, query.key(), versions), data,
+                  LIVE_TTL if layer.live else None)
+    tables = tuple(sorted(set(behind)))
+    return principal, counters, TileLayers(
+        data, tables, tuple(int(counters.get(t, 0)) for t in tables), layer.live)
+
+
+async def tile_async(engine: Engine, cache, layers: list[tuple[Layer, LayerQuery]], z: int,
+                     x: int, y: int, counters: dict) -> TileLayers:
+    """:func:`tile` on the event loop (the cold tile path, issue 19), with the change
+    counters the caller check read. Each missing layer is ONE read-only statement in
+    autocommit on a tile connection (gis/store/tile_pool.py): no unit of work to open,
+    no thread to hop to; the layers of a multi-layer tile are read as separate tile
+    requests would read them."""
+    behind = [tiles.tables_behind(layer, query) for layer, query in layers]
+    tables = tuple(sorted({t for ts in behind for t in ts}))
+    versions = {t: int(counters.get(t, 0)) for t in tables}
+    parts = []
+    for (layer, query), ts in zip(layers, behind):
+        key = (layer.id, z, x, y, query.key(), tuple(versions[t] for t in ts))
+        data = cache.get(key) if cache is not None else None
+        if data is None:
+            statement = tiles.tile_statement(layer, z, x, y, query)
+            data = b"" if statement is None else \
+                bytes(await tile_pool.scalar(engine, *statement))
+            if cache is not None:
+                cache.put(key, data, LIVE_TTL if layer.live else None)
+        parts.append(data)
+    return TileLayers(b"".join(parts), tables, tuple(versions[t] for t in tables),
                       any(layer.live for layer, _ in layers))

@@ -12,6 +12,7 @@ import weakref
 from functools import lru_cache
 from pathlib import Path
 
+from gis.store.tile_pool import pyformat
 from gis.store.users import Principal
 
 log = logging.getLogger("gridgis.warm")
@@ -32,12 +33,12 @@ class _Checker:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = _connect(self.conninfo)
-                row = self._conn.execute(_sql(), {"digest": digest}).fetchone()
+                row = self._conn.execute(pyformat(_sql()), {"digest": digest}).fetchone()
             except Exception:  # the normal path will answer (and report) instead
                 log.warning("warm tile check failed; using the normal path", exc_info=True)
                 self._close()
                 return None
-        return None if row is None else (Principal(*row[:4]), row[4] or {})
+        return _found(row)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -58,6 +59,42 @@ def _connect(conninfo: str):
     return psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, connect_timeout=5,
                            options="-c statement_timeout=250",
                            application_name="gridgis-warm-tiles")
+
+
+def _found(row) -> tuple[Principal, dict] | None:
+    return None if row is None else (Principal(*row[:5]), row[5] or {})
+
+
+async def check_async(engine, digest: str) -> tuple[Principal, dict] | None:
+    """:meth:`_Checker.check` on the event loop without blocking it (a tile connection,
+    gis/store/tile_pool.py); None: unknown caller or any failure."""
+    from gis.store import tile_pool
+
+    try:
+        return _found(await tile_pool.row(engine, pyformat(_sql()), {"digest": digest}))
+    except Exception:  # the normal path will answer (and report) instead
+        log.warning("warm tile check failed; using the normal path", exc_info=True)
+        return None
+
+
+def checked_statement(digest: str, expected: Principal, tile_sql: str,
+                      tile_params: dict) -> tuple[str, dict]:
+    """The caller check and a tile statement written for ``expected``, in one statement
+    (sql/tile_checked.sql); its row: the caller, the counters, the tile or NULL."""
+    return _checked_sql().format(check=_sql(), tile=tile_sql), {
+        **tile_params, "digest": digest, "as_id": expected.user_id,
+        "as_username": expected.username, "as_role": expected.role,
+        "as_scope": expected.scope_code, "as_department": expected.department_code}
+
+
+@lru_cache
+def _checked_sql() -> str:
+    return SQL.with_name("tile_checked.sql").read_text()
+
+
+def found_of(row) -> tuple[Principal, dict] | None:
+    """The caller and counters of a check row (None: no row, not authenticated)."""
+    return _found(row)
 
 
 @lru_cache
