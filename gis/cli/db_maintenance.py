@@ -1,6 +1,7 @@
-"""``gridgis db months`` and ``gridgis db retention``: the month tables (PostgreSQL monthly
+"""``gridgis db months``, ``gridgis db retention`` and ``gridgis db optimize``: the month tables (PostgreSQL monthly
 partitions) of patrol points and incident events (migration 0004). ``gridgis db partitions``
-is the old, hidden name of ``db months``."""
+is the old, hidden name of ``db months``. ``db optimize`` writes the incidents in place order
+(:mod:`gis.store.place_order`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ def months_cmd(months_ahead: int = typer.Option(3, "--months-ahead", help="Month
 
     emit(imports.monthly_tables(imports.open_database(Settings()), months_ahead), json,
          "months")
+
+
+@db_app.command("optimize")
+def optimize_cmd(json: bool = JsonOpt) -> None:
+    """Rewrite the incidents in place order (map neighbours on the same disk pages), so a
+    cold tile reads few pages. Locks the table while it runs (about 2 s per 200,000
+    incidents): run it after a bulk import and e.g. nightly from cron."""
+    from gis.services import imports
+
+    emit(imports.optimize(imports.open_database(Settings())), json, "optimize")
 
 
 @db_app.command("retention")

@@ -113,6 +113,15 @@ def monthly_tables(engine: Engine, months_ahead: int = 3) -> dict:
     return {"created": created, "rows": rows}
 
 
+def optimize(engine: Engine) -> dict:
+    """Rewrite the incidents in place order so that a tile reads few pages (one
+    transaction; it locks the table while it runs: a maintenance step)."""
+    from gis.store import place_order
+
+    with unit_of_work(engine) as session:
+        return {"place_ordered": place_order.order_by_place(session)}
+
+
 def retention(engine: Engine, keep_months: int) -> dict:
     """Drop patrol points and incident events older than the kept months, and idempotency
     keys older than 7 days (one transaction)."""
