@@ -61,9 +61,11 @@ def load_sql(name: str, bulk: bool = False, points: str = "incidents") -> str:
     """A statement from ``sql/``, with the shared candidate rules spliced in: per point
     (``assign_candidates.sql``), or with ``bulk`` the safe-region path for many points
     (``assign_bulk.sql``, whose ``points`` is a table or flattened subquery with ``id``
-    and a GiST-indexed ``geom``); both end in the same rules (``assign_rules.sql``)."""
+    and a GiST-indexed ``geom``); both pair points with grids by ``assign_reach.sql`` and
+    end in the same rules (``assign_rules.sql``)."""
     body = (SQL_DIR / f"{name}.sql").read_text()
-    pairs = _sql_file("assign_bulk" if bulk else "assign_candidates").replace("{points}", points)
+    pairs = (_sql_file("assign_bulk" if bulk else "assign_candidates")
+             .replace("{points}", points).replace("{reach}", _sql_file("assign_reach")))
     body = body.replace("{candidates}", pairs.replace("{rules}", _sql_file("assign_rules")))
     return body.replace("{result}", _sql_file("assign_result"))
 

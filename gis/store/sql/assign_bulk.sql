@@ -48,13 +48,7 @@ inner_hits AS MATERIALIZED (
 ),
 near AS MATERIALIZED (
     SELECT p.id, c.code, c.community_code, c.gm, ST_Transform(p.geom, :srid) AS pm
-    FROM pts p
-    JOIN grids g
-      ON g.valid_to IS NULL
-     AND g.geom && ST_Expand(p.geom,
-                             (:tol + :edge_m) * 1.01
-                             / (111320.0 * greatest(cos(radians(abs(ST_Y(p.geom)) + 0.01)), 0.001)),
-                             (:tol + :edge_m) * 1.01 / 110574.0)
+    {reach}
     JOIN cur c ON c.gid = g.id
     WHERE NOT EXISTS (SELECT 1 FROM inner_hits h WHERE h.id = p.id)
 ),
