@@ -171,3 +171,51 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
         wrong = [i for i, (e, g) in enumerate(zip(expected, got)) if e != g]
         assert not wrong, (bulk, [(tuple(xy[i]), expected[i], got[i]) for i in wrong[:3]])
     assert sum(e[1] for e in expected) > 300  # the boundary cases are really there
+
+
+def _index_definitions(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(text(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'incidents'")).scalars())
+
+
+def _index_oids(engine) -> dict[str, tuple[int, bool]]:
+    """Index name: (oid, whether a constraint owns it)."""
+    with engine.connect() as conn:
+        return {name: (oid, owned) for name, oid, owned in conn.execute(text(
+            "SELECT i.indexrelid::regclass::text, i.indexrelid::int, c.oid IS NOT NULL "
+            "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
+            "WHERE i.indrelid = 'incidents'::regclass"))}
+
+
+def test_bulk_rewrite_without_indexes_gives_the_same_rows_and_indexes(grids, monkeypatch):
+    """When a bulk assignment rewrites most of the table it drops the secondary indexes
+    and builds them again after its UPDATE: the rows are those of the plain UPDATE, every
+    index is back with its definition, and the rebuilt indexes answer queries."""
+    import gis.store.assignment as assignment
+
+    ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
+    before = _index_definitions(grids)
+    assert any("grid_code" in d for d in before)  # a secondary index that is dropped
+    with transaction(grids) as session:
+        plain = assign_incidents(session, ids, bulk=True)
+    expected = _rows(grids, ids)
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE incidents SET grid_code = NULL, candidates = NULL, "
+                          "boundary = false, community_code = NULL, township_code = NULL, "
+                          "grid_code_at_report = NULL"))
+    old_oids = _index_oids(grids)
+    monkeypatch.setattr(assignment, "REBUILD_FROM", 1)  # the fixture's few rows are "many"
+    with transaction(grids) as session:
+        rebuilt = assign_incidents(session, ids, bulk=True)
+    assert rebuilt == plain and _rows(grids, ids) == expected
+    new_oids = _index_oids(grids)
+    assert new_oids.keys() == old_oids.keys()
+    for name, (oid, owned) in old_oids.items():  # constraints' indexes stay, others rebuilt
+        assert (new_oids[name][0] == oid) == owned, name
+    assert _index_definitions(grids) == before
+    with grids.connect() as conn:
+        conn.execute(text("SET enable_seqscan = off"))
+        found = conn.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"),
+                             {"g": expected[0]["grid_code"]}).scalar()
+    assert found == sum(r["grid_code"] == expected[0]["grid_code"] for r in expected)
