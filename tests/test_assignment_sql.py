@@ -219,3 +219,41 @@ def test_bulk_rewrite_without_indexes_gives_the_same_rows_and_indexes(grids, mon
         found = conn.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"),
                              {"g": expected[0]["grid_code"]}).scalar()
     assert found == sum(r["grid_code"] == expected[0]["grid_code"] for r in expected)
+
+
+def _answers(engine, ids):
+    return [(r["grid_code"], r["boundary"], r["candidates"]) for r in _rows(engine, ids)]
+
+
+def test_safe_regions_are_built_once_and_never_read_stale(grids):
+    """The bulk path keeps the grids' safe regions between runs; moving a grid's
+    boundary in place (same id, code and version) makes the next run build new ones,
+    whose answers equal the per-point statement's, and the old set is gone."""
+    ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
+
+    def sets():
+        with grids.connect() as conn:
+            return conn.execute(text(
+                "SELECT key, built_at FROM grid_safe_region_sets")).all()
+
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    first = sets()
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    assert sets() == first and len(first) == 1  # reused, not rebuilt
+    with grids.begin() as conn:  # the first case's grid shrinks away from its point
+        x, y = next(iter(fx.CASES.values()))[:2]
+        conn.execute(text(
+            "UPDATE grids SET geom = ST_Multi(ST_Difference(geom, ST_Buffer("
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.0005))) "
+            "WHERE valid_to IS NULL AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+            {"x": x, "y": y})
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    bulk = _answers(grids, ids)
+    assert len(sets()) == 1 and sets()[0].key != first[0].key
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=False)
+    assert bulk == _answers(grids, ids)
+    assert bulk[0] != (next(iter(fx.CASES.values()))[2:])  # the move changed its answer

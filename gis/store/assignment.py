@@ -31,6 +31,7 @@ Both give the same grid, flag and candidates on every point (tests/test_assignme
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -75,7 +76,23 @@ def load_sql(name: str, bulk: bool = False, points: str = "incidents",
     pairs = (_sql_file("assign_bulk" if bulk else "assign_candidates")
              .replace("{points}", points).replace("{reach}", _sql_file("assign_reach")))
     body = body.replace("{candidates}", pairs.replace("{rules}", _sql_file("assign_rules")))
+    body = body.replace("{cur}", _sql_file("assign_grids_metric"))
     return body.replace("{result}", _sql_file("assign_result"))
+
+
+def safe_regions(session: Session, params: dict) -> str:
+    """The key of the current grids' safe regions for ``params`` (tolerance, projection),
+    building them on first use: once per publish or load, not once per bulk run (the
+    check for overlapping grids alone took 1.2 s of 17.5 for 1M x 10,000, load 6.5)."""
+    rules = hashlib.md5(load_sql("assign_safe_regions").encode()).hexdigest()
+    key = session.execute(text(load_sql("assign_safe_key")), {**params, "rules": rules}).scalar()
+    built = session.execute(text("SELECT 1 FROM grid_safe_region_sets WHERE key = :k"),
+                            {"k": key}).first()
+    if built is None:
+        session.execute(text(load_sql("assign_safe_regions")), {**params, "safe_key": key})
+        # sets of grids no longer current: a republish makes the old key unreachable
+        session.execute(text("DELETE FROM grid_safe_region_sets WHERE key <> :k"), {"k": key})
+    return key
 
 
 def projection(session: Session) -> dict[str, float | int]:
@@ -154,6 +171,7 @@ def _assign_many(session: Session, params: dict) -> dict[str, int]:
     # hashes and sorts over a million incidents spill to disk at the default
     session.execute(text("SET LOCAL work_mem = '128MB'"))
     session.execute(text("DROP TABLE IF EXISTS _gg_res"))
+    params = {**params, "safe_key": safe_regions(session, params)}
     session.execute(text(load_sql("assign_precompute", True)), params)
     moving = session.execute(text(
         "SELECT count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) FROM _gg_res"
@@ -200,6 +218,7 @@ def assign_stage(session: Session, rows: int, *, tolerance_m: float = 10.0) -> d
     if bulk:  # the safe regions probe the staged points: index them once, after the load
         session.execute(text("CREATE INDEX ON _gg_stage_incidents USING gist (geom)"))
         session.execute(text("ANALYZE _gg_stage_incidents"))
+        params["safe_key"] = safe_regions(session, params)
     session.execute(text(load_sql("assign_stage", bulk, STAGE_POINTS)), params)
     row = session.execute(text(
         "SELECT count(*) AS incidents, count(a_grid) AS assigned, "
