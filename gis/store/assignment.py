@@ -24,7 +24,11 @@ statements that pair points with grids:
 * ``sql/assign_bulk.sql`` (every incident, a republish, an import's stage) transforms
   every grid once and, as the library path does, shrinks each grid into a *safe region*:
   the points inside one (about 88 % on the benchmark's data) are answered by the points'
-  GiST index and one point-in-polygon test; only the rest get distances.
+  GiST index and one point-in-polygon test; only the rest get distances. The safe
+  regions are kept (``grid_safe_regions``) per set of current grids: built by the first
+  bulk run after a publish or load (:func:`safe_regions`). Its answers go to a temporary
+  table first, then one UPDATE writes the rows that change, without the secondary
+  indexes when they are most of the table (:func:`drop_secondary_indexes`).
 
 Both give the same grid, flag and candidates on every point (tests/test_assignment_sql.py).
 """
