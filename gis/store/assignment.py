@@ -184,7 +184,7 @@ def _assign_many(session: Session, params: dict) -> dict[str, int]:
     row = session.execute(text(load_sql("assign_incidents", precomputed=True)),
                           params).mappings().one()
     for definition in rebuild:  # built once over all rows, not row by row
-        session.execute(text(definition))
+        session.connection().exec_driver_sql(definition)  # catalogue text, run as it is
     session.execute(text("DROP TABLE _gg_res"))
     return {k: int(v) for k, v in row.items()}
 
@@ -203,7 +203,7 @@ def drop_secondary_indexes(session: Session, table: str, rows: int) -> list[str]
         "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
         "WHERE i.indrelid = CAST(:t AS regclass) AND c.oid IS NULL"), {"t": table}).all()
     for name, _ in found:  # names from the catalogue, already quoted by regclass
-        session.execute(text(f"DROP INDEX {name}"))
+        session.connection().exec_driver_sql(f"DROP INDEX {name}")
     return [definition for _, definition in found]
 
 
