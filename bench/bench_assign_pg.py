@@ -5,9 +5,9 @@ or within 15 m of a boundary). The PostGIS path loads the points with COPY into
 ``incidents`` and assigns them with the bulk path of
 :func:`gis.store.assignment.assign_incidents` (tolerance 10 m, boundary flags and
 candidates; the grids' safe regions built beforehand, as a publish keeps them: their
-time is ``safe_regions_s``), on a throwaway embedded cluster (fsync off). Peers in the same run, on the
-same files: the library path (:func:`gis.assign.assign_points`) and ``geopandas.sjoin``
-(predicate ``intersects``, no tolerance, no boundary rules).
+time is ``safe_regions_s``), on a throwaway embedded cluster (fsync off). Peers in the
+same run, on the same files: the library path (:func:`gis.assign.assign_points`) and
+``geopandas.sjoin`` (predicate ``intersects``, no tolerance, no boundary rules).
 
 Quality metrics: agreement of the PostGIS grid with the library path on every point
 (the same rules, so it should be ~100 %), and with sjoin on the points sjoin assigns to

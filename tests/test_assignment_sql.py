@@ -247,7 +247,8 @@ def test_safe_regions_are_built_once_and_never_read_stale(grids):
         conn.execute(text(
             "UPDATE grids SET geom = ST_Multi(ST_Difference(geom, ST_Buffer("
             "ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.0005))) "
-            "WHERE valid_to IS NULL AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+            "WHERE valid_to IS NULL "
+            "AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
             {"x": x, "y": y})
     with transaction(grids) as session:
         assign_incidents(session, ids, bulk=True)

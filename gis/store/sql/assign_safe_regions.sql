@@ -29,7 +29,8 @@ SELECT m.key, c.gid, c.code, c.community_code,
 FROM made m
 CROSS JOIN (SELECT gid, code, community_code, gm,
                    -- the largest scale factor over the grid, at its x farthest from the meridian
-                   :k0 * (1 + power(greatest(abs(ST_XMin(gm) - :fe), abs(ST_XMax(gm) - :fe)) / :k0, 2)
+                   :k0 * (1 + power(greatest(abs(ST_XMin(gm) - :fe),
+                                             abs(ST_XMax(gm) - :fe)) / :k0, 2)
                           / (2 * 6371000.0 ^ 2)) AS kmax
             FROM cur) c
 WHERE c.gid NOT IN (SELECT gid FROM crossed)
