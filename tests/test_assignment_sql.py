@@ -171,3 +171,112 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
         wrong = [i for i, (e, g) in enumerate(zip(expected, got)) if e != g]
         assert not wrong, (bulk, [(tuple(xy[i]), expected[i], got[i]) for i in wrong[:3]])
     assert sum(e[1] for e in expected) > 300  # the boundary cases are really there
+
+
+def _index_definitions(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(text(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'incidents'")).scalars())
+
+
+def _index_oids(engine) -> dict[str, tuple[int, bool]]:
+    """Index name: (oid, whether a constraint owns it)."""
+    with engine.connect() as conn:
+        return {name: (oid, owned) for name, oid, owned in conn.execute(text(
+            "SELECT i.indexrelid::regclass::text, i.indexrelid::int, c.oid IS NOT NULL "
+            "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
+            "WHERE i.indrelid = 'incidents'::regclass"))}
+
+
+def test_bulk_rewrite_without_indexes_gives_the_same_rows_and_indexes(grids, monkeypatch):
+    """When a bulk assignment rewrites most of the table it drops the secondary indexes
+    and builds them again after its UPDATE: the rows are those of the plain UPDATE, every
+    index is back with its definition, and the rebuilt indexes answer queries."""
+    import gis.store.assignment as assignment
+
+    ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
+    before = _index_definitions(grids)
+    assert any("grid_code" in d for d in before)  # a secondary index that is dropped
+    with transaction(grids) as session:
+        plain = assign_incidents(session, ids, bulk=True)
+    expected = _rows(grids, ids)
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE incidents SET grid_code = NULL, candidates = NULL, "
+                          "boundary = false, community_code = NULL, township_code = NULL, "
+                          "grid_code_at_report = NULL"))
+    old_oids = _index_oids(grids)
+    monkeypatch.setattr(assignment, "REBUILD_FROM", 1)  # the fixture's few rows are "many"
+    with transaction(grids) as session:
+        rebuilt = assign_incidents(session, ids, bulk=True)
+    assert rebuilt == plain and _rows(grids, ids) == expected
+    new_oids = _index_oids(grids)
+    assert new_oids.keys() == old_oids.keys()
+    for name, (oid, owned) in old_oids.items():  # constraints' indexes stay, others rebuilt
+        assert (new_oids[name][0] == oid) == owned, name
+    assert _index_definitions(grids) == before
+    with grids.connect() as conn:
+        conn.execute(text("SET enable_seqscan = off"))
+        found = conn.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"),
+                             {"g": expected[0]["grid_code"]}).scalar()
+    assert found == sum(r["grid_code"] == expected[0]["grid_code"] for r in expected)
+
+
+def _answers(engine, ids):
+    return [(r["grid_code"], r["boundary"], r["candidates"]) for r in _rows(engine, ids)]
+
+
+def test_safe_regions_are_built_once_and_never_read_stale(grids):
+    """The bulk path keeps the grids' safe regions between runs; moving a grid's
+    boundary in place (same id, code and version) makes the next run build new ones,
+    whose answers equal the per-point statement's, and the old set is gone."""
+    ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
+
+    def sets():
+        with grids.connect() as conn:
+            return conn.execute(text(
+                "SELECT key, built_at FROM grid_safe_region_sets")).all()
+
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    first = sets()
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    assert sets() == first and len(first) == 1  # reused, not rebuilt
+    with grids.begin() as conn:  # the first case's grid shrinks away from its point
+        x, y = next(iter(fx.CASES.values()))[:2]
+        conn.execute(text(
+            "UPDATE grids SET geom = ST_Multi(ST_Difference(geom, ST_Buffer("
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.0005))) "
+            "WHERE valid_to IS NULL "
+            "AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+            {"x": x, "y": y})
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    bulk = _answers(grids, ids)
+    assert len(sets()) == 1 and sets()[0].key != first[0].key
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=False)
+    assert bulk == _answers(grids, ids)
+    assert bulk[0] != (next(iter(fx.CASES.values()))[2:])  # the move changed its answer
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-point", "safe-region"])
+def test_staged_rows_follow_the_same_rules(grids, monkeypatch, bulk):
+    """An import's staged rows (gis.store.importer) get the same answers, on both paths
+    (the safe-region one with its kept safe regions)."""
+    import gis.store.assignment as assignment
+
+    monkeypatch.setattr(assignment, "BULK_FROM", 1 if bulk else 10**9)
+    cases = list(fx.CASES.values())
+    with transaction(grids) as session:
+        session.execute(text("CREATE TEMP TABLE _gg_stage_incidents "
+                             "(_row bigint, geom geometry(Point, 4326)) ON COMMIT DROP"))
+        for row, (x, y, *_) in enumerate(cases):
+            session.execute(text("INSERT INTO _gg_stage_incidents VALUES "
+                                 "(:r, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+                            {"r": row, "x": x, "y": y})
+        counts = assignment.assign_stage(session, len(cases))
+        got = session.execute(text("SELECT a_grid, a_boundary, a_candidates FROM _gg_assigned "
+                                   "ORDER BY a_row")).all()
+    assert counts == {"incidents": 5, "assigned": 4, "boundary": 3, "unassigned": 1}
+    assert [tuple(r) for r in got] == [tuple(c[2:]) for c in cases]
