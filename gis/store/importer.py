@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from psycopg import sql
-from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -225,58 +224,6 @@ class _Loader:
             t=t, c=cols, name=sql.Literal(self.layer.table), v=self._values(), s=s,
             g=sql.Identifier(GEOM))
 
-    def _drop_indexes(self, cur) -> list[str]:
-        """A load at least as large as the table (and of ``REBUILD_FROM`` rows or more)
-        goes in without the table's secondary indexes, which are then built once: each
-        row costs nine index insertions otherwise. The drop locks the table until the
-        import commits, as the import of a whole county may; constraint indexes stay."""
-        cur.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass",
-                    (self.layer.table,))
-        if self.report.rows_read < max(REBUILD_FROM, cur.fetchone()[0]):
-            return []
-        cur.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-                    "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
-                    "WHERE i.indrelid = %s::regclass AND c.oid IS NULL", (self.layer.table,))
-        found = cur.fetchall()
-        for name, _ in found:
-            cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-        return [definition for _, definition in found]
-
-    def _insert_assigned(self, spatial_order: bool = True) -> sql.Composable:
-        """Incidents in one INSERT with their grid, candidates, boundary flag, community,
-        township, grid at report, due time (the category's limit when not given) and the
-        channel ``import``, from
-        ``_gg_assigned`` (:func:`gis.store.assignment.assign_stage`). ``spatial_order``:
-        rows in the geometry's order, for a GiST index maintained row by row (a sort of a
-        million wide rows wasted when the index is built afterwards)."""
-        from gis.store.overdue import default_due_sql
-
-        assigned = {"grid_code": "a_grid", "boundary": "coalesce(a_boundary, false)",
-                    "community_code": "a_community", "township_code": "a_township",
-                    "candidates": "a_candidates", "grid_code_at_report": "a_grid",
-                    "channel": "'import'"}
-        exprs = {n: sql.Identifier(n) for n in self.columns if n not in assigned}
-        if "due_at" in exprs:
-            exprs["due_at"] = sql.SQL(f"coalesce(due_at, {default_due_sql('')})")
-        exprs.update({n: sql.SQL(e) for n, e in assigned.items()})
-        values = [sql.SQL("{} AS {}").format(e, sql.Identifier(n)) for n, e in exprs.items()]
-        cols = list(exprs)
-        return sql.SQL(
-            "INSERT INTO incidents (id, {c}) SELECT id, {c} FROM (SELECT "
-            "nextval(pg_get_serial_sequence('incidents', 'id')) AS id, {v} "
-            "FROM (SELECT {d}, _row FROM {s}) AS s LEFT JOIN _gg_assigned ON a_row = _row "
-            "ORDER BY _row) AS staged {o}").format(
-            o=sql.SQL("ORDER BY {}").format(sql.Identifier(GEOM)) if spatial_order
-            else sql.SQL(""), c=self._ident(cols), v=sql.SQL(", ").join(values), d=self._values(),
-            s=sql.Identifier(self.stage))
-
-    def _last_incident_id(self) -> int | None:
-        if self.layer.table != "incidents":
-            return None
-        from gis.store.incidents import max_incident_id
-
-        return max_incident_id(self.session)
-
     def _last_patrol_point_id(self) -> int | None:
         if self.layer.table != "patrol_points":
             return None
@@ -291,36 +238,17 @@ class _Loader:
             raise InputError("the file has no rows", file=self.file)
         if rep.rows_rejected and not self.skip_invalid:
             raise InvalidRows(rep.problems, file=self.file)
-        first_id = self._last_incident_id()
         first_point = self._last_patrol_point_id()
-        assigned = None
-        if first_id is not None:  # incidents: assigned in the stage, inserted once
-            from gis.store.assignment import assign_stage
-
-            # hashes and sorts over a million staged rows spill to disk at the default
-            self.session.execute(text("SET LOCAL work_mem = '128MB'"))
-
-            assigned = assign_stage(self.session, rep.rows_read, tolerance_m=self.tolerance_m)
         try:
             with self.raw.cursor() as cur:
                 if self.replace:
                     cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(self.layer.table)))
-                rebuild = self._drop_indexes(cur) if assigned is not None else []
-                cur.execute(self._insert_assigned(spatial_order=not rebuild)
-                            if assigned is not None else self._insert())
+                cur.execute(self._insert())
                 rep.rows_loaded = cur.rowcount
-                for definition in rebuild:  # built once over all rows, not row by row
-                    cur.execute(definition)
                 cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.stage)))
         except psycopg.Error as exc:  # a constraint we do not pre-check, FK on replace, ...
             detail = exc.diag.message_primary or str(exc)
             raise InputError(f"the database refused the rows: {detail}", file=self.file) from exc
-        if first_id is not None:
-            # Every incident lands in its grid at insert, whichever way it arrives.
-            from gis.store.incidents import after_import
-
-            rep.assignment = after_import(self.session, first_id, actor=self.actor,
-                                          tolerance_m=self.tolerance_m, assigned=assigned)
         if first_point is not None:
             # The daily track lines (a map layer) follow the points they are drawn from.
             from gis.store.patrol import rebuild_tracks
@@ -405,6 +333,26 @@ def _csv_chunks(path: Path, layer: Layer, *, crs, lon, lat, chunksize):
         yield df
 
 
+def _loader(session: Session, spec: Layer, expected_rows: int | None, **kwargs) -> _Loader:
+    """Incidents take their own one-pass loader (:mod:`gis.store.incident_loader`)."""
+    if spec.table == "incidents":
+        from gis.store.incident_loader import IncidentLoader
+
+        return IncidentLoader(session, spec, expected_rows=expected_rows, **kwargs)
+    return _Loader(session, spec, **kwargs)
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of a CSV file, counted by line ends (an estimate: a quoted field may hold
+    a line end), to choose a bulk load before reading the file."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(lines - 1 + (last != b"\n"), 0)
+
+
 def load_file(session: Session, layer: str, path: str | Path, *,
               source_layer: str | None = None, crs=None, mapping: Mapping[str, str] | None = None,
               lon: str | None = None, lat: str | None = None, skip_invalid: bool = False,
@@ -436,9 +384,10 @@ def load_file(session: Session, layer: str, path: str | Path, *,
     spec, path = get_layer(layer), Path(path)
     report_path = Path(report) if report else path.with_name(path.name + ".rejected.csv")
     csv_source = path.suffix.lower() in CSV_SUFFIXES
-    loader = _Loader(session, spec, file=str(path), skip_invalid=skip_invalid,
-                     replace=replace, timezone=timezone, report_path=report_path,
-                     csv_source=csv_source, actor=actor, tolerance_m=tolerance_m)
+    loader = _loader(session, spec, count_rows(path) if csv_source else None, file=str(path),
+                     skip_invalid=skip_invalid, replace=replace, timezone=timezone,
+                     report_path=report_path, csv_source=csv_source, actor=actor,
+                     tolerance_m=tolerance_m)
     for chunk, first_row in read_chunks(path, spec, source_layer=source_layer, crs=crs,
                                         lon=lon, lat=lat, mapping=mapping,
                                         chunksize=chunksize):
@@ -472,9 +421,10 @@ def import_frame(session: Session, layer: str, gdf: pd.DataFrame, *, skip_invali
         gdf.attrs["source_crs"] = source or gdf.attrs.get("source_crs")
     elif spec.geometry is not None:
         raise InputError(f"layer {layer} needs geometry (a GeoDataFrame)", file=file)
-    loader = _Loader(session, spec, file=file, skip_invalid=skip_invalid, replace=replace,
-                     timezone=timezone, report_path=Path(report) if report else None,
-                     csv_source=False, actor=actor, tolerance_m=tolerance_m)
+    loader = _loader(session, spec, len(gdf), file=file, skip_invalid=skip_invalid,
+                     replace=replace, timezone=timezone,
+                     report_path=Path(report) if report else None, csv_source=False,
+                     actor=actor, tolerance_m=tolerance_m)
     loader.add(gdf.reset_index(drop=True), 1)
     result = loader.finish()
     result.seconds = time.perf_counter() - started

@@ -1,0 +1,273 @@
+"""Importing incidents: every row checked, assigned to its grid and written in one pass.
+
+The general importer (:mod:`gis.store.importer`) stages rows in a TEMP table and moves
+them with one ``INSERT ... SELECT``. Incidents are the layer counted in millions, and the
+profile of a 1 M-row import (docs/speed.md) put the time in the second write, in the SQL
+assignment over the stage, in text COPY and in the per-row foreign-key checks of the
+report events. So here, per chunk of the file:
+
+1. the rows are checked as for every layer (:func:`gis.store.validation.check_rows`:
+   CRS, coordinates, vocabularies, times, duplicates in the chunk), and an external id
+   already in the table or in an earlier chunk is refused (one index probe per chunk, or
+   a set in memory while the table holds no ids);
+2. the points are located on the current grids by the library path
+   (:mod:`gis.store.import_grids`, same rules and answers as the SQL);
+3. the good rows go straight into ``incidents`` with one binary COPY
+   (:mod:`gis.store.pg_copy`), grid, candidates, flag, community, township, grid at
+   report, due time and channel included.
+
+At the end one INSERT writes the report events from the rows of this transaction and
+one audit row describes the batch. Everything is in the caller's transaction: a refused
+file raises before the commit, so nothing of it is kept. A load at least as large as the
+table builds the secondary indexes after the rows, and checks the events' foreign key
+once for the whole table instead of once per row (both lock the tables until commit, as
+the import of a whole county may).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+from sqlalchemy import text
+
+from gis import incidents as loop
+from gis.errors import InputError, InvalidRows
+from gis.store import importer, pg_copy
+from gis.store.import_grids import current_grids
+from gis.store.validation import GEOM, check_rows, resolve_columns
+
+EVENTS_FK_ONCE = 5  # check the events' key once when they hold at most 5 x the load's rows
+_EVENTS = """
+WITH ev AS (
+    INSERT INTO incident_events (incident_id, action, from_status, to_status, actor, note,
+                                 grid_code)
+    SELECT id, 'report', NULL, status, %(actor)s, 'imported', grid_code FROM incidents
+    WHERE id > %(first)s AND xmin = pg_current_xact_id()::xid
+    RETURNING incident_id)
+SELECT count(*), min(incident_id), max(incident_id) FROM ev"""
+
+
+class IncidentLoader(importer._Loader):
+    """One incidents import in the caller's open transaction; ``expected_rows`` (the
+    file's row count, an estimate) decides before the first row whether this is a bulk
+    load."""
+
+    def __init__(self, *args, expected_rows: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected_rows = expected_rows
+        self.started = False
+        self.rebuild: list[str] = []
+        self.seen: set | None = None  # ids of this import while the table had none
+        self.counts = {"incidents": 0, "assigned": 0, "boundary": 0, "unassigned": 0}
+
+    def _create_stage(self) -> None:  # rows go straight into the table
+        pass
+
+    def add(self, chunk: pd.DataFrame, first_row: int) -> None:
+        """Check one chunk, refuse taken ids, locate and COPY the good rows."""
+        if self.columns_of_file is None:
+            self.columns_of_file = resolve_columns(chunk.columns, self.layer, self.file)
+            self.given = set(self.columns_of_file)
+            self.report.source_crs = chunk.attrs.get("source_crs")
+        if not self.started:
+            self._start(len(chunk))
+        checked = check_rows(chunk, self.layer, self.columns_of_file, first_row=first_row,
+                             timezone=self.tz)
+        frame, problems = checked.frame, [checked.problems]
+        if len(frame):
+            frame, taken = self._taken_ids(frame)
+            problems.append(taken)
+        if len(frame):
+            self._write(frame)
+        problems = pd.concat([p for p in problems if len(p)] or [checked.problems],
+                             ignore_index=True)
+        self.report.rows_read += len(chunk)
+        self.report.rows_repaired += checked.repaired
+        if len(problems):
+            self._record(problems, chunk, first_row)
+
+    def _start(self, first_chunk: int) -> None:
+        """Before the first row: the ids so far, replace, bulk mode, the grids."""
+        from gis.store.incidents import max_incident_id
+
+        self.started = True
+        self.first_id = max_incident_id(self.session)
+        with self.raw.cursor() as cur:
+            expected = max(self.expected_rows or 0, first_chunk)
+            bulk = expected >= max(importer.REBUILD_FROM, _estimate(cur, "incidents"))
+            if self.replace:
+                _refusable(cur, "DELETE FROM incidents", self.file)
+            if bulk:
+                self.rebuild = _drop_secondary_indexes(cur)
+            cur.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_id IS NOT NULL)")
+            if not cur.fetchone()[0]:
+                self.seen = set()
+        self.grids = current_grids(self.session, self.tolerance_m)
+
+    def _taken_ids(self, frame: pd.DataFrame):
+        """Rows whose external id is in the table or an earlier chunk: refused."""
+        ids = frame["external_id"].astype(object)
+        given = ids.notna().to_numpy()
+        keys = ids[given].tolist()
+        if self.seen is not None:
+            hit = np.fromiter(map(self.seen.__contains__, keys), bool, len(keys))
+            self.seen.update(k for k, h in zip(keys, hit) if not h)
+        else:
+            with self.raw.cursor() as cur:
+                cur.execute("SELECT external_id FROM incidents WHERE external_id = ANY(%s)",
+                            (keys,))
+                found = {r[0] for r in cur.fetchall()}
+            hit = np.fromiter(map(found.__contains__, keys), bool, len(keys))
+        taken = np.zeros(len(frame), dtype=bool)
+        taken[np.flatnonzero(given)[hit]] = True
+        problems = pd.DataFrame({
+            "row": frame["_row"].to_numpy()[taken], "field": "external_id",
+            "reason": [f"external_id {v!r} already exists (use --replace to replace the "
+                       "layer)" for v in ids[taken]]})
+        return frame[~taken].reset_index(drop=True), problems
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        """COPY the checked rows of one chunk, assigned, into ``incidents``."""
+        frame = importer._with_source_coords(frame, self.report.source_crs)
+        geoms = frame[GEOM].to_numpy()
+        x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+        got = self.grids.assign(self.session, x, y)
+        columns = {name: _column(frame[name]) for name in
+                   ("external_id", "category", "subcategory", "description", "reporter",
+                    "status", "level", "src_crs")}
+        columns.update({
+            "reported_at": pg_copy.timestamptz(frame["reported_at"]),
+            "due_at": pg_copy.timestamptz(_due(frame)),
+            "closed_at": _times(frame["closed_at"]),
+            "src_x": pg_copy.fixed(frame["src_x"].to_numpy(float), ">f8"),
+            "src_y": pg_copy.fixed(frame["src_y"].to_numpy(float), ">f8"),
+            GEOM: pg_copy.points(x, y),
+            "grid_code": pg_copy.text(got.grid), "grid_code_at_report": pg_copy.text(got.grid),
+            "candidates": pg_copy.text_arrays(got.lists, got.candidates),
+            "boundary": pg_copy.fixed(got.boundary, "?"),
+            "community_code": pg_copy.text(got.community),
+            "township_code": pg_copy.text(got.township),
+            "channel": pg_copy.constant(b"import", len(frame))})
+        query = sql.SQL("COPY incidents ({}) FROM STDIN (FORMAT binary)").format(
+            self._ident(columns))
+        with self.raw.cursor() as cur:
+            try:
+                with cur.copy(query) as copy:
+                    copy.write(pg_copy.encode(list(columns.values())))
+            except psycopg.Error as exc:  # e.g. an id another session stored meanwhile
+                raise InputError(f"the database refused the rows: "
+                                 f"{exc.diag.message_primary or exc}", file=self.file) from exc
+        hit = got.grid != None  # noqa: E711 (element-wise)
+        self.counts["incidents"] += len(frame)
+        self.counts["assigned"] += int(hit.sum())
+        self.counts["unassigned"] += int((~hit).sum())
+        self.counts["boundary"] += int(got.boundary.sum())
+        self.report.rows_loaded += len(frame)
+
+    def finish(self):
+        """Refuse the file (nothing kept), or finish it: indexes, report events, audit."""
+        from gis.store import audit
+
+        rep = self.report
+        if rep.rows_read == 0:
+            raise InputError("the file has no rows", file=self.file)
+        if rep.rows_rejected and not self.skip_invalid:
+            raise InvalidRows(rep.problems, file=self.file)
+        with self.raw.cursor() as cur:
+            for definition in self.rebuild:  # built once over all rows, not row by row
+                cur.execute(definition)
+            n, low, high = _report_events(cur, self.first_id, self.actor, rep.rows_loaded,
+                                          bulk=bool(self.rebuild))
+        if n:  # one entry for the batch: the events table has the per-incident steps
+            audit.record(self.session, self.actor, "import", "incident", None, None,
+                         {"rows": n, "first_id": low, "last_id": high})
+        rep.assignment = dict(self.counts, moved=self.counts["assigned"])
+        if self.rejects is not None:
+            rep.report_file = self.rejects.close()
+        return rep
+
+
+def _column(col: pd.Series) -> pg_copy.Column:
+    return pg_copy.text(col if col.dtype != object or col.notna().any()
+                        else pd.Series([None] * len(col), dtype=object))
+
+
+def _times(col: pd.Series) -> pg_copy.Column:
+    if col.dtype == object and col.isna().all():  # a field the file does not have
+        return pg_copy.constant(None, len(col))
+    return pg_copy.timestamptz(col)
+
+
+def _due(frame: pd.DataFrame) -> pd.Series:
+    """The due time given, else the report time plus the category's limit
+    (:func:`gis.incidents.due_at`, whose SQL rendering the other paths use)."""
+    hours = frame["category"].astype(object).map({c: h[1] for c, h in
+                                                  loop.TIME_LIMITS_H.items()})
+    default = frame["reported_at"] + pd.to_timedelta(hours.astype(float), unit="h")
+    given = frame["due_at"]
+    if given.dtype == object and given.isna().all():
+        return default
+    return given.fillna(default)
+
+
+def _estimate(cur, table: str) -> float:
+    cur.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", (table,))
+    return cur.fetchone()[0]
+
+
+def _refusable(cur, statement: str, file: str | None) -> None:
+    try:
+        cur.execute(statement)
+    except psycopg.Error as exc:  # e.g. rows of other tables refer to the old incidents
+        raise InputError(f"the database refused the rows: {exc.diag.message_primary or exc}",
+                         file=file) from exc
+
+
+def _drop_secondary_indexes(cur) -> list[str]:
+    """Drop the indexes of ``incidents`` that no constraint needs; their definitions."""
+    cur.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
+                "WHERE i.indrelid = 'incidents'::regclass AND c.oid IS NULL")
+    found = cur.fetchall()
+    for name, _ in found:
+        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    return [definition for _, definition in found]
+
+
+def _report_events(cur, first_id: int, actor: str | None, rows: int, *, bulk: bool):
+    """One ``report`` event per incident of this import; (count, first id, last id).
+
+    In a bulk load the events' foreign key is dropped and added back around the INSERT:
+    PostgreSQL then checks it with one join over the table instead of one locked lookup
+    per row (27 s of a 1 M-row import). Only while the events table is not much larger
+    than the load, or the join would cost more than it saves."""
+    once = bulk and _events_rows(cur) <= EVENTS_FK_ONCE * rows
+    fk = _events_key(cur) if once else None
+    if fk is not None:
+        cur.execute(sql.SQL("ALTER TABLE incident_events DROP CONSTRAINT {}").format(
+            sql.Identifier(fk[0])))
+    cur.execute(_EVENTS, {"actor": actor, "first": first_id})
+    counts = cur.fetchone()
+    if fk is not None:
+        cur.execute(sql.SQL("ALTER TABLE incident_events ADD CONSTRAINT {} {}").format(
+            sql.Identifier(fk[0]), sql.SQL(fk[1])))
+    return counts
+
+
+def _events_key(cur):
+    cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'incident_events'::regclass AND contype = 'f' "
+                "AND confrelid = 'incidents'::regclass")
+    rows = cur.fetchall()
+    return rows[0] if len(rows) == 1 else None
+
+
+def _events_rows(cur) -> float:
+    cur.execute("SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'incident_events'::regclass")
+    return cur.fetchone()[0]
+
