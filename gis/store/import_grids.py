@@ -57,6 +57,15 @@ class Assigned:
     community: np.ndarray
     township: np.ndarray
 
+    def fill_units(self, session: Session, lon: np.ndarray, lat: np.ndarray) -> None:
+        """Community and township of the points in no grid, from the admin polygons."""
+        rest = np.flatnonzero(self.grid == None)  # noqa: E711 (element-wise)
+        if len(rest):
+            rows = session.execute(text(_UNITS), {"x": lon[rest].tolist(),
+                                                  "y": lat[rest].tolist()}).all()
+            self.community[rest] = [r[0] for r in rows]
+            self.township[rest] = [r[1] for r in rows]
+
 
 @dataclass
 class CurrentGrids:
@@ -68,8 +77,9 @@ class CurrentGrids:
     township_of_row: np.ndarray
     stored: dict[str, str]       # the library's label of a grid -> its stored code
 
-    def assign(self, session: Session, lon: np.ndarray, lat: np.ndarray) -> Assigned:
-        """Grid, candidates, flag, community and township of WGS 84 points."""
+    def locate(self, lon: np.ndarray, lat: np.ndarray) -> Assigned:
+        """Grid, candidates, flag, community and township of WGS 84 points; the points in
+        no grid still need :meth:`Assigned.fill_units` (the only step that reads SQL)."""
         n = len(lon)
         if self.index is None:  # no current grids: every point is in none
             grid_row = np.full(n, -1)
@@ -80,18 +90,10 @@ class CurrentGrids:
             lists = [[self.stored[c] for c in joined.split(";")] for joined in found.dictionary]
             picks = found.candidates
         hit = grid_row >= 0
-        community = np.full(n, None, dtype=object)
-        township = np.full(n, None, dtype=object)
-        grid = np.full(n, None, dtype=object)
+        grid, community, township = (np.full(n, None, dtype=object) for _ in range(3))
         grid[hit] = self.code_of_row[grid_row[hit]]
         community[hit] = self.community_of_row[grid_row[hit]]
         township[hit] = self.township_of_row[grid_row[hit]]
-        rest = np.flatnonzero(~hit)
-        if len(rest):
-            rows = session.execute(text(_UNITS), {"x": lon[rest].tolist(),
-                                                  "y": lat[rest].tolist()}).all()
-            community[rest] = [r[0] for r in rows]
-            township[rest] = [r[1] for r in rows]
         return Assigned(grid, np.asarray(picks), lists, boundary, community, township)
 
 

@@ -26,6 +26,8 @@ the import of a whole county may).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import psycopg
@@ -62,12 +64,23 @@ class IncidentLoader(importer._Loader):
         self.rebuild: list[str] = []
         self.seen: set | None = None  # ids of this import while the table had none
         self.counts = {"incidents": 0, "assigned": 0, "boundary": 0, "unassigned": 0}
+        self.pending: Future | None = None  # the COPY of the previous chunk
+        self.copier = ThreadPoolExecutor(1, thread_name_prefix="gridgis-copy")
 
     def _create_stage(self) -> None:  # rows go straight into the table
         pass
 
     def add(self, chunk: pd.DataFrame, first_row: int) -> None:
-        """Check one chunk, refuse taken ids, locate and COPY the good rows."""
+        """Check one chunk, refuse taken ids, locate and COPY the good rows (the COPY
+        runs on while the next chunk is read and checked)."""
+        try:
+            self._add(chunk, first_row)
+        except BaseException:
+            self._copied(quiet=True)  # the connection is free before the rollback
+            self.copier.shutdown()
+            raise
+
+    def _add(self, chunk: pd.DataFrame, first_row: int) -> None:
         if self.columns_of_file is None:
             self.columns_of_file = resolve_columns(chunk.columns, self.layer, self.file)
             self.given = set(self.columns_of_file)
@@ -88,6 +101,16 @@ class IncidentLoader(importer._Loader):
         self.report.rows_repaired += checked.repaired
         if len(problems):
             self._record(problems, chunk, first_row)
+
+    def _copied(self, quiet: bool = False) -> None:
+        """Wait for the COPY under way (the connection serves one statement at a time)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except BaseException:
+                if not quiet:
+                    raise
 
     def _start(self, first_chunk: int) -> None:
         """Before the first row: the ids so far, replace, bulk mode, the grids."""
@@ -116,6 +139,7 @@ class IncidentLoader(importer._Loader):
             hit = np.fromiter(map(self.seen.__contains__, keys), bool, len(keys))
             self.seen.update(k for k, h in zip(keys, hit) if not h)
         else:
+            self._copied()
             with self.raw.cursor() as cur:
                 cur.execute("SELECT external_id FROM incidents WHERE external_id = ANY(%s)",
                             (keys,))
@@ -134,7 +158,10 @@ class IncidentLoader(importer._Loader):
         frame = importer._with_source_coords(frame, self.report.source_crs)
         geoms = frame[GEOM].to_numpy()
         x, y = shapely.get_x(geoms), shapely.get_y(geoms)
-        got = self.grids.assign(self.session, x, y)
+        got = self.grids.locate(x, y)
+        if (got.grid == None).any():  # noqa: E711 (element-wise)
+            self._copied()
+            got.fill_units(self.session, x, y)
         columns = {name: _column(frame[name]) for name in
                    ("external_id", "category", "subcategory", "description", "reporter",
                     "status", "level", "src_crs")}
@@ -153,13 +180,9 @@ class IncidentLoader(importer._Loader):
             "channel": pg_copy.constant(b"import", len(frame))})
         query = sql.SQL("COPY incidents ({}) FROM STDIN (FORMAT binary)").format(
             self._ident(columns))
-        with self.raw.cursor() as cur:
-            try:
-                with cur.copy(query) as copy:
-                    copy.write(pg_copy.encode(list(columns.values())))
-            except psycopg.Error as exc:  # e.g. an id another session stored meanwhile
-                raise InputError(f"the database refused the rows: "
-                                 f"{exc.diag.message_primary or exc}", file=self.file) from exc
+        data = pg_copy.encode(list(columns.values()))
+        self._copied()
+        self.pending = self.copier.submit(self._copy_rows, query, data)
         hit = got.grid != None  # noqa: E711 (element-wise)
         self.counts["incidents"] += len(frame)
         self.counts["assigned"] += int(hit.sum())
@@ -167,11 +190,24 @@ class IncidentLoader(importer._Loader):
         self.counts["boundary"] += int(got.boundary.sum())
         self.report.rows_loaded += len(frame)
 
+    def _copy_rows(self, query: sql.Composable, data: bytes) -> None:
+        with self.raw.cursor() as cur:
+            try:
+                with cur.copy(query) as copy:
+                    copy.write(data)
+            except psycopg.Error as exc:  # e.g. an id another session stored meanwhile
+                raise InputError(f"the database refused the rows: "
+                                 f"{exc.diag.message_primary or exc}", file=self.file) from exc
+
     def finish(self):
         """Refuse the file (nothing kept), or finish it: indexes, report events, audit."""
         from gis.store import audit
 
         rep = self.report
+        try:
+            self._copied()
+        finally:
+            self.copier.shutdown()
         if rep.rows_read == 0:
             raise InputError("the file has no rows", file=self.file)
         if rep.rows_rejected and not self.skip_invalid:

@@ -95,9 +95,12 @@ def constant(value: bytes | None, n: int) -> Column:
 
 def text(values) -> Column:
     """UTF-8 text from a pandas Series, an array of str/None or an Arrow string array."""
-    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
-        values.astype(object) if isinstance(values, pd.Series) else values, pa.string(),
-        from_pandas=True)
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        arr = values
+    elif isinstance(values, pd.Series) and values.dtype != object:
+        arr = pa.array(values, from_pandas=True)  # Arrow-backed strings: no copy
+    else:
+        arr = pa.array(values, pa.string(), from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.large_string())
