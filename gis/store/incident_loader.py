@@ -190,11 +190,12 @@ class IncidentLoader(importer._Loader):
         self.counts["boundary"] += int(got.boundary.sum())
         self.report.rows_loaded += len(frame)
 
-    def _copy_rows(self, query: sql.Composable, data: bytes) -> None:
+    def _copy_rows(self, query: sql.Composable, parts: list) -> None:
         with self.raw.cursor() as cur:
             try:
                 with cur.copy(query) as copy:
-                    copy.write(data)
+                    for part in parts:
+                        copy.write(part)
             except psycopg.Error as exc:  # e.g. an id another session stored meanwhile
                 raise InputError(f"the database refused the rows: "
                                  f"{exc.diag.message_primary or exc}", file=self.file) from exc
