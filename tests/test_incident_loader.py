@@ -81,7 +81,7 @@ def test_a_bulk_load_puts_back_every_index_and_the_events_key(grid_area, tmp_pat
     """A load larger than the table drops the secondary indexes and the events' foreign
     key and adds them back, validated: the catalogue is as before, one report event per
     row and one audit row for the batch."""
-    from gis.store import importer
+    from gis.store import incident_loader
 
     catalogue = ("SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
                  "WHERE conrelid IN ('incidents'::regclass, 'incident_events'::regclass) "
@@ -89,7 +89,7 @@ def test_a_bulk_load_puts_back_every_index_and_the_events_key(grid_area, tmp_pat
                  "WHERE tablename IN ('incidents', 'incident_events') ORDER BY 1, 2")
     with grid_area.connect() as conn:
         before = conn.execute(text(catalogue)).all()
-    monkeypatch.setattr(importer, "REBUILD_FROM", 2)
+    monkeypatch.setattr(incident_loader, "REBUILD_FROM", 2)
     csv = tmp_path / "events.csv"
     csv.write_text("event_id,lon,lat,category,status,reported_at\n"
                    f"E1,113.005,{fx.MID_LAT},dispute,,2024-05-01T08:00:00+08:00\n"

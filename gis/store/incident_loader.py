@@ -37,10 +37,12 @@ from sqlalchemy import text
 
 from gis import incidents as loop
 from gis.errors import InputError, InvalidRows
-from gis.store import importer, pg_copy
+from gis.store import pg_copy
 from gis.store.import_grids import current_grids
+from gis.store.staged_loader import _Loader, _with_source_coords
 from gis.store.validation import GEOM, check_rows, resolve_columns
 
+REBUILD_FROM = 100_000  # rows: a load this large builds the secondary indexes afterwards
 EVENTS_FK_ONCE = 5  # check the events' key once when they hold at most 5 x the load's rows
 _EVENTS = """
 WITH ev AS (
@@ -52,7 +54,7 @@ WITH ev AS (
 SELECT count(*), min(incident_id), max(incident_id) FROM ev"""
 
 
-class IncidentLoader(importer._Loader):
+class IncidentLoader(_Loader):
     """One incidents import in the caller's open transaction; ``expected_rows`` (the
     file's row count, an estimate) decides before the first row whether this is a bulk
     load."""
@@ -120,7 +122,7 @@ class IncidentLoader(importer._Loader):
         self.first_id = max_incident_id(self.session)
         with self.raw.cursor() as cur:
             expected = max(self.expected_rows or 0, first_chunk)
-            bulk = expected >= max(importer.REBUILD_FROM, _estimate(cur, "incidents"))
+            bulk = expected >= max(REBUILD_FROM, _estimate(cur, "incidents"))
             if self.replace:
                 _refusable(cur, "DELETE FROM incidents", self.file)
             if bulk:
@@ -155,7 +157,7 @@ class IncidentLoader(importer._Loader):
 
     def _write(self, frame: pd.DataFrame) -> None:
         """COPY the checked rows of one chunk, assigned, into ``incidents``."""
-        frame = importer._with_source_coords(frame, self.report.source_crs)
+        frame = _with_source_coords(frame, self.report.source_crs)
         geoms = frame[GEOM].to_numpy()
         x, y = shapely.get_x(geoms), shapely.get_y(geoms)
         got = self.grids.locate(x, y)
