@@ -13,15 +13,16 @@ report events. So here, per chunk of the file:
 2. the points are located on the current grids by the library path
    (:mod:`gis.store.import_grids`, same rules and answers as the SQL);
 3. the good rows go straight into ``incidents`` with one binary COPY
-   (:mod:`gis.store.pg_copy`), grid, candidates, flag, community, township, grid at
-   report, due time and channel included.
+   (:mod:`gis.store.pg_copy`), ids from the table's sequence in the file's order, grid,
+   candidates, flag, community, township, grid at report, due time and channel
+   included, and their ``report`` events with a second one; both run on a second thread
+   while the next chunk is read and checked.
 
-At the end one INSERT writes the report events from the rows of this transaction and
-one audit row describes the batch. Everything is in the caller's transaction: a refused
-file raises before the commit, so nothing of it is kept. A load at least as large as the
-table builds the secondary indexes after the rows, and checks the events' foreign key
-once for the whole table instead of once per row (both lock the tables until commit, as
-the import of a whole county may).
+At the end one audit row describes the batch. Everything is in the caller's
+transaction: a refused file raises before the commit, so nothing of it is kept. A load
+at least as large as the table builds the secondary indexes after the rows, and checks
+the events' foreign key once for the whole table instead of once per row (both lock the
+tables until commit, as the import of a whole county may).
 """
 
 from __future__ import annotations
@@ -44,14 +45,8 @@ from gis.store.validation import GEOM, check_rows, resolve_columns
 
 REBUILD_FROM = 100_000  # rows: a load this large builds the secondary indexes afterwards
 EVENTS_FK_ONCE = 5  # check the events' key once when they hold at most 5 x the load's rows
-_EVENTS = """
-WITH ev AS (
-    INSERT INTO incident_events (incident_id, action, from_status, to_status, actor, note,
-                                 grid_code)
-    SELECT id, 'report', NULL, status, %(actor)s, 'imported', grid_code FROM incidents
-    WHERE id > %(first)s AND xmin = pg_current_xact_id()::xid
-    RETURNING incident_id)
-SELECT count(*), min(incident_id), max(incident_id) FROM ev"""
+_EVENTS = sql.SQL("COPY incident_events (incident_id, action, from_status, to_status, actor, "
+                  "note, grid_code) FROM STDIN (FORMAT binary)")
 
 
 class IncidentLoader(_Loader):
@@ -67,6 +62,8 @@ class IncidentLoader(_Loader):
         self.seen: set | None = None  # ids of this import while the table had none
         self.counts = {"incidents": 0, "assigned": 0, "boundary": 0, "unassigned": 0}
         self.pending: Future | None = None  # the COPY of the previous chunk
+        self.events_key: tuple[str, str] | None = None  # dropped for a bulk load
+        self.new_ids: list[int] = []  # first and last id of each chunk
         self.copier = ThreadPoolExecutor(1, thread_name_prefix="gridgis-copy")
 
     def _create_stage(self) -> None:  # rows go straight into the table
@@ -115,11 +112,8 @@ class IncidentLoader(_Loader):
                     raise
 
     def _start(self, first_chunk: int) -> None:
-        """Before the first row: the ids so far, replace, bulk mode, the grids."""
-        from gis.store.incidents import max_incident_id
-
+        """Before the first row: replace, bulk mode, the id sequence, the grids."""
         self.started = True
-        self.first_id = max_incident_id(self.session)
         with self.raw.cursor() as cur:
             expected = max(self.expected_rows or 0, first_chunk)
             bulk = expected >= max(REBUILD_FROM, _estimate(cur, "incidents"))
@@ -127,6 +121,9 @@ class IncidentLoader(_Loader):
                 _refusable(cur, "DELETE FROM incidents", self.file)
             if bulk:
                 self.rebuild = _drop_secondary_indexes(cur)
+                self.events_key = _drop_events_key(cur, expected)
+            cur.execute("SELECT pg_get_serial_sequence('incidents', 'id')")
+            self.sequence = cur.fetchone()[0]
             cur.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_id IS NOT NULL)")
             if not cur.fetchone()[0]:
                 self.seen = set()
@@ -164,9 +161,12 @@ class IncidentLoader(_Loader):
         if (got.grid == None).any():  # noqa: E711 (element-wise)
             self._copied()
             got.fill_units(self.session, x, y)
-        columns = {name: _column(frame[name]) for name in
+        self._copied()
+        ids = self._next_ids(len(frame))
+        columns = {"id": pg_copy.fixed(ids, ">i8")}
+        columns.update({name: _column(frame[name]) for name in
                    ("external_id", "category", "subcategory", "description", "reporter",
-                    "status", "level", "src_crs")}
+                    "status", "level", "src_crs")})
         columns.update({
             "reported_at": pg_copy.timestamptz(frame["reported_at"]),
             "due_at": pg_copy.timestamptz(_due(frame)),
@@ -182,9 +182,9 @@ class IncidentLoader(_Loader):
             "channel": pg_copy.constant(b"import", len(frame))})
         query = sql.SQL("COPY incidents ({}) FROM STDIN (FORMAT binary)").format(
             self._ident(columns))
-        data = pg_copy.encode(list(columns.values()))
-        self._copied()
-        self.pending = self.copier.submit(self._copy_rows, query, data)
+        copies = [(query, pg_copy.encode(list(columns.values()))),
+                  (_EVENTS, pg_copy.encode(self._events(ids, frame["status"], got.grid)))]
+        self.pending = self.copier.submit(self._copy_rows, copies)
         hit = got.grid != None  # noqa: E711 (element-wise)
         self.counts["incidents"] += len(frame)
         self.counts["assigned"] += int(hit.sum())
@@ -192,12 +192,30 @@ class IncidentLoader(_Loader):
         self.counts["boundary"] += int(got.boundary.sum())
         self.report.rows_loaded += len(frame)
 
-    def _copy_rows(self, query: sql.Composable, parts: list) -> None:
+    def _next_ids(self, n: int) -> np.ndarray:
+        """``n`` ids from the table's sequence, in the file's order."""
+        with self.raw.cursor() as cur:
+            cur.execute("SELECT array_agg(nextval(%s)) FROM generate_series(1, %s)",
+                        (self.sequence, n))
+            ids = np.asarray(cur.fetchone()[0], dtype=np.int64)
+        self.new_ids += [int(ids.min()), int(ids.max())]
+        return ids
+
+    def _events(self, ids: np.ndarray, status: pd.Series, grid: np.ndarray) -> list:
+        """The ``report`` event of each incident of the chunk (columns of ``_EVENTS``)."""
+        n = len(ids)
+        return [pg_copy.fixed(ids, ">i8"), pg_copy.constant(b"report", n),
+                pg_copy.constant(None, n), _column(status),
+                pg_copy.constant(None if self.actor is None else self.actor.encode(), n),
+                pg_copy.constant(b"imported", n), pg_copy.text(grid)]
+
+    def _copy_rows(self, copies: list) -> None:
         with self.raw.cursor() as cur:
             try:
-                with cur.copy(query) as copy:
-                    for part in parts:
-                        copy.write(part)
+                for query, parts in copies:
+                    with cur.copy(query) as copy:
+                        for part in parts:
+                            copy.write(part)
             except psycopg.Error as exc:  # e.g. an id another session stored meanwhile
                 raise InputError(f"the database refused the rows: "
                                  f"{exc.diag.message_primary or exc}", file=self.file) from exc
@@ -218,11 +236,13 @@ class IncidentLoader(_Loader):
         with self.raw.cursor() as cur:
             for definition in self.rebuild:  # built once over all rows, not row by row
                 cur.execute(definition)
-            n, low, high = _report_events(cur, self.first_id, self.actor, rep.rows_loaded,
-                                          bulk=bool(self.rebuild))
-        if n:  # one entry for the batch: the events table has the per-incident steps
+            if self.events_key is not None:  # validated by one join over the table
+                cur.execute(sql.SQL("ALTER TABLE incident_events ADD CONSTRAINT {} {}").format(
+                    sql.Identifier(self.events_key[0]), sql.SQL(self.events_key[1])))
+        if rep.rows_loaded:  # one entry for the batch: the events have the per-incident steps
             audit.record(self.session, self.actor, "import", "incident", None, None,
-                         {"rows": n, "first_id": low, "last_id": high})
+                         {"rows": rep.rows_loaded, "first_id": min(self.new_ids),
+                          "last_id": max(self.new_ids)})
         rep.assignment = dict(self.counts, moved=self.counts["assigned"])
         if self.rejects is not None:
             rep.report_file = self.rejects.close()
@@ -276,24 +296,16 @@ def _drop_secondary_indexes(cur) -> list[str]:
     return [definition for _, definition in found]
 
 
-def _report_events(cur, first_id: int, actor: str | None, rows: int, *, bulk: bool):
-    """One ``report`` event per incident of this import; (count, first id, last id).
-
-    In a bulk load the events' foreign key is dropped and added back around the INSERT:
-    PostgreSQL then checks it with one join over the table instead of one locked lookup
-    per row (27 s of a 1 M-row import). Only while the events table is not much larger
-    than the load, or the join would cost more than it saves."""
-    once = bulk and _events_rows(cur) <= EVENTS_FK_ONCE * rows
-    fk = _events_key(cur) if once else None
-    if fk is not None:
+def _drop_events_key(cur, rows: int) -> tuple[str, str] | None:
+    """Drop the report events' foreign key for a bulk load (added back, validated, at the
+    end): PostgreSQL then checks it with one join over the table instead of one locked
+    lookup per row (11 s of a 1 M-row import). Only while the events table is not much
+    larger than the load, or the join would cost more than it saves."""
+    key = _events_key(cur) if _events_rows(cur) <= EVENTS_FK_ONCE * rows else None
+    if key is not None:
         cur.execute(sql.SQL("ALTER TABLE incident_events DROP CONSTRAINT {}").format(
-            sql.Identifier(fk[0])))
-    cur.execute(_EVENTS, {"actor": actor, "first": first_id})
-    counts = cur.fetchone()
-    if fk is not None:
-        cur.execute(sql.SQL("ALTER TABLE incident_events ADD CONSTRAINT {} {}").format(
-            sql.Identifier(fk[0]), sql.SQL(fk[1])))
-    return counts
+            sql.Identifier(key[0])))
+    return key
 
 
 def _events_key(cur):
