@@ -140,3 +140,23 @@ def test_an_id_seen_in_an_earlier_chunk_or_stored_refuses_the_file(grid_area, tm
     assert _rows(grid_area) == before
     with grid_area.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incident_events")).scalar() == len(before)
+
+
+def test_a_file_broken_after_its_first_chunks_leaves_nothing_and_no_thread(grid_area,
+                                                                           tmp_path):
+    """The first chunks are already on their way into the table when a later one cannot
+    be parsed: the error names the file, nothing is kept, and the COPY thread is gone."""
+    import threading
+
+    from gis.errors import InputError
+
+    csv = tmp_path / "broken.csv"
+    csv.write_text("event_id,lon,lat,category,reported_at\n"
+                   + "".join(f"E{i},113.005,{fx.MID_LAT},dispute,2024-05-01T08:00:00+08:00\n"
+                             for i in range(6))
+                   + "E9,113.005,28.005,dispute,2024-05-01,extra,fields\n")
+    with pytest.raises(InputError) as err:
+        import_file(grid_area, "incidents", csv, chunksize=2)
+    assert err.value.problem.file == str(csv) and "cannot parse CSV" in str(err.value)
+    assert _rows(grid_area) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("gridgis-copy")]

@@ -117,13 +117,17 @@ def load_file(session: Session, layer: str, path: str | Path, *,
                      skip_invalid=skip_invalid, replace=replace, timezone=timezone,
                      report_path=report_path, csv_source=csv_source, actor=actor,
                      tolerance_m=tolerance_m)
-    for chunk, first_row in read_chunks(path, spec, source_layer=source_layer, crs=crs,
-                                        lon=lon, lat=lat, mapping=mapping,
-                                        chunksize=chunksize):
-        loader.add(chunk, first_row)
-        if progress:
-            progress(len(chunk))
-    result = loader.finish()
+    try:
+        for chunk, first_row in read_chunks(path, spec, source_layer=source_layer, crs=crs,
+                                            lon=lon, lat=lat, mapping=mapping,
+                                            chunksize=chunksize):
+            loader.add(chunk, first_row)
+            if progress:
+                progress(len(chunk))
+        result = loader.finish()
+    except BaseException:
+        loader.abandon()  # e.g. a later chunk cannot be parsed: nothing runs on
+        raise
     result.seconds = time.perf_counter() - started
     return result
 

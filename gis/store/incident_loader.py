@@ -75,9 +75,14 @@ class IncidentLoader(_Loader):
         try:
             self._add(chunk, first_row)
         except BaseException:
-            self._copied(quiet=True)  # the connection is free before the rollback
-            self.copier.shutdown()
+            self.abandon()
             raise
+
+    def abandon(self) -> None:
+        """Wait for the COPY under way (so the connection is free for the rollback) and
+        stop the thread."""
+        self._copied(quiet=True)
+        self.copier.shutdown()
 
     def _add(self, chunk: pd.DataFrame, first_row: int) -> None:
         if self.columns_of_file is None:
@@ -136,7 +141,7 @@ class IncidentLoader(_Loader):
         keys = ids[given].tolist()
         if self.seen is not None:
             hit = np.fromiter(map(self.seen.__contains__, keys), bool, len(keys))
-            self.seen.update(k for k, h in zip(keys, hit) if not h)
+            self.seen.update(keys)
         else:
             self._copied()
             with self.raw.cursor() as cur:

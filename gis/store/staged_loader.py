@@ -225,6 +225,9 @@ class _Loader:
 
         return last_point_id(self.session)
 
+    def abandon(self) -> None:
+        """The import failed: stop whatever runs on (the caller rolls back)."""
+
     def finish(self) -> ImportReport:
         """Refuse (nothing written) or move the staged rows into the table."""
         rep = self.report
