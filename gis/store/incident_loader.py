@@ -62,7 +62,7 @@ class IncidentLoader(_Loader):
         self.seen: set | None = None  # ids of this import while the table had none
         self.counts = {"incidents": 0, "assigned": 0, "boundary": 0, "unassigned": 0}
         self.pending: Future | None = None  # the COPY of the previous chunk
-        self.events_key: tuple[str, str] | None = None  # dropped for a bulk load
+        self.keys: list[tuple[str, str, str]] = []  # foreign keys dropped for a bulk load
         self.new_ids: list[int] = []  # first and last id of each chunk
         self.copier = ThreadPoolExecutor(1, thread_name_prefix="gridgis-copy")
 
@@ -126,7 +126,7 @@ class IncidentLoader(_Loader):
                 _refusable(cur, "DELETE FROM incidents", self.file)
             if bulk:
                 self.rebuild = _drop_secondary_indexes(cur)
-                self.events_key = _drop_events_key(cur, expected)
+                self.keys = _drop_keys(cur, expected)
             cur.execute("SELECT pg_get_serial_sequence('incidents', 'id')")
             self.sequence = cur.fetchone()[0]
             cur.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_id IS NOT NULL)")
@@ -241,9 +241,9 @@ class IncidentLoader(_Loader):
         with self.raw.cursor() as cur:
             for definition in self.rebuild:  # built once over all rows, not row by row
                 cur.execute(definition)
-            if self.events_key is not None:  # validated by one join over the table
-                cur.execute(sql.SQL("ALTER TABLE incident_events ADD CONSTRAINT {} {}").format(
-                    sql.Identifier(self.events_key[0]), sql.SQL(self.events_key[1])))
+            for table, name, definition in self.keys:  # each validated by one join
+                cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                    sql.Identifier(table), sql.Identifier(name), sql.SQL(definition)))
         if rep.rows_loaded:  # one entry for the batch: the events have the per-incident steps
             audit.record(self.session, self.actor, "import", "incident", None, None,
                          {"rows": rep.rows_loaded, "first_id": min(self.new_ids),
@@ -301,24 +301,25 @@ def _drop_secondary_indexes(cur) -> list[str]:
     return [definition for _, definition in found]
 
 
-def _drop_events_key(cur, rows: int) -> tuple[str, str] | None:
-    """Drop the report events' foreign key for a bulk load (added back, validated, at the
-    end): PostgreSQL then checks it with one join over the table instead of one locked
-    lookup per row (11 s of a 1 M-row import). Only while the events table is not much
-    larger than the load, or the join would cost more than it saves."""
-    key = _events_key(cur) if _events_rows(cur) <= EVENTS_FK_ONCE * rows else None
-    if key is not None:
-        cur.execute(sql.SQL("ALTER TABLE incident_events DROP CONSTRAINT {}").format(
-            sql.Identifier(key[0])))
-    return key
-
-
-def _events_key(cur):
-    cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = 'incident_events'::regclass AND contype = 'f' "
-                "AND confrelid = 'incidents'::regclass")
-    rows = cur.fetchall()
-    return rows[0] if len(rows) == 1 else None
+def _drop_keys(cur, rows: int) -> list[tuple[str, str, str]]:
+    """Drop, for a bulk load, the foreign keys that the load's own rows would check one
+    by one, on tables the load locks anyway: the report events' key to their incident
+    (11 s of a 1 M-row import as one locked lookup per row) and ``merged_into`` (NULL on
+    every imported row, still a trigger call per row). They are added back at the end,
+    each validated by one join. The events' key only while the events table is not much
+    larger than the load, or that join would cost more than it saves. ``department_code``
+    keeps its key: dropping it would lock ``departments`` for the whole import."""
+    cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE contype = 'f' AND conparentid = 0 "
+                "AND confrelid = 'incidents'::regclass "
+                "AND conrelid IN ('incidents'::regclass, 'incident_events'::regclass) "
+                "ORDER BY 1, 2")
+    keys = [k for k in cur.fetchall()
+            if k[0] == "incidents" or _events_rows(cur) <= EVENTS_FK_ONCE * rows]
+    for table, name, _ in keys:
+        cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+            sql.Identifier(table), sql.Identifier(name)))
+    return keys
 
 
 def _events_rows(cur) -> float:
