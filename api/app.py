@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import auth, errors, openapi
+from api import auth, errors, live, openapi
 from api.middleware import BodyLimit, ConcurrencyLimit, ContainErrors
 from api.security import CsrfGuard, SecurityHeaders, content_security_policy
 from api.routers import ROUTERS
@@ -31,9 +31,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI):
         own = engine is None
         app.state.engine = engine or open_database(settings)
+        hub = live.hub_of(app)
+        if hub.smtp is not None:  # else the listener starts with the first event stream
+            hub.start()
+        live.close_on_signals(hub)
         try:
             yield
         finally:
+            await hub.aclose()
             if own:
                 app.state.engine.dispose()
 
@@ -44,7 +49,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine = engine
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
-    app.add_middleware(ConcurrencyLimit, limit=24)  # below threads (40) and connections (30)
+    app.add_middleware(ConcurrencyLimit, limit=24,  # below threads (40) and connections (30)
+                       exempt=("/notifications/stream",))
     app.add_middleware(ContainErrors)  # outside BodyLimit: its 413 is its own
     app.add_middleware(CsrfGuard, cookie=auth.COOKIE, trusted=tuple(settings.trusted_origins))
     app.add_middleware(SecurityHeaders, csp=content_security_policy(settings.base_tile_url))

@@ -65,6 +65,8 @@ def _status_for(exc: GridgisError) -> tuple[int, str]:
         return 401, "Unauthorized"
     if type(exc).__name__ == "TooManyAttempts":
         return 429, "Too many requests"
+    if type(exc).__name__ == "TooManyStreams":  # api.live: every event stream slot taken
+        return 503, "Service unavailable"
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]

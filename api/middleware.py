@@ -65,15 +65,20 @@ class ConcurrencyLimit:
     flight, threads would queue for the pool behind the lock holders and time out under
     a burst (50 dispatchers reporting at once once stalled for the 30 s pool timeout).
     Below both limits a thread and a connection are always free for the holder to
-    finish and commit."""
+    finish and commit.
 
-    def __init__(self, app: ASGIApp, limit: int = 24):
+    ``exempt`` paths are long-lived responses that hold neither a thread nor a connection
+    while they wait (the event stream, bounded on its own by GRIDGIS_STREAM_MAX): counted
+    here, a few open pages would take every slot for good."""
+
+    def __init__(self, app: ASGIApp, limit: int = 24, exempt: tuple[str, ...] = ()):
         self.app = app
         self.limit = limit
+        self.exempt = frozenset(exempt)
         self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
         if self._slots is None:  # created in the server's event loop

@@ -8,6 +8,7 @@ returns ``seconds`` beside its figures."""
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -260,3 +261,31 @@ def import_incidents(folder: str) -> dict:
     return {"hwm_mb": hwm_mb(),
             "gridgis_s": ours, "peer_s": peer, "rows": rep.rows_loaded,
             "assigned": (rep.assignment or {}).get("assigned")}
+
+
+# --- county coverage at a growing camera count (issue 19) --------------------------------
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its waited-for children (the fork pool)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def coverage_county(folder: str, cameras_path: str, impl: str) -> dict:
+    """The whole analysis on the district with the cameras of ``cameras_path``:
+    ``impl`` "gridgis" (every core) or "before" (:mod:`bench.coverage_before`)."""
+    from bench.coverage_before import coverage_before
+    from gis.coverage import coverage
+
+    layers = _coverage_inputs(folder)
+    layers["cameras"] = gpd.read_parquet(cameras_path)
+    run = coverage if impl == "gridgis" else coverage_before
+    t0, cpu0 = time.perf_counter(), _cpu_s()
+    res = run(layers.pop("cameras"), layers.pop("buildings"), layers.pop("grids"), **layers)
+    seconds, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    kids_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"hwm_mb": hwm_mb(), "seconds": seconds, "cpu_s": round(cpu, 1),
+            "worker_peak_mb": round(kids_mb, 1) if impl == "gridgis" else None,
+            "load_avg": round(os.getloadavg()[0], 1), **_coverage_figures(res),
+            "per_grid": res.grid_coverage[["target_m2", "covered_m2", "blind_m2"]].to_numpy()}

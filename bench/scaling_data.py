@@ -151,3 +151,40 @@ def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = (shapely.get_type_id(polys) == 3) & (shapely.area(polys) > 0)
     kept, dense = np.unique(idx[keep], return_inverse=True)
     return np.asarray(shapely.multipolygons(polys[keep], indices=dense)), kept
+
+
+def county_cameras(folder: Path, n: int, seed: int = 1) -> Path:
+    """The district's online cameras resampled to ``n`` (GeoParquet beside the layers,
+    written once): a seeded sample when the district has more, else all of them plus
+    copies of randomly drawn ones moved 10–60 m along their nearest road with a new
+    direction, so that the density pattern of the generator (crossings, streets, key
+    places; denser in town) holds at every count and the buildings stay the same."""
+    path = folder / f"cameras-online-{n}-s{seed}.parquet"
+    if path.exists():
+        return path
+    cams = gpd.read_parquet(folder / "cameras.parquet")
+    cams = cams[cams["status"] == "online"].reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    if n <= len(cams):
+        out = cams.iloc[np.sort(rng.choice(len(cams), n, replace=False))]
+    else:
+        out = pd.concat([cams, _moved_copies(folder, cams, n - len(cams), rng)],
+                        ignore_index=True)
+        out["camera_id"] = [f"B{i:08d}" for i in range(len(out))]
+    tmp = path.with_suffix(f".{os.getpid()}.partial")
+    gpd.GeoDataFrame(out, geometry="geometry", crs=cams.crs).to_parquet(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _moved_copies(folder: Path, cams: gpd.GeoDataFrame, k: int, rng) -> gpd.GeoDataFrame:
+    epsg = manifest(folder)["metric_epsg"]
+    roads = gpd.read_parquet(folder / "roads.parquet").geometry.to_crs(epsg).to_numpy()
+    copies = cams.iloc[rng.integers(0, len(cams), k)].reset_index(drop=True)
+    pts = copies.geometry.to_crs(epsg).to_numpy()
+    _, road = shapely.STRtree(roads).query_nearest(pts, all_matches=False)
+    at = shapely.line_locate_point(roads[road], pts)
+    step = rng.uniform(10.0, 60.0, k) * rng.choice([-1.0, 1.0], k)
+    moved = shapely.line_interpolate_point(roads[road], at + step)
+    copies["azimuth"] = np.round(rng.uniform(0.0, 360.0, k), 1)
+    return copies.set_geometry(gpd.GeoSeries(moved, crs=epsg, index=copies.index).to_crs(cams.crs))

@@ -8,7 +8,9 @@ department or the department is summoned (吹哨), and then the department ackno
 * ``received``: assignments that began in the period;
 * ``acknowledged_on_time``: of those, acknowledged by the acknowledge limit;
 * ``closed_on_time`` (按期办结): of those, whose last feedback came by the handle limit;
-* ``reopened`` / ``returned``: reopen (重办) and return events naming the department;
+  a part reopened (重办) after its last feedback is not closed until it feeds back again;
+* ``reopened`` / ``returned``: reopen (重办: an unsatisfied call-back or a repeat report)
+  and return events naming the department;
 * ``median_hours_to_close``: wall-clock hours from receipt to the last feedback.
 
 A merged incident counts once, through its survivor (:func:`gis.duplicates.count_once`).
@@ -33,7 +35,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from gis.clocks import DEFAULT_LIMITS, Calendar, Extension, LimitTable, due_at, limit_for
+from gis.clocks import (DEFAULT_LIMITS, Calendar, Extension, Limit, LimitTable, due_at,
+                        limit_for)
 from gis.duplicates import count_once
 from gis.errors import InputError
 
@@ -56,13 +59,17 @@ def _count(events: pd.DataFrame, action: str, name: str) -> pd.Series:
 
 def assignments(events: pd.DataFrame, incidents: pd.DataFrame, *,
                 calendar: Calendar = Calendar(), limits: LimitTable = DEFAULT_LIMITS,
-                extensions: Mapping[tuple, Iterable[Extension]] | None = None) -> pd.DataFrame:
+                extensions: Mapping[tuple, Iterable[Extension]] | None = None,
+                part_limits: Mapping[tuple, tuple[Limit, Limit]] | None = None
+                ) -> pd.DataFrame:
     """One row per (incident, department) that received the incident, with due times.
 
     ``events`` has ``incident_id``, ``department_code``, ``action``, ``at`` (aware); only rows
     naming a department matter. ``incidents`` has ``id``, ``category``, and optionally
     ``level`` and ``merged_into``. ``extensions`` maps ``(incident_id, department_code)`` to
-    that assignment's extensions (approved ones move the handle due time).
+    that assignment's extensions (approved ones move the handle due time). ``part_limits``
+    maps the same key to ``(acknowledge, handle)`` limits fixed on the part when it began
+    (the deployment's department limits); ``limits`` gives the others.
     """
     missing = [c for c in _EVENT_COLUMNS if c not in events.columns]
     if missing:
@@ -74,19 +81,24 @@ def assignments(events: pd.DataFrame, incidents: pd.DataFrame, *,
     parts = pd.concat([_first(events, RECEIVE, "min", "received_at"),
                        _first(events, ("acknowledge",), "min", "acknowledged_at"),
                        _first(events, ("feedback",), "max", "done_at"),
+                       _first(events, ("reopen",), "max", "reopened_at"),
                        _count(events, "reopen", "reopened"),
                        _count(events, "return", "returned")], axis=1).reset_index()
     parts = parts[parts["received_at"].notna()]
+    undone = parts["reopened_at"].notna() & (parts["reopened_at"] >= parts["done_at"])
+    parts = parts.assign(done_at=parts["done_at"].mask(undone)).drop(columns="reopened_at")
     parts = parts.merge(counted.rename(columns={"id": "incident_id"}), on="incident_id")
     parts[["reopened", "returned"]] = parts[["reopened", "returned"]].fillna(0).astype(int)
     ack_due, handle_due = [], []
     for row in parts.itertuples(index=False):
         level = getattr(row, "level", None)
-        extra = (extensions or {}).get((row.incident_id, row.department_code), ())
-        ack_due.append(due_at(row.received_at, limit_for("acknowledge", row.category, level,
-                                                         limits), calendar))
-        handle_due.append(due_at(row.received_at, limit_for("handle", row.category, level,
-                                                            limits), calendar, extensions=extra))
+        key = (row.incident_id, row.department_code)
+        extra = (extensions or {}).get(key, ())
+        ack, handle = (part_limits or {}).get(key) or (
+            limit_for("acknowledge", row.category, level, limits),
+            limit_for("handle", row.category, level, limits))
+        ack_due.append(due_at(row.received_at, ack, calendar))
+        handle_due.append(due_at(row.received_at, handle, calendar, extensions=extra))
     return parts.assign(ack_due_at=pd.to_datetime(ack_due, utc=True),
                         handle_due_at=pd.to_datetime(handle_due, utc=True))
 

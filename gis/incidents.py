@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -137,30 +138,76 @@ class OverdueCase:
     """One way to be overdue. It applies to closed incidents (``closed``) or to open ones,
     optionally only in ``statuses``; the incident is overdue when its moment (the closing
     time if closed, else now) is past its deadline: ``"close"`` is the due time (from
-    :func:`due_at` when none is stored), ``"accept"`` the accept limit."""
+    :func:`due_at` when none is stored), ``"accept"`` the accept limit, and a key of
+    :data:`PART_DEADLINES` the deadline of any of its departments' parts."""
 
     reason: str
     closed: bool
-    deadline: str  # "close" | "accept"
+    deadline: str  # "close" | "accept" | a key of PART_DEADLINES
     statuses: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DepartmentPart:
+    """One department's part in an incident (a dispatch to it or a whistle), as the overdue
+    rule reads it: the store's ``summons`` rows have these attributes. The due times
+    already hold approved extensions, and a running approved pause leaves no handle due
+    time (the clock is stopped: :mod:`gis.clocks`)."""
+
+    department_code: str
+    summoned_at: datetime
+    ack_due_at: datetime | None = None
+    handle_due_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    fed_back_at: datetime | None = None
+
+
+# A part's deadline: (its due time, the time its step was done). The part has let it lapse
+# at a moment when it was summoned by then, the step was not done by then, and the moment
+# is past the due time. Read by time stamps, not states, so the rule also holds "as of" a
+# past instant (the overview and the monthly report).
+PART_DEADLINES: dict[str, tuple[str, str]] = {
+    "department_acknowledge": ("ack_due_at", "acknowledged_at"),   # 部门报到
+    "department_handle": ("handle_due_at", "fed_back_at"),         # 部门反馈
+}
+PART_SEPARATOR = ", "  # between department codes in a reason
 
 
 # The overdue rule, written once: the first case that holds gives the reason. Python reads
 # it in :func:`overdue`; the SQL that lists, counts, serves and tiles incidents is generated
-# from it (gis/store/overdue.py), so every view marks the same incidents.
+# from it (gis/store/overdue.py), so every view marks the same incidents. A department case
+# names the departments that let the deadline lapse: "department_handle: police, zj".
 OVERDUE_CASES = (
     OverdueCase("closed late", closed=True, deadline="close"),
     OverdueCase("not closed in time", closed=False, deadline="close"),
     OverdueCase("not accepted in time", closed=False, deadline="accept", statuses=("reported",)),
+    OverdueCase("department_acknowledge", closed=False, deadline="department_acknowledge"),
+    OverdueCase("department_handle", closed=False, deadline="department_handle"),
 )
 
 
+def lapsed_parts(parts: Iterable, deadline: str, moment: datetime) -> list[str]:
+    """The department codes (sorted) of ``parts`` that let ``deadline`` lapse at
+    ``moment`` (see :data:`PART_DEADLINES`)."""
+    due_name, done_name = PART_DEADLINES[deadline]
+    out = set()
+    for part in parts:
+        due, done = getattr(part, due_name), getattr(part, done_name)
+        if (part.summoned_at <= moment and (done is None or done > moment)
+                and due is not None and moment > due):
+            out.add(part.department_code)
+    return sorted(out)
+
+
 def overdue(status: str, category: str, reported_at: datetime, due: datetime | None,
-            closed_at: datetime | None, now: datetime) -> str | None:
+            closed_at: datetime | None, now: datetime,
+            parts: Iterable[DepartmentPart] = ()) -> str | None:
     """Why an incident is overdue, or None (the first of :data:`OVERDUE_CASES` that holds).
 
     ``"not accepted in time"``: still ``reported`` after the accept limit;
-    ``"not closed in time"``: open after its due time; ``"closed late"``: closed after it.
+    ``"not closed in time"``: open after its due time; ``"closed late"``: closed after it;
+    ``"department_acknowledge: CODE"`` / ``"department_handle: CODE"``: open while one of its
+    departments' ``parts`` is past its acknowledge / handle due time.
 
     Examples
     --------
@@ -170,7 +217,11 @@ def overdue(status: str, category: str, reported_at: datetime, due: datetime | N
     >>> overdue("handling", "dispute", t0, None, None, t0 + timedelta(hours=25))
     'not closed in time'
     >>> overdue("closed", "dispute", t0, None, t0 + timedelta(hours=2), t0 + timedelta(days=9))
+    >>> zj = DepartmentPart("zj", t0, ack_due_at=t0 + timedelta(hours=2))
+    >>> overdue("dispatched", "dispute", t0, None, None, t0 + timedelta(hours=3), [zj])
+    'department_acknowledge: zj'
     """
+    parts = tuple(parts)
     deadlines = {"close": due or due_at(category, reported_at),
                  "accept": accept_due_at(category, reported_at)}
     for case in OVERDUE_CASES:
@@ -178,6 +229,11 @@ def overdue(status: str, category: str, reported_at: datetime, due: datetime | N
             continue
         if case.statuses is not None and status not in case.statuses:
             continue
-        if (closed_at if case.closed else now) > deadlines[case.deadline]:
+        moment = closed_at if case.closed else now
+        if case.deadline in PART_DEADLINES:
+            late = lapsed_parts(parts, case.deadline, moment)
+            if late:
+                return f"{case.reason}: {PART_SEPARATOR.join(late)}"
+        elif moment > deadlines[case.deadline]:
             return case.reason
     return None

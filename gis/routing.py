@@ -177,9 +177,11 @@ class Department:
     area_code: str
     contact: str | None = None
     phone: str | None = None
+    email: str | None = None  # where its notices are mailed (when SMTP is configured)
 
     @classmethod
-    def checked(cls, code, name, area_code, contact=None, phone=None) -> Department:
+    def checked(cls, code, name, area_code, contact=None, phone=None,
+                email=None) -> Department:
         name = str(name or "").strip()
         if not name or len(name) > 100:
             raise InputError("name must be 1-100 characters", field="name")
@@ -188,19 +190,37 @@ class Department:
             raise InputError("a department serves a county or a township, not a community "
                              f"({area})", field="area_code")
         return cls(check_department_code(code, "code"), name, area,
-                   str(contact or "").strip() or None, str(phone or "").strip() or None)
+                   str(contact or "").strip() or None, str(phone or "").strip() or None,
+                   check_email(email))
+
+
+# one address, no display name: what an SMTP server takes in RCPT TO
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
+def check_email(value) -> str | None:
+    """An e-mail address (``name@host``, at most 254 characters), or None when empty."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if len(text) > 254 or not EMAIL.fullmatch(text):
+        raise InputError(f"not an e-mail address: {text[:60]!r} (expected name@host)",
+                         field="email")
+    return text
 
 
 def read_departments(source, *, file: str | None = None, with_rows: bool = False) -> list:
     """Departments from a CSV with ``code``, ``name``, ``area_code`` and optional
-    ``contact`` and ``phone``. Refuses the whole file on any bad row, naming each.
+    ``contact``, ``phone`` and ``email``. Refuses the whole file on any bad row, naming each.
     ``with_rows``: ``(row number, department)`` pairs."""
     name, rows = read_rows(source, required=["code", "name", "area_code"],
-                           optional=["contact", "phone"], file=file)
+                           optional=["contact", "phone", "email"], file=file)
     out = _checked_rows(
         name, rows,
         lambda row: Department.checked(row["code"], row["name"], row["area_code"],
-                                       row.get("contact"), row.get("phone")),
+                                       row.get("contact"), row.get("phone"),
+                                       row.get("email")),
         lambda dept: dept.code,
         lambda dept, first: InputError(f"code {dept.code!r} already on row {first}",
                                        field="code"))

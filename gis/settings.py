@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = 200
     base_tile_url: str | None = None  # optional raster base map for the web pages
     timezone: str = "Asia/Shanghai"
+    # Duplicates (issue 16): a new report merged into a case closed this recently reopens it
+    reopen_window_days: float = Field(default=30.0, gt=0, le=3650,
+                                      description="days after closing within which a repeat "
+                                                  "report reopens the case (重办)")
     # Security (README "Security"): session cookies, login backoff.
     cookie_secure: bool | None = Field(
         default=None, description="mark the session cookie Secure; unset: Secure unless "
@@ -60,6 +64,22 @@ class Settings(BaseSettings):
     # Resident reporting (/report, no account): per client address
     report_rate_per_hour: int = 10          # reports sent
     public_tile_rate_per_minute: int = 1200  # base-map tiles read (a map view is ~20)
+    # Live inbox (GET /notifications/stream, README "Notifications"): server-sent events
+    stream_max: int = Field(default=200, ge=1, le=10_000, description="open event streams "
+                            "per process; beyond, 503 (the pages fall back to polling)")
+    stream_heartbeat_s: float = Field(default=15.0, gt=0, le=300, description="a comment "
+                                      "line this often keeps proxies from closing a stream")
+    stream_recheck_s: float = Field(default=60.0, gt=0, le=3600, description="a stream "
+                                    "re-checks its credentials this often and ends when "
+                                    "they are revoked or expired")
+    # E-mail of department notices through an SMTP server: off unless smtp_host is set
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "gridgis@localhost"
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> "Settings":

@@ -195,5 +195,9 @@ def overdue_ids(engine, statuses=None) -> set[int]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, status, category, reported_at, due_at, closed_at "
                                  "FROM incidents")).all()
+        parts: dict[int, list] = {}
+        for p in conn.execute(text("SELECT * FROM summons")).all():
+            parts.setdefault(p.incident_id, []).append(p)
     return {r.id for r in rows if (statuses is None or r.status in statuses)
-            and overdue(r.status, r.category, r.reported_at, r.due_at, r.closed_at, now)}
+            and overdue(r.status, r.category, r.reported_at, r.due_at, r.closed_at, now,
+                        parts.get(r.id, ()))}

@@ -6,6 +6,11 @@ incident is whistled to two departments on the map and cannot be verified until 
 back; a duplicate is merged on the map and counted once in /incidents/stats; a clock
 override of /supervision/run makes a department overdue and the supervision notice shows
 in the department's inbox on its page and in the township centre's inbox on the map.
+Then the later steps (items 10-11): a department asks for more time on its page, the
+dispatcher approves it on the map and the part is no longer overdue; an unsatisfied
+call-back recorded on the map's card reopens the case (重办, in the card's timeline), which
+is back in the department's queue, marked; so does a new report of a case closed lately,
+merged into it from the new report's card.
 
 Screenshots (1280x800) go to the test's tmp_path, and to $GRIDGIS_SHOTS when set."""
 
@@ -30,6 +35,7 @@ PASSWORD = "correct horse"
 SPOT = (113.005, 28.005)          # grid A, township 1
 OTHER = (113.015, 28.005)         # grid B, ~1 km east
 DUP_SPOT = (113.005, 28.008)      # ~330 m north of SPOT
+THIRD = (113.008, 28.003)         # grid A, ~360 m south-east of SPOT
 
 
 
@@ -164,17 +170,21 @@ def _api(base: str, people: dict) -> dict:
             for name, h in people.items()}
 
 
-def _setup_departments(db, http) -> None:
+def _setup_departments(db, http) -> dict:
+    """Two departments, a clerk each (``CODE-clerk``), a routing rule; the clerks' headers."""
+    clerks = {}
     for code, name in (("zhujian", "县住建局"), ("chengguan", "县城管局")):
         resp = http["admin"].post("/departments", json={"code": code, "name": name,
                                                         "area_code": fx.COUNTY})
         assert resp.status_code == 201, resp.text
-        accounts.add_user(db, f"{code}-clerk", "department", department_code=code,
-                          password=PASSWORD)
+        token = accounts.add_user(db, f"{code}-clerk", "department", department_code=code,
+                                  password=PASSWORD)["token"]
+        clerks[code] = {"Authorization": f"Bearer {token}"}
     resp = http["admin"].post("/routing-rules", json={
         "category": "public_facility", "subcategory": "road", "area_code": fx.COUNTY,
         "department_code": "zhujian"})
     assert resp.status_code == 201, resp.text
+    return clerks
 
 
 def _report(client, where, category, subcategory, text, with_photo=False) -> int:
@@ -350,3 +360,130 @@ def test_the_department_page_asks_to_log_in_and_serves_no_inline_script(client, 
         "content-security-policy"]
     assert '"department": "zhujian"' in page.text
     assert "<script>" not in page.text and "<script src=\"/static/department.js\">" in page.text
+
+
+# -- the later steps: time requests (延期申请) and call-back (回访) --------------------------
+def _step(client, incident_id: int, action: str, headers=None, **extra) -> dict:
+    version = client.get(f"/incidents/{incident_id}").json()["properties"]["version"]
+    resp = client.post(f"/incidents/{incident_id}/transitions", headers=headers,
+                       json={"action": action, "version": version, **extra})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["properties"]
+
+
+def _at_department(http, clerk: dict, where, text: str, *, fed_back: bool) -> int:
+    """A case dispatched to 住建 and acknowledged (and fed back when ``fed_back``)."""
+    incident_id = _report(http["worker"], where, "public_facility", "road", text)
+    _step(http["centre"], incident_id, "accept")
+    _step(http["centre"], incident_id, "dispatch", department_code="zhujian")
+    _step(http["centre"], incident_id, "acknowledge", headers=clerk)
+    if fed_back:
+        _step(http["centre"], incident_id, "feedback", headers=clerk, note="kerb fixed")
+    return incident_id
+
+
+def _backdate_part(db, incident_id: int, days: int) -> None:
+    """The department received the case ``days`` ago: its handle limit has lapsed."""
+    with db.begin() as conn:
+        conn.execute(text("UPDATE summons SET summoned_at = summoned_at - make_interval("
+                          "days => :d), ack_due_at = ack_due_at - make_interval(days => :d), "
+                          "handle_due_at = handle_due_at - make_interval(days => :d) "
+                          "WHERE incident_id = :i"), {"d": days, "i": incident_id})
+
+
+def _part(client, incident_id: int) -> dict:
+    return client.get(f"/incidents/{incident_id}/summons").json()["summons"][0]
+
+
+def test_time_requests_and_call_back_in_the_pages(db, pg_url, tmp_path, setup, browser):
+    people, _ = setup
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    with live_server(pg_url, tmp_path) as base:
+        http = _api(base, people)
+        clerk = _setup_departments(db, http)["zhujian"]
+        late = _at_department(http, clerk, SPOT, "kerb: parts on order", fed_back=False)
+        _backdate_part(db, late, 14)
+        before = _part(http["centre"], late)
+        assert before["overdue"] == "handle"
+        called = _at_department(http, clerk, OTHER, "kerb loose", fed_back=True)
+        done = _at_department(http, clerk, THIRD, "kerb broken", fed_back=True)
+        _step(http["centre"], done, "verify")
+        _step(http["centre"], done, "close")
+        repeat = _report(http["worker"], (THIRD[0] + 0.0002, THIRD[1]), "public_facility",
+                         "road", "kerb broken again")
+
+        # 住建 asks for 240 more hours on its page
+        _login(browser, base, "zhujian-clerk", "/department")
+        card = _card(browser, "overdue", late)
+        card.find_element("css selector", "details.more-time summary").click()
+        hours = card.find_element("css selector", "form.extend .hours")
+        hours.clear()
+        hours.send_keys("240")
+        card.find_element("css selector", "form.extend .reason").send_keys("parts on order")
+        _shot(browser, tmp_path, "9-extension-request")
+        card.find_element("css selector", ".do-extend").click()
+        _wait(browser, f"return !!document.querySelector('#list-overdue .card[data-id=\"{late}\"]"
+                       f" .requests li.req-requested')")
+        assert _part(http["centre"], late)["handle_due_at"] == before["handle_due_at"]
+
+        # the dispatcher sees it overdue and the request pending on the card, and approves
+        _login(browser, base, "centre", "/map")
+        _open(browser, late, "handling")
+        assert browser.find_elements("css selector", "#panel-body tr[data-dept].overdue")
+        assert "parts on order" in browser.find_element("id", "inc-requests").text
+        browser.find_element("css selector", "#inc-requests button[data-approve='1']").click()
+        _wait(browser, "return !!document.querySelector('#inc-requests li.req-approved') && "
+                       "!document.querySelector('#panel-body tr[data-dept].overdue') && "
+                       "!document.querySelector('#inc-requests button')")
+        _shot(browser, tmp_path, "10-extension-approved")
+        after = _part(http["centre"], late)
+        assert after["overdue"] is None and after["handle_due_at"] > before["handle_due_at"]
+        assert datetime.fromisoformat(after["handle_due_at"]) > datetime.now().astimezone()
+        assert "时限变更" in browser.find_element("id", "inc-timeline").text
+
+        # an unsatisfied call-back on the card reopens the other case (重办)
+        _open(browser, called, "feedback")
+        browser.find_element("id", "inc-callback-open").click()
+        _wait(browser, "return document.getElementById('callback-dialog').open")
+        browser.find_element("css selector", "#callback-solved input[value='no']").click()
+        browser.execute_script("document.getElementById('callback-satisfaction').value = '1'")
+        browser.find_element("id", "callback-note").send_keys("kerb still loose")
+        _shot(browser, tmp_path, "11-call-back")
+        browser.find_element("id", "callback-submit").click()
+        _panel_status(browser, "handling")
+        reopen = _wait(browser, "const e = document.querySelector('#inc-timeline li.ev-reopen');"
+                                " return e && e.innerText;")
+        assert "重办" in reopen and "zhujian" in reopen and "kerb still loose" in reopen
+        assert not browser.find_elements("id", "inc-callback-open")   # not before feedback
+        _shot(browser, tmp_path, "12-reopened")
+
+        # the new report of the closed case: merged into it from its card, which reopens it
+        _open(browser, repeat, "reported")
+        reopen_button = (f"#inc-dups li.closed-dup[data-id='{done}'] "
+                         f"button[data-reopen='{done}']")
+        _wait(browser, f"return !!document.querySelector(\"{reopen_button}\")")
+        browser.find_element("css selector", reopen_button).click()
+        _wait(browser, f"return document.getElementById('panel').dataset.incidentId === "
+                       f"'{done}' && document.getElementById('panel-body').dataset.status === "
+                       "'handling'")
+        again = _wait(browser, "const e = document.querySelector('#inc-timeline li.ev-reopen');"
+                               " return e && e.innerText;")
+        assert "repeat_report" in again and f"#{repeat}" in again
+        assert _status(http["centre"], repeat) == "closed"
+
+        # back on 住建's page: the extended case is no longer overdue, the reopened one is
+        # waiting for its feedback again, marked
+        _login(browser, base, "zhujian-clerk", "/department")
+        marked = _card(browser, "handling", called)
+        assert "重办" in marked.find_element("css selector", ".reopened").text
+        _card(browser, "handling", late)
+        assert "重办" in _card(browser, "handling", done).find_element(
+            "css selector", ".reopened").text
+        assert not browser.find_elements("css selector", f"#list-overdue .card[data-id='{late}']")
+        assert "已批准" in browser.find_element(
+            "css selector", f".card[data-id='{late}'] .requests").text
+        _shot(browser, tmp_path, "13-department-after")
+        _no_browser_errors(browser)
+        for client in http.values():
+            client.close()

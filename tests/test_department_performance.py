@@ -126,3 +126,16 @@ def test_events_without_the_needed_columns_are_refused():
     with pytest.raises(InputError) as err:
         assignments(EVENTS.drop(columns="at"), INCIDENTS)
     assert err.value.field == "at"
+
+
+def test_a_part_reopened_after_its_feedback_is_not_closed_until_it_feeds_back_again():
+    events = pd.DataFrame([
+        ev(1, "zj", "dispatch", MON), ev(1, "zj", "acknowledge", MON + H),
+        ev(1, "zj", "feedback", MON + D), ev(1, "zj", "reopen", MON + 2 * D),    # 重办
+        ev(2, "zj", "dispatch", MON), ev(2, "zj", "acknowledge", MON + H),
+        ev(2, "zj", "feedback", MON + D), ev(2, "zj", "reopen", MON + 2 * D),
+        ev(2, "zj", "feedback", MON + 3 * D)])                                # fed back again
+    perf = performance(assignments(events, INCIDENTS), *SEPTEMBER).set_index("department_code")
+    assert perf.loc["zj", ["received", "closed", "closed_on_time", "reopened"]].tolist() == [
+        2, 1, 1, 2]
+    assert perf.loc["zj", "median_hours_to_close"] == 72.0

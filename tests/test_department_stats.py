@@ -14,7 +14,10 @@ SQL = """
 SELECT department_code, count(*) AS received,
        count(*) FILTER (WHERE acknowledged_at <= ack_due_at) AS acknowledged_on_time,
        count(*) FILTER (WHERE fed_back_at IS NOT NULL) AS closed,
-       count(*) FILTER (WHERE fed_back_at <= handle_due_at) AS closed_on_time
+       count(*) FILTER (WHERE fed_back_at <= handle_due_at) AS closed_on_time,
+       sum((SELECT count(*) FROM incident_events e WHERE e.incident_id = summons.incident_id
+            AND e.department_code = summons.department_code AND e.action = 'reopen'))::int
+         AS reopened
 FROM summons GROUP BY department_code ORDER BY department_code"""
 
 

@@ -54,7 +54,8 @@ def codes(resp) -> list[str]:
 def test_admin_registers_and_lists_departments(client, admin):
     resp = client.post("/departments", json={**ZJ, "contact": "王科长"}, headers=admin)
     assert resp.status_code == 201, resp.text
-    assert resp.json() == {**ZJ, "contact": "王科长", "phone": None, "active": True}
+    assert resp.json() == {**ZJ, "contact": "王科长", "phone": None, "email": None,
+                           "active": True}
     assert codes(client.get("/departments", headers=admin)) == ["zhujian"]
 
 

@@ -18,7 +18,8 @@ DOMAIN = ["gis.partition", "gis.assign", "gis.coverage", "gis.patrol", "gis.gene
           "gis.incidents", "gis.vocabulary", "gis.errors", "gis.maps", "gis.report",
           "gis.report_charts", "gis.assessment",
           "gis.csv_tables", "gis.clocks", "gis.attachments", "gis.duplicates", "gis.routing",
-          "gis.department_performance", "gis.supervision", "gis.csvsafe", "gis.geomcheck"]  # issue 16
+          "gis.department_performance", "gis.supervision", "gis.csvsafe", "gis.geomcheck",
+          "gis.department_limits"]  # issue 16
 COMMUNITY = "430199001001"
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 

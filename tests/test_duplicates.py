@@ -1,5 +1,6 @@
 """Duplicates: same category, within the distance (metres in a metric CRS), reported within
-the hours, open and not merged; the merge rule; counting a merged pair once."""
+the hours, open and not merged; closed ones within the reopen window (重办); the merge rule;
+counting a merged pair once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import Point
 
-from gis.duplicates import count_once, likely_duplicates, plan_merge
+from gis.duplicates import closed_duplicates, count_once, likely_duplicates, plan_merge
 from gis.errors import Conflict, InputError
 
 T0 = pd.Timestamp("2026-09-01 08:00", tz="Asia/Shanghai")
@@ -118,3 +119,46 @@ def test_a_merged_incident_counts_once(nearby):
     assert 9 not in set(counted["id"]) and len(counted) == len(nearby) - 1
     assert count_once(nearby.drop(columns="merged_into")).shape == nearby.drop(
         columns="merged_into").shape
+
+
+def test_closed_within_the_reopen_window_whenever_reported():
+    day = pd.Timedelta(days=1)
+    candidates = frame([
+        {"id": 1, "geometry": east(0)},
+        {"id": 2, "geometry": east(20), "status": "closed", "closed_at": T0 - 29 * day,
+         "reported_at": T0 - 40 * day},                                    # in the window
+        {"id": 3, "geometry": east(10), "status": "closed", "closed_at": T0 - 31 * day},
+        {"id": 4, "geometry": east(5), "status": "closed", "closed_at": T0 - day,
+         "merged_into": 2},                                                # merged: never
+        {"id": 5, "geometry": east(60), "status": "closed", "closed_at": T0},  # too far
+        {"id": 6, "geometry": east(5), "status": "closed", "closed_at": T0,
+         "category": "dispute"},
+        {"id": 7, "geometry": east(40), "status": "handling", "closed_at": None},  # open
+    ]).astype({"closed_at": "datetime64[ns, Asia/Shanghai]"})
+    found = closed_duplicates(candidates[candidates["id"] == 1], candidates,
+                              closed_since=T0 - 30 * day)
+    assert found["duplicate_id"].tolist() == [2]
+    assert found["distance_m"].iloc[0] == pytest.approx(20, abs=0.1)
+    assert found["hours_apart"].iloc[0] == pytest.approx(40 * 24)
+    assert likely_duplicates(candidates[candidates["id"] == 1], candidates)[
+        "duplicate_id"].tolist() == [7]
+    with pytest.raises(InputError) as err:
+        closed_duplicates(candidates, candidates.drop(columns="closed_at"), closed_since=T0)
+    assert err.value.field == "closed_at"
+
+
+def test_a_closed_survivor_reopens_only_within_the_window():
+    window, now = pd.Timedelta(days=30).to_pytimedelta(), T0.to_pydatetime()
+    new = {"id": 9, "status": "reported", "reporters": ["w-12"]}
+    recent = {"id": 2, "status": "closed", "closed_at": now - window / 2, "reporters": ["r"]}
+    plan = plan_merge(new, recent, reopen_window=window, now=now)
+    assert (plan.survivor_id, plan.reopen, plan.reporters) == (2, True, ("r", "w-12"))
+    assert not plan_merge(new, {"id": 3, "status": "handling"}, reopen_window=window,
+                          now=now).reopen
+    old = {**recent, "closed_at": now - window * 1.1}
+    with pytest.raises(Conflict, match="more than 30 days ago"):
+        plan_merge(new, old, reopen_window=window, now=now)
+    with pytest.raises(Conflict, match="already merged"):
+        plan_merge(new, {**recent, "merged_into": 5}, reopen_window=window, now=now)
+    with pytest.raises(Conflict):                     # closed and no window given
+        plan_merge(new, recent)

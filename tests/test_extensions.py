@@ -95,7 +95,8 @@ def test_bad_requests_and_outsiders(client, people):
     again = client.post(url, headers=people["centre"], json={"approve": False})
     assert again.status_code == 409 and "already approved" in again.json()["detail"]
     listed = client.get(f"/incidents/{incident_id}/extensions", headers=people["zj"]).json()
-    assert [e["status"] for e in listed["extensions"]] == ["approved"]
+    assert [(e["status"], e["department_code"]) for e in listed["extensions"]] == [
+        ("approved", "zhujian")]
 
 
 def test_an_approved_pause_stops_the_clock_until_resumed(client, people):

@@ -20,6 +20,7 @@ ROUTERS = [
     "api.routers.report",
     "api.routers.open311",
     "api.routers.departments",
+    "api.routers.department_limits",
     "api.routers.attachments",
     "api.routers.duplicates",
     "api.routers.notifications",

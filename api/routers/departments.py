@@ -28,6 +28,8 @@ class DepartmentIn(BaseModel):
                            description="12-digit code of the county or township served")
     contact: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(None, max_length=254, description="notices are mailed here "
+                              "when an SMTP server is configured (GRIDGIS_SMTP_HOST)")
 
 
 class WhistleIn(BaseModel):

@@ -1,6 +1,7 @@
 // Shared by the dispatcher map and the department page: fetch helpers (same-origin cookie,
 // JSON errors shown as the server's detail), escaping, and the inbox (/notifications) with
-// its unread count, polled so new notices appear without a reload. Plain script, no CDN.
+// its unread count, kept live by server-sent events (/notifications/stream, with the
+// session cookie) and polled only while the stream is down. Plain script, no CDN.
 (function () {
   "use strict";
 
@@ -51,14 +52,19 @@
 
   const KIND_LABELS = {dispatched: "分拨 dispatched", summoned: "吹哨 summoned",
     acknowledged: "报到 acknowledged", fed_back: "反馈 fed back", overdue: "超期 overdue",
-    supervision: "督办 supervision", merged: "合并 merged"};
+    supervision: "督办 supervision", merged: "合并 merged", deadline: "时限 deadline",
+    reopened: "重办 reopened"};
 
   // The inbox: a button with the unread count and a drop-down list; onOpen(incidentId)
-  // is called when an entry naming an incident is clicked, onNew() when a poll finds a
-  // notification newer than the last one seen (not on the first poll).
+  // is called when an entry naming an incident is clicked, onNew() when a notification
+  // newer than the last one seen arrives (not on the first load). New notifications come
+  // over an EventSource; the poll every pollSeconds runs only while that stream is not
+  // open (refused, e.g. 503 when the server has too many, or broken), so the page is never
+  // worse than before. button.dataset.live says which is in use ("stream" or "poll").
   function installInbox({button, count, list, onOpen, onNew, pollSeconds}) {
     let last = {unread: 0, notifications: []};
     let newest = null;
+    let streaming = false;
 
     function render() {
       count.textContent = String(last.unread);
@@ -98,8 +104,43 @@
         onOpen(Number(item.dataset.incident));
       }
     });
+    // a stream event carries the unread count and only the new notifications
+    function merge(news) {
+      const seen = new Set(news.notifications.map((n) => n.id));
+      last = {unread: news.unread, notifications: news.notifications.concat(
+        last.notifications.filter((n) => !seen.has(n.id))).slice(0, 50)};
+      render();
+      const top = last.notifications.length ? last.notifications[0].id : 0;
+      if (newest !== null && top !== newest && onNew) onNew();
+      newest = top;
+    }
+
+    function listen() {
+      if (!window.EventSource) return;
+      const source = new EventSource("/notifications/stream");
+      source.addEventListener("open", () => {
+        streaming = true;
+        button.dataset.live = "stream";
+        refresh();  // what came while the stream was down
+      });
+      source.addEventListener("inbox", (event) => merge(JSON.parse(event.data)));
+      function fallBack(retry) {
+        streaming = false;
+        button.dataset.live = "poll";
+        if (retry) setTimeout(listen, 30000);
+      }
+      source.addEventListener("end", () => {  // the session is over: the polls will say so
+        source.close();
+        fallBack(true);
+      });
+      // EventSource retries a dropped stream itself; a refused one (401, 503) it gives up
+      source.addEventListener("error", () => fallBack(source.readyState === EventSource.CLOSED));
+    }
+
+    button.dataset.live = "poll";
     refresh();
-    setInterval(refresh, (pollSeconds || 5) * 1000);
+    listen();
+    setInterval(() => { if (!streaming) refresh(); }, (pollSeconds || 5) * 1000);
     return {refresh, last: () => last};
   }
 

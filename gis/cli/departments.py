@@ -28,13 +28,14 @@ def add(code: str = typer.Argument(..., help="Short code, e.g. zhujian."),
         area: str = typer.Option(..., help="12-digit code of the county or township served."),
         contact: str = typer.Option(None, help="Contact person."),
         phone: str = typer.Option(None, help="Contact phone."),
+        email: str = typer.Option(None, help="Address its notices are mailed to (SMTP)."),
         json: bool = JsonOpt) -> None:
     """Register a department."""
     from gis.services import departments
 
     engine, actor = _engine_and_actor()
     emit(departments.create(engine, actor, code=code, name=name, area_code=area,
-                            contact=contact, phone=phone), json, "department")
+                            contact=contact, phone=phone, email=email), json, "department")
 
 
 @department_app.command("list")
@@ -55,7 +56,8 @@ def list_(json: bool = JsonOpt) -> None:
 
 @department_app.command("import")
 def import_(file: Path = typer.Argument(..., exists=True, dir_okay=False,
-                                        help="CSV: code, name, area_code, contact?, phone?"),
+                                        help="CSV: code, name, area_code, contact?, "
+                                             "phone?, email?"),
             json: bool = JsonOpt) -> None:
     """Import departments from a CSV, all or nothing (bad rows are listed)."""
     from gis.services import departments
@@ -73,6 +75,32 @@ def rules(file: Path = typer.Argument(..., exists=True, dir_okay=False, help=(
 
     engine, actor = _engine_and_actor()
     emit(departments.import_rules(engine, actor, file), json, "imported")
+
+
+@department_app.command("limits")
+def limits(import_file: Path = typer.Option(
+               None, "--import", exists=True, dir_okay=False,
+               help="CSV: step (acknowledge|handle), category, subcategory (empty: any), "
+                    "area_code, amount, unit (hours|working_days); all rows or none, a "
+                    "stored key is replaced"),
+           json: bool = JsonOpt) -> None:
+    """List the department time limits (after importing a file, with --import). Where no
+    rule applies the built-in limits do; a part keeps the limits it began with."""
+    from gis.services import department_limits
+
+    engine, actor = _engine_and_actor()
+    imported = department_limits.import_file(engine, actor, import_file) if import_file else None
+    rows = department_limits.list_all(engine, actor)
+    if json:
+        emit({"imported": imported, "limits": rows} if imported else {"limits": rows}, True)
+        return
+    if imported:
+        console.print(f"{imported['file']}: {imported['created']} new, "
+                      f"{imported['updated']} replaced")
+    for r in rows:
+        console.print(f"{r['id']:>5} {r['step']:<12} {r['category']}/{r['subcategory'] or '*'}"
+                      f"  {r['area_code']}  {r['amount']:g} {r['unit']}")
+    console.print(f"{len(rows)} limit(s); the built-in limits apply elsewhere")
 
 
 @department_app.command("holidays")

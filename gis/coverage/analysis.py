@@ -9,11 +9,11 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis.coverage import overlay
 from gis.coverage import blindspots as bs
 from gis.coverage.cameras import defaults_used, normalize_cameras
-from gis.coverage.target import (OPEN_SETBACK_M, exclusion_metric, grid_keys, remove_exclusions,
-                                 road_widths, street_polygons, target_metric)
+from gis.coverage.per_grid import grid_figures
+from gis.coverage.target import (OPEN_SETBACK_M, Targets, exclusion_metric, grid_keys,
+                                 road_widths, street_polygons)
 from gis.coverage.visibility import footprint_parts, polygonal, views_metric, working_crs
 
 
@@ -59,7 +59,8 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
              mode: str = "public", include_offline: bool = False, mapping=None,
              period=None, time_field: str = "reported_at",
              open_setback: float = OPEN_SETBACK_M,
-             exclude: gpd.GeoDataFrame | None = None) -> CoverageResult:
+             exclude: gpd.GeoDataFrame | None = None,
+             workers: int | None = None) -> CoverageResult:
     """Camera coverage of each grid's target area, its blind spots and key places.
 
     Parameters
@@ -80,6 +81,9 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
     exclude : areas removed from every target (water, railways, private compounds):
         not public space, so never blind spots (see
         :func:`gis.coverage.target.exclusion_metric`).
+    workers : processes sharing the views and the grids (default: every core, where
+        forking is safe; see :mod:`gis.coverage.workers`). The answer does not depend
+        on it.
 
     Returns
     -------
@@ -99,18 +103,17 @@ def coverage(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grids: gpd.
     parts = footprint_parts(buildings, crs)
     pts = cams.geometry.to_crs(crs)
     views, moved = views_metric(pts.x.to_numpy(), pts.y.to_numpy(), cams["azimuth"],
-                                cams["fov"], cams["range"], parts)
+                                cams["fov"], cams["range"], parts, workers=workers)
     grid_geoms = polygonal(grids.geometry.to_crs(crs).values._data)
     streets = street_polygons(roads, crs) if roads is not None and len(roads) else None
-    targets = target_metric(grid_geoms, parts, streets, mode, open_setback)
-    excluded = None
-    if exclude is not None and len(exclude):
-        before = shapely.area(targets)
-        excl, excluded = exclusion_metric(exclude, crs)
-        targets = remove_exclusions(targets, excl)
-        excluded["area_m2"] = round(float((before - shapely.area(targets)).sum()), 1)
-    covered = bs.covered_per_grid(targets, views)
-    blind = overlay.difference(targets, covered)
+    excl, excluded = (exclusion_metric(exclude, crs) if exclude is not None and len(exclude)
+                      else (None, None))
+    fig = grid_figures(grid_geoms, Targets(parts, streets, mode, open_setback), views, excl,
+                       workers=workers)
+    targets, covered, blind = fig.targets, fig.covered, fig.blind
+    if excluded is not None:
+        excluded["area_m2"] = round(float((fig.target_m2_before_exclusions
+                                           - shapely.area(targets)).sum()), 1)
     keys = grid_keys(grids, grid_key).to_numpy()
     inc = bs.filter_period(incidents, period, time_field)
     inc_pts = (shapely.point_on_surface(inc.geometry.to_crs(crs).values._data)

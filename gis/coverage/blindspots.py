@@ -17,12 +17,34 @@ from gis.coverage.visibility import polygonal
 from gis.errors import InputError
 
 
+def view_tree(views: np.ndarray) -> shapely.STRtree:
+    """STRtree of the views that see anything."""
+    return shapely.STRtree(views[~shapely.is_empty(views)] if len(views) else views)
+
+
+def _views_over(targets: np.ndarray, tree: shapely.STRtree) -> np.ndarray:
+    """Per target: the union of the views that touch it."""
+    g, v = tree.query(targets, predicate="intersects")
+    return grouped_union(tree.geometries.take(v), g, len(targets))
+
+
 def covered_per_grid(targets: np.ndarray, views: np.ndarray) -> np.ndarray:
     """Per grid: the part of its target that at least one view covers."""
-    views = views[~shapely.is_empty(views)] if len(views) else views
-    g, v = shapely.STRtree(views).query(targets, predicate="intersects")
-    merged = grouped_union(views[v], g, len(targets))
-    return overlay.intersection(targets, merged)
+    return overlay.intersection(targets, _views_over(targets, view_tree(views)))
+
+
+def covered_and_blind(targets: np.ndarray, tree: shapely.STRtree):
+    """Per grid: the covered part of its target (cut by the union of the views over it,
+    ``tree``: :func:`view_tree`) and the blind rest.
+
+    The blind rest is target − covered, not target − views (twice as fast): the views'
+    union holds hairline slivers (two shadows' rays a nanometre apart) that cut a blind
+    spot in two; intersecting with the target first drops them, so two blind pieces
+    joined along a seen line of no width stay one blind spot (2 % of the blind spots of
+    a county change in number the other way, for the same area within 1e-5 m²).
+    """
+    covered = overlay.intersection(targets, _views_over(targets, tree))
+    return covered, overlay.difference(targets, covered)
 
 
 def explode_blind(blind: np.ndarray, min_area: float):

@@ -84,30 +84,52 @@ def _clip_to_grids(geoms, grid_geoms, tree_of_geoms) -> np.ndarray:
     return shapely.intersection(grid_geoms, merged)
 
 
+class Targets:
+    """What the targets of grids are cut from, indexed once: footprints and street
+    carriageways, each with its STRtree, so that the grids can be done in chunks
+    (:meth:`of`) with the same answer as all at once."""
+
+    def __init__(self, parts: np.ndarray, street_geoms=None, mode: str = "public",
+                 open_setback: float = OPEN_SETBACK_M, open_reach: float = OPEN_REACH_M):
+        if mode not in MODES:
+            raise InputError(f"unknown target mode {mode!r} (one of {', '.join(MODES)})",
+                             field="mode")
+        if mode == "streets" and street_geoms is None:
+            raise InputError("target mode 'streets' needs a roads layer", field="roads")
+        self.mode, self.open_setback, self.open_reach = mode, open_setback, open_reach
+        self.parts, self.tree = parts, shapely.STRtree(parts)
+        self.streets = None if mode == "grid" else street_geoms
+        if self.streets is not None:
+            self.street_tree = shapely.STRtree(self.streets)
+
+    def of(self, grid_geoms: np.ndarray) -> np.ndarray:
+        """Target polygons of ``grid_geoms`` (metric, in the parts' CRS)."""
+        public = self.streets is not None and self.mode == "public"
+        # one union per grid of the footprints over it (and, for open ground, within the
+        # setback of it): the area cut is inside the grid, so footprints beyond it cut
+        # nothing, and the union widened by the setback is the crowded land (a buffer of
+        # the union is the union of the buffers: the old way, 2x the time, same within 1e-8 m²)
+        g, i = self.tree.query(grid_geoms, predicate="dwithin",
+                               distance=self.open_setback if public else 0.0)
+        built = grouped_union(self.parts[i], g, len(grid_geoms))
+        if self.streets is None:
+            return shapely.difference(grid_geoms, built)
+        streets = _clip_to_grids(self.streets, grid_geoms, self.street_tree)
+        area = streets
+        if public:
+            crowded = shapely.buffer(built, self.open_setback, quad_segs=2)
+            # open ground counts only near a street: plazas and forecourts, not farmland
+            reach = shapely.intersection(shapely.buffer(streets, self.open_reach), grid_geoms)
+            open_ground = shapely.difference(reach, crowded)
+            area = shapely.union(streets, open_ground)
+        return shapely.difference(area, built)
+
+
 def target_metric(grid_geoms: np.ndarray, parts: np.ndarray, street_geoms=None,
                   mode: str = "public", open_setback: float = OPEN_SETBACK_M,
                   open_reach: float = OPEN_REACH_M) -> np.ndarray:
     """Target polygons per grid, all inputs already in one metric CRS."""
-    if mode not in MODES:
-        raise InputError(f"unknown target mode {mode!r} (one of {', '.join(MODES)})",
-                         field="mode")
-    tree = shapely.STRtree(parts)
-    built = _clip_to_grids(parts, grid_geoms, tree)
-    if mode == "streets" and street_geoms is None:
-        raise InputError("target mode 'streets' needs a roads layer", field="roads")
-    if mode == "grid" or street_geoms is None:
-        area = grid_geoms
-    else:
-        streets = _clip_to_grids(street_geoms, grid_geoms, shapely.STRtree(street_geoms))
-        area = streets
-        if mode == "public":
-            near = shapely.buffer(parts, open_setback, quad_segs=2)
-            crowded = _clip_to_grids(near, grid_geoms, shapely.STRtree(near))
-            # open ground counts only near a street: plazas and forecourts, not farmland
-            reach = shapely.intersection(shapely.buffer(streets, open_reach), grid_geoms)
-            open_ground = shapely.difference(reach, crowded)
-            area = shapely.union(streets, open_ground)
-    return shapely.difference(area, built)
+    return Targets(parts, street_geoms, mode, open_setback, open_reach).of(grid_geoms)
 
 
 def street_polygons(roads: gpd.GeoDataFrame, crs) -> np.ndarray:

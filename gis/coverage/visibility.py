@@ -29,12 +29,14 @@ import shapely
 from pyproj import CRS
 
 from gis.coverage.cameras import defaults_used, normalize_cameras
+from gis.coverage.workers import map_ranges
 from gis.crs import metric_crs_for
 
 NUDGE_M = 0.01          # how far outside its wall a wall-mounted camera is placed
 ARC_STEP_DEG = 2.0      # sector arcs: one vertex every 2° (area error < 0.02 %)
 CHUNK = 1000            # cameras per batch: bounds the memory held by shadow polygons
 _FAN = 4                # far side of a shadow: 4 arcs, so it stays beyond the range
+MAX_CHAIN_SPAN = np.pi / 2  # a wider run of walls casts one shadow per wall
 
 
 def working_crs(gdf) -> CRS:
@@ -89,7 +91,8 @@ class Edges:
         same = ring[1:] == ring[:-1]  # consecutive vertices of one ring form an edge
         self.a = coords[:-1][same]
         self.b = coords[1:][same]
-        self.part = ring_part[ring[:-1][same]]
+        self.ring = ring[:-1][same]
+        self.part = ring_part[self.ring]
         self.start = np.searchsorted(self.part, np.arange(len(parts) + 1))
 
     def expand(self, pair_cam: np.ndarray, pair_part: np.ndarray):
@@ -161,30 +164,73 @@ def mount_on_walls(x, y, parts, tree, edges: Edges):
     return x, y, moved
 
 
-def shadows(x, y, rng, e_cam, a, b) -> np.ndarray:
-    """Shadow polygons of edges (a, b) seen from cameras (x, y)[e_cam] with range rng.
-
-    Only edges facing the camera (camera on their open, right-hand side) and reaching
-    into the range cast a shadow; returns the polygons and the camera of each.
-    """
-    px, py, r = x[e_cam], y[e_cam], rng[e_cam]
+def _facing(x, y, rng, e_cam, e, edges: Edges):
+    """The edges among ``e`` that face their camera (camera on their open, right-hand
+    side) and reach into its range: only those cast a shadow that matters."""
+    a, b = edges.a[e], edges.b[e]
+    px, py = x[e_cam], y[e_cam]
     cross = (b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (b[:, 1] - a[:, 1]) * (px - a[:, 0])
     _, dist = _segment_nearest(px, py, a, b)
-    keep = (cross < 0) & (dist < r)
-    px, py, r, a, b, cam = px[keep], py[keep], r[keep], a[keep], b[keep], e_cam[keep]
+    return (cross < 0) & (dist < rng[e_cam])
+
+
+def _chains(e, cam, span, edges: Edges) -> np.ndarray:
+    """Chain number of each facing edge: a chain is a run of consecutive edges of one
+    ring seen by one camera, under ``MAX_CHAIN_SPAN`` wide (wider runs: one edge each)."""
+    cont = np.zeros(len(e), dtype=bool)
+    cont[1:] = (cam[1:] == cam[:-1]) & (e[1:] == e[:-1] + 1) & \
+        (edges.ring[e[1:]] == edges.ring[e[:-1]])
+    chain = np.cumsum(~cont) - 1
+    wide = np.abs(np.bincount(chain, weights=span)) > MAX_CHAIN_SPAN
+    solo = wide[chain]
+    cont[1:] &= ~(solo[1:] | solo[:-1])
+    return np.cumsum(~cont) - 1
+
+
+def shadows(x, y, rng, e_cam, e, edges: Edges):
+    """Shadows cast on cameras (x, y)[e_cam] by footprint edges ``e`` within range rng.
+
+    Only edges facing the camera and reaching into its range cast a shadow. A facing
+    edge sweeps the camera's view in one direction, so a run of them along a ring (the
+    two or three walls of a block the camera sees) hides one star-shaped region: the
+    run, then a far fan beyond the range. One polygon per run, not one per edge:
+    the union that follows is the costly step and it gets half the pieces (the area
+    hidden is the same, only the pieces beyond the range differ). Returns the polygons
+    and the camera of each.
+    """
+    keep = _facing(x, y, rng, e_cam, e, edges)
+    e, cam = e[keep], e_cam[keep]
+    a, b, px, py = edges.a[e], edges.b[e], x[cam], y[cam]
     ta = np.arctan2(a[:, 1] - py, a[:, 0] - px)
     tb = np.arctan2(b[:, 1] - py, b[:, 0] - px)
     span = (tb - ta + np.pi) % (2 * np.pi) - np.pi  # in (-pi, pi): the edge's angular width
-    reach = np.maximum.reduce([r, np.hypot(a[:, 0] - px, a[:, 1] - py),
-                               np.hypot(b[:, 0] - px, b[:, 1] - py)])
-    # far chain of _FAN arcs each under pi/_FAN wide: its chords stay beyond 1.1 * reach
-    far = 1.1 * reach / np.cos(np.abs(span) / (2 * _FAN))
-    t = np.linspace(1.0, 0.0, _FAN + 1)
-    ang = ta[:, None] + span[:, None] * t[None, :]
-    fx = px[:, None] + far[:, None] * np.cos(ang)
-    fy = py[:, None] + far[:, None] * np.sin(ang)
-    ring = np.concatenate([np.stack([a, b], axis=1), np.stack([fx, fy], axis=2)], axis=1)
-    return shapely.polygons(ring), cam
+    if not len(e):
+        return np.empty(0, dtype=object), cam
+    chain = _chains(e, cam, span, edges)
+    first = np.flatnonzero(np.r_[True, chain[1:] != chain[:-1]])
+    width = np.add.reduceat(span, first)
+    dist = np.maximum(np.hypot(a[:, 0] - px, a[:, 1] - py), np.hypot(b[:, 0] - px, b[:, 1] - py))
+    reach = np.maximum(np.maximum.reduceat(dist, first), rng[cam[first]])
+    # far chain of _FAN arcs each under MAX_CHAIN_SPAN/_FAN wide: chords beyond 1.1 * reach
+    far = 1.1 * reach / np.cos(np.abs(width) / (2 * _FAN))
+    ang = ta[first][:, None] + width[:, None] * np.linspace(1.0, 0.0, _FAN + 1)[None, :]
+    fan = np.stack([px[first][:, None] + far[:, None] * np.cos(ang),
+                    py[first][:, None] + far[:, None] * np.sin(ang)], axis=2)
+    return _chain_polygons(a[first], b, chain, first, fan), cam[first]
+
+
+def _chain_polygons(start, b, chain, first, fan) -> np.ndarray:
+    """Rings of each chain: its first vertex, the end of each of its edges, its fan."""
+    n_edges = np.diff(np.r_[first, len(chain)])
+    n_pts = n_edges + 1 + fan.shape[1]
+    off = np.r_[0, np.cumsum(n_pts)[:-1]]
+    coords = np.empty((int(n_pts.sum()), 2))
+    coords[off] = start
+    coords[off[chain] + 1 + np.arange(len(chain)) - first[chain]] = b
+    coords[((off + n_edges + 1)[:, None] + np.arange(fan.shape[1])).ravel()] = \
+        fan.reshape(-1, 2)
+    rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(first)), n_pts))
+    return shapely.polygons(rings)
 
 
 def _views_batch(x, y, az, fov, rng, parts, tree, edges) -> np.ndarray:
@@ -193,35 +239,40 @@ def _views_batch(x, y, az, fov, rng, parts, tree, edges) -> np.ndarray:
     if not len(cam):
         return sector
     e, e_cam = edges.expand(cam, part)
-    quads, q_cam = shadows(x, y, rng, e_cam, edges.a[e], edges.b[e])
-    if not len(quads):
+    shade, s_cam = shadows(x, y, rng, e_cam, e, edges)
+    if not len(shade):
         return sector
-    owners, dense = np.unique(q_cam, return_inverse=True)
+    owners, dense = np.unique(s_cam, return_inverse=True)
     # one (invalid, overlapping) multipolygon per camera; "structure" make_valid unions
     # its parts in one vectorised call instead of a Python loop of union_all
-    shade = shapely.make_valid(shapely.multipolygons(quads, indices=dense), method="structure")
+    shade = shapely.make_valid(shapely.multipolygons(shade, indices=dense), method="structure")
     out = sector.copy()
     out[owners] = shapely.difference(sector[owners], shade)
     return out
 
 
-def views_metric(x, y, az, fov, rng, parts: np.ndarray, *, chunk: int = CHUNK):
+def views_metric(x, y, az, fov, rng, parts: np.ndarray, *, chunk: int = CHUNK,
+                 workers: int | None = 1):
     """View polygons for cameras given as metric arrays, among footprint ``parts``.
 
     Returns (views, moved): the view of each camera and how far it was moved onto
-    the outside of the wall it is mounted on.
+    the outside of the wall it is mounted on. ``workers``: processes to share the
+    chunks of cameras (``None``: every core; see :mod:`gis.coverage.workers`).
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     az, fov, rng = (np.asarray(v, dtype=float) for v in (az, fov, rng))
     tree = shapely.STRtree(parts)
     edges = Edges(parts)
     x, y, moved = mount_on_walls(x, y, parts, tree, edges)
-    views = np.empty(len(x), dtype=object)
     order = _spatial_order(x, y)  # nearby cameras share buildings: better cache locality
-    for lo in range(0, len(order), chunk):
-        ids = order[lo:lo + chunk]
-        views[ids] = _views_batch(x[ids], y[ids], az[ids], fov[ids], rng[ids],
-                                  parts, tree, edges)
+
+    def batch(lo, hi):
+        ids = order[lo:hi]
+        return _views_batch(x[ids], y[ids], az[ids], fov[ids], rng[ids], parts, tree, edges)
+
+    views = np.empty(len(x), dtype=object)
+    if len(x):
+        views[order] = np.concatenate(map_ranges(batch, len(order), chunk, workers))
     return views, moved
 
 
@@ -234,7 +285,8 @@ def _spatial_order(x, y) -> np.ndarray:
 
 
 def camera_views(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *,
-                 include_offline: bool = False, mapping=None) -> gpd.GeoDataFrame:
+                 include_offline: bool = False, mapping=None,
+                 workers: int | None = None) -> gpd.GeoDataFrame:
     """Each camera's view: its sector cut by the shadows of the buildings around it.
 
     Parameters
@@ -245,6 +297,8 @@ def camera_views(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *,
     buildings : footprint polygons (any CRS; reprojected to the cameras' metric CRS).
     include_offline : also compute views of offline cameras.
     mapping : source column -> field name for the camera file.
+    workers : processes sharing the work (default: every core, where forking is safe;
+        see :mod:`gis.coverage.workers`); the views do not depend on it.
 
     Returns
     -------
@@ -267,7 +321,7 @@ def camera_views(cameras: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *,
     pts = cams.geometry.to_crs(crs)
     parts = footprint_parts(buildings, crs)
     views, moved = views_metric(pts.x.to_numpy(), pts.y.to_numpy(), cams["azimuth"],
-                                cams["fov"], cams["range"], parts)
+                                cams["fov"], cams["range"], parts, workers=workers)
     out = gpd.GeoDataFrame(cams.drop(columns=cams.geometry.name),
                            geometry=gpd.GeoSeries(views, index=cams.index, crs=crs))
     out["view_m2"] = shapely.area(views) if len(views) else np.zeros(0)

@@ -52,7 +52,8 @@ def _cover_part(part, cams, buildings, roads, incidents, params: dict) -> dict:
     res = coverage(near_cams, _near(buildings, bounds, 2 * reach + 1.0), part,
                    grid_key=_KEY, roads=_near(roads, bounds, ROAD_MARGIN_M),
                    incidents=_near(incidents, bounds, 0.0), include_offline=True,
-                   min_area=params["min_area"], mode=params["mode"])
+                   min_area=params["min_area"], mode=params["mode"],
+                   workers=1)  # Dask already shares the cores
     return {"pos": part[_POS].to_numpy(), "grid_coverage": res.grid_coverage,
             "coverage": res.coverage, "views": res.views, "empty": False,
             "blind_spots": _with_grid_position(res.blind_spots, part)}

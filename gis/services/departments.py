@@ -20,9 +20,10 @@ __all__ = ["create", "create_rule", "import_calendars", "import_departments", "i
 
 
 def create(engine: Engine, principal: Principal, *, code: str, name: str, area_code: str,
-           contact: str | None = None, phone: str | None = None) -> dict:
+           contact: str | None = None, phone: str | None = None,
+           email: str | None = None) -> dict:
     """Register a department serving a county or township (409 if the code exists)."""
-    dept = Department.checked(code, name, area_code, contact, phone)
+    dept = Department.checked(code, name, area_code, contact, phone, email)
     with unit_of_work(engine) as session:
         return repo.add_department(session, dept, actor=principal.username)
 
@@ -61,7 +62,7 @@ def _refuse(problems: list[RowProblem], file: str) -> None:
 
 
 def import_departments(engine: Engine, principal: Principal, path: Path) -> dict:
-    """Departments from a CSV (code, name, area_code, contact?, phone?), all or nothing:
+    """Departments from a CSV (code, name, area_code, contact?, phone?, email?), all or nothing:
     a bad row, an unknown area or an existing code refuses the file, naming the row."""
     rows = read_departments(path, with_rows=True)
     with unit_of_work(engine) as session:
@@ -128,10 +129,11 @@ def performance(engine: Engine, principal: Principal, flt, *,
         county = (principal.scope_code or (incidents["county"].mode().iat[0]
                                            if len(incidents) else None))
         calendar = calendar_for(session, county)
+        fixed = department_stats.part_limits(session, incidents["id"]) if len(incidents) else {}
     start = flt.start or datetime(1970, 1, 1, tzinfo=timezone.utc)
     end = flt.end or now
-    assigned = (perf.assignments(events, incidents, calendar=calendar) if len(events)
-                else _no_assignments())
+    assigned = (perf.assignments(events, incidents, calendar=calendar, part_limits=fixed)
+                if len(events) else _no_assignments())
     ranked = perf.ranking(perf.performance(assigned, start, end, departments=known))
     rows = ranked.astype(object).where(ranked.notna(), None).to_dict("records")
     return {"start": flt.start, "end": end, "departments": rows}

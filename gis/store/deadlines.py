@@ -131,12 +131,23 @@ def _handle_due(session: Session, summons: Summons, incident: Incident,
     every approved pause (from its approval to its resumption; None while one runs)."""
     granted = session.scalars(select(DeadlineRequest).where(
         DeadlineRequest.summons_id == summons.id, DeadlineRequest.status == "approved")).all()
-    base = limit_for("handle", incident.category, incident.level, DEFAULT_LIMITS)
+    base = part_limit(summons, incident, "handle")
     return due_at(summons.summoned_at, base, calendar,
                   extensions=[Extension(Limit(g.amount, g.unit), "approved")
                               for g in granted if g.kind == "extension"],
                   pauses=[Pause(g.decided_at, g.resumed_at, "approved")
                           for g in granted if g.kind == "pause"])
+
+
+def part_limit(summons: Summons, incident: Incident, step: str) -> Limit:
+    """The limit fixed on the part when it began (``ack``/``handle``), or the built-in
+    default for a part made before limits were recorded (migration 0010)."""
+    prefix = "ack" if step == "acknowledge" else "handle"
+    amount, unit = (getattr(summons, f"{prefix}_limit_amount"),
+                    getattr(summons, f"{prefix}_limit_unit"))
+    if amount is not None and unit is not None:
+        return Limit(amount, unit)
+    return limit_for(step, incident.category, incident.level, DEFAULT_LIMITS)
 
 
 def resume(session: Session, request_id: int, principal: Principal, *,
@@ -163,8 +174,10 @@ def resume(session: Session, request_id: int, principal: Principal, *,
 
 
 def list_for(session: Session, incident_id: int, principal: Principal) -> list[dict]:
-    rows = session.scalars(select(DeadlineRequest)
+    """The incident's requests, oldest first, each with the department that asked."""
+    rows = session.execute(select(DeadlineRequest, Summons.department_code)
                            .join(Incident, Incident.id == DeadlineRequest.incident_id)
+                           .join(Summons, Summons.id == DeadlineRequest.summons_id)
                            .where(DeadlineRequest.incident_id == incident_id,
                                   in_scope(principal)).order_by(DeadlineRequest.id))
-    return [as_dict(r) for r in rows]
+    return [{**as_dict(r), "department_code": code} for r, code in rows]

@@ -11,9 +11,10 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gis.clocks import Limit
 from gis.department_performance import RECEIVE
 from gis.store.incidents import IncidentFilter, in_scope
-from gis.store.models import Incident, IncidentEvent
+from gis.store.models import Incident, IncidentEvent, Summons
 from gis.store.users import Principal
 
 ACTIONS = (*RECEIVE, "acknowledge", "feedback", "return", "reopen")
@@ -43,3 +44,17 @@ def frames(session: Session, principal: Principal | None,
     return (pd.DataFrame(events, columns=["incident_id", "department_code", "action", "at"]),
             pd.DataFrame(incidents, columns=["id", "category", "level", "merged_into",
                                              "county"]))
+
+
+def part_limits(session: Session, incident_ids) -> dict[tuple[int, str], tuple[Limit, Limit]]:
+    """``{(incident, department): (acknowledge, handle)}``: the limits fixed on each part
+    when it began (parts made before they were recorded are left out: built-in limits)."""
+    ids = sorted(set(int(i) for i in incident_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Summons.incident_id, Summons.department_code, Summons.ack_limit_amount,
+               Summons.ack_limit_unit, Summons.handle_limit_amount, Summons.handle_limit_unit)
+        .where(Summons.incident_id.in_(ids), Summons.ack_limit_amount.is_not(None),
+               Summons.handle_limit_amount.is_not(None))).all()
+    return {(r[0], r[1]): (Limit(r[2], r[3]), Limit(r[4], r[5])) for r in rows}

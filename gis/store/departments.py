@@ -18,7 +18,7 @@ from gis.store import audit
 from gis.store.models import AdminUnit, RoutingRule
 from gis.store.models import Department as DepartmentRow
 
-FIELDS = ("code", "name", "area_code", "contact", "phone", "active")
+FIELDS = ("code", "name", "area_code", "contact", "phone", "email", "active")
 
 
 def _row(d: DepartmentRow) -> dict:
@@ -58,7 +58,7 @@ def add_department(session: Session, dept: Department, *, actor: str | None) -> 
     if session.get(DepartmentRow, dept.code) is not None:
         raise Conflict(f"department {dept.code!r} already exists")
     row = DepartmentRow(code=dept.code, name=dept.name, area_code=dept.area_code,
-                        contact=dept.contact, phone=dept.phone)
+                        contact=dept.contact, phone=dept.phone, email=dept.email)
     session.add(row)
     session.flush()
     audit.record(session, actor, "create", "department", dept.code, None, _row(row))

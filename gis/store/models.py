@@ -430,6 +430,8 @@ class Visit(Base):
 DEPARTMENT_CODE = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"   # gis.routing.check_department_code
 SUMMONS_STATES = ("summoned", "acknowledged", "fed_back")  # gis.supervision.STATES
 NOTICE_KINDS = ("acknowledge", "handle")                   # gis.supervision.KINDS
+LIMIT_STEPS = ("acknowledge", "handle")                    # gis.department_limits.STEPS
+LIMIT_UNITS = ("hours", "working_days")                    # gis.clocks.UNITS
 NOTIFICATION_KINDS = ("dispatched", "summoned", "acknowledged", "fed_back", "overdue",
                       "supervision", "merged", "deadline", "reopened")
 
@@ -443,6 +445,7 @@ class Department(Base):
     area_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
     contact: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)  # notices are mailed here (0011)
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = _now()
     __table_args__ = (CheckConstraint(f"code ~ '{DEPARTMENT_CODE}'", name="code"),)
@@ -487,10 +490,47 @@ class Summons(Base):
     fed_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fed_back_by: Mapped[str | None] = mapped_column(Text)
     feedback: Mapped[str | None] = mapped_column(Text)
+    # The limits in force when the part began (migration 0010), so that editing the
+    # department limits later never moves its deadlines; the rule's id, or NULL for the
+    # built-in default. NULL amounts: a part made before 0010 (the built-in default).
+    ack_limit_amount: Mapped[float | None] = mapped_column(Float)
+    ack_limit_unit: Mapped[str | None] = mapped_column(String(16))
+    ack_limit_rule: Mapped[int | None] = mapped_column(BigInteger)
+    handle_limit_amount: Mapped[float | None] = mapped_column(Float)
+    handle_limit_unit: Mapped[str | None] = mapped_column(String(16))
+    handle_limit_rule: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (
         CheckConstraint(_in("kind", ("dispatch", "whistle")), name="kind"),
         CheckConstraint(_in("state", SUMMONS_STATES), name="state"),
         Index("uq_summons_incident_department", "incident_id", "department_code", unique=True),
+    )
+
+
+class DepartmentLimit(Base):
+    """A department time limit of this deployment (migration 0010): (step, category,
+    subcategory or any) × area → amount in hours or working days; one rule per key
+    (``uq_department_limits_key``, subcategory NULL counted as a value). Rules:
+    :mod:`gis.department_limits`; the built-in :data:`gis.clocks.DEFAULT_LIMITS` apply
+    where no rule does."""
+
+    __tablename__ = "department_limits"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    step: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(24))
+    subcategory: Mapped[str | None] = mapped_column(String(24))
+    area_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    amount: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    updated_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint(_in("step", LIMIT_STEPS), name="step"),
+        CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint(_in("unit", LIMIT_UNITS), name="unit"),
+        Index("uq_department_limits_key", "step", "category", text("coalesce(subcategory, '')"),
+              "area_code", unique=True),
     )
 
 
@@ -561,6 +601,27 @@ class Notification(Base):
     __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind"),
                       Index("ix_notifications_unread", "user_id",
                             postgresql_where=text("read_at IS NULL")))
+
+
+class MailOutbox(Base):
+    """One e-mail to a department, written in the transaction of the notice it carries and
+    sent after commit by the service (0011). ``sent_at`` set: delivered; else
+    ``attempts`` and ``last_error`` say what happened, ``next_attempt_at`` when to retry."""
+
+    __tablename__ = "mail_outbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    to_address: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(BigInteger)
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _now()
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = _now()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_mail_outbox_pending", "next_attempt_at",
+                            postgresql_where=text("sent_at IS NULL")),)
 
 
 class DeadlineRequest(Base):

@@ -9,14 +9,18 @@ incident "as of" a past instant for the overview and the monthly report);
 
 from __future__ import annotations
 
+from itertools import groupby
 from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, text
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, literal_column, or_
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from gis import incidents as loop
+from gis.store.models import Summons
 
-COLUMNS = ("status", "category", "reported_at", "due_at", "closed_at")
+COLUMNS = ("id", "status", "category", "reported_at", "due_at", "closed_at")
 
 
 def _hours(category, which: int) -> ColumnElement:
@@ -40,13 +44,48 @@ def overdue_case(cols, now) -> ColumnElement:
         "accept": cols.reported_at + _hours(cols.category, 0) * hour,
     }
     whens = []
-    for rule in loop.OVERDUE_CASES:
-        cond = [cols.closed_at.is_not(None) if rule.closed else cols.closed_at.is_(None)]
-        if rule.statuses is not None:
-            cond.append(cols.status.in_(rule.statuses))
-        cond.append((cols.closed_at if rule.closed else now) > deadlines[rule.deadline])
-        whens.append((and_(*cond), literal(rule.reason)))
+    for (part, closed, statuses), rules in groupby(loop.OVERDUE_CASES, key=_group):
+        cond = [cols.closed_at.is_not(None) if closed else cols.closed_at.is_(None)]
+        if statuses is not None:
+            cond.append(cols.status.in_(statuses))
+        moment = cols.closed_at if closed else now
+        if part:   # consecutive department cases: one look at the parts for all of them
+            whens.append(_part_when(cols, list(rules), cond, moment))
+            continue
+        for rule in rules:
+            whens.append((and_(*cond, moment > deadlines[rule.deadline]), literal(rule.reason)))
     return case(*whens)
+
+
+def _group(rule: loop.OverdueCase) -> tuple:
+    return rule.deadline in loop.PART_DEADLINES, rule.closed, rule.statuses
+
+
+_PART = Summons.__table__.alias("dpart")  # its own name: the outer query may use summons
+
+
+def _lapsed(deadline: str, moment) -> ColumnElement[bool]:
+    """:func:`gis.incidents.lapsed_parts` in SQL: a part that let ``deadline`` lapse at
+    ``moment``."""
+    due_name, done_name = loop.PART_DEADLINES[deadline]
+    due, done = _PART.c[due_name], _PART.c[done_name]
+    return and_(_PART.c.summoned_at <= moment, or_(done.is_(None), done > moment),
+                moment > due)
+
+
+def _part_when(cols, rules, cond, moment):
+    """``(condition, reason)`` of consecutive department cases: the incident has a part
+    that let one of their deadlines lapse (one index probe per incident); the reason is the
+    first case's that holds, ``reason: code, code`` with the codes in byte order (as Python
+    sorts them)."""
+    lapses = [_lapsed(rule.deadline, moment) for rule in rules]
+    mine = and_(_PART.c.incident_id == cols.id, or_(*lapses))
+    order = aggregate_order_by(literal(loop.PART_SEPARATOR), _PART.c.department_code.collate("C"))
+    reason = case(*[(func.bool_or(lapse), literal(f"{rule.reason}: ")
+                     + func.string_agg(_PART.c.department_code, order).filter(lapse))
+                    for rule, lapse in zip(rules, lapses)])
+    return (and_(*cond, exists(select(literal(1)).where(mine))),
+            select(reason).where(mine).scalar_subquery())
 
 
 def text_columns(prefix: str, **override: str) -> SimpleNamespace:

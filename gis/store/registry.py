@@ -21,8 +21,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from gis import department_limits as limits
 from gis import incidents as loop
 from gis import vocabulary
+from gis.clocks import UNITS
 from gis.errors import InputError
 from gis.store import file_words as words
 from gis.store.overdue import overdue_sql
@@ -325,7 +327,7 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (  # parents before c
                        filter_kind="bool"),),
         cluster_below=14, cluster_counts=(("open", f"t.status NOT IN {CLOSED_STATUSES_SQL}"),
                                           ("overdue", f"({OVERDUE} IS NOT NULL)")),
-        datetime=("reported_at", "reported_at"),
+        datetime=("reported_at", "reported_at"), tables=("summons",),  # overdue reads parts
         description="Reported incidents; unassigned ones are scoped by location. Vector "
                     "tiles aggregate them into clusters with counts below zoom 14 and in "
                     "tiles too dense to draw point by point: nothing is dropped."),
@@ -380,6 +382,19 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (  # parents before c
         _set("plan_id", "int"), _set("code"), _set("kind"), _set("community_code", "code12"),
         _set("households", "int"),
     ), title="Plan grids (drafts)", live=True, scope_code="community_code"),
+    # Department time limits (gis.department_limits): neither imported by the generic
+    # importer nor served; `gridgis department limits` and /department-limits keep them
+    # (upsert by key, audited, the subcategory checked against its category).
+    Layer("department_limits", "department_limits", None, False, (
+        _set("step", choices=limits.STEPS, zoom=None),
+        _set("category", choices=tuple(vocabulary.INCIDENT_CATEGORIES), zoom=None),
+        _set("subcategory", zoom=None),
+        _set("area_code", "code12", zoom=None, references=("admin_units", "code")),
+        _set("amount", "float", zoom=None, minimum=0, exclusive_minimum=True),
+        _set("unit", choices=UNITS, zoom=None),
+        _set("updated_by", zoom=None),
+        _set("updated_at", "datetime", zoom=None),
+    )),
 )}
 
 IMPORTABLE: dict[str, Layer] = {n: lay for n, lay in LAYERS.items() if lay.fields}

@@ -20,10 +20,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gis import supervision
-from gis.clocks import DEFAULT_LIMITS, Calendar, limit_for
+from gis.clocks import Calendar
 from gis.errors import Conflict, Forbidden, NotFound
 from gis.store import audit
 from gis.store.calendars import calendar_for
+from gis.store.department_limits import limits_for
 from gis.store.incidents import get_incident, locked_incident
 from gis.store.models import (Department, Incident, IncidentEvent, Summons, SupervisionNotice,
                               User)
@@ -40,10 +41,12 @@ def _now(now: datetime | None) -> datetime:
 
 def _event(session: Session, incident: Incident, action: str, from_status: str,
            to_status: str, actor: str | None, note: str | None,
-           department: str | None) -> None:
+           department: str | None, at: datetime | None = None) -> None:
+    stamp = {"at": at} if at is not None else {}   # else the transaction's time
     session.execute(insert(IncidentEvent).values(
         incident_id=incident.id, action=action, from_status=from_status, to_status=to_status,
-        actor=actor, note=note, grid_code=incident.grid_code, department_code=department))
+        actor=actor, note=note, grid_code=incident.grid_code, department_code=department,
+        **stamp))
 
 
 def notify_department(session: Session, department: str, kind: str, incident_id: int,
@@ -60,13 +63,19 @@ def _notify_user(session: Session, username: str | None, kind: str, incident_id:
         notify_users(session, [user_id], kind, incident_id, department, message)
 
 
-def _summons_row(incident: Incident, department: str, kind: str, note: str | None,
-                 actor: str | None, now: datetime, calendar: Calendar) -> Summons:
-    ack, handle = supervision.due_times(
-        now, limit_for("acknowledge", incident.category, incident.level, DEFAULT_LIMITS),
-        limit_for("handle", incident.category, incident.level, DEFAULT_LIMITS), calendar)
+def _summons_row(session: Session, incident: Incident, department: str, kind: str,
+                 note: str | None, actor: str | None, now: datetime,
+                 calendar: Calendar) -> Summons:
+    """A new part with the limits in force now fixed on it (a later edit of the department
+    limits does not move its deadlines)."""
+    limits = limits_for(session, incident)
+    (ack_limit, ack_rule), (handle_limit, handle_rule) = limits["acknowledge"], limits["handle"]
+    ack, handle = supervision.due_times(now, ack_limit, handle_limit, calendar)
     return Summons(incident_id=incident.id, department_code=department, kind=kind, note=note,
-                   summoned_by=actor, summoned_at=now, ack_due_at=ack, handle_due_at=handle)
+                   summoned_by=actor, summoned_at=now, ack_due_at=ack, handle_due_at=handle,
+                   ack_limit_amount=ack_limit.amount, ack_limit_unit=ack_limit.unit,
+                   ack_limit_rule=ack_rule, handle_limit_amount=handle_limit.amount,
+                   handle_limit_unit=handle_limit.unit, handle_limit_rule=handle_rule)
 
 
 def _known(session: Session, principal: Principal | None) -> set[str]:
@@ -88,8 +97,8 @@ def whistle(session: Session, incident_id: int, departments: list[str], *,
                               .where(Summons.incident_id == incident_id)).all()
     codes = supervision.check_departments(departments, _known(session, principal), already)
     for code in codes:
-        session.add(_summons_row(incident, code, "whistle", note, principal.username, now,
-                                 calendar))
+        session.add(_summons_row(session, incident, code, "whistle", note, principal.username,
+                                 now, calendar))
         _event(session, incident, "whistle", incident.status, incident.status,
                principal.username, note, code)
         notify_department(session, code, "summoned", incident_id,
@@ -118,8 +127,8 @@ def dispatch_to(session: Session, incident_id: int, department: str, *,
         raise Conflict(f"department {department} is already summoned for incident "
                        f"{incident_id}") from None
     incident.department_code = department
-    session.add(_summons_row(incident, department, "dispatch", note, principal.username, now,
-                             calendar))
+    session.add(_summons_row(session, incident, department, "dispatch", note,
+                             principal.username, now, calendar))
     last = select(func.max(IncidentEvent.id)).where(
         IncidentEvent.incident_id == incident_id, IncidentEvent.action == "dispatch")
     session.execute(update(IncidentEvent).where(
@@ -200,10 +209,20 @@ def list_for(session: Session, incident_id: int, now: datetime | None = None) ->
              "note": s.note, "summoned_by": s.summoned_by, "summoned_at": s.summoned_at,
              "ack_due_at": s.ack_due_at, "handle_due_at": s.handle_due_at,
              "acknowledged_at": s.acknowledged_at, "fed_back_at": s.fed_back_at,
-             "feedback": s.feedback,
+             "feedback": s.feedback, "limits": _limits(s),
              "overdue": supervision.lapsed(supervision.Summons(
                  s.department_code, s.state, s.ack_due_at, s.handle_due_at), now)}
             for s in rows]
+
+
+def _limits(s: Summons) -> dict:
+    """The limits fixed on the part when it began (None: made before they were recorded,
+    the built-in ones); ``rule``: the department limit's id, None for the built-in one."""
+    return {step: ({"amount": amount, "unit": unit, "rule": rule} if amount is not None
+                   else None)
+            for step, amount, unit, rule in (
+                ("acknowledge", s.ack_limit_amount, s.ack_limit_unit, s.ack_limit_rule),
+                ("handle", s.handle_limit_amount, s.handle_limit_unit, s.handle_limit_rule))}
 
 
 UNSATISFIED_AT_OR_BELOW = 2   # satisfaction 1-5: 1 and 2 reopen the case
@@ -227,18 +246,33 @@ def callback(session: Session, incident_id: int, *, principal: Principal, solved
     _event(session, incident, "callback", before, before, principal.username, answer, None)
     reopened = []
     if unhappy:
-        incident.status = "handling"
-        for summons in session.scalars(select(Summons).where(
-                Summons.incident_id == incident_id, Summons.state == "fed_back")):
-            summons.state, summons.fed_back_at, summons.fed_back_by = "acknowledged", None, None
-            reopened.append(summons.department_code)
-            _event(session, incident, "reopen", before, "handling", principal.username,
-                   answer, summons.department_code)
-            notify_department(session, summons.department_code, "reopened", incident_id,
-                              f"incident {incident_id} is reopened (重办): {answer}")
+        reopened = reopen(session, incident, actor=principal.username, before=before,
+                          note=answer)
     incident.version += 1
     session.flush()
     audit.record(session, principal.username, "callback", "incident", incident_id,
                  {"status": before}, {"status": incident.status, "answer": answer,
                                       "reopened": reopened})
     return get_incident(session, incident_id, principal, now=now)
+
+
+def reopen(session: Session, incident: Incident, *, actor: str | None, before: str,
+           note: str, at: datetime | None = None) -> list[str]:
+    """重办: the incident goes back to handling; every department that had fed back must
+    feed back again and a ``reopen`` event names each (it counts against them). When no
+    department had fed back (the grid's own staff handled it), one ``reopen`` event names
+    none. Returns the departments reopened."""
+    incident.status, incident.closed_at = "handling", None
+    reopened = []
+    for summons in session.scalars(select(Summons).where(
+            Summons.incident_id == incident.id, Summons.state == "fed_back")
+            .order_by(Summons.id)):
+        summons.state, summons.fed_back_at, summons.fed_back_by = "acknowledged", None, None
+        reopened.append(summons.department_code)
+        _event(session, incident, "reopen", before, "handling", actor, note,
+               summons.department_code, at)
+        notify_department(session, summons.department_code, "reopened", incident.id,
+                          f"incident {incident.id} is reopened (重办): {note}")
+    if not reopened:
+        _event(session, incident, "reopen", before, "handling", actor, note, None, at)
+    return reopened
