@@ -158,7 +158,8 @@ class IncidentLoader(_Loader):
         return frame[~taken].reset_index(drop=True), problems
 
     def _write(self, frame: pd.DataFrame) -> None:
-        """COPY the checked rows of one chunk, assigned, into ``incidents``."""
+        """COPY the checked rows of one chunk, assigned, into ``incidents`` and their
+        report events into ``incident_events`` (on the COPY thread)."""
         frame = _with_source_coords(frame, self.report.source_crs)
         geoms = frame[GEOM].to_numpy()
         x, y = shapely.get_x(geoms), shapely.get_y(geoms)
@@ -166,30 +167,10 @@ class IncidentLoader(_Loader):
         if (got.grid == None).any():  # noqa: E711 (element-wise)
             self._copied()
             got.fill_units(self.session, x, y)
-        self._copied()
+        fields, events = _incident_fields(frame, got, x, y), self._event_fields(frame, got)
+        self._copied()  # the ids come from the sequence: the connection must be free
         ids = self._next_ids(len(frame))
-        columns = {"id": pg_copy.fixed(ids, ">i8")}
-        columns.update({name: _column(frame[name]) for name in
-                   ("external_id", "category", "subcategory", "description", "reporter",
-                    "status", "level", "src_crs")})
-        columns.update({
-            "reported_at": pg_copy.timestamptz(frame["reported_at"]),
-            "due_at": pg_copy.timestamptz(_due(frame)),
-            "closed_at": _times(frame["closed_at"]),
-            "src_x": pg_copy.fixed(frame["src_x"].to_numpy(float), ">f8"),
-            "src_y": pg_copy.fixed(frame["src_y"].to_numpy(float), ">f8"),
-            GEOM: pg_copy.points(x, y),
-            "grid_code": pg_copy.text(got.grid), "grid_code_at_report": pg_copy.text(got.grid),
-            "candidates": pg_copy.text_arrays(got.lists, got.candidates),
-            "boundary": pg_copy.fixed(got.boundary, "?"),
-            "community_code": pg_copy.text(got.community),
-            "township_code": pg_copy.text(got.township),
-            "channel": pg_copy.constant(b"import", len(frame))})
-        query = sql.SQL("COPY incidents ({}) FROM STDIN (FORMAT binary)").format(
-            self._ident(columns))
-        copies = [(query, pg_copy.encode(list(columns.values()))),
-                  (_EVENTS, pg_copy.encode(self._events(ids, frame["status"], got.grid)))]
-        self.pending = self.copier.submit(self._copy_rows, copies)
+        self.pending = self.copier.submit(self._copy_rows, ids, fields, events)
         hit = got.grid != None  # noqa: E711 (element-wise)
         self.counts["incidents"] += len(frame)
         self.counts["assigned"] += int(hit.sum())
@@ -206,15 +187,20 @@ class IncidentLoader(_Loader):
         self.new_ids += [int(ids.min()), int(ids.max())]
         return ids
 
-    def _events(self, ids: np.ndarray, status: pd.Series, grid: np.ndarray) -> list:
-        """The ``report`` event of each incident of the chunk (columns of ``_EVENTS``)."""
-        n = len(ids)
-        return [pg_copy.fixed(ids, ">i8"), pg_copy.constant(b"report", n),
-                pg_copy.constant(None, n), _column(status),
+    def _event_fields(self, frame: pd.DataFrame, got) -> list:
+        """The ``report`` event of each incident, but for its incident id (``_EVENTS``)."""
+        n = len(frame)
+        return [pg_copy.constant(b"report", n), pg_copy.constant(None, n),
+                pg_copy.text(frame["status"]),
                 pg_copy.constant(None if self.actor is None else self.actor.encode(), n),
-                pg_copy.constant(b"imported", n), pg_copy.text(grid)]
+                pg_copy.constant(b"imported", n), pg_copy.text(got.grid)]
 
-    def _copy_rows(self, copies: list) -> None:
+    def _copy_rows(self, ids: np.ndarray, fields: dict, events: list) -> None:
+        """Join the rows (Arrow releases the GIL) and COPY them, incidents first."""
+        key = pg_copy.fixed(ids, ">i8")
+        copies = [(sql.SQL("COPY incidents (id, {}) FROM STDIN (FORMAT binary)").format(
+                       self._ident(fields)), pg_copy.encode([key, *fields.values()])),
+                  (_EVENTS, pg_copy.encode([key, *events]))]
         with self.raw.cursor() as cur:
             try:
                 for query, parts in copies:
@@ -254,12 +240,28 @@ class IncidentLoader(_Loader):
         return rep
 
 
-def _column(col: pd.Series) -> pg_copy.Column:
-    return pg_copy.text(col if col.dtype != object or col.notna().any()
-                        else pd.Series([None] * len(col), dtype=object))
+def _incident_fields(frame: pd.DataFrame, got, x: np.ndarray, y: np.ndarray) -> dict:
+    """The COPY fields of the checked, located rows (every column but the id)."""
+    fields = {name: pg_copy.text(frame[name]) for name in
+              ("external_id", "category", "subcategory", "description", "reporter", "status",
+               "level", "src_crs")}
+    fields.update({
+        "reported_at": pg_copy.timestamptz(frame["reported_at"]),
+        "due_at": pg_copy.timestamptz(_due(frame)),
+        "closed_at": _times(frame["closed_at"]),
+        "src_x": pg_copy.fixed(frame["src_x"].to_numpy(float), ">f8"),
+        "src_y": pg_copy.fixed(frame["src_y"].to_numpy(float), ">f8"),
+        GEOM: pg_copy.points(x, y),
+        "grid_code": pg_copy.text(got.grid), "grid_code_at_report": pg_copy.text(got.grid),
+        "candidates": pg_copy.text_arrays(got.lists, got.candidates),
+        "boundary": pg_copy.fixed(got.boundary, "?"),
+        "community_code": pg_copy.text(got.community),
+        "township_code": pg_copy.text(got.township),
+        "channel": pg_copy.constant(b"import", len(frame))})
+    return fields
 
 
-def _times(col: pd.Series) -> pg_copy.Column:
+def _times(col: pd.Series):
     if col.dtype == object and col.isna().all():  # a field the file does not have
         return pg_copy.constant(None, len(col))
     return pg_copy.timestamptz(col)
