@@ -21,8 +21,8 @@ report events. So here, per chunk of the file:
 At the end one audit row describes the batch. Everything is in the caller's
 transaction: a refused file raises before the commit, so nothing of it is kept. A load
 at least as large as the table builds the secondary indexes after the rows, and checks
-the events' foreign key once for the whole table instead of once per row (both lock the
-tables until commit, as the import of a whole county may).
+the events' and ``merged_into``'s foreign keys once for the whole table instead of once
+per row (both lock the tables until commit, as the import of a whole county may).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
-from sqlalchemy import text
 
 from gis import incidents as loop
 from gis.errors import InputError, InvalidRows
