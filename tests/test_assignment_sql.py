@@ -259,24 +259,3 @@ def test_safe_regions_are_built_once_and_never_read_stale(grids):
     assert bulk == _answers(grids, ids)
     assert bulk[0] != (next(iter(fx.CASES.values()))[2:])  # the move changed its answer
 
-
-@pytest.mark.parametrize("bulk", [False, True], ids=["per-point", "safe-region"])
-def test_staged_rows_follow_the_same_rules(grids, monkeypatch, bulk):
-    """An import's staged rows (gis.store.importer) get the same answers, on both paths
-    (the safe-region one with its kept safe regions)."""
-    import gis.store.assignment as assignment
-
-    monkeypatch.setattr(assignment, "BULK_FROM", 1 if bulk else 10**9)
-    cases = list(fx.CASES.values())
-    with transaction(grids) as session:
-        session.execute(text("CREATE TEMP TABLE _gg_stage_incidents "
-                             "(_row bigint, geom geometry(Point, 4326)) ON COMMIT DROP"))
-        for row, (x, y, *_) in enumerate(cases):
-            session.execute(text("INSERT INTO _gg_stage_incidents VALUES "
-                                 "(:r, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
-                            {"r": row, "x": x, "y": y})
-        counts = assignment.assign_stage(session, len(cases))
-        got = session.execute(text("SELECT a_grid, a_boundary, a_candidates FROM _gg_assigned "
-                                   "ORDER BY a_row")).all()
-    assert counts == {"incidents": 5, "assigned": 4, "boundary": 3, "unassigned": 1}
-    assert [tuple(r) for r in got] == [tuple(c[2:]) for c in cases]

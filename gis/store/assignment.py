@@ -28,7 +28,7 @@ statements that pair points with grids:
   regions are kept (``grid_safe_regions``) per set of current grids: built by the first
   bulk run after a publish or load (:func:`safe_regions`). Its answers go to a temporary
   table first, then one UPDATE writes the rows that change, without the secondary
-  indexes when they are most of the table (:func:`drop_secondary_indexes`).
+  indexes when they are most of the table (:func:`set_aside_indexes`).
 
 Both give the same grid, flag and candidates on every point (tests/test_assignment_sql.py).
 """
@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from gis.crs import metric_crs
 from gis.errors import InputError
+from gis.store.indexes import drop_secondary_indexes
 from gis.store.models import Grid
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -56,7 +57,6 @@ BULK_FROM = 50_000
 # From this many rewritten rows (and half the table) a bulk assignment drops the
 # secondary indexes of incidents and builds them again after its UPDATE.
 REBUILD_FROM = 100_000
-STAGE_POINTS = "(SELECT _row AS id, geom FROM _gg_stage_incidents)"
 
 
 def _sql_file(name: str) -> str:
@@ -180,7 +180,7 @@ def _assign_many(session: Session, params: dict) -> dict[str, int]:
     moving = session.execute(text(
         "SELECT count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) FROM _gg_res"
     )).scalar()
-    rebuild = drop_secondary_indexes(session, "incidents", moving)
+    rebuild = set_aside_indexes(session, "incidents", moving)
     row = session.execute(text(load_sql("assign_incidents", precomputed=True)),
                           params).mappings().one()
     for definition in rebuild:  # built once over all rows, not row by row
@@ -189,46 +189,17 @@ def _assign_many(session: Session, params: dict) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
-def drop_secondary_indexes(session: Session, table: str, rows: int) -> list[str]:
-    """Drop ``table``'s secondary indexes (constraint indexes stay) before rewriting
-    ``rows`` rows, when that is at least ``REBUILD_FROM`` rows and half the table;
-    returns their definitions, to run after the write. The drop locks the table until
-    the transaction ends, as a bulk rewrite of half of it holds its rows anyway."""
+def set_aside_indexes(session: Session, table: str, rows: int) -> list[str]:
+    """When ``rows`` of ``table`` are about to be rewritten and they are most of it, drop
+    its secondary indexes (:func:`gis.store.indexes.drop_secondary_indexes`) and return
+    their definitions, to run after the write. The drop locks the table until the
+    transaction ends, as a bulk rewrite of half of it holds its rows anyway."""
     size = session.execute(text("SELECT greatest(reltuples, 0) FROM pg_class "
                                 "WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar()
     if rows < max(REBUILD_FROM, 0.5 * (size or 0)):
         return []
-    found = session.execute(text(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-        "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
-        "WHERE i.indrelid = CAST(:t AS regclass) AND c.oid IS NULL"), {"t": table}).all()
-    for name, _ in found:  # names from the catalogue, already quoted by regclass
-        session.connection().exec_driver_sql(f"DROP INDEX {name}")
-    return [definition for _, definition in found]
-
-
-def assign_stage(session: Session, rows: int, *, tolerance_m: float = 10.0) -> dict[str, int]:
-    """Assign the rows an incidents import staged in ``_gg_stage_incidents`` (by ``_row``)
-    into the temporary table ``_gg_assigned`` (``a_row`` = ``_row``, ``a_grid``,
-    ``a_candidates``, ``a_boundary``, ``a_community``, ``a_township``), by the rules of
-    :func:`assign_incidents`, so the importer inserts each incident once, assigned.
-
-    Returns the counts ``incidents``, ``assigned``, ``boundary``, ``unassigned``.
-    """
-    params = {"tol": _check_tolerance(tolerance_m), "edge_m": EDGE_M, **projection(session)}
-    session.execute(text("SET LOCAL jit = off"))
-    session.execute(text("DROP TABLE IF EXISTS _gg_assigned"))
-    bulk = rows >= BULK_FROM
-    if bulk:  # the safe regions probe the staged points: index them once, after the load
-        session.execute(text("CREATE INDEX ON _gg_stage_incidents USING gist (geom)"))
-        session.execute(text("ANALYZE _gg_stage_incidents"))
-        params["safe_key"] = safe_regions(session, params)
-    session.execute(text(load_sql("assign_stage", bulk, STAGE_POINTS)), params)
-    row = session.execute(text(
-        "SELECT count(*) AS incidents, count(a_grid) AS assigned, "
-        "count(*) FILTER (WHERE a_boundary) AS boundary, "
-        "count(*) - count(a_grid) AS unassigned FROM _gg_assigned")).mappings().one()
-    return {k: int(v) for k, v in row.items()}
+    with session.connection().connection.cursor() as cur:
+        return drop_secondary_indexes(cur, table)
 
 
 def _many(session: Session, ids) -> bool:

@@ -38,6 +38,7 @@ from psycopg import sql
 from gis import incidents as loop
 from gis.errors import InputError, InvalidRows
 from gis.store import pg_copy
+from gis.store.indexes import drop_secondary_indexes
 from gis.store.import_grids import current_grids
 from gis.store.staged_loader import _Loader, _with_source_coords
 from gis.store.validation import GEOM, check_rows, resolve_columns
@@ -124,7 +125,7 @@ class IncidentLoader(_Loader):
             if self.replace:
                 _refusable(cur, "DELETE FROM incidents", self.file)
             if bulk:
-                self.rebuild = _drop_secondary_indexes(cur)
+                self.rebuild = drop_secondary_indexes(cur, "incidents")
                 self.keys = _drop_keys(cur, expected)
             cur.execute("SELECT pg_get_serial_sequence('incidents', 'id')")
             self.sequence = cur.fetchone()[0]
@@ -289,17 +290,6 @@ def _refusable(cur, statement: str, file: str | None) -> None:
     except psycopg.Error as exc:  # e.g. rows of other tables refer to the old incidents
         raise InputError(f"the database refused the rows: {exc.diag.message_primary or exc}",
                          file=file) from exc
-
-
-def _drop_secondary_indexes(cur) -> list[str]:
-    """Drop the indexes of ``incidents`` that no constraint needs; their definitions."""
-    cur.execute("SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-                "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
-                "WHERE i.indrelid = 'incidents'::regclass AND c.oid IS NULL")
-    found = cur.fetchall()
-    for name, _ in found:
-        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-    return [definition for _, definition in found]
 
 
 def _drop_keys(cur, rows: int) -> list[tuple[str, str, str]]:
