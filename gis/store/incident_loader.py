@@ -99,12 +99,7 @@ class IncidentLoader(_Loader):
             problems.append(taken)
         if len(frame):
             self._write(frame)
-        problems = pd.concat([p for p in problems if len(p)] or [checked.problems],
-                             ignore_index=True)
-        self.report.rows_read += len(chunk)
-        self.report.rows_repaired += checked.repaired
-        if len(problems):
-            self._record(problems, chunk, first_row)
+        self._end_chunk(chunk, first_row, checked, problems)
 
     def _copied(self, quiet: bool = False) -> None:
         """Wait for the COPY under way (the connection serves one statement at a time)."""

@@ -119,6 +119,12 @@ class _Loader:
             self._copy(frame)
             problems.extend(self._taken(f, first_row, first_row + len(chunk) - 1)
                             for f in self.layer.fields if f.unique)
+        self._end_chunk(chunk, first_row, checked, problems)
+
+    def _end_chunk(self, chunk: pd.DataFrame, first_row: int, checked,
+                   problems: list[pd.DataFrame]) -> None:
+        """Count the chunk's rows read and repaired and record its problems (all found
+        lists in one frame, in the columns of ``checked.problems`` even when empty)."""
         problems = pd.concat([p for p in problems if len(p)] or [checked.problems],
                              ignore_index=True)
         self.report.rows_read += len(chunk)
