@@ -130,12 +130,7 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
     from gis.assign import assign_points
 
     rng = np.random.default_rng(7)
-    box = shapely.box(113.0, 28.0, 113.02, 28.01)
-    seeds = shapely.multipoints(np.column_stack([rng.uniform(113.0, 113.02, 40),
-                                                 rng.uniform(28.0, 28.01, 40)]))
-    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=box))
-    cells = shapely.intersection(cells, box)
-    cells = list(cells) + [shapely.box(113.004, 28.004, 113.007, 28.006)]  # the overlay
+    cells = fx.voronoi_cells(rng)  # the last one is laid over others
     codes = [f"{fx.COMM1}{9000 + i}" for i in range(len(cells))]
     with grids.begin() as conn:
         conn.execute(text("UPDATE grids SET valid_to = now()"))
@@ -143,15 +138,7 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
             conn.execute(text("INSERT INTO grids (code, community_code, geom) VALUES "
                               "(:c, :m, ST_Multi(ST_GeomFromText(:g, 4326)))"),
                          {"c": code, "m": fx.COMM1, "g": cell.wkt})
-    n = 3000
-    xy = np.column_stack([rng.uniform(112.999, 113.021, n), rng.uniform(27.999, 28.011, n)])
-    edge = rng.random(n) < 0.3  # on a boundary, or moved 0-15 m off it
-    on = shapely.line_interpolate_point(shapely.boundary(np.asarray(cells)[
-        rng.integers(0, len(cells), edge.sum())]), rng.random(edge.sum()), normalized=True)
-    shift = np.where(rng.random(edge.sum()) < 0.5, 0.0, rng.uniform(0, 15, edge.sum()))
-    angle = rng.uniform(0, 2 * np.pi, edge.sum())
-    xy[edge, 0] = shapely.get_x(on) + shift * np.cos(angle) / (111_320 * np.cos(np.radians(28)))
-    xy[edge, 1] = shapely.get_y(on) + shift * np.sin(angle) / 110_574
+    xy = fx.points_near_edges(rng, cells, 3000, east=113.021)
     with grids.begin() as conn:
         conn.execute(text("INSERT INTO incidents (category, reported_at, geom) "
                           "SELECT 'other', now(), ST_SetSRID(ST_MakePoint(x, y), 4326) "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import shapely
 from sqlalchemy import text
 
 import grid_fixtures as fx
@@ -27,12 +26,7 @@ def _rows(engine):
 
 def _voronoi_grids(engine, rng):
     """Irregular grids of community 1 sharing edges exactly, plus one laid over others."""
-    box = shapely.box(113.0, 28.0, 113.02, 28.01)
-    seeds = shapely.multipoints(np.column_stack([rng.uniform(113.0, 113.02, 40),
-                                                 rng.uniform(28.0, 28.01, 40)]))
-    cells = list(shapely.intersection(shapely.get_parts(
-        shapely.voronoi_polygons(seeds, extend_to=box)), box))
-    cells.append(shapely.box(113.004, 28.004, 113.007, 28.006))
+    cells = fx.voronoi_cells(rng)
     with engine.begin() as conn:
         conn.execute(text("UPDATE grids SET valid_to = now() WHERE community_code = :m"),
                      {"m": fx.COMM1})
@@ -50,15 +44,7 @@ def test_imported_rows_get_the_sql_assignment_on_every_point(grid_area, tmp_path
     statement computes for the same stored points."""
     rng = np.random.default_rng(11)
     cells = _voronoi_grids(grid_area, rng)
-    n = 2000
-    xy = np.column_stack([rng.uniform(112.999, 113.032, n), rng.uniform(27.999, 28.011, n)])
-    edge = rng.random(n) < 0.3
-    on = shapely.line_interpolate_point(shapely.boundary(np.asarray(cells)[
-        rng.integers(0, len(cells), edge.sum())]), rng.random(edge.sum()), normalized=True)
-    shift = np.where(rng.random(edge.sum()) < 0.5, 0.0, rng.uniform(0, 15, edge.sum()))
-    angle = rng.uniform(0, 2 * np.pi, edge.sum())
-    xy[edge, 0] = shapely.get_x(on) + shift * np.cos(angle) / (111_320 * np.cos(np.radians(28)))
-    xy[edge, 1] = shapely.get_y(on) + shift * np.sin(angle) / 110_574
+    xy = fx.points_near_edges(rng, cells, 2000, east=113.032)
     xy[:5] = [(113.035, 28.015), (113.5, 28.5), (113.0305, 28.005), (113.025, 28.005),
               (113.02, 28.005)]  # county only, nowhere, near C, in C, on B|C
     csv = tmp_path / "incidents.csv"
