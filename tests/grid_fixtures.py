@@ -7,6 +7,8 @@ grid C (community 430102002001, the other township) lies east of B.
 
 from __future__ import annotations
 
+import numpy as np
+import shapely
 from pyproj import Geod
 from sqlalchemy import text
 
@@ -64,3 +66,28 @@ CASES = {
     "5 m outside": (*offset(113.005, 28.0, 180, 5.0), A, True, [A]),
     "50 m outside": (*offset(113.005, 28.0, 180, 50.0), None, False, None),
 }
+
+
+def voronoi_cells(rng) -> list:
+    """Irregular grids over community 1 sharing edges exactly (40 Voronoi cells of
+    lon 113.0-113.02, lat 28.0-28.01), plus one small square laid over several of them."""
+    box = shapely.box(113.0, 28.0, 113.02, 28.01)
+    seeds = shapely.multipoints(np.column_stack([rng.uniform(113.0, 113.02, 40),
+                                                 rng.uniform(28.0, 28.01, 40)]))
+    cells = list(shapely.intersection(shapely.get_parts(
+        shapely.voronoi_polygons(seeds, extend_to=box)), box))
+    return cells + [shapely.box(113.004, 28.004, 113.007, 28.006)]
+
+
+def points_near_edges(rng, cells, n: int, east: float) -> np.ndarray:
+    """``n`` random (lon, lat) from lon 112.999 to ``east``, lat 27.999-28.011; about 30 %
+    of them on a boundary of ``cells``, half of those moved 0-15 m off it."""
+    xy = np.column_stack([rng.uniform(112.999, east, n), rng.uniform(27.999, 28.011, n)])
+    edge = rng.random(n) < 0.3
+    on = shapely.line_interpolate_point(shapely.boundary(np.asarray(cells)[
+        rng.integers(0, len(cells), edge.sum())]), rng.random(edge.sum()), normalized=True)
+    shift = np.where(rng.random(edge.sum()) < 0.5, 0.0, rng.uniform(0, 15, edge.sum()))
+    angle = rng.uniform(0, 2 * np.pi, edge.sum())
+    xy[edge, 0] = shapely.get_x(on) + shift * np.cos(angle) / (111_320 * np.cos(np.radians(28)))
+    xy[edge, 1] = shapely.get_y(on) + shift * np.sin(angle) / 110_574
+    return xy

@@ -8,14 +8,26 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
+from sqlalchemy import text
 
 from gis.services import accounts
 
 
-def department_headers(engine, code: str) -> dict:
-    """Bearer headers of a new department clerk (``CODE-clerk``) of department ``code``."""
-    token = accounts.add_user(engine, f"{code}-clerk", "department",
-                              department_code=code)["token"]
+def add_department(engine, code: str, name: str, area_code: str) -> None:
+    """Insert department ``code`` (``name``) serving ``area_code``."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO departments (code, name, area_code) "
+                          "VALUES (:code, :name, :area)"),
+                     {"code": code, "name": name, "area": area_code})
+
+
+def department_headers(engine, code: str, username: str | None = None,
+                       password: str | None = None) -> dict:
+    """Bearer headers of a new department clerk ``username`` (``CODE-clerk`` unless
+    given) of department ``code``; ``password`` lets it also log in to the pages."""
+    extra = {"password": password} if password is not None else {}
+    token = accounts.add_user(engine, username or f"{code}-clerk", "department",
+                              department_code=code, **extra)["token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -60,3 +72,15 @@ def wait_for(driver, script: str, timeout: float = 20.0):
         time.sleep(0.1)
     logs = driver.get_log("browser") if hasattr(driver, "get_log") else []
     raise AssertionError(f"timed out waiting for: {script}\nbrowser log: {logs}")
+
+
+def open_field_app(driver, base: str, username: str = "w-field",
+                   password: str = "field pass") -> None:
+    """Open the field app at ``base``/m and log in (by default as the worker of
+    ``test_field_app.district``); returns once the app says it is ready."""
+    driver.get(f"{base}/m")
+    wait_for(driver, "return !document.getElementById('login-view').hidden")
+    driver.find_element("id", "username").send_keys(username)
+    driver.find_element("id", "password").send_keys(password)
+    driver.find_element("id", "submit").click()
+    wait_for(driver, "return window.gridgisReady === true", timeout=30)

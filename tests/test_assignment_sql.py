@@ -130,12 +130,7 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
     from gis.assign import assign_points
 
     rng = np.random.default_rng(7)
-    box = shapely.box(113.0, 28.0, 113.02, 28.01)
-    seeds = shapely.multipoints(np.column_stack([rng.uniform(113.0, 113.02, 40),
-                                                 rng.uniform(28.0, 28.01, 40)]))
-    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=box))
-    cells = shapely.intersection(cells, box)
-    cells = list(cells) + [shapely.box(113.004, 28.004, 113.007, 28.006)]  # the overlay
+    cells = fx.voronoi_cells(rng)  # the last one is laid over others
     codes = [f"{fx.COMM1}{9000 + i}" for i in range(len(cells))]
     with grids.begin() as conn:
         conn.execute(text("UPDATE grids SET valid_to = now()"))
@@ -143,15 +138,7 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
             conn.execute(text("INSERT INTO grids (code, community_code, geom) VALUES "
                               "(:c, :m, ST_Multi(ST_GeomFromText(:g, 4326)))"),
                          {"c": code, "m": fx.COMM1, "g": cell.wkt})
-    n = 3000
-    xy = np.column_stack([rng.uniform(112.999, 113.021, n), rng.uniform(27.999, 28.011, n)])
-    edge = rng.random(n) < 0.3  # on a boundary, or moved 0-15 m off it
-    on = shapely.line_interpolate_point(shapely.boundary(np.asarray(cells)[
-        rng.integers(0, len(cells), edge.sum())]), rng.random(edge.sum()), normalized=True)
-    shift = np.where(rng.random(edge.sum()) < 0.5, 0.0, rng.uniform(0, 15, edge.sum()))
-    angle = rng.uniform(0, 2 * np.pi, edge.sum())
-    xy[edge, 0] = shapely.get_x(on) + shift * np.cos(angle) / (111_320 * np.cos(np.radians(28)))
-    xy[edge, 1] = shapely.get_y(on) + shift * np.sin(angle) / 110_574
+    xy = fx.points_near_edges(rng, cells, 3000, east=113.021)
     with grids.begin() as conn:
         conn.execute(text("INSERT INTO incidents (category, reported_at, geom) "
                           "SELECT 'other', now(), ST_SetSRID(ST_MakePoint(x, y), 4326) "
@@ -171,3 +158,91 @@ def test_bulk_statement_agrees_with_the_library_on_every_point(grids):
         wrong = [i for i, (e, g) in enumerate(zip(expected, got)) if e != g]
         assert not wrong, (bulk, [(tuple(xy[i]), expected[i], got[i]) for i in wrong[:3]])
     assert sum(e[1] for e in expected) > 300  # the boundary cases are really there
+
+
+def _index_definitions(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(text(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'incidents'")).scalars())
+
+
+def _index_oids(engine) -> dict[str, tuple[int, bool]]:
+    """Index name: (oid, whether a constraint owns it)."""
+    with engine.connect() as conn:
+        return {name: (oid, owned) for name, oid, owned in conn.execute(text(
+            "SELECT i.indexrelid::regclass::text, i.indexrelid::int, c.oid IS NOT NULL "
+            "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
+            "WHERE i.indrelid = 'incidents'::regclass"))}
+
+
+def test_bulk_rewrite_without_indexes_gives_the_same_rows_and_indexes(grids, monkeypatch):
+    """When a bulk assignment rewrites most of the table it drops the secondary indexes
+    and builds them again after its UPDATE: the rows are those of the plain UPDATE, every
+    index is back with its definition, and the rebuilt indexes answer queries."""
+    import gis.store.assignment as assignment
+
+    ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
+    before = _index_definitions(grids)
+    assert any("grid_code" in d for d in before)  # a secondary index that is dropped
+    with transaction(grids) as session:
+        plain = assign_incidents(session, ids, bulk=True)
+    expected = _rows(grids, ids)
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE incidents SET grid_code = NULL, candidates = NULL, "
+                          "boundary = false, community_code = NULL, township_code = NULL, "
+                          "grid_code_at_report = NULL"))
+    old_oids = _index_oids(grids)
+    monkeypatch.setattr(assignment, "REBUILD_FROM", 1)  # the fixture's few rows are "many"
+    with transaction(grids) as session:
+        rebuilt = assign_incidents(session, ids, bulk=True)
+    assert rebuilt == plain and _rows(grids, ids) == expected
+    new_oids = _index_oids(grids)
+    assert new_oids.keys() == old_oids.keys()
+    for name, (oid, owned) in old_oids.items():  # constraints' indexes stay, others rebuilt
+        assert (new_oids[name][0] == oid) == owned, name
+    assert _index_definitions(grids) == before
+    with grids.connect() as conn:
+        conn.execute(text("SET enable_seqscan = off"))
+        found = conn.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"),
+                             {"g": expected[0]["grid_code"]}).scalar()
+    assert found == sum(r["grid_code"] == expected[0]["grid_code"] for r in expected)
+
+
+def _answers(engine, ids):
+    return [(r["grid_code"], r["boundary"], r["candidates"]) for r in _rows(engine, ids)]
+
+
+def test_safe_regions_are_built_once_and_never_read_stale(grids):
+    """The bulk path keeps the grids' safe regions between runs; moving a grid's
+    boundary in place (same id, code and version) makes the next run build new ones,
+    whose answers equal the per-point statement's, and the old set is gone."""
+    ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
+
+    def sets():
+        with grids.connect() as conn:
+            return conn.execute(text(
+                "SELECT key, built_at FROM grid_safe_region_sets")).all()
+
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    first = sets()
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    assert sets() == first and len(first) == 1  # reused, not rebuilt
+    with grids.begin() as conn:  # the first case's grid shrinks away from its point
+        x, y = next(iter(fx.CASES.values()))[:2]
+        conn.execute(text(
+            "UPDATE grids SET geom = ST_Multi(ST_Difference(geom, ST_Buffer("
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.0005))) "
+            "WHERE valid_to IS NULL "
+            "AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+            {"x": x, "y": y})
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=True)
+    bulk = _answers(grids, ids)
+    assert len(sets()) == 1 and sets()[0].key != first[0].key
+    with transaction(grids) as session:
+        assign_incidents(session, ids, bulk=False)
+    assert bulk == _answers(grids, ids)
+    assert bulk[0] != (next(iter(fx.CASES.values()))[2:])  # the move changed its answer
+

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import grid_fixtures as fx
 import pytest
+from helpers import add_department, department_headers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from test_departments import cli
@@ -19,7 +20,6 @@ from test_departments import cli
 from gis.clocks import Limit
 from gis.department_limits import LimitRule, read_limit_rules, resolve_limit
 from gis.errors import InputError, InvalidRows
-from gis.services import accounts
 
 ENV = {"step": "handle", "category": "environment", "subcategory": None,
        "area_code": fx.COUNTY, "amount": 6, "unit": "hours"}
@@ -28,17 +28,15 @@ ENV = {"step": "handle", "category": "environment", "subcategory": None,
 @pytest.fixture
 def people(make_user, db):
     fx.insert_units_and_grids(db)
-    with db.begin() as conn:
-        conn.execute(text("INSERT INTO departments (code, name, area_code) VALUES "
-                          "('zhujian', '县住建局', :c)"), {"c": fx.COUNTY})
-    token = accounts.add_user(db, "zj-clerk", "department", department_code="zhujian")["token"]
+    add_department(db, "zhujian", "县住建局", fx.COUNTY)
+    zj = department_headers(db, "zhujian", username="zj-clerk")
     return {"admin": make_user("admin", username="root"),
             "town1_admin": make_user("admin", fx.TOWN1, username="t1-admin"),
             "centre": make_user("dispatcher", fx.COUNTY, username="centre"),
             "town2": make_user("dispatcher", fx.TOWN2, username="town2"),
             "analyst": make_user("analyst", fx.COUNTY, username="ana"),
             "worker": make_user("grid_worker", fx.COMM1, username="gw"),
-            "zj": {"Authorization": f"Bearer {token}"}}
+            "zj": zj}
 
 
 def listed(client, headers) -> list[dict]:

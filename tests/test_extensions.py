@@ -9,22 +9,18 @@ from datetime import datetime, timedelta
 
 import grid_fixtures as fx
 import pytest
-from sqlalchemy import text
-
-from gis.services import accounts
+from helpers import add_department, department_headers
 
 
 @pytest.fixture
 def people(make_user, db):
     fx.insert_units_and_grids(db)
-    with db.begin() as conn:
-        conn.execute(text("INSERT INTO departments (code, name, area_code) VALUES "
-                          "('zhujian', '县住建局', :c)"), {"c": fx.COUNTY})
-    token = accounts.add_user(db, "zj-clerk", "department", department_code="zhujian")["token"]
+    add_department(db, "zhujian", "县住建局", fx.COUNTY)
+    zj = department_headers(db, "zhujian", username="zj-clerk")
     return {"centre": make_user("dispatcher", fx.COUNTY, username="centre"),
             "town2": make_user("dispatcher", fx.TOWN2, username="town2"),
             "admin": make_user("admin", username="root"),
-            "zj": {"Authorization": f"Bearer {token}"}}
+            "zj": zj}
 
 
 def summoned(client, people) -> tuple[int, datetime]:

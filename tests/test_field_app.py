@@ -30,6 +30,7 @@ from sqlalchemy import text
 from gis.store.db import transaction
 from gis.store.models import Building, GridStaff, Incident, KeyHousehold
 from layers_data import COMM_A, FLAGS, STREET, VENDOR, ewkt, live_server, load_district
+from helpers import open_field_app
 from helpers import wait_for as _wait
 
 MINE = (f"{COMM_A}0001", f"{COMM_A}0002")
@@ -178,12 +179,7 @@ def test_offline_reports_patrol_and_visits_are_sent_once_when_back_online(
         driver.execute_cdp_cmd("Browser.grantPermissions",
                                {"origin": base, "permissions": ["geolocation"]})
         _here(driver, *HOUSE)
-        driver.get(f"{base}/m")
-        _wait(driver, "return !document.getElementById('login-view').hidden")
-        driver.find_element("id", "username").send_keys("w-field")
-        driver.find_element("id", "password").send_keys("field pass")
-        driver.find_element("id", "submit").click()
-        _wait(driver, "return window.gridgisReady === true", timeout=30)
+        open_field_app(driver, base)
         _wait(driver, "return !!navigator.serviceWorker.controller", timeout=20)
         assert driver.execute_script("return window.innerWidth") == 360
         work = _wait(driver, "return document.querySelectorAll('#work-list li[data-id]').length")
@@ -328,12 +324,7 @@ def test_a_queue_of_500_offline_writes_is_sent_once_and_a_replay_adds_nothing(
         driver.execute_cdp_cmd("Browser.grantPermissions",
                                {"origin": base, "permissions": ["geolocation"]})
         _here(driver, *HOUSE)
-        driver.get(f"{base}/m")
-        _wait(driver, "return !document.getElementById('login-view').hidden")
-        driver.find_element("id", "username").send_keys("w-field")
-        driver.find_element("id", "password").send_keys("field pass")
-        driver.find_element("id", "submit").click()
-        _wait(driver, "return window.gridgisReady === true", timeout=30)
+        open_field_app(driver, base)
         _wait(driver, "return !!navigator.serviceWorker.controller", timeout=20)
         network = Network(driver)
         network.offline(True)

@@ -10,6 +10,7 @@ import time
 from sqlalchemy import text
 from test_field_app import district, phone   # noqa: F401 (fixtures)
 
+from helpers import open_field_app
 from helpers import wait_for as _wait
 from layers_data import live_server
 
@@ -25,12 +26,7 @@ def test_the_case_card_asks_for_one_more_working_day(db, pg_url, district, tmp_p
                                                      phone):
     driver = phone
     with live_server(pg_url, tmp_path) as base:
-        driver.get(f"{base}/m")
-        _wait(driver, "return !document.getElementById('login-view').hidden")
-        driver.find_element("id", "username").send_keys("w-field")
-        driver.find_element("id", "password").send_keys("field pass")
-        driver.find_element("id", "submit").click()
-        _wait(driver, "return window.gridgisReady === true", timeout=30)
+        open_field_app(driver, base)
         _wait(driver, "return document.querySelectorAll('#work-list li[data-id]').length")
         driver.find_element("css selector", "#work-list li[data-id]").click()
         extend = driver.find_element("id", "wd-extend")

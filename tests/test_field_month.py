@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from gis.services import assessment as service
 from gis.store.users import Principal
+from helpers import open_field_app
 from layers_data import COMM_A, STREET, live_server
 from test_field_app import HOUSE, MINE, WALK, Network, _here, _shot, _wait, district, phone  # noqa: F401
 
@@ -106,12 +107,7 @@ def test_my_month_tab_shows_my_assessment_row_and_keeps_it_offline(
         driver.execute_cdp_cmd("Browser.grantPermissions",
                                {"origin": base, "permissions": ["geolocation"]})
         _here(driver, *HOUSE)
-        driver.get(f"{base}/m")
-        _wait(driver, "return !document.getElementById('login-view').hidden")
-        driver.find_element("id", "username").send_keys("w-field")
-        driver.find_element("id", "password").send_keys("field pass")
-        driver.find_element("id", "submit").click()
-        _wait(driver, "return window.gridgisReady === true", timeout=30)
+        open_field_app(driver, base)
         _wait(driver, "return !!navigator.serviceWorker.controller", timeout=20)
 
         tab = driver.find_element("css selector", ".tabs button[data-tab=month]")

@@ -314,12 +314,12 @@ def test_large_import_builds_the_indexes_after_the_load(grid_area, tmp_path, mon
     and builds them afterwards (REBUILD_FROM lowered so a small file takes that path):
     every index is back, used, and the rows are assigned as by the per-row path."""
     from gis.services.imports import import_file
-    from gis.store import importer
+    from gis.store import incident_loader
 
     with grid_area.connect() as conn:
         before = dict(conn.execute(text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'")).all())
-    monkeypatch.setattr(importer, "REBUILD_FROM", 2)
+    monkeypatch.setattr(incident_loader, "REBUILD_FROM", 2)
     csv = tmp_path / "events.csv"
     csv.write_text("event_id,lon,lat,category,reported_at\n"
                    f"E1,113.005,{fx.MID_LAT},dispute,2024-05-01T08:00:00+08:00\n"

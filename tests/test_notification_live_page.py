@@ -14,9 +14,8 @@ import time
 import grid_fixtures as fx
 import httpx
 import pytest
-from sqlalchemy import text
 
-from gis.services import accounts
+from helpers import add_department, department_headers
 from helpers import wait_for as _wait
 from layers_data import browser  # noqa: F401  (headless Chromium fixture)
 from security_helpers import serve
@@ -36,11 +35,8 @@ new MutationObserver(() => window.badgeLog.push([Date.now(), badge.textContent])
 @pytest.fixture
 def people(db, make_user):
     fx.insert_units_and_grids(db)
-    with db.begin() as conn:
-        conn.execute(text("INSERT INTO departments (code, name, area_code) VALUES "
-                          "('zhujian', '县住建局', :c)"), {"c": fx.COUNTY})
-    accounts.add_user(db, "zhujian-clerk", "department", department_code="zhujian",
-                      password=PASSWORD)
+    add_department(db, "zhujian", "县住建局", fx.COUNTY)
+    department_headers(db, "zhujian", password=PASSWORD)  # logs in as zhujian-clerk
     return {"centre": make_user("dispatcher", fx.COUNTY, username="centre"),
             "admin": make_user("admin", username="root")}
 

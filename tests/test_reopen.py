@@ -67,14 +67,21 @@ def step(client, h, incident_id, action, field=False, **extra) -> dict:
     return resp.json()["properties"]
 
 
-def closed_by_department(client, people) -> int:
-    """A case dispatched to 住建, acknowledged, fed back, verified and closed."""
+def fed_back_by_department(client, people) -> int:
+    """A case dispatched to 住建, acknowledged and fed back (waiting for verification)."""
     c, zj = people["centre"], people["zj"]
     inc = report(client, c, reporter="resident:138")["id"]
     step(client, c, inc, "accept")
     step(client, c, inc, "dispatch", department_code="zhujian")
     step(client, zj, inc, "acknowledge")
     step(client, zj, inc, "feedback", note="bins emptied")
+    return inc
+
+
+def closed_by_department(client, people) -> int:
+    """A case dispatched to 住建, acknowledged, fed back, verified and closed."""
+    c = people["centre"]
+    inc = fed_back_by_department(client, people)
     step(client, c, inc, "verify")
     assert step(client, c, inc, "close")["status"] == "closed"
     return inc

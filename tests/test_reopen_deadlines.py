@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from test_reopen import (close_days_ago, closed_by_department, department_rows, people,
-                         report, step)
+from test_reopen import (close_days_ago, closed_by_department, department_rows,
+                         fed_back_by_department, people, report, step)
 
 from gis.clocks import Calendar, Extension, Limit, due_at
 
@@ -68,11 +68,7 @@ def check_fresh(client, people, incident_id: int, old_due: str) -> dict:
 
 def test_an_unsatisfied_call_back_restarts_the_handle_clock(client, people, grid_area):
     c, zj = people["centre"], people["zj"]
-    inc = report(client, c, reporter="resident:138")["id"]
-    step(client, c, inc, "accept")
-    step(client, c, inc, "dispatch", department_code="zhujian")
-    step(client, zj, inc, "acknowledge")
-    step(client, zj, inc, "feedback", note="bins emptied")
+    inc = fed_back_by_department(client, people)
     age_parts(grid_area, inc, 30)
     old_due = part(client, c, inc)["handle_due_at"]
     resp = client.post(f"/incidents/{inc}/callback", headers=c,

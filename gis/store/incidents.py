@@ -25,7 +25,7 @@ from gis.store import audit
 from gis.store.assignment import assign_incidents
 from gis.store.departments import suggestion
 from gis.store.models import Incident, IncidentEvent
-from gis.store.overdue import default_due, overdue_case
+from gis.store.overdue import overdue_case
 from gis.store.scope import code_in_scope, geom_in_scope
 from gis.store.users import Principal
 
@@ -314,40 +314,6 @@ def feature(row: dict) -> dict:
 
 
 # -- bulk import ------------------------------------------------------------------------------
-def after_import(session: Session, first_id: int, *, actor: str | None = None,
-                 tolerance_m: float = 10.0, assigned: dict[str, int] | None = None
-                 ) -> dict[str, int]:
-    """Finish incidents bulk-loaded with ids above ``first_id``: assign grids, fill
-    missing due times from the category limits and mark the channel ``import`` (unless
-    the importer inserted them so: ``assigned`` holds its counts), and record their
-    ``report`` events."""
-    if assigned is None:
-        ids = list(session.scalars(select(Incident.id).where(Incident.id > first_id)))
-        counts = assign_incidents(session, ids, tolerance_m=tolerance_m)
-        session.execute(update(Incident).where(Incident.id > first_id,
-                                               Incident.due_at.is_(None))
-                        .values(due_at=default_due(Incident)))
-        session.execute(update(Incident).where(Incident.id > first_id)
-                        .values(channel="import"))
-    else:
-        counts = dict(assigned, moved=assigned["assigned"])
-        ids = None
-    session.execute(insert(IncidentEvent).from_select(
-        ["incident_id", "action", "from_status", "to_status", "actor", "note", "grid_code"],
-        select(Incident.id, literal("report"), literal(None), Incident.status, literal(actor),
-               literal("imported"), Incident.grid_code).where(Incident.id > first_id)))
-    if ids is None:  # the ids of this import: one aggregate, not a million-row list
-        n, low, high = session.execute(select(func.count(), func.min(Incident.id),
-                                              func.max(Incident.id))
-                                       .where(Incident.id > first_id)).one()
-    else:
-        n, low, high = len(ids), min(ids, default=None), max(ids, default=None)
-    if n:  # one entry for the batch: the events table has the per-incident steps
-        audit.record(session, actor, "import", "incident", None, None,
-                     {"rows": n, "first_id": low, "last_id": high})
-    return counts
-
-
 def max_incident_id(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(Incident.id), 0))))
 

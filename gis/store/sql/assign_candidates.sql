@@ -5,18 +5,11 @@
 -- point with the grids near it (near), then applies assign_rules.sql (kept, best).
 -- Each pair transforms its grid: cheap for a few points; the bulk path
 -- (assign_bulk.sql) transforms every grid once instead.
--- The lon/lat box pre-filter uses the GiST index; it is safe because a degree of
--- longitude is the shortest, 111.32 km x cos(lat) or more.
+-- The pairing itself (FROM pts JOIN grids within reach) is assign_reach.sql.
 near AS MATERIALIZED (
     SELECT p.id, g.code, g.community_code,
            ST_Transform(g.geom, :srid) AS gm, ST_Transform(p.geom, :srid) AS pm
-    FROM pts p
-    JOIN grids g
-      ON g.valid_to IS NULL
-     AND g.geom && ST_Expand(p.geom,
-                             (:tol + :edge_m) * 1.01
-                             / (111320.0 * greatest(cos(radians(abs(ST_Y(p.geom)) + 0.01)), 0.001)),
-                             (:tol + :edge_m) * 1.01 / 110574.0)
+    {reach}
 ),
 {rules},
 -- no safe-region shortcut here (see assign_bulk.sql)

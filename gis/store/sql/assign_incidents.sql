@@ -3,14 +3,9 @@
 -- grid_code NULL (never dropped) and take their community from the admin polygons.
 -- With :at_report the grid is also the grid at the time of the report; with :log_moves
 -- an incident whose grid changes gets an incident_events row recording the move.
-WITH pts AS (
-    SELECT i.id, i.geom, i.grid_code AS old_grid, i.status
-    FROM incidents i
-    WHERE (CAST(:ids AS bigint[]) IS NULL OR i.id = ANY(CAST(:ids AS bigint[])))
-      AND (NOT :open_only OR i.status <> 'closed')
-),
-{candidates},
-{result},
+-- The answers are assign_answers.sql (res computed here) or, for many incidents, res read
+-- from the temporary table assign_precompute.sql filled first.
+WITH {answers},
 moved AS (
     UPDATE incidents i
        SET grid_code = r.grid_code,
