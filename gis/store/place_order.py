@@ -27,8 +27,8 @@ def order_by_place(session: Session) -> dict[str, dict]:
         # names are constants of this module, not user input
         session.execute(text(f'CLUSTER "{table}" USING "{index}"'))
         session.execute(text(f'ANALYZE "{table}"'))
-        rows, pages = session.execute(text(
-            "SELECT reltuples::bigint, relpages FROM pg_class "
-            "WHERE oid = CAST(:t AS regclass)"), {"t": table}).one()
-        out[table] = {"rows": max(int(rows), 0), "pages": int(pages)}
+        rows = session.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+        pages = session.execute(text("SELECT relpages FROM pg_class "
+                                     "WHERE oid = CAST(:t AS regclass)"), {"t": table})
+        out[table] = {"rows": int(rows), "pages": int(pages.scalar_one())}
     return out
