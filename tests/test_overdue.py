@@ -257,6 +257,30 @@ def test_every_view_marks_the_same_incidents_overdue(db, client, make_user):
     assert report.total["overdue"] == len(expected)
 
 
+@pytest.mark.parametrize("z", [12, 13])
+def test_cluster_tiles_count_the_same_overdue_incidents(db, client, make_user, z):
+    """Clusters count overdue incidents with the tile's own form of the rule (department
+    parts looked up only when a part of the tile's incidents lapsed): the counts over the
+    district's tiles are the pure rule's, department reasons included."""
+    now = datetime.now(timezone.utc)
+    _load(db, now)
+    headers = make_user("admin")
+    expected = _pure(db, now)
+    assert any(why.startswith("department_") for why in expected.values())
+    counts = {"count": 0, "overdue": 0}
+    bounds = (X0, Y0, X0 + COLS * STEP, Y0 + 2 * STEP)
+    for tz, x, y in tiles_covering(bounds, z):
+        r = client.get(f"/collections/incidents/tiles/WebMercatorQuad/{tz}/{x}/{y}",
+                       headers=headers)
+        assert r.status_code in (200, 204), r.text
+        if r.status_code == 200 and r.content:
+            for f in mapbox_vector_tile.decode(r.content)["incidents"]["features"]:
+                assert f["properties"]["cluster"]
+                for key in counts:
+                    counts[key] += f["properties"][key]
+    assert counts == {"count": len(CASES), "overdue": len(expected)}
+
+
 @pytest.mark.parametrize("case", loop.OVERDUE_CASES, ids=lambda c: c.reason)
 def test_each_case_of_the_rule_is_reached_by_the_fixture(db, case):
     now = datetime.now(timezone.utc)
