@@ -259,9 +259,9 @@ def test_every_view_marks_the_same_incidents_overdue(db, client, make_user):
 
 @pytest.mark.parametrize("z", [12, 13])
 def test_cluster_tiles_count_the_same_overdue_incidents(db, client, make_user, z):
-    """Clusters count overdue incidents with the tile's own form of the rule (department
-    parts looked up only when a part of the tile's incidents lapsed): the counts over the
-    district's tiles are the pure rule's, department reasons included."""
+    """Cluster tiles count overdue incidents by the same rule: the counts over the
+    district's tiles are the pure rule's, incidents overdue only through a department's
+    part included."""
     now = datetime.now(timezone.utc)
     _load(db, now)
     headers = make_user("admin")

@@ -34,14 +34,10 @@ def default_due(cols) -> ColumnElement:
     return cols.reported_at + _hours(cols.category, 1) * text("interval '1 hour'")
 
 
-def overdue_case(cols, now, parts_of: str | None = None) -> ColumnElement:
+def overdue_case(cols, now) -> ColumnElement:
     """The reason an incident is overdue at ``now``, or NULL: :func:`gis.incidents.overdue`.
 
-    ``cols`` has the attributes of :data:`COLUMNS` (e.g. the ``Incident`` model).
-    ``parts_of``: SQL of a subquery giving (at least) every incident id the statement
-    tests, e.g. those of one vector tile; the department cases then first ask once per
-    statement whether any part of those incidents lapsed, and look at each incident's
-    parts only if one did (same answers: it only skips lookups that would find none)."""
+    ``cols`` has the attributes of :data:`COLUMNS` (e.g. the ``Incident`` model)."""
     hour = text("interval '1 hour'")
     deadlines = {
         "close": func.coalesce(cols.due_at, default_due(cols)),
@@ -54,7 +50,7 @@ def overdue_case(cols, now, parts_of: str | None = None) -> ColumnElement:
             cond.append(cols.status.in_(statuses))
         moment = cols.closed_at if closed else now
         if part:   # consecutive department cases: one look at the parts for all of them
-            whens.append(_part_when(cols, list(rules), cond, moment, parts_of))
+            whens.append(_part_when(cols, list(rules), cond, moment))
             continue
         for rule in rules:
             whens.append((and_(*cond, moment > deadlines[rule.deadline]), literal(rule.reason)))
@@ -77,19 +73,13 @@ def _lapsed(deadline: str, moment) -> ColumnElement[bool]:
                 moment > due)
 
 
-def _part_when(cols, rules, cond, moment, parts_of: str | None = None):
+def _part_when(cols, rules, cond, moment):
     """``(condition, reason)`` of consecutive department cases: the incident has a part
     that let one of their deadlines lapse (one index probe per incident); the reason is the
     first case's that holds, ``reason: code, code`` with the codes in byte order (as Python
-    sorts them). With ``parts_of`` (see :func:`overdue_case`) the probes are skipped when
-    no part of those incidents lapsed: an uncorrelated EXISTS, which PostgreSQL runs once
-    per statement (an InitPlan), where the per-incident sub-plan starts once per row
-    (a sixth of a cluster tile of 15,000 points with no lapsed part)."""
+    sorts them)."""
     lapses = [_lapsed(rule.deadline, moment) for rule in rules]
     mine = and_(_PART.c.incident_id == cols.id, or_(*lapses))
-    if parts_of is not None:
-        among = _PART.c.incident_id.in_(text(parts_of).columns(literal_column("id")))
-        cond = [*cond, exists(select(literal(1)).where(among, or_(*lapses)))]
     order = aggregate_order_by(literal(loop.PART_SEPARATOR), _PART.c.department_code.collate("C"))
     reason = case(*[(func.bool_or(lapse), literal(f"{rule.reason}: ")
                      + func.string_agg(_PART.c.department_code, order).filter(lapse))
@@ -110,11 +100,9 @@ def default_due_sql(prefix: str = "t.") -> str:
     return f"({expr.compile(dialect=postgresql.dialect(), compile_kwargs={'literal_binds': True})})"
 
 
-def overdue_sql(prefix: str = "t.", now: str = "now()", parts_of: str | None = None,
-                **override: str) -> str:
+def overdue_sql(prefix: str = "t.", now: str = "now()", **override: str) -> str:
     """:func:`overdue_case` as SQL text over ``prefix``-ed columns at the SQL instant
     ``now`` (``now()`` or a bind parameter such as ``:b``); trusted text, no user input.
-    ``parts_of``: see :func:`overdue_case`.
 
     Examples
     --------
@@ -122,7 +110,7 @@ def overdue_sql(prefix: str = "t.", now: str = "now()", parts_of: str | None = N
     >>> "'not accepted in time'" in sql and "t.status IN ('reported')" in sql
     True
     """
-    expr = overdue_case(text_columns(prefix, **override), literal_column(now), parts_of)
+    expr = overdue_case(text_columns(prefix, **override), literal_column(now))
     compiled = expr.compile(dialect=postgresql.dialect(),
                             compile_kwargs={"literal_binds": True})
     return f"({compiled})"

@@ -92,7 +92,6 @@ class Prop:
     filterable: bool = True
     filter_sql: str | None = None
     filter_kind: str | None = None
-    tile_sql: str | None = None  # the same value, written for a tile statement (tiles.py)
 
 
 def _served(f: Field) -> Prop:
@@ -202,11 +201,6 @@ HOUSEHOLDS = Field("households", "int", default=0, minimum=0, aliases=words.HOUS
 ADMIN_KINDS = ("county", *vocabulary.TOWNSHIP_KINDS, *vocabulary.COMMUNITY_KINDS)
 # Why an incident is overdue now (NULL if it is not): gis.incidents.overdue, generated.
 OVERDUE = overdue_sql("t.", "now()")
-# The same rule inside a tile statement (gis/store/sql/tile_*.sql, whose CTE ``bounds``
-# holds the tile's edges): department parts are looked up per incident only if some
-# part of the tile's incidents lapsed, asked once per tile (gis/store/overdue.py).
-OVERDUE_IN_TILE = overdue_sql(
-    "t.", "now()", parts_of="SELECT i.id FROM incidents i, bounds WHERE i.geom && bounds.b4326")
 
 
 def _camera_defaults(df):
@@ -330,9 +324,9 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (  # parents before c
         _set("boundary", "bool", 15),
     ), title="Incidents", live=True, scope_code="community_code", scope_geom=True,
         computed=(Prop("overdue", OVERDUE, filter_sql=f"({OVERDUE} IS NOT NULL)",
-                       filter_kind="bool", tile_sql=OVERDUE_IN_TILE),),
+                       filter_kind="bool"),),
         cluster_below=14, cluster_counts=(("open", f"t.status NOT IN {CLOSED_STATUSES_SQL}"),
-                                          ("overdue", f"({OVERDUE_IN_TILE} IS NOT NULL)")),
+                                          ("overdue", f"({OVERDUE} IS NOT NULL)")),
         datetime=("reported_at", "reported_at"), tables=("summons",),  # overdue reads parts
         description="Reported incidents; unassigned ones are scoped by location. Vector "
                     "tiles aggregate them into clusters with counts below zoom 14 and in "

@@ -53,7 +53,7 @@ def _geom_sql(layer: Layer) -> str:
 
 
 def _features(layer: Layer, z: int, where: str, params: dict) -> str:
-    props = "".join(f', {p.tile_sql or p.sql} AS "{p.name}"' for p in layer.tile_props(z))
+    props = "".join(f', {p.sql} AS "{p.name}"' for p in layer.tile_props(z))
     int_id = layer.id_kind == "int"
     params["simplify_m"] = tile_size_m(z) / 4096 * SIMPLIFY_UNITS
     return _sql("tile_features").format(
