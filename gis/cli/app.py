@@ -78,9 +78,14 @@ def emit(summary: dict[str, Any], as_json: bool, title: str | None = None) -> No
 
 
 @contextmanager
-def progress(description: str, total: float | None = None, *, quiet: bool = False):
+def progress(description: str, total: float | None = None, *, quiet: bool = False,
+             forks: bool = False):
     """A rich progress bar on stderr; yields ``advance(n)``. Hidden when not a terminal
-    only if ``quiet`` is set, so CI logs still show that long work moves."""
+    only if ``quiet`` is set, so CI logs still show that long work moves.
+
+    ``forks``: the work forks worker processes (the county coverage does, on every core),
+    which is only safe in a single-threaded process; the bar then redraws at each
+    ``advance`` instead of from its own refresh thread."""
     if quiet:  # nothing to draw: skip importing rich.progress (start-up time)
         yield lambda n=1, total=None, description=None: None
         return
@@ -89,7 +94,8 @@ def progress(description: str, total: float | None = None, *, quiet: bool = Fals
 
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
+    with Progress(*columns, console=console, disable=quiet, transient=False,
+                  auto_refresh=not forks) as bar:
         task = bar.add_task(description, total=total)
 
         def advance(n: float = 1, total: float | None = None, description: str | None = None):
@@ -98,5 +104,7 @@ def progress(description: str, total: float | None = None, *, quiet: bool = Fals
             if description is not None:
                 bar.update(task, description=description)
             bar.advance(task, n)
+            if forks:
+                bar.refresh()
 
         yield advance

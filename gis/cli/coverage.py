@@ -120,7 +120,7 @@ def coverage_cmd(
     if exclude is not None and scheduler:
         raise InputError("--exclude is not available with --scheduler", field="exclude")
     chosen = _layers(layer)
-    with progress("coverage", total=4) as advance:
+    with progress("coverage", total=4, forks=True) as advance:
         cams, osm = _cameras(cameras, crs, parse_mapping(mapping), chosen.get("cameras"))
         layers = {name: _read(p, crs, layer=chosen.get(name)) for name, p in (
             ("buildings", buildings), ("grids", grids), ("roads", roads),

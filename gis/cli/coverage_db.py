@@ -47,7 +47,8 @@ def coverage_db(
                                period=(start, end) if start or end else None, only_stale=stale)
     engine = imports.open_database(Settings())
     try:
-        with progress(f"coverage {area}", total=len(_STEPS), quiet=as_json) as advance:
+        with progress(f"coverage {area}", total=len(_STEPS), quiet=as_json,
+                      forks=True) as advance:
             summary = coverage.run(engine, area, opts,
                                    on_step=lambda s: advance(1, description=_STEPS[s]))
     finally:
