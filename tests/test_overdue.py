@@ -287,3 +287,38 @@ def test_each_case_of_the_rule_is_reached_by_the_fixture(db, case):
     _load(db, now)
     assert any(why == case.reason or why.startswith(f"{case.reason}: ")
                for why in _pure(db, now).values())
+
+
+def test_the_rule_agrees_with_python_at_past_instants_through_the_lapse_index(db):
+    """The EXISTS repeats the predicate of ``ix_summons_may_lapse`` (parts not done, or done
+    after due): it must drop no part that lapsed at any instant, including parts done in time
+    later than the instant asked about (the overview and the monthly report look back)."""
+    now = datetime.now(timezone.utc)
+    _load(db, now)
+    with db.connect() as conn:
+        parts: dict[int, list] = {}
+        for p in conn.execute(select(Summons)).all():
+            parts.setdefault(p.incident_id, []).append(p)
+        rows = conn.execute(select(Incident.id, Incident.status, Incident.category,
+                                   Incident.reported_at, Incident.due_at,
+                                   Incident.closed_at)).all()
+        for back in range(0, 60, 3):
+            at = now - back * M
+            by_text = dict(conn.execute(text(
+                f"SELECT id, {overdue_sql('t.', ':now')} FROM incidents t"), {"now": at}).all())
+            pure = {r.id: loop.overdue(r.status, r.category, r.reported_at, r.due_at,
+                                       r.closed_at, at, parts.get(r.id, ())) for r in rows}
+            assert {i: r for i, r in by_text.items() if r} == \
+                {i: r for i, r in pure.items() if r}, f"{back} minutes ago"
+            assert set(pure.values()) - {None}, "the fixture makes incidents overdue"
+
+
+def test_the_part_lookup_is_an_index_only_scan_of_the_lapse_index(db):
+    now = datetime.now(timezone.utc)
+    _load(db, now)
+    with db.begin() as conn:
+        conn.execute(text("ANALYZE summons"))
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(r[0] for r in conn.execute(text(
+            f"EXPLAIN SELECT id, {overdue_sql('t.', 'now()')} FROM incidents t")))
+    assert "Index Only Scan using ix_summons_may_lapse" in plan, plan

@@ -73,13 +73,23 @@ def _lapsed(deadline: str, moment) -> ColumnElement[bool]:
                 moment > due)
 
 
+def _may_lapse() -> ColumnElement[bool]:
+    """The predicate of the partial index ``ix_summons_may_lapse``
+    (:func:`gis.store.models.summons_may_lapse_sql`): a part not done, or done after its
+    due. Every lapsed part satisfies it (done after ``moment`` after due), so adding it
+    changes no answer; written out in the EXISTS, it lets the planner prove the index's
+    predicate and probe the small index, index-only, instead of every part."""
+    return or_(*[c for due, done in loop.PART_DEADLINES.values()
+                 for c in (_PART.c[done].is_(None), _PART.c[done] > _PART.c[due])])
+
+
 def _part_when(cols, rules, cond, moment):
     """``(condition, reason)`` of consecutive department cases: the incident has a part
     that let one of their deadlines lapse (one index probe per incident); the reason is the
     first case's that holds, ``reason: code, code`` with the codes in byte order (as Python
     sorts them)."""
     lapses = [_lapsed(rule.deadline, moment) for rule in rules]
-    mine = and_(_PART.c.incident_id == cols.id, or_(*lapses))
+    mine = and_(_PART.c.incident_id == cols.id, _may_lapse(), or_(*lapses))
     order = aggregate_order_by(literal(loop.PART_SEPARATOR), _PART.c.department_code.collate("C"))
     reason = case(*[(func.bool_or(lapse), literal(f"{rule.reason}: ")
                      + func.string_agg(_PART.c.department_code, order).filter(lapse))
