@@ -50,9 +50,15 @@ def _store_month(db) -> None:
              "g": MINE[0], "x": WALK[3][0], "y": WALK[3][1], "comm": COMM_A, "street": STREET},
             {"c": "dispute", "s": None, "r": "someone", "t": t0 + step * 6, "g": MINE[1],
              "x": 120.1125, "y": 30.2655, "comm": COMM_A, "street": STREET}])
-    for i in range(5):  # five households today: one day at the norm, the key household once
+    # five households today: one day at the norm, the key household once; within seconds
+    # of each other and after the county's midnight, so the five never fall on two days
+    now = datetime.now(timezone.utc)
+    today = now.astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    visits_from = max(t0, today.astimezone(timezone.utc) + timedelta(seconds=30))
+    for i in range(5):
         service.add_visit(db, ADMIN, {
-            "worker": "w-field", "time": t0 + step * (10 + i), "community_code": COMM_A,
+            "worker": "w-field", "time": visits_from + timedelta(seconds=i),
+            "community_code": COMM_A,
             "building_id": 1 if i == 0 else 2, "household_ref": "KH-7" if i == 0 else f"H-{i}",
             "lon": None, "lat": None})
 
