@@ -3,11 +3,14 @@ cold tiles run on the event loop without a thread hop, a SQLAlchemy session, a p
 BEGIN or ROLLBACK. Each statement is one round trip in autocommit (tile statements are
 single statements: gis/store/tiles.py ``tile_statement``).
 
-* At most :data:`SIZE` connections per engine and event loop; further requests wait here
-  for a free one. Not fewer: tile queries are CPU-bound but very uneven (a zoom-12
-  cluster tile reads 100,000 points, a zoom-15 tile a few hundred), and with a pool as
-  small as the 2 cores, quick tiles queued behind slow ones (head-of-line blocking);
-  PostgreSQL time-slices its backends, so with 8 the quick ones finish first.
+* At most :data:`SIZE` connections per engine and event loop (the cores + 1); further
+  requests wait here for a free one. Tile queries are CPU-bound: with more backends than
+  cores they only take turns. Measured in the same quiet runs of ``python -m bench
+  --only bench_tiles`` (8 clients, 2 cores), cold tiles at 8 / 3 / 2 connections:
+  grids 895-914 / 1,149-1,204 / 1,213-1,337 req/s, incidents 346-360 / 371-409 /
+  370-388 req/s, and p95 no worse (incidents 42-49 / 32-37 / 35-37 ms): the quick
+  zoom-15 tiles did not wait behind the zoom-12 ones more than 8 time-sliced backends
+  made every tile wait.
 * Parallel query is off on these connections: launching a worker costs more than a tile
   query takes (measured: zoom-14 incident tiles 3x faster without), and concurrent
   requests already keep every core busy.
@@ -24,6 +27,7 @@ single statements: gis/store/tiles.py ``tile_statement``).
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import weakref
 from contextlib import asynccontextmanager
@@ -33,7 +37,7 @@ from typing import AsyncIterator
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg as _psycopg_dialect
 
-SIZE = 8
+SIZE = (os.cpu_count() or 2) + 1
 OPTIONS = ("-c max_parallel_workers_per_gather=0 -c enable_sort=off "
            "-c statement_timeout=30000")
 _DIALECT = _psycopg_dialect.dialect()
