@@ -16,6 +16,7 @@ from helpers import add_department, department_headers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from test_departments import cli
+from test_unit_of_work import assert_refused, refused_at_commit
 
 from gis.clocks import Limit
 from gis.department_limits import LimitRule, read_limit_rules, resolve_limit
@@ -395,3 +396,19 @@ def test_migration_0010_goes_down_and_up_again(db):
         command.upgrade(cfg, "head")
         assert has(conn, "handle_limit_amount")
         outer.rollback()
+
+
+def test_writes_refused_at_commit_are_never_a_success(client, people, db):
+    """Every write of /department-limits answers only after its commit: refused there, it
+    is a problem answer and the rules stay as they were."""
+    admin = people["admin"]
+    stored = post(client, admin)
+    assert stored.status_code == 201, stored.text
+    rows = f"step,category,area_code,amount,unit\nhandle,dispute,{fx.COUNTY},1,hours\n"
+    with refused_at_commit(db, "department_limits"):
+        assert_refused(post(client, admin, amount=9))
+        assert_refused(client.post("/department-limits/import", headers=admin,
+                                   files={"file": ("l.csv", rows.encode(), "text/csv")}))
+        assert_refused(client.delete(f"/department-limits/{stored.json()['id']}",
+                                     headers=admin))
+    assert [(r["category"], r["amount"]) for r in listed(client, admin)] == [("environment", 6)]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import grid_fixtures as fx
 import pytest
 from sqlalchemy import text
+from test_unit_of_work import assert_refused, refused_at_commit
 
 from gis.incidents import CLOCK_STOPPED
 
@@ -228,3 +229,19 @@ def test_migration_0012_goes_down_and_up_again(client, grid_area, people):
         command.upgrade(cfg, "head")
         assert nullable(conn) == "YES"
         outer.rollback()
+
+
+def test_a_request_or_decision_refused_at_commit_is_never_a_success(client, grid_area, people):
+    w, c = people["worker"], people["centre"]
+    inc = dispatched_to_grid(client, grid_area, people)
+    due = props(client, c, inc)["due_at"]
+    with refused_at_commit(grid_area, "deadline_requests"):
+        assert_refused(ask(client, w, inc))
+    asked = ask(client, w, inc)
+    assert asked.status_code == 201, asked.text
+    with refused_at_commit(grid_area, "incidents"):
+        assert_refused(decide(client, c, asked.json()["id"], approve=True))
+    assert props(client, c, inc)["due_at"] == due
+    with grid_area.connect() as conn:
+        assert conn.execute(text("SELECT status FROM deadline_requests")).scalars().all() == [
+            "requested"]
