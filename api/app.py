@@ -16,6 +16,7 @@ from api.middleware import BodyLimit, ConcurrencyLimit, ContainErrors
 from api.security import CsrfGuard, SecurityHeaders, content_security_policy
 from api.routers import ROUTERS
 from gis import __version__
+from gis.services import layers as layers_service
 from gis.services.imports import open_database
 from gis.settings import Settings
 
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if hub.smtp is not None:  # else the listener starts with the first event stream
             hub.start()
         live.close_on_signals(hub)
+        if own:  # a server of its own: its tile connections are ready before the first tile
+            await layers_service.open_tile_connections(app.state.engine)
         try:
             yield
         finally:

@@ -148,6 +148,11 @@ def tile(engine: Engine, cache, layers: list[tuple[Layer, LayerQuery]], z: int, 
                       any(layer.live for layer, _ in layers))
 
 
+async def open_tile_connections(engine: Engine) -> None:
+    """Open the tile connections of ``engine`` on the running event loop (server start)."""
+    await tile_pool.pool_for(engine).open()
+
+
 async def checked_tile_async(engine: Engine, cache, digest: str, expected: Principal,
                              layer: Layer, query: LayerQuery, z: int, x: int, y: int):
     """A cold tile of one layer in ONE round trip (issue 19): the caller check and the
