@@ -4,8 +4,8 @@ The data are those of :mod:`bench.bench_assign` (Voronoi grids, clustered points
 or within 15 m of a boundary). The PostGIS path loads the points with COPY into
 ``incidents`` and assigns them with the bulk path of
 :func:`gis.store.assignment.assign_incidents` (tolerance 10 m, boundary flags and
-candidates; the grids' safe regions built beforehand, as a publish keeps them: their
-time is ``safe_regions_s``), on a throwaway embedded cluster (fsync off). Peers in the
+candidates; the current grids prepared for the library path inside the timed call), on
+a throwaway embedded cluster (fsync off). Peers in the
 same run, on the same files: the library path (:func:`gis.assign.assign_points`) and
 ``geopandas.sjoin`` (predicate ``intersects``, no tolerance, no boundary rules).
 
@@ -69,14 +69,14 @@ def _multi(geoms):
 
 
 def assign_pg(url: str, points_path: str) -> dict:
-    """COPY the points into incidents, then the bulk assignment (answers into a temporary
-    table, one UPDATE). The grids' safe regions are built first, as the first bulk run
-    after a publish builds and keeps them (``safe_regions_s``, not in ``seconds``)."""
+    """COPY the points into incidents, then the bulk assignment (the points read out,
+    placed by the library path against the current grids prepared in memory, the answers
+    written into a temporary table, one UPDATE); ``seconds`` is the whole assignment."""
     import pandas as pd
     import psycopg
     import shapely
 
-    from gis.store.assignment import EDGE_M, assign_incidents, projection, safe_regions
+    from gis.store.assignment import assign_incidents
     from gis.store.db import make_engine, transaction
 
     t0 = time.perf_counter()
@@ -95,17 +95,13 @@ def assign_pg(url: str, points_path: str) -> dict:
     copy_s = time.perf_counter() - t0
     engine = make_engine(url)
     t1 = time.perf_counter()
-    with transaction(engine) as session:  # once per published set of grids, kept
-        safe_regions(session, {"tol": 10.0, "edge_m": EDGE_M, **projection(session)})
-    safe_s = time.perf_counter() - t1
-    t1 = time.perf_counter()
     with transaction(engine) as session:
         counts = assign_incidents(session, None, tolerance_m=10.0)
     assign_s = time.perf_counter() - t1
     with psycopg.connect(conninfo) as conn:
         grid = [r[0] for r in conn.execute("SELECT grid_code FROM incidents ORDER BY id")]
     engine.dispose()
-    return {"copy_s": copy_s, "safe_s": safe_s, "assign_s": assign_s,
+    return {"copy_s": copy_s, "assign_s": assign_s,
             "grid": np.asarray(grid, dtype=object),
             **counts}
 
@@ -142,7 +138,6 @@ def run(quick: bool = False) -> list[dict]:
     return [
         row("assign_pg", size, "gridgis_postgis", res["assign_s"], pg["peak_mb"],
             points_per_s=round(n_points / res["assign_s"]), copy_s=round(res["copy_s"], 2),
-            safe_regions_s=round(res["safe_s"], 2),
             assigned=res["assigned"], boundary=res["boundary"], unassigned=res["unassigned"],
             agree_library=round(agree_lib, 6), agree_sjoin_single=round(agree_sj, 6)),
         row("assign_pg", size, "gridgis_library", lres["join_s"], lib["peak_mb"],

@@ -16,43 +16,44 @@
 Distances are measured as the file path measures them: in the metric CRS of the current
 grids' extent (:func:`gis.crs.metric_crs`, a Gauss–Krüger or UTM zone), the projected
 distance divided by the projection's scale factor at the point, so both paths agree to
-the millimetre. The rules live once, in ``sql/assign_rules.sql``, fed by one of two
-statements that pair points with grids:
+the millimetre. Two paths compute the answers:
 
 * ``sql/assign_candidates.sql`` (a few incidents: the API at insert, lists of ids, a
-  single located point) pairs each point with the grids near it, transforming each;
-* ``sql/assign_bulk.sql`` (every incident, a republish, an import's stage) transforms
-  every grid once and, as the library path does, shrinks each grid into a *safe region*:
-  the points inside one (about 88 % on the benchmark's data) are answered by the points'
-  GiST index and one point-in-polygon test; only the rest get distances. The safe
-  regions are kept (``grid_safe_regions``) per set of current grids: built by the first
-  bulk run after a publish or load (:func:`safe_regions`). Its answers go to a temporary
-  table first, then one UPDATE writes the rows that change, without the secondary
-  indexes when they are most of the table (:func:`set_aside_indexes`).
+  single located point) pairs each point with the grids near it, transforming each, and
+  applies the rules, which live once in ``sql/assign_rules.sql``;
+* many incidents (every incident, a republish) are placed by the library path itself
+  (:func:`_precompute`, with the current grids prepared as an import prepares them:
+  :mod:`gis.store.import_grids`): the points are read out by one COPY and the answers
+  written back by another into a temporary table; then one UPDATE writes the rows that
+  change, without the secondary indexes when they are most of the table
+  (:func:`set_aside_indexes`).
 
 Both give the same grid, flag and candidates on every point (tests/test_assignment_sql.py).
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
+from pyarrow import csv as pa_csv
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gis.crs import metric_crs
 from gis.errors import InputError
+from gis.store import pg_copy
+from gis.store.import_grids import current_grids
 from gis.store.indexes import drop_secondary_indexes
 from gis.store.models import Grid
 
 SQL_DIR = Path(__file__).with_name("sql")
 EDGE_M = 0.001  # a point this close to a boundary is on it (as gis.assign.locate.ON_EDGE_M)
-# From this many incidents on, transform every current grid once and answer most points
-# by their grid's safe region (assign_bulk.sql); below it, the per-pair statement is
-# cheaper: preparing 10,000 grids costs 2-3 s at load 9 (most of it the ST_Relate check
-# for overlapping grids), a 10,000-row import took 4.7 s with it.
+# From this many incidents on, the library path places them (the current grids prepared
+# in memory, most points answered by their grid's safe region); below it, the per-pair
+# statement is cheaper than preparing 10,000 grids.
 BULK_FROM = 50_000
 # From this many rewritten rows (and half the table) a bulk assignment drops the
 # secondary indexes of incidents and builds them again after its UPDATE.
@@ -65,38 +66,18 @@ def _sql_file(name: str) -> str:
 
 
 @cache
-def load_sql(name: str, bulk: bool = False, points: str = "incidents",
-             precomputed: bool = False) -> str:
-    """A statement from ``sql/``, with the shared candidate rules spliced in: per point
-    (``assign_candidates.sql``), or with ``bulk`` the safe-region path for many points
-    (``assign_bulk.sql``, whose ``points`` is a table or flattened subquery with ``id``
-    and a GiST-indexed ``geom``); both pair points with grids by ``assign_reach.sql`` and
-    end in the same rules (``assign_rules.sql``). ``{answers}`` is the incidents and
-    their answers (``assign_answers.sql``), or with ``precomputed`` the answers that
-    ``assign_precompute.sql`` left in ``_gg_res``."""
+def load_sql(name: str, precomputed: bool = False) -> str:
+    """A statement from ``sql/``, with the shared candidate rules spliced in: points
+    paired with the grids near them (``assign_candidates.sql`` by ``assign_reach.sql``),
+    then the rules (``assign_rules.sql``). ``{answers}`` is the incidents and their
+    answers (``assign_answers.sql``), or with ``precomputed`` the answers that
+    :func:`_precompute` left in ``_gg_res``."""
     # comments out: a parameter named in one would be sent, untyped, if unused otherwise
     body = _sql_file(name).replace("{answers}", "res AS (SELECT * FROM _gg_res)" if precomputed
                         else _sql_file("assign_answers"))
-    pairs = (_sql_file("assign_bulk" if bulk else "assign_candidates")
-             .replace("{points}", points).replace("{reach}", _sql_file("assign_reach")))
+    pairs = _sql_file("assign_candidates").replace("{reach}", _sql_file("assign_reach"))
     body = body.replace("{candidates}", pairs.replace("{rules}", _sql_file("assign_rules")))
-    body = body.replace("{cur}", _sql_file("assign_grids_metric"))
     return body.replace("{result}", _sql_file("assign_result"))
-
-
-def safe_regions(session: Session, params: dict) -> str:
-    """The key of the current grids' safe regions for ``params`` (tolerance, projection),
-    building them on first use: once per publish or load, not once per bulk run (the
-    check for overlapping grids alone took 1.2 s of 17.5 for 1M x 10,000, load 6.5)."""
-    rules = hashlib.md5(load_sql("assign_safe_regions").encode()).hexdigest()
-    key = session.execute(text(load_sql("assign_safe_key")), {**params, "rules": rules}).scalar()
-    built = session.execute(text("SELECT 1 FROM grid_safe_region_sets WHERE key = :k"),
-                            {"k": key}).first()
-    if built is None:
-        session.execute(text(load_sql("assign_safe_regions")), {**params, "safe_key": key})
-        # sets of grids no longer current: a republish makes the old key unreachable
-        session.execute(text("DELETE FROM grid_safe_region_sets WHERE key <> :k"), {"k": key})
-    return key
 
 
 def projection(session: Session) -> dict[str, float | int]:
@@ -168,15 +149,15 @@ def assign_incidents(session: Session, ids=None, *, tolerance_m: float = 10.0,
 
 
 def _assign_many(session: Session, params: dict) -> dict[str, int]:
-    """The bulk path: answers into a temporary table first, then one UPDATE of the rows
-    that change; when they are a large share of the table, without its secondary
-    indexes (each rewritten row costs an insertion into every index: a million rows
-    took 76 s with them, 14 s without + 26 s to build them again, load 10)."""
+    """The bulk path: answers computed by the library path into a temporary table first
+    (:func:`_precompute`), then one UPDATE of the rows that change; when they are a large
+    share of the table, without its secondary indexes (each rewritten row costs an
+    insertion into every index: a million rows took 76 s with them, 14 s without + 26 s
+    to build them again, load 10)."""
     # hashes and sorts over a million incidents spill to disk at the default
     session.execute(text("SET LOCAL work_mem = '128MB'"))
     session.execute(text("DROP TABLE IF EXISTS _gg_res"))
-    params = {**params, "safe_key": safe_regions(session, params)}
-    session.execute(text(load_sql("assign_precompute", True)), params)
+    _precompute(session, params)
     moving = session.execute(text(
         "SELECT count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) FROM _gg_res"
     )).scalar()
@@ -187,6 +168,68 @@ def _assign_many(session: Session, params: dict) -> dict[str, int]:
         session.connection().exec_driver_sql(definition)  # catalogue text, run as it is
     session.execute(text("DROP TABLE _gg_res"))
     return {k: int(v) for k, v in row.items()}
+
+
+# The points to assign, as CSV (floats printed exactly: extra_float_digits = 3).
+_POINTS = ("COPY (SELECT i.id, ST_X(i.geom), ST_Y(i.geom), i.grid_code FROM incidents i "
+           "WHERE {where}) TO STDOUT (FORMAT csv)")
+_RESULTS = ("CREATE TEMP TABLE _gg_res (id bigint, old_grid text, grid_code text, "
+            "candidates text[], boundary boolean, community_code text, township_code text) "
+            "ON COMMIT DROP")
+
+
+def _precompute(session: Session, params: dict) -> None:
+    """Fill ``_gg_res`` (the ``res`` of assign_incidents.sql) with the answers of the
+    library path (:mod:`gis.store.import_grids`, as an import places its rows): the
+    points read out by one COPY, located in memory against the current grids prepared
+    once, the answers written back by one binary COPY.
+
+    Profile (1M incidents x 10,000 grids, quiet): the SQL bulk statement that computed
+    the same answers in PostGIS took 8.8 s of a 25.3 s assignment; reading the points
+    out, locating them and writing the answers back take ~3 s. The rules and answers are
+    the library's, which tests/test_assignment_sql.py checks against the per-point SQL
+    statement on every point."""
+    where = ["true"]
+    if params["ids"] is not None:  # integers, validated by the caller
+        where.append(f"i.id = ANY(ARRAY[{','.join(map(str, params['ids'])) or 'NULL'}]::bigint[])")
+    if params["open_only"]:
+        where.append("i.status <> 'closed'")
+    session.execute(text("SET LOCAL extra_float_digits = 3"))
+    raw = session.connection().connection.driver_connection
+    buf = io.BytesIO()
+    with raw.cursor() as cur, cur.copy(_POINTS.format(where=" AND ".join(where))) as copy:
+        for part in copy:
+            buf.write(part)
+    points = _read_points(buf.getvalue())
+    x, y = (points[name].to_numpy() for name in ("x", "y"))
+    got = current_grids(session, params["tol"]).locate(x, y)
+    got.fill_units(session, x, y)
+    session.execute(text(_RESULTS))
+    columns = [pg_copy.fixed(points["id"].to_numpy(), ">i8"),
+               pg_copy.text(points["old_grid"].combine_chunks()), pg_copy.text(got.grid),
+               pg_copy.text_arrays(got.lists, got.candidates),
+               pg_copy.fixed(got.boundary, "?"), pg_copy.text(got.community),
+               pg_copy.text(got.township)]
+    with raw.cursor() as cur, cur.copy("COPY _gg_res FROM STDIN (FORMAT binary)") as copy:
+        for part in pg_copy.encode(columns):
+            copy.write(part)
+    session.execute(text("ANALYZE _gg_res"))
+
+
+def _read_points(data: bytes) -> pa.Table:
+    """id, x, y, old_grid of the CSV that :data:`_POINTS` writes (Arrow parses floats
+    exactly; an empty field is NULL, as COPY writes it)."""
+    names = ["id", "x", "y", "old_grid"]
+    types = {"id": pa.int64(), "x": pa.float64(), "y": pa.float64(), "old_grid": pa.string()}
+    if not data:  # no incident to assign (Arrow refuses an empty file)
+        return pa.table({name: pa.array([], types[name]) for name in names})
+    table = pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(column_names=names),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types,
+            strings_can_be_null=True, quoted_strings_can_be_null=False))
+    return table
 
 
 def set_aside_indexes(session: Session, table: str, rows: int) -> list[str]:

@@ -1,6 +1,5 @@
 -- The FROM clause that pairs each point of a CTE named pts(id, geom) with the current
--- grids (g) within reach of the tolerance, shared by assign_candidates.sql and
--- assign_bulk.sql. The lon/lat box pre-filter uses the grids' GiST index; it is safe
+-- grids (g) within reach of the tolerance (assign_candidates.sql). The lon/lat box pre-filter uses the grids' GiST index; it is safe
 -- because a degree of longitude is the shortest, 111.32 km x cos(lat) or more, and a
 -- degree of latitude at least 110.574 km (1 % and the cos margin only widen the box).
 FROM pts p
