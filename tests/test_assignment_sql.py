@@ -91,9 +91,14 @@ def test_locate_point_uses_the_same_rules(grids):
     assert far["grid_code"] is None
 
 
-def test_republish_moves_open_incidents_only(grids):
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-point", "library"])
+def test_republish_moves_open_incidents_only(grids, bulk, monkeypatch):
     """Grid A is split: its east half becomes a new grid D. The open incident in that half
-    moves to D, the closed one stays in A, and history keeps the grid at the time."""
+    moves to D, the closed one stays in A, and history keeps the grid at the time (both
+    paths: a republish of many incidents places them with the library path)."""
+    from gis.store import assignment
+
+    monkeypatch.setattr(assignment, "_many", lambda session, ids: bulk)
     point = (113.0075, 28.005)
     open_id, closed_id = _insert_points(grids, [point, point])
     with transaction(grids) as session:
