@@ -40,3 +40,13 @@ def test_a_tile_statement_is_prepared_at_its_first_use_with_a_generic_plan(engin
     # One use: prepared already (psycopg's default waits for the sixth), and planned
     # once for any parameters, not again for each.
     assert asyncio.run(run()) == [(1, 0)]
+
+
+def test_connections_the_database_refuses_at_start_are_left_for_later():
+    from security_helpers import free_port
+
+    pool = tile_pool.TileConnections(f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+                                     size=2)
+    # nothing listens there: both refused, no exception, the server starts anyway
+    assert asyncio.run(pool.open()) == 2
+    assert not pool._idle

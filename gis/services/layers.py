@@ -6,6 +6,7 @@ read-only."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from gis.store.layer_filters import LayerQuery, parse_bbox, parse_filters, parse
 from gis.store.layers_catalog import LAYERS, Layer, get_layer
 from gis.store.tiles import MAX_POINTS
 from gis.store.users import Principal
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CRS84", "LAYERS", "LIVE_TTL", "MAX_POINTS", "Layer", "LayerQuery", "TileLayers",
            "catalogue", "change_counters", "extent", "feature", "features_page", "get_layer",
@@ -149,8 +152,11 @@ def tile(engine: Engine, cache, layers: list[tuple[Layer, LayerQuery]], z: int, 
 
 
 async def open_tile_connections(engine: Engine) -> None:
-    """Open the tile connections of ``engine`` on the running event loop (server start)."""
-    await tile_pool.pool_for(engine).open()
+    """Open the tile connections of ``engine`` on the running event loop (server start);
+    those the database refuses now are opened on demand later."""
+    refused = await tile_pool.pool_for(engine).open()
+    if refused:
+        log.warning("%d tile connection(s) refused at start; opened on demand", refused)
 
 
 async def checked_tile_async(engine: Engine, cache, digest: str, expected: Principal,

@@ -82,15 +82,19 @@ class TileConnections:
             else:
                 self._idle.append(conn)
 
-    async def open(self) -> None:
+    async def open(self) -> int:
         """Open every connection now (the server's start), not on the first requests: a
-        burst of tiles then waits for no new backend."""
-        async with asyncio.TaskGroup() as group:
-            fresh = [group.create_task(_connect(self.conninfo))
-                     for _ in range(self.size - len(self._open))]
-        for task in fresh:
-            self._open.add(task.result())
-            self._idle.append(task.result())
+        burst of tiles then waits for no new backend. A connection the server refuses
+        (e.g. at its connection limit) is left to be opened on demand, as before;
+        returns how many were refused."""
+        opened = await asyncio.gather(*(_connect(self.conninfo)
+                                        for _ in range(self.size - len(self._open))),
+                                      return_exceptions=True)
+        for conn in opened:
+            if not isinstance(conn, BaseException):
+                self._open.add(conn)
+                self._idle.append(conn)
+        return sum(isinstance(conn, BaseException) for conn in opened)
 
     def close_now(self) -> None:
         """Close every connection at once (from any thread: no awaiting)."""
