@@ -26,8 +26,7 @@ def test_a_tile_statement_is_prepared_at_its_first_use_with_a_generic_plan(engin
     sql = "SELECT count(*) FROM incidents WHERE id > %(after)s"
 
     async def run():
-        pool = tile_pool.TileConnections(engine.url.set(drivername="postgresql")
-                                         .render_as_string(hide_password=False), size=1)
+        pool = tile_pool.TileConnections(tile_pool.conninfo_of(engine), size=1)
         async with pool.connection() as conn:
             await conn.execute(sql, {"after": 0})
             cur = await conn.execute(

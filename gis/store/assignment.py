@@ -178,6 +178,7 @@ _POINTS = ("COPY (SELECT i.id, ST_X(i.geom), ST_Y(i.geom), i.grid_code FROM inci
 _RESULTS = ("CREATE TEMP TABLE _gg_res (id bigint, old_grid text, grid_code text, "
             "candidates text[], boundary boolean, community_code text, township_code text) "
             "ON COMMIT DROP")
+_COPY_RESULTS = "COPY _gg_res (id, old_grid, {}) FROM STDIN (FORMAT binary)"
 
 
 def _precompute(session: Session, params: dict) -> None:
@@ -207,12 +208,10 @@ def _precompute(session: Session, params: dict) -> None:
     got = current_grids(session, params["tol"]).locate(x, y)
     got.fill_units(session, x, y)
     session.execute(text(_RESULTS))
+    answers = got.copy_fields()
     columns = [pg_copy.fixed(points["id"].to_numpy(), ">i8"),
-               pg_copy.text(points["old_grid"].combine_chunks()), pg_copy.text(got.grid),
-               pg_copy.text_arrays(got.lists, got.candidates),
-               pg_copy.fixed(got.boundary, "?"), pg_copy.text(got.community),
-               pg_copy.text(got.township)]
-    with raw.cursor() as cur, cur.copy("COPY _gg_res FROM STDIN (FORMAT binary)") as copy:
+               pg_copy.text(points["old_grid"].combine_chunks()), *answers.values()]
+    with raw.cursor() as cur, cur.copy(_COPY_RESULTS.format(", ".join(answers))) as copy:
         for part in pg_copy.encode(columns):
             copy.write(part)
     session.execute(text("ANALYZE _gg_res"))

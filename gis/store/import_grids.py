@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gis.assign import index_polygons, locate_lonlat
 from gis.assign.index import GridIndex
 from gis.crs import WGS84
+from gis.store import pg_copy
 
 # A grid's community and township as sql/assign_result.sql derives them.
 _GRIDS = """
@@ -56,6 +57,14 @@ class Assigned:
     boundary: np.ndarray
     community: np.ndarray
     township: np.ndarray
+
+    def copy_fields(self) -> dict:
+        """The answers as binary COPY fields (:mod:`gis.store.pg_copy`) by column name."""
+        return {"grid_code": pg_copy.text(self.grid),
+                "candidates": pg_copy.text_arrays(self.lists, self.candidates),
+                "boundary": pg_copy.fixed(self.boundary, "?"),
+                "community_code": pg_copy.text(self.community),
+                "township_code": pg_copy.text(self.township)}
 
     def fill_units(self, session: Session, lon: np.ndarray, lat: np.ndarray) -> None:
         """Community and township of the points in no grid, from the admin polygons."""

@@ -31,6 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import psycopg
 import shapely
 from psycopg import sql
@@ -162,7 +163,8 @@ class IncidentLoader(_Loader):
         if (got.grid == None).any():  # noqa: E711 (element-wise)
             self._copied()
             got.fill_units(self.session, x, y)
-        fields, events = _incident_fields(frame, got, x, y), self._event_fields(frame, got)
+        fields = _incident_fields(frame, got, x, y)
+        events = self._event_fields(frame, fields["grid_code"])
         self._copied()  # the ids come from the sequence: the connection must be free
         ids = self._next_ids(len(frame))
         self.pending = self.copier.submit(self._copy_rows, ids, fields, events)
@@ -182,13 +184,14 @@ class IncidentLoader(_Loader):
         self.new_ids += [int(ids.min()), int(ids.max())]
         return ids
 
-    def _event_fields(self, frame: pd.DataFrame, got) -> list:
-        """The ``report`` event of each incident, but for its incident id (``_EVENTS``)."""
+    def _event_fields(self, frame: pd.DataFrame, grid: pa.Array) -> list:
+        """The ``report`` event of each incident, but for its incident id (``_EVENTS``);
+        ``grid``: the incidents' grid field, as encoded for them."""
         n = len(frame)
         return [pg_copy.constant(b"report", n), pg_copy.constant(None, n),
                 pg_copy.text(frame["status"]),
                 pg_copy.constant(None if self.actor is None else self.actor.encode(), n),
-                pg_copy.constant(b"imported", n), pg_copy.text(got.grid)]
+                pg_copy.constant(b"imported", n), grid]
 
     def _copy_rows(self, ids: np.ndarray, fields: dict, events: list) -> None:
         """Join the rows (Arrow releases the GIL) and COPY them, incidents first."""
@@ -247,12 +250,9 @@ def _incident_fields(frame: pd.DataFrame, got, x: np.ndarray, y: np.ndarray) -> 
         "src_x": pg_copy.fixed(frame["src_x"].to_numpy(float), ">f8"),
         "src_y": pg_copy.fixed(frame["src_y"].to_numpy(float), ">f8"),
         GEOM: pg_copy.points(x, y),
-        "grid_code": pg_copy.text(got.grid), "grid_code_at_report": pg_copy.text(got.grid),
-        "candidates": pg_copy.text_arrays(got.lists, got.candidates),
-        "boundary": pg_copy.fixed(got.boundary, "?"),
-        "community_code": pg_copy.text(got.community),
-        "township_code": pg_copy.text(got.township),
+        **got.copy_fields(),
         "channel": pg_copy.constant(b"import", len(frame))})
+    fields["grid_code_at_report"] = fields["grid_code"]  # the same values, encoded once
     return fields
 
 

@@ -137,10 +137,13 @@ def pool_for(engine) -> TileConnections:
             event.listen(engine, "engine_disposed", lambda *_: _close_all(pools))
         pool = pools.get(loop)
         if pool is None:
-            url = engine.url.set(drivername="postgresql")
-            pool = pools[loop] = TileConnections(url.render_as_string(hide_password=False),
-                                                 SIZE)
+            pool = pools[loop] = TileConnections(conninfo_of(engine), SIZE)
         return pool
+
+
+def conninfo_of(engine) -> str:
+    """The libpq URI of ``engine``'s database (psycopg's own, not SQLAlchemy's)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _close_all(pools) -> None:
