@@ -7,6 +7,7 @@ import geopandas as gpd
 import pytest
 import shapely
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from gis.store.assignment import assign_incidents, locate_point, reassign_open_incidents
 from gis.store.db import transaction
@@ -172,23 +173,34 @@ def _index_definitions(engine) -> set[str]:
 
 
 def _index_oids(engine) -> dict[str, tuple[int, bool]]:
-    """Index name: (oid, whether a constraint owns it)."""
+    """Index name: (oid, whether a foreign key refers to it)."""
     with engine.connect() as conn:
-        return {name: (oid, owned) for name, oid, owned in conn.execute(text(
-            "SELECT i.indexrelid::regclass::text, i.indexrelid::int, c.oid IS NOT NULL "
-            "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid "
-            "WHERE i.indrelid = 'incidents'::regclass"))}
+        return {name: (oid, referred) for name, oid, referred in conn.execute(text(
+            "SELECT i.indexrelid::regclass::text, i.indexrelid::int, EXISTS ("
+            "  SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' "
+            "  AND f.conindid = i.indexrelid) "
+            "FROM pg_index i WHERE i.indrelid = 'incidents'::regclass"))}
+
+
+def _constraints(engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        return set(conn.execute(text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'incidents'::regclass")).all())
 
 
 def test_bulk_rewrite_without_indexes_gives_the_same_rows_and_indexes(grids, monkeypatch):
     """When a bulk assignment rewrites most of the table it drops the secondary indexes
-    and builds them again after its UPDATE: the rows are those of the plain UPDATE, every
-    index is back with its definition, and the rebuilt indexes answer queries."""
+    and the unique constraints no foreign key needs, and makes them again after its
+    UPDATE: the rows are those of the plain UPDATE, every index and constraint is back
+    with its definition, the rebuilt indexes answer queries and the unique constraint
+    refuses a duplicate again."""
     import gis.store.assignment as assignment
 
     ids = _insert_points(grids, [(x, y) for x, y, *_ in fx.CASES.values()])
-    before = _index_definitions(grids)
+    before, constraints = _index_definitions(grids), _constraints(grids)
     assert any("grid_code" in d for d in before)  # a secondary index that is dropped
+    assert ("uq_incidents_external_id", "UNIQUE (external_id)") in constraints
     with transaction(grids) as session:
         plain = assign_incidents(session, ids, bulk=True)
     expected = _rows(grids, ids)
@@ -203,9 +215,16 @@ def test_bulk_rewrite_without_indexes_gives_the_same_rows_and_indexes(grids, mon
     assert rebuilt == plain and _rows(grids, ids) == expected
     new_oids = _index_oids(grids)
     assert new_oids.keys() == old_oids.keys()
-    for name, (oid, owned) in old_oids.items():  # constraints' indexes stay, others rebuilt
-        assert (new_oids[name][0] == oid) == owned, name
-    assert _index_definitions(grids) == before
+    for name, (oid, referred) in old_oids.items():  # the keys' indexes stay, others rebuilt
+        assert (new_oids[name][0] == oid) == referred, name
+    assert new_oids["pk_incidents"][0] == old_oids["pk_incidents"][0]
+    assert _index_definitions(grids) == before and _constraints(grids) == constraints
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE incidents SET external_id = 'X-1' WHERE id = :i"),
+                     {"i": ids[0]})
+    with pytest.raises(IntegrityError, match="uq_incidents_external_id"), grids.begin() as conn:
+        conn.execute(text("UPDATE incidents SET external_id = 'X-1' WHERE id = :i"),
+                     {"i": ids[1]})
     with grids.connect() as conn:
         conn.execute(text("SET enable_seqscan = off"))
         found = conn.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"),

@@ -46,7 +46,7 @@ from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.store import pg_copy
 from gis.store.import_grids import current_grids
-from gis.store.indexes import drop_secondary_indexes
+from gis.store.indexes import drop_secondary_indexes, drop_unreferenced_unique
 from gis.store.models import Grid
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -68,15 +68,16 @@ def _sql_file(name: str) -> str:
 
 
 @cache
-def load_sql(name: str, precomputed: bool = False) -> str:
-    """A statement from ``sql/``, with the shared candidate rules spliced in: points
-    paired with the grids near them (``assign_candidates.sql`` by ``assign_reach.sql``),
-    then the rules (``assign_rules.sql``). ``{answers}`` is the incidents and their
-    answers (``assign_answers.sql``), or with ``precomputed`` the answers that
-    :func:`_precompute` left in ``_gg_res``."""
+def load_sql(name: str) -> str:
+    """A statement from ``sql/``, with the shared fragments spliced in: the candidate
+    rules (points paired with the grids near them, ``assign_candidates.sql`` by
+    ``assign_reach.sql``, then ``assign_rules.sql``), ``{answers}`` (the incidents and
+    their answers, ``assign_answers.sql``), the write (``assign_update.sql``) and the log
+    of moves (``assign_log.sql``, over the rows the write returned)."""
     # comments out: a parameter named in one would be sent, untyped, if unused otherwise
-    body = _sql_file(name).replace("{answers}", "res AS (SELECT * FROM _gg_res)" if precomputed
-                        else _sql_file("assign_answers"))
+    body = _sql_file(name).replace("{answers}", _sql_file("assign_answers"))
+    body = body.replace("{update}", _sql_file("assign_update"))
+    body = body.replace("{log}", _sql_file("assign_log").replace("{moves}", "moved"))
     pairs = _sql_file("assign_candidates").replace("{reach}", _sql_file("assign_reach"))
     body = body.replace("{candidates}", pairs.replace("{rules}", _sql_file("assign_rules")))
     return body.replace("{result}", _sql_file("assign_result"))
@@ -153,23 +154,34 @@ def assign_incidents(session: Session, ids=None, *, tolerance_m: float = 10.0,
 def _assign_many(session: Session, params: dict) -> dict[str, int]:
     """The bulk path: answers computed by the library path into a temporary table first
     (:func:`_precompute`), then one UPDATE of the rows that change; when they are a large
-    share of the table, without its secondary indexes (each rewritten row costs an
-    insertion into every index: a million rows took 76 s with them, 14 s without + 26 s
-    to build them again, load 10)."""
+    share of the table, without its secondary indexes and the unique constraints no key
+    refers to (each rewritten row costs an insertion into every index: a million rows
+    took 76 s with them, 14 s without + 26 s to build them again, load 10).
+
+    The counts are those of the answers; ``moved`` counts the incidents whose stored grid,
+    when the points were read, differs from their answer (the rows the UPDATE moves)."""
     # hashes and sorts over a million incidents spill to disk at the default
     session.execute(text("SET LOCAL work_mem = '128MB'"))
     session.execute(text("DROP TABLE IF EXISTS _gg_res"))
     _precompute(session, params)
-    moving = session.execute(text(
-        "SELECT count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) FROM _gg_res"
-    )).scalar()
-    rebuild = set_aside_indexes(session, "incidents", moving)
-    row = session.execute(text(load_sql("assign_incidents", precomputed=True)),
-                          params).mappings().one()
+    counts = {k: int(v) for k, v in session.execute(text(_COUNTS)).mappings().one().items()}
+    rebuild = set_aside_indexes(session, "incidents", counts["moved"])
+    if params["log_moves"]:
+        session.execute(text(load_sql("assign_log").replace("{moves}", _MOVES)), params)
+    session.execute(text(load_sql("assign_write")), params)
     for definition in rebuild:  # built once over all rows, not row by row
         session.connection().exec_driver_sql(definition)  # catalogue text, run as it is
     session.execute(text("DROP TABLE _gg_res"))
-    return {k: int(v) for k, v in row.items()}
+    return counts
+
+
+_COUNTS = ("SELECT count(*) AS incidents, count(grid_code) AS assigned, "
+           "count(*) FILTER (WHERE boundary) AS boundary, "
+           "count(*) - count(grid_code) AS unassigned, "
+           "count(*) FILTER (WHERE old_grid IS DISTINCT FROM grid_code) AS moved FROM _gg_res")
+# The moves of the bulk path, for assign_log.sql: each answer with its incident's status.
+_MOVES = ("(SELECT r.id, r.old_grid, r.grid_code, i.status "
+          "FROM _gg_res r JOIN incidents i ON i.id = r.id)")
 
 
 # The points to assign, as CSV (floats printed exactly: extra_float_digits = 3).
@@ -235,15 +247,18 @@ def _read_points(data: bytes) -> pa.Table:
 
 def set_aside_indexes(session: Session, table: str, rows: int) -> list[str]:
     """When ``rows`` of ``table`` are about to be rewritten and they are most of it, drop
-    its secondary indexes (:func:`gis.store.indexes.drop_secondary_indexes`) and return
-    their definitions, to run after the write. The drop locks the table until the
-    transaction ends, as a bulk rewrite of half of it holds its rows anyway."""
+    its secondary indexes (:func:`gis.store.indexes.drop_secondary_indexes`) and its
+    unique constraints that no foreign key needs
+    (:func:`gis.store.indexes.drop_unreferenced_unique`), and return the statements that
+    make them again, to run after the write. The drop locks the table until the
+    transaction ends, as a bulk rewrite of half of it holds its rows anyway; the write
+    changes no column those constraints cover, and adding them back checks them again."""
     size = session.execute(text("SELECT greatest(reltuples, 0) FROM pg_class "
                                 "WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar()
     if rows < max(REBUILD_FROM, 0.5 * (size or 0)):
         return []
     with session.connection().connection.cursor() as cur:
-        return drop_secondary_indexes(cur, table)
+        return drop_secondary_indexes(cur, table) + drop_unreferenced_unique(cur, table)
 
 
 def _many(session: Session, ids) -> bool:
