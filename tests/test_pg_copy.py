@@ -13,7 +13,8 @@ from gis.store import pg_copy
 
 def test_every_kind_of_field_round_trips_through_copy(db):
     """NULLs, empty and non-ASCII text, times rounded to microseconds half to even as the
-    server rounds text, points with their SRID and text arrays arrive unchanged."""
+    server rounds text, points with their SRID, text arrays and repeated codes (each
+    distinct one encoded once) arrive unchanged."""
     times = pd.Series(pd.to_datetime(
         ["2024-05-01T08:00:00+08:00", None, "2024-05-01T00:00:00.0000005Z",
          "2024-05-01T00:00:00.0000015Z", "1999-12-31T23:59:59.999999Z"],
@@ -26,15 +27,16 @@ def test_every_kind_of_field_round_trips_through_copy(db):
                pg_copy.points(np.array([113.1, -180, 180, 0.1, 4]),
                               np.array([28.5, -90, 90, 1e-9, 4])),
                pg_copy.text_arrays([["A"], ["A", "网格"], None], np.array([0, 1, -1, 2, 1])),
-               pg_copy.constant(b"import", 5), pg_copy.constant(None, 5)]
+               pg_copy.constant(b"import", 5), pg_copy.constant(None, 5),
+               pg_copy.text_repeated(np.array(["G1", None, "网格", "G1", ""], dtype=object))]
     with db.begin() as conn:
         raw = conn.connection.driver_connection
         raw.execute("CREATE TEMP TABLE t (s text, f float8, b bool, t timestamptz, "
-                    "g geometry(Point, 4326), a text[], k text, z text) ON COMMIT DROP")
+                    "g geometry(Point, 4326), a text[], k text, z text, r text) ON COMMIT DROP")
         with raw.cursor() as cur, cur.copy("COPY t FROM STDIN (FORMAT binary)") as copy:
             for part in pg_copy.encode(columns):
                 copy.write(part)
-        rows = conn.execute(text("SELECT s, f, b, t, ST_SRID(g), ST_X(g), ST_Y(g), a, k, z "
+        rows = conn.execute(text("SELECT s, f, b, t, ST_SRID(g), ST_X(g), ST_Y(g), a, k, z, r "
                                  "FROM t")).all()
     utc = timezone.utc
     assert [r[0] for r in rows] == ["a", None, "网格 ünï", "", "x" * 300]
@@ -49,6 +51,7 @@ def test_every_kind_of_field_round_trips_through_copy(db):
         (4326, 4, 4)]
     assert [r[7] for r in rows] == [["A"], ["A", "网格"], None, None, ["A", "网格"]]
     assert all(r[8] == "import" and r[9] is None for r in rows)
+    assert [r[10] for r in rows] == ["G1", None, "网格", "G1", ""]
 
 
 def test_times_parsed_as_text_and_sent_in_binary_agree(db):

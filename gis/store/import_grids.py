@@ -60,11 +60,11 @@ class Assigned:
 
     def copy_fields(self) -> dict:
         """The answers as binary COPY fields (:mod:`gis.store.pg_copy`) by column name."""
-        return {"grid_code": pg_copy.text(self.grid),
+        return {"grid_code": pg_copy.text_repeated(self.grid),
                 "candidates": pg_copy.text_arrays(self.lists, self.candidates),
                 "boundary": pg_copy.fixed(self.boundary, "?"),
-                "community_code": pg_copy.text(self.community),
-                "township_code": pg_copy.text(self.township)}
+                "community_code": pg_copy.text_repeated(self.community),
+                "township_code": pg_copy.text_repeated(self.township)}
 
     def fill_units(self, session: Session, lon: np.ndarray, lat: np.ndarray) -> None:
         """Community and township of the points in no grid, from the admin polygons."""
