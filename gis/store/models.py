@@ -213,11 +213,16 @@ class Incident(Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = _now()
     channel: Mapped[str] = mapped_column(String(16), server_default="staff")  # migration 0007
-    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"),
-                                                        index=True)  # dispatched to
-    merged_into: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    department_code: Mapped[str | None] = mapped_column(
+        ForeignKey("departments.code"))  # dispatched to
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     geom = mapped_column(_geom("POINT"), nullable=False)
     __table_args__ = (
+        # set on few rows: indexed where set (migration 0016)
+        Index("ix_incidents_department_code", "department_code",
+              postgresql_where=text("department_code IS NOT NULL")),
+        Index("ix_incidents_merged_into", "merged_into",
+              postgresql_where=text("merged_into IS NOT NULL")),
         CheckConstraint(_in("category", vocabulary.INCIDENT_CATEGORIES), name="category"),
         CheckConstraint(_in("channel", vocabulary.INCIDENT_CHANNELS), name="channel"),
         CheckConstraint(_in("status", vocabulary.INCIDENT_STATUSES), name="status"),
