@@ -20,7 +20,7 @@ def _generic_plan(conn, column: str) -> str:
     return "\n".join(plan)
 
 
-def test_set_aside_keys_are_partial_and_still_serve_their_lookups(db):
+def test_sparse_keys_are_indexed_where_set_and_still_serve_their_lookups(db):
     with db.begin() as conn:
         for column in ("merged_into", "department_code"):
             name = f"ix_incidents_{column}"
