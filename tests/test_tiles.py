@@ -12,7 +12,7 @@ from gis.store.db import transaction
 from gis.store.users import revoke
 
 from api.tiles import mvt as svc
-from layers_data import COMM_A, GRIDS, X0, X1, XM, Y0, Y1, YM, load_district, overdue_ids, \
+from layers_data import COMM_A, COMM_B, GRIDS, X0, X1, XM, Y0, Y1, YM, load_district, overdue_ids, \
     tile_of, tiles_covering
 
 DISTRICT = (X0, Y0, X1, Y1)
@@ -55,6 +55,25 @@ def test_grid_tile_holds_the_grids_with_zoom_dependent_attributes(client, distri
     low = _features(client, admin_headers, "grids", tile_of(XM, YM, 10))
     assert {f["properties"]["code"] for f in low} == set(GRIDS)
     assert "households" not in low[0]["properties"]  # attributes selected by zoom
+
+
+def test_a_shape_that_misses_the_tile_is_not_drawn_in_it(client, district, admin_headers):
+    """A triangular grid whose bounding box reaches a tile that its shape does not: the
+    tile statement reads the row (its box overlaps), clipping leaves no geometry, and the
+    tile must not carry it (with or without attributes)."""
+    code = f"{COMM_B}0099"
+    with district.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO grids (code, community_code, households, geom) VALUES "
+            "(:code, :comm, 400, ST_Multi(ST_GeomFromText("
+            "'POLYGON((120.20 30.30, 120.24 30.30, 120.20 30.34, 120.20 30.30))', 4326)))"),
+            {"code": code, "comm": COMM_B})
+    far, near = tile_of(120.235, 30.335, 16), tile_of(120.205, 30.305, 16)
+    assert _scalar(district, "SELECT bool_and(geom && ST_Transform(ST_TileEnvelope"
+                             f"{far}, 4326)) FROM grids WHERE code = '{code}'")
+    assert _features(client, admin_headers, "grids", far) == []
+    assert [f["properties"]["code"] for f in
+            _features(client, admin_headers, "grids", near)] == [code]
 
 
 @pytest.mark.parametrize("z", [8, 11, 13])
