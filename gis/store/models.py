@@ -216,6 +216,9 @@ class Incident(Base):
     department_code: Mapped[str | None] = mapped_column(
         ForeignKey("departments.code"))  # dispatched to
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    # set by a trigger on summons once a department part is made, never cleared: the
+    # overdue rule looks for lapsed parts only where there are parts (migration 0017)
+    has_parts: Mapped[bool] = mapped_column(Boolean, server_default="false")
     geom = mapped_column(_geom("POINT"), nullable=False)
     __table_args__ = (
         # set on few rows: indexed where set (migration 0016)

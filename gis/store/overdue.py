@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from gis import incidents as loop
 from gis.store.models import Summons
 
-COLUMNS = ("id", "status", "category", "reported_at", "due_at", "closed_at")
+COLUMNS = ("id", "status", "category", "reported_at", "due_at", "closed_at", "has_parts")
 
 
 def _hours(category, which: int) -> ColumnElement:
@@ -94,7 +94,9 @@ def _part_when(cols, rules, cond, moment):
     reason = case(*[(func.bool_or(lapse), literal(f"{rule.reason}: ")
                      + func.string_agg(_PART.c.department_code, order).filter(lapse))
                     for rule, lapse in zip(rules, lapses)])
-    return (and_(*cond, exists(select(literal(1)).where(mine))),
+    # has_parts first: most incidents never had a part, and the flag (never cleared, a
+    # part is only deleted with its incident) spares them the probe at any instant
+    return (and_(*cond, cols.has_parts, exists(select(literal(1)).where(mine))),
             select(reason).where(mine).scalar_subquery())
 
 
