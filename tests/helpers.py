@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
 import pytest
@@ -11,6 +13,26 @@ import shapely
 from sqlalchemy import text
 
 from gis.services import accounts
+
+
+@contextmanager
+def migration_sandbox(engine):
+    """A connection in one transaction that is rolled back at the end, with ``down(rev)``
+    and ``up()`` (to the head) running the Alembic migrations on it: a migration test
+    moves the schema and checks it, and leaves the database as it found it."""
+    from alembic import command
+
+    from gis.store.db import alembic_config
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn:
+        outer = conn.begin()
+        cfg.attributes["connection"] = conn
+        try:
+            yield SimpleNamespace(conn=conn, down=lambda rev: command.downgrade(cfg, rev),
+                                  up=lambda: command.upgrade(cfg, "head"))
+        finally:
+            outer.rollback()
 
 
 def add_department(engine, code: str, name: str, area_code: str) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import grid_fixtures as fx
 import pytest
-from helpers import add_department, department_headers
+from helpers import add_department, department_headers, migration_sandbox
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from test_departments import cli
@@ -376,26 +376,18 @@ def test_department_figures_judge_a_part_by_its_own_limit(client, people, db):
 
 def test_migration_0010_goes_down_and_up_again(db):
     """Downgrade to 0009 and upgrade to the head in one transaction, rolled back after."""
-    from alembic import command
-
-    from gis.store.db import alembic_config
-
     def has(conn, what: str) -> bool:
         return conn.execute(text("SELECT to_regclass('department_limits') IS NOT NULL AND "
                                  "EXISTS (SELECT 1 FROM information_schema.columns WHERE "
                                  "table_name = 'summons' AND column_name = :c)"),
                             {"c": what}).scalar_one()
 
-    cfg = alembic_config(db.url.render_as_string(hide_password=False))
-    with db.connect() as conn:
-        outer = conn.begin()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0009")
-        assert conn.execute(text("SELECT to_regclass('department_limits')")).scalar() is None
-        assert not has(conn, "handle_limit_amount")
-        command.upgrade(cfg, "head")
-        assert has(conn, "handle_limit_amount")
-        outer.rollback()
+    with migration_sandbox(db) as m:
+        m.down("0009")
+        assert m.conn.execute(text("SELECT to_regclass('department_limits')")).scalar() is None
+        assert not has(m.conn, "handle_limit_amount")
+        m.up()
+        assert has(m.conn, "handle_limit_amount")
 
 
 def test_writes_refused_at_commit_are_never_a_success(client, people, db):

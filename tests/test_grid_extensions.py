@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import grid_fixtures as fx
 import pytest
+from helpers import migration_sandbox
 from sqlalchemy import text
 from test_unit_of_work import assert_refused, refused_at_commit
 
@@ -207,28 +208,20 @@ def test_the_check_keeps_target_and_part_in_step(grid_area, client, people):
 def test_migration_0012_goes_down_and_up_again(client, grid_area, people):
     """Downgrade to 0011 (the grid's own requests go: 0011 cannot hold them) and upgrade to
     the head in one transaction, rolled back after."""
-    from alembic import command
-
-    from gis.store.db import alembic_config
-
     inc = dispatched_to_grid(client, grid_area, people)
     assert ask(client, people["worker"], inc).status_code == 201
-    cfg = alembic_config(grid_area.url.render_as_string(hide_password=False))
 
     def nullable(conn) -> str:
         return conn.execute(text("SELECT is_nullable FROM information_schema.columns WHERE "
                                  "table_name = 'deadline_requests' AND column_name = "
                                  "'summons_id'")).scalar_one()
 
-    with grid_area.connect() as conn:
-        outer = conn.begin()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0011")
-        assert nullable(conn) == "NO"
-        assert conn.execute(text("SELECT count(*) FROM deadline_requests")).scalar_one() == 0
-        command.upgrade(cfg, "head")
-        assert nullable(conn) == "YES"
-        outer.rollback()
+    with migration_sandbox(grid_area) as m:
+        m.down("0011")
+        assert nullable(m.conn) == "NO"
+        assert m.conn.execute(text("SELECT count(*) FROM deadline_requests")).scalar_one() == 0
+        m.up()
+        assert nullable(m.conn) == "YES"
 
 
 def test_a_request_or_decision_refused_at_commit_is_never_a_success(client, grid_area, people):

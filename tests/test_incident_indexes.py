@@ -3,6 +3,8 @@ look-ups they serve still use them: a department's cases and the foreign key's c
 merged duplicates (a generic plan with a parameter, as the key's trigger runs it)."""
 from sqlalchemy import text
 
+from helpers import migration_sandbox
+
 
 def _definition(conn, name: str) -> str:
     return conn.execute(text("SELECT pg_get_indexdef(CAST(:n AS regclass))"),
@@ -30,18 +32,10 @@ def test_sparse_keys_are_indexed_where_set_and_still_serve_their_lookups(db):
 
 def test_migration_0016_goes_down_and_up_again(db):
     """Downgrade to 0015 (whole-column indexes) and upgrade to the head, rolled back."""
-    from alembic import command
-
-    from gis.store.db import alembic_config
-
-    cfg = alembic_config(db.url.render_as_string(hide_password=False))
-    with db.connect() as conn:
-        outer = conn.begin()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0015")
-        assert "WHERE" not in _definition(conn, "ix_incidents_merged_into")
-        assert "WHERE" not in _definition(conn, "ix_incidents_department_code")
-        command.upgrade(cfg, "head")
-        assert _definition(conn, "ix_incidents_department_code").endswith(
+    with migration_sandbox(db) as m:
+        m.down("0015")
+        assert "WHERE" not in _definition(m.conn, "ix_incidents_merged_into")
+        assert "WHERE" not in _definition(m.conn, "ix_incidents_department_code")
+        m.up()
+        assert _definition(m.conn, "ix_incidents_department_code").endswith(
             "WHERE (department_code IS NOT NULL)")
-        outer.rollback()

@@ -4,6 +4,8 @@ however the part arrives (one row, many rows in one statement, a part moved to a
 incident), on no other, and on the parts already there when the migration runs."""
 from sqlalchemy import text
 
+from helpers import migration_sandbox
+
 A_POINT = "ST_SetSRID(ST_MakePoint(120.1, 30.2), 4326)"
 
 
@@ -72,24 +74,17 @@ def test_a_part_of_a_marked_incident_leaves_the_incidents_counter_alone(db):
 def test_migration_0017_marks_the_parts_already_there_and_goes_down(db):
     """At 0016 (no flag, no trigger) parts are made; upgrading marks exactly their
     incidents; downgrading removes the column and the trigger. Rolled back."""
-    from alembic import command
-
-    from gis.store.db import alembic_config
-
-    cfg = alembic_config(db.url.render_as_string(hide_password=False))
-    with db.connect() as conn:
-        outer = conn.begin()
-        cfg.attributes["connection"] = conn
+    with migration_sandbox(db) as m:
+        conn = m.conn
         a, b, c = _setup(conn, 3)
-        command.downgrade(cfg, "0016")
+        m.down("0016")
         columns = conn.execute(text("SELECT column_name FROM information_schema.columns "
                                     "WHERE table_name = 'incidents'")).scalars().all()
         assert "has_parts" not in columns
         conn.execute(text("INSERT INTO summons (incident_id, department_code) VALUES "
                           "(:a, 'zhujian'), (:c, 'chengguan')"), {"a": a, "c": c})
-        command.upgrade(cfg, "head")
+        m.up()
         assert _marked(conn) == {a, c}
         conn.execute(text("INSERT INTO summons (incident_id, department_code) "
                           "VALUES (:b, 'zhujian')"), {"b": b})
         assert _marked(conn) == {a, b, c}
-        outer.rollback()

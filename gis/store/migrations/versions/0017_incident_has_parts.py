@@ -32,8 +32,7 @@ def upgrade() -> None:
         BEGIN
             IF EXISTS (SELECT 1 FROM parts p JOIN incidents i ON i.id = p.incident_id
                        WHERE NOT i.has_parts) THEN
-                UPDATE incidents i SET has_parts = true
-                FROM (SELECT DISTINCT incident_id FROM parts) p
+                UPDATE incidents i SET has_parts = true FROM parts p
                 WHERE i.id = p.incident_id AND NOT i.has_parts;
             END IF;
             RETURN NULL;
