@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.store import pg_copy
-from gis.store.import_grids import current_grids
+from gis.store.import_grids import prepared_grids
 from gis.store.indexes import drop_secondary_indexes, drop_unreferenced_unique
 from gis.store.models import Grid
 
@@ -217,7 +217,8 @@ def _precompute(session: Session, params: dict) -> None:
             buf.write(part)
     points = _read_points(buf.getvalue())
     x, y = (points[name].to_numpy() for name in ("x", "y"))
-    got = current_grids(session, params["tol"]).locate(x, y)
+    with prepared_grids(session, params["tol"]) as grids:
+        got = grids.locate(x, y)
     got.fill_units(session, x, y)
     session.execute(text(_RESULTS))
     answers = got.copy_fields()

@@ -28,6 +28,7 @@ per row (both lock the tables until commit, as the import of a whole county may)
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ from gis import incidents as loop
 from gis.errors import InputError, InvalidRows
 from gis.store import pg_copy
 from gis.store.indexes import drop_secondary_indexes
-from gis.store.import_grids import current_grids
+from gis.store.import_grids import prepared_grids
 from gis.store.staged_loader import _Loader, _with_source_coords
 from gis.store.validation import GEOM, check_rows, resolve_columns
 
@@ -66,6 +67,7 @@ class IncidentLoader(_Loader):
         self.keys: list[tuple[str, str, str]] = []  # foreign keys dropped for a bulk load
         self.new_ids: list[int] = []  # first and last id of each chunk
         self.copier = ThreadPoolExecutor(1, thread_name_prefix="gridgis-copy")
+        self.held = ExitStack()  # the prepared grids, kept for the next import when done
 
     def _create_stage(self) -> None:  # rows go straight into the table
         pass
@@ -84,6 +86,7 @@ class IncidentLoader(_Loader):
         stop the thread."""
         self._copied(quiet=True)
         self.copier.shutdown()
+        self.held.close()
 
     def _add(self, chunk: pd.DataFrame, first_row: int) -> None:
         if self.columns_of_file is None:
@@ -128,7 +131,7 @@ class IncidentLoader(_Loader):
             cur.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_id IS NOT NULL)")
             if not cur.fetchone()[0]:
                 self.seen = set()
-        self.grids = current_grids(self.session, self.tolerance_m)
+        self.grids = self.held.enter_context(prepared_grids(self.session, self.tolerance_m))
 
     def _taken_ids(self, frame: pd.DataFrame):
         """Rows whose external id is in the table or an earlier chunk: refused."""
@@ -218,6 +221,7 @@ class IncidentLoader(_Loader):
             self._copied()
         finally:
             self.copier.shutdown()
+            self.held.close()
         if rep.rows_read == 0:
             raise InputError("the file has no rows", file=self.file)
         if rep.rows_rejected and not self.skip_invalid:
