@@ -105,7 +105,7 @@ def import_rows(folder: Path, size: int, n: int) -> list[dict]:
     r = m["result"]
     rows.append(row("scale_import", size, "gridgis import (COPY)", r["gridgis_s"], None,
                     items=r["rows"], per_s=_rate(r["rows"], r["gridgis_s"]),
-                    assigned=r["assigned"], includes="validation, COPY, insert, grid assignment"))
+                    assigned=r["assigned"], includes="checks, grid assignment, COPY of rows and report events"))
     rows.append(row("scale_import", size, "geopandas.to_postgis", r["peer_s"], None, items=n,
                     per_s=_rate(n, r["peer_s"]), includes="INSERT only"))
     return rows

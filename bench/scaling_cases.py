@@ -224,8 +224,9 @@ def patrol_sjoin(folder: str) -> dict:
 
 def import_incidents(folder: str) -> dict:
     """A throwaway embedded cluster (fsync off): communities and grids loaded first (not
-    timed), then the incidents CSV through :func:`gis.store.importer.import_file` (COPY
-    into a stage, checks, one INSERT, assignment to grids), then the same rows with
+    timed), then the incidents CSV through :func:`gis.services.imports.import_file` (every
+    check, the grids located by the library path, one binary COPY of the rows and one of
+    their report events: :mod:`gis.store.incident_loader`), then the same rows with
     ``GeoDataFrame.to_postgis`` into a plain table (no checks, no assignment)."""
     import os
     import shutil
