@@ -265,3 +265,76 @@ def test_a_bulk_run_over_no_incidents_counts_none(grids):
     with transaction(grids) as session:
         assert assign_incidents(session, [], bulk=True) == dict(
             incidents=0, assigned=0, boundary=0, unassigned=0, moved=0)
+
+
+def _versions(engine, ids):
+    """Each row's xmin: a new one whenever the row is written again."""
+    with engine.connect() as conn:
+        return dict(conn.execute(text(
+            "SELECT id, xmin::text FROM incidents WHERE id = ANY(:ids)"), {"ids": ids}).all())
+
+
+def test_a_bulk_run_writes_again_only_the_rows_whose_answer_changed(grids):
+    """Grid C renamed: the incidents in C move, the one on the B|C edge keeps its grid
+    but gets new candidates, and the others, whose answers are the same, are not
+    written again. The answers are the per-point statement's."""
+    on_bc = (fx.offset(113.02, fx.MID_LAT, 270, 3.0))  # in B, 3 m from C
+    points = [(x, y) for x, y, *_ in fx.CASES.values()] + [on_bc, (113.025, fx.MID_LAT)]
+    ids = _insert_points(grids, points)
+    with transaction(grids) as session:
+        first = assign_incidents(session, None, bulk=True)
+    assert first["moved"] == 6  # all but the one 50 m outside, which has no grid
+    before = _versions(grids, ids)
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE grids SET code = :new WHERE code = :old"),
+                     {"new": fx.COMM2 + "0009", "old": fx.C})
+    with transaction(grids) as session:
+        counts = assign_incidents(session, None, bulk=True)
+    assert counts == dict(incidents=7, assigned=6, boundary=4, unassigned=1, moved=1)
+    after = _versions(grids, ids)
+    assert [i for i in ids if after[i] != before[i]] == ids[-2:]
+    rows = _rows(grids, ids[-2:])
+    assert [r["candidates"] for r in rows] == [[fx.B, fx.COMM2 + "0009"], [fx.COMM2 + "0009"]]
+    bulk = _answers(grids, ids)
+    with transaction(grids) as session:
+        assign_incidents(session, None, bulk=False)
+    assert bulk == _answers(grids, ids)
+
+
+def test_a_bulk_run_recording_the_grid_at_report_writes_rows_whose_grid_did_not_move(grids):
+    """After a republish (which keeps the grid at report), a run that records the grid
+    at report rewrites the incidents whose grid stayed but whose grid at report differs."""
+    [inside_c] = _insert_points(grids, [(113.025, fx.MID_LAT)])
+    with transaction(grids) as session:
+        assign_incidents(session, None, bulk=True)
+    with grids.begin() as conn:
+        conn.execute(text("UPDATE grids SET code = :new WHERE code = :old"),
+                     {"new": fx.COMM2 + "0009", "old": fx.C})
+    with transaction(grids) as session:
+        reassign_open_incidents(session)
+    [row] = _rows(grids, [inside_c])
+    assert (row["grid_code"], row["grid_code_at_report"]) == (fx.COMM2 + "0009", fx.C)
+    with transaction(grids) as session:
+        counts = assign_incidents(session, None, bulk=True)
+    assert counts["moved"] == 0
+    [row] = _rows(grids, [inside_c])
+    assert row["grid_code_at_report"] == fx.COMM2 + "0009"
+
+
+def test_candidate_lists_are_compared_as_postgresql_reads_them(db):
+    """The bulk path compares the answers' candidates with the stored ones as text: each
+    literal it writes must read back, in PostgreSQL, as the same list (else an unchanged
+    row could look changed, or a changed one unchanged). Plain codes print as PostgreSQL
+    prints them."""
+    from gis.store.import_grids import _array_literal
+
+    lists = [["4301020010010001"], ["A-1", "b_2.3"], ["a b", 'x"y', "back\\slash", "{c,d}"],
+             ["NULL", "null", "网格1"], [""]]
+    with db.connect() as conn:
+        for codes in lists:
+            read = conn.execute(text("SELECT CAST(:lit AS text[])"),
+                                {"lit": _array_literal(codes)}).scalar_one()
+            assert read == codes
+        printed = conn.execute(text("SELECT CAST(:codes AS text[])::text"),
+                               {"codes": lists[1]}).scalar_one()
+    assert printed == _array_literal(lists[1])

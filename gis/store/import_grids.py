@@ -16,6 +16,7 @@ same grids (:func:`prepared_grids`), e.g. the next upload the web service receiv
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ SELECT g.code, g.community_code,
        ST_AsBinary(g.geom)
 FROM grids g LEFT JOIN admin_units t ON t.code = g.community_code
 WHERE g.valid_to IS NULL ORDER BY g.code"""
+_BARE = re.compile(r"[A-Za-z0-9_.\-]+")
 # What the prepared grids depend on: the grids, the admin units (their townships), and
 # which database this is. The counters are bumped by a trigger on every change (migration
 # 0002); changed_at tells apart two bumps to the same value (one of them rolled back), the
@@ -74,6 +76,18 @@ class Assigned:
     community: np.ndarray
     township: np.ndarray
 
+    def take(self, rows: np.ndarray) -> Assigned:
+        """The answers of ``rows`` (a mask or indexes) only."""
+        return Assigned(self.grid[rows], self.candidates[rows], self.lists,
+                        self.boundary[rows], self.community[rows], self.township[rows])
+
+    def candidate_literals(self) -> np.ndarray:
+        """Each point's candidates as PostgreSQL prints a ``text[]`` (None: none), to
+        compare with stored ones."""
+        literals = np.array([_array_literal(codes) for codes in self.lists] + [None],
+                            dtype=object)
+        return literals[self.candidates]  # -1, no candidates: the None at the end
+
     def copy_fields(self) -> dict:
         """The answers as binary COPY fields (:mod:`gis.store.pg_copy`) by column name."""
         return {"grid_code": pg_copy.text_repeated(self.grid),
@@ -90,6 +104,15 @@ class Assigned:
                                                   "y": lat[rest].tolist()}).all()
             self.community[rest] = [r[0] for r in rows]
             self.township[rest] = [r[1] for r in rows]
+
+
+def _array_literal(codes: list[str]) -> str:
+    """``codes`` as PostgreSQL's array output prints them. Codes of letters, digits and
+    ``_.-`` print bare; any other is quoted, as PostgreSQL would quote some of them only:
+    where the two differ the row is counted changed, and written again as before."""
+    return "{" + ",".join(c if _BARE.fullmatch(c) and c.upper() != "NULL"
+                          else '"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for c in codes) + "}"
 
 
 @dataclass
