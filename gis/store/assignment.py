@@ -222,12 +222,12 @@ def _precompute(session: Session, params: dict) -> dict[str, int]:
     with prepared_grids(session, params["tol"]) as grids:
         got = grids.locate(x, y)
     got.fill_units(session, x, y)
-    old_grid = points["old_grid"].to_numpy(zero_copy_only=False)
+    moved = points["old_grid"].to_numpy(zero_copy_only=False) != got.grid
     assigned = int((got.grid != None).sum())  # noqa: E711 (element-wise)
     counts = {"incidents": len(x), "assigned": assigned,
               "boundary": int(got.boundary.sum()), "unassigned": len(x) - assigned,
-              "moved": int((old_grid != got.grid).sum())}
-    changed = _changed(points, got, params["at_report"])
+              "moved": int(moved.sum())}
+    changed = moved | _changed(points, got, params["at_report"])
     rows = pa.array(changed)
     answers = got.take(changed).copy_fields()
     columns = [pg_copy.fixed(points["id"].to_numpy()[changed], ">i8"),
@@ -242,14 +242,14 @@ def _precompute(session: Session, params: dict) -> dict[str, int]:
 
 
 def _changed(points: pa.Table, got, at_report: bool):
-    """The rows whose answer differs from the stored one, by the test of
-    assign_update.sql (which still makes it: a row sent needlessly is only skipped there).
-    Object arrays compare element by element with None equal to None, as IS DISTINCT FROM
-    does with NULL."""
+    """The rows whose answer, but for the grid (compared by the caller), differs from the
+    stored one, by the test of assign_update.sql (which still makes it: a row sent
+    needlessly is only skipped there). Object arrays compare element by element with None
+    equal to None, as IS DISTINCT FROM does with NULL."""
     def stored(name):
         return points[name].to_numpy(zero_copy_only=False)
 
-    changed = ((stored("old_grid") != got.grid) | (stored("old_boundary") != got.boundary)
+    changed = ((stored("old_boundary") != got.boundary)
                | (stored("old_community") != got.community)
                | (stored("old_candidates") != got.candidate_literals()))
     if at_report:

@@ -145,7 +145,7 @@ class CurrentGrids:
         return Assigned(grid, np.asarray(picks), lists, boundary, community, township)
 
 
-KEPT = 4  # prepared grid sets kept per process (one per database and tolerance, in use)
+KEPT = 4  # prepared grid sets kept per process, at most (one per cluster, database, tolerance)
 _kept: OrderedDict[tuple, CurrentGrids] = OrderedDict()
 _kept_lock = threading.Lock()
 
