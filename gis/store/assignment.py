@@ -223,22 +223,25 @@ def _precompute(session: Session, params: dict) -> dict[str, int]:
         got = grids.locate(x, y)
     got.fill_units(session, x, y)
     moved = points["old_grid"].to_numpy(zero_copy_only=False) != got.grid
-    assigned = int((got.grid != None).sum())  # noqa: E711 (element-wise)
-    counts = {"incidents": len(x), "assigned": assigned,
-              "boundary": int(got.boundary.sum()), "unassigned": len(x) - assigned,
-              "moved": int(moved.sum())}
     changed = moved | _changed(points, got, params["at_report"])
-    rows = pa.array(changed)
+    sent = points.filter(pa.array(changed))
     answers = got.take(changed).copy_fields()
-    columns = [pg_copy.fixed(points["id"].to_numpy()[changed], ">i8"),
-               pg_copy.text(points["old_grid"].combine_chunks().filter(rows)),
-               *answers.values()]
+    columns = [pg_copy.fixed(sent["id"].to_numpy(), ">i8"),
+               pg_copy.text(sent["old_grid"].combine_chunks()), *answers.values()]
     session.execute(text(_RESULTS))
     with raw.cursor() as cur, cur.copy(_COPY_RESULTS.format(", ".join(answers))) as copy:
         for part in pg_copy.encode(columns):
             copy.write(part)
     session.execute(text("ANALYZE _gg_res"))
-    return counts
+    return _counts(got, moved)
+
+
+def _counts(got, moved) -> dict[str, int]:
+    """The counts of assign_incidents over all answers (``moved``: grid changed)."""
+    assigned = int((got.grid != None).sum())  # noqa: E711 (element-wise)
+    return {"incidents": len(got.grid), "assigned": assigned,
+            "boundary": int(got.boundary.sum()), "unassigned": len(got.grid) - assigned,
+            "moved": int(moved.sum())}
 
 
 def _changed(points: pa.Table, got, at_report: bool):
